@@ -1,0 +1,89 @@
+"""The one exception hierarchy of workbench.
+
+    WorkbenchError                 exit 1 unless said otherwise; str() is one line for a person
+    ├── UsageError                 exit 2: bad arguments on the command line
+    ├── ProfileError               exit 2: a profile or clouds.yaml value is wrong (names file, field)
+    ├── StateError                 the local state dir is unreadable or corrupt
+    ├── CloudError                 OpenStack said no or could not be reached
+    │   ├── CloudAuthError         bad credentials
+    │   ├── CloudUnreachable       endpoint down, DNS, TLS
+    │   └── CloudResourceMissing   image / flavor / keypair / network / pool not found
+    ├── NodeError                  a node failed; carries the node name
+    │   ├── SSHConnectError        could not connect or authenticate
+    │   └── HostKeyMismatch        the node's host key is not the pinned one
+    ├── PipelineBusy               another pipeline is running
+    ├── Cancelled                  the user cancelled the pipeline
+    └── BuildFailed                the build exited non-zero
+"""
+
+from __future__ import annotations
+
+
+class WorkbenchError(Exception):
+    exit_status = 1
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return " ".join(text.split()) if "\n" in text else text
+
+
+class UsageError(WorkbenchError):
+    exit_status = 2
+
+
+class ProfileError(WorkbenchError):
+    """A bad value in a profile: names the file, the field and what is expected."""
+
+    exit_status = 2
+
+    def __init__(self, path: object, field: str, expected: str) -> None:
+        self.path = str(path)
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{self.path}: {field}: {expected}")
+
+
+class StateError(WorkbenchError):
+    pass
+
+
+class CloudError(WorkbenchError):
+    pass
+
+
+class CloudAuthError(CloudError):
+    pass
+
+
+class CloudUnreachable(CloudError):
+    pass
+
+
+class CloudResourceMissing(CloudError):
+    pass
+
+
+class NodeError(WorkbenchError):
+    def __init__(self, node: str, message: str) -> None:
+        self.node = node
+        super().__init__(f"{node}: {message}")
+
+
+class SSHConnectError(NodeError):
+    pass
+
+
+class HostKeyMismatch(NodeError):
+    pass
+
+
+class PipelineBusy(WorkbenchError):
+    pass
+
+
+class Cancelled(WorkbenchError):
+    exit_status = 130
+
+
+class BuildFailed(WorkbenchError):
+    pass

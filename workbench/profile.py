@@ -1,0 +1,351 @@
+"""The profile: one TOML file, overlaid by the seed's environment variables.
+
+Found by ``--profile PATH``, then ``$WORKBENCH_PROFILE``, then ``./workbench.toml``, then
+``<XDG config>/workbench/profile.toml``. Every bad value is a ``ProfileError`` naming the
+file, the field and what is expected. Cloud credentials are not here: they come from
+clouds.yaml / ``OS_CLOUD`` / ``OS_*`` through openstacksdk's own loader.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_path, user_state_path
+
+from workbench.errors import ProfileError
+
+ENV_SOURCE = "environment"
+
+
+@dataclass(frozen=True)
+class CloudSection:
+    name: str | None = None  # a clouds.yaml entry; None: OS_CLOUD / OS_* variables
+    region: str | None = None
+    clouds_yaml: Path | None = None  # an explicit clouds.yaml; default: openstacksdk's search
+
+
+@dataclass(frozen=True)
+class ClusterSection:
+    name: str = "kubernetes"
+    minions: int = 1
+    image: str = ""
+    flavor: str = ""
+    keypair: str = ""
+    network: str = ""
+    floating_ip_pool: str = ""
+    master_ip: str = "192.168.0.2"
+    node_ip_base: str = "192.168.0."
+    mgmt_interface: str = "eth0"
+
+
+@dataclass(frozen=True)
+class SSHSection:
+    user: str = "fedora"
+    private_key: Path | None = None
+    port: int = 22
+    connect_timeout: float = 20.0
+    use_ssh_config: bool = True
+    use_agent: bool = True
+
+
+@dataclass(frozen=True)
+class KubeSection:
+    root: Path | None = None
+    build_command: str = "build/release.sh"
+    platforms: tuple[str, ...] = ("linux/amd64",)
+    run_tests: bool = False
+    fastbuild: bool = True
+
+
+@dataclass(frozen=True)
+class PathsSection:
+    """Paths on the nodes. Relative paths are relative to the login directory."""
+
+    known_tokens: str = "/srv/kubernetes/known_tokens.csv"
+    kubelet_kubeconfig: str = "/var/lib/kubelet/kubeconfig"
+    release_dir: str = "/srv/kube-release"
+    salt_tree: str = "/srv/salt"
+    sshd_config: str = "/etc/ssh/sshd_config"
+
+
+@dataclass(frozen=True)
+class PushSection:
+    include_tars: bool = True
+    include_salt: bool = True
+    extra: tuple[str, ...] = ()  # more paths under KUBE_ROOT to push
+    relay: bool = True
+
+
+@dataclass(frozen=True)
+class UISection:
+    theme: str = "workbench-dark"
+
+
+@dataclass(frozen=True)
+class Profile:
+    path: Path | None = None
+    state_dir: Path | None = None  # default: <XDG state>/workbench/<cluster name>
+    sandbox: bool = False  # written by the sandbox: the cloud is the embedded one
+    cloud: CloudSection = field(default_factory=CloudSection)
+    cluster: ClusterSection = field(default_factory=ClusterSection)
+    ssh: SSHSection = field(default_factory=SSHSection)
+    kube: KubeSection = field(default_factory=KubeSection)
+    paths: PathsSection = field(default_factory=PathsSection)
+    push: PushSection = field(default_factory=PushSection)
+    ui: UISection = field(default_factory=UISection)
+    keymap: Mapping[str, str] = field(default_factory=dict)
+
+    # -- derived -------------------------------------------------------------------
+    @property
+    def master_name(self) -> str:
+        return f"{self.cluster.name}-master"
+
+    def minion_name(self, index: int) -> str:
+        """Minion ``index`` (0-based) is named ``<cluster>-minion-<index+1>``."""
+        return f"{self.cluster.name}-minion-{index + 1}"
+
+    def minion_ip(self, index: int) -> str:
+        """Minion ``index`` (0-based) gets ``node_ip_base + (index + 3)``, as Vagrant did."""
+        return f"{self.cluster.node_ip_base}{index + 3}"
+
+    def node_plan(self) -> list[tuple[str, str, str]]:
+        """(name, role, fixed ip) for the master and every minion."""
+        plan = [(self.master_name, "master", self.cluster.master_ip)]
+        plan += [
+            (self.minion_name(i), "minion", self.minion_ip(i)) for i in range(self.cluster.minions)
+        ]
+        return plan
+
+    def resolved_state_dir(self) -> Path:
+        if self.state_dir is not None:
+            return self.state_dir
+        return user_state_path("workbench") / self.cluster.name
+
+
+# -- loading ------------------------------------------------------------------------
+
+_SECTIONS: dict[str, type] = {
+    "cloud": CloudSection,
+    "cluster": ClusterSection,
+    "ssh": SSHSection,
+    "kube": KubeSection,
+    "paths": PathsSection,
+    "push": PushSection,
+    "ui": UISection,
+}
+
+_ENV_OVERLAY: dict[str, tuple[str, str]] = {
+    "MASTER_IP": ("cluster", "master_ip"),
+    "NODE_IP_BASE": ("cluster", "node_ip_base"),
+    "NUM_MINIONS": ("cluster", "minions"),
+    "NUM_NODES": ("cluster", "minions"),
+    "OS_FLAVOR": ("cluster", "flavor"),
+    "FLAVOR": ("cluster", "flavor"),
+    "OS_IMAGE_ID": ("cluster", "image"),
+    "IMAGE_ID": ("cluster", "image"),
+    "OS_KEYPAIR": ("cluster", "keypair"),
+    "KEYPAIR": ("cluster", "keypair"),
+    "OS_MGMT_NETWORK": ("cluster", "network"),
+    "OS_FLOATINGIP_POOL": ("cluster", "floating_ip_pool"),
+    "MGMT_INTERFACE": ("cluster", "mgmt_interface"),
+    "KUBE_ROOT": ("kube", "root"),
+}
+
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
+
+
+def find_profile_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The profile file to use, or None when there is none anywhere."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("WORKBENCH_PROFILE")
+    if env:
+        return Path(env)
+    local = Path("workbench.toml")
+    if local.is_file():
+        return local
+    xdg = user_config_path("workbench") / "profile.toml"
+    if xdg.is_file():
+        return xdg
+    return None
+
+
+def load_profile(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> Profile:
+    """Load and validate a profile; ``path=None`` searches the usual places."""
+    env = os.environ if environ is None else environ
+    found = find_profile_path(path)
+    data: dict[str, Any] = {}
+    if found is not None:
+        data = _read_toml(found)
+    return profile_from_mapping(data, found, env)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProfileError(path, "(file)", "no such file") from None
+    except OSError as exc:
+        raise ProfileError(path, "(file)", f"cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ProfileError(path, "(file)", "a UTF-8 TOML file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(path, "(syntax)", f"valid TOML ({exc})") from None
+
+
+def profile_from_mapping(
+    data: Mapping[str, Any], path: Path | None, environ: Mapping[str, str] | None = None
+) -> Profile:
+    where: object = path if path is not None else "(no profile)"
+    base = Path(path).parent if path is not None else Path.cwd()
+    known = {*_SECTIONS, "keymap", "state_dir", "sandbox"}
+    for key in data:
+        if key not in known:
+            raise ProfileError(where, key, f"one of {', '.join(sorted(known))}")
+    sections: dict[str, Any] = {}
+    for name, cls in _SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ProfileError(where, name, "a table")
+        sections[name] = _section(cls, table, where, name, base)
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in keymap.items()
+    ):
+        raise ProfileError(where, "keymap", "a table of binding id = \"key[,key]\" strings")
+    state_dir = data.get("state_dir")
+    if state_dir is not None and not isinstance(state_dir, str):
+        raise ProfileError(where, "state_dir", "a path string")
+    sandbox = data.get("sandbox", False)
+    if not isinstance(sandbox, bool):
+        raise ProfileError(where, "sandbox", "true or false")
+    profile = Profile(
+        path=path,
+        state_dir=_path(state_dir, base) if state_dir else None,
+        sandbox=sandbox,
+        keymap=dict(keymap),
+        **sections,
+    )
+    if environ:
+        profile = _overlay_env(profile, environ)
+    _validate(profile, where)
+    return profile
+
+
+def _section(cls: type, table: Mapping[str, Any], where: object, name: str, base: Path) -> Any:
+    kwargs: dict[str, Any] = {}
+    by_name = {f.name: f for f in fields(cls)}
+    for key, value in table.items():
+        f = by_name.get(key)
+        if f is None:
+            raise ProfileError(where, f"{name}.{key}", f"one of {', '.join(by_name)}")
+        kwargs[key] = _coerce(value, f.type, where, f"{name}.{key}", base)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, type_name: Any, where: object, field_name: str, base: Path) -> Any:
+    t = str(type_name)
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise ProfileError(where, field_name, "true or false")
+        return value
+    if t == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ProfileError(where, field_name, "a whole number")
+        return value
+    if t == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProfileError(where, field_name, "a number")
+        return float(value)
+    if t == "str":
+        if not isinstance(value, str):
+            raise ProfileError(where, field_name, "a string")
+        return value
+    if t == "str | None":
+        if value is not None and not isinstance(value, str):
+            raise ProfileError(where, field_name, "a string")
+        return value
+    if t == "Path | None":
+        if not isinstance(value, str) or not value:
+            raise ProfileError(where, field_name, "a path string")
+        return _path(value, base)
+    if t == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ProfileError(where, field_name, "a list of strings")
+        return tuple(value)
+    raise AssertionError(f"unhandled profile type {t}")  # pragma: no cover
+
+
+def _path(value: str, base: Path) -> Path:
+    p = Path(os.path.expandvars(os.path.expanduser(value)))
+    return p if p.is_absolute() else (base / p)
+
+
+def _overlay_env(profile: Profile, environ: Mapping[str, str]) -> Profile:
+    for var, (section, key) in _ENV_OVERLAY.items():
+        value = environ.get(var)
+        if value is None or value == "":
+            continue
+        where = f"{ENV_SOURCE} {var}"
+        current = getattr(profile, section)
+        f = next(f for f in fields(current) if f.name == key)
+        coerced: Any
+        if str(f.type) == "int":
+            try:
+                coerced = int(value)
+            except ValueError:
+                raise ProfileError(where, f"{section}.{key}", "a whole number") from None
+        elif str(f.type) == "Path | None":
+            coerced = _path(value, Path.cwd())
+        else:
+            coerced = value
+        profile = replace(profile, **{section: replace(current, **{key: coerced})})
+    return profile
+
+
+def _validate(profile: Profile, where: object) -> None:
+    c = profile.cluster
+    if not _NAME.match(c.name):
+        raise ProfileError(where, "cluster.name", "lowercase letters, digits and dashes")
+    if not 0 <= c.minions <= 250:
+        raise ProfileError(where, "cluster.minions", "a number from 0 to 250")
+    try:
+        ipaddress.IPv4Address(c.master_ip)
+    except ValueError:
+        raise ProfileError(where, "cluster.master_ip", "an IPv4 address") from None
+    base = c.node_ip_base
+    if not base.endswith(".") or base.count(".") != 3:
+        raise ProfileError(where, "cluster.node_ip_base", "three octets and a dot, like 192.168.0.")
+    try:
+        ipaddress.IPv4Address(base + "0")
+        if c.minions:
+            ipaddress.IPv4Address(profile.minion_ip(c.minions - 1))
+    except ValueError:
+        raise ProfileError(
+            where, "cluster.node_ip_base", f"three octets with room for {c.minions} minions from .3"
+        ) from None
+    if c.master_ip in {profile.minion_ip(i) for i in range(c.minions)}:
+        raise ProfileError(where, "cluster.master_ip", "an address no minion uses (.3 and up)")
+    if not 1 <= profile.ssh.port <= 65535:
+        raise ProfileError(where, "ssh.port", "a port from 1 to 65535")
+    if profile.ssh.connect_timeout <= 0:
+        raise ProfileError(where, "ssh.connect_timeout", "a positive number of seconds")
+    for platform in profile.kube.platforms:
+        if not re.match(r"^[a-z0-9]+/[a-z0-9]+$", platform):
+            raise ProfileError(where, "kube.platforms", "entries like linux/amd64")
+    for f in fields(profile.paths):
+        if not getattr(profile.paths, f.name):
+            raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
