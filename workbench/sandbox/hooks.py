@@ -1,0 +1,94 @@
+"""Contracts between the sandbox's cloud (Nova/Neutron), its nodes and its Kubernetes.
+
+    cloud.Store --(NodeHooks)--> nodes.NodeManager --(ServiceHooks)--> kube.KubeSim
+
+The cloud calls NodeHooks when a server's life changes; the node manager calls
+ServiceHooks when a unit on a node starts or stops (after `systemctl` ran there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+Role = Literal["master", "minion", "other"]
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a node needs to know about its server (as cloud-init would)."""
+
+    id: str
+    name: str
+    fixed_ips: tuple[str, ...]
+    floating_ips: tuple[str, ...] = ()
+    public_keys: tuple[str, ...] = ()  # from the keypair given at boot
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def role(self) -> Role:
+        role = self.metadata.get("workbench-role")
+        if role in ("master", "minion"):
+            return role  # type: ignore[return-value]
+        if self.name.endswith("-master"):
+            return "master"
+        if "-minion-" in self.name:
+            return "minion"
+        return "other"
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return self.fixed_ips + self.floating_ips
+
+
+class NodeHooks(Protocol):
+    async def boot(self, server: ServerInfo) -> None: ...
+    async def destroy(self, server_id: str) -> None: ...
+    async def reboot(self, server_id: str, hard: bool) -> None: ...
+    async def rebuild(self, server: ServerInfo) -> None: ...
+    async def set_addresses(self, server: ServerInfo) -> None: ...
+    def console(self, server_id: str) -> str: ...
+    async def close(self) -> None: ...
+
+
+class NodeView(Protocol):
+    server_id: str
+    name: str
+    role: Role
+    root: Path  # the node's "/" on the workstation's disk
+
+    @property
+    def addresses(self) -> tuple[str, ...]: ...
+    def journal(self, unit: str, line: str) -> None: ...
+
+
+class ServiceHooks(Protocol):
+    async def unit_changed(self, node: NodeView, unit: str, active: bool) -> None: ...
+    async def node_gone(self, node: NodeView) -> None: ...
+    async def close(self) -> None: ...
+
+
+class NullNodes:
+    """Used until a node manager is plugged in: servers have no machines behind them."""
+
+    async def boot(self, server: ServerInfo) -> None:
+        pass
+
+    async def destroy(self, server_id: str) -> None:
+        pass
+
+    async def reboot(self, server_id: str, hard: bool) -> None:
+        pass
+
+    async def rebuild(self, server: ServerInfo) -> None:
+        pass
+
+    async def set_addresses(self, server: ServerInfo) -> None:
+        pass
+
+    def console(self, server_id: str) -> str:
+        return ""
+
+    async def close(self) -> None:
+        pass
