@@ -1,0 +1,1 @@
+"""The sandbox's OpenStack cloud: Keystone, Nova, Neutron and Glance over aiohttp on loopback."""

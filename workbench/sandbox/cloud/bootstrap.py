@@ -1,0 +1,32 @@
+"""The cloud's furniture on first start: networks, subnets, the image and the flavors."""
+
+from __future__ import annotations
+
+from workbench.sandbox.cloud import ports
+from workbench.sandbox.cloud.image import create_image
+from workbench.sandbox.cloud.store import Store
+
+MGMT_NETWORK = "mgmt"
+PUBLIC_NETWORK = "public"
+IMAGE_NAME = "fedora-21-cloud"
+FLAVORS = (("1", "m1.tiny", 512, 1, 1), ("2", "m1.small", 2048, 1, 20),
+           ("3", "m1.medium", 4096, 2, 40))
+
+
+def furnish(store: Store) -> None:
+    """Create whatever of the base resources is missing (idempotent)."""
+    if store.by_name(store.networks, MGMT_NETWORK) is None:
+        net = ports.create_network(store, MGMT_NETWORK)
+        ports.create_subnet(store, net["id"], f"{MGMT_NETWORK}-subnet", store.mgmt_cidr)
+    if store.by_name(store.networks, PUBLIC_NETWORK) is None:
+        net = ports.create_network(store, PUBLIC_NETWORK, external=True)
+        ports.create_subnet(store, net["id"], f"{PUBLIC_NETWORK}-subnet", store.public_cidr)
+    if store.by_name(store.images, IMAGE_NAME) is None:
+        create_image(store, IMAGE_NAME)
+    for flavor_id, name, ram, vcpus, disk in FLAVORS:
+        store.flavors.setdefault(flavor_id, {
+            "id": flavor_id, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk,
+            "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": False,
+            "os-flavor-access:is_public": True, "swap": 0, "rxtx_factor": 1.0,
+            "description": None, "extra_specs": {},
+        })

@@ -1,0 +1,297 @@
+"""Nova v2.1 over HTTP: discovery, servers, actions, flavors, keypairs, limits, quotas."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+
+from workbench.sandbox.cloud import errors, keys, ports
+from workbench.sandbox.cloud.store import Resource, now
+from workbench.sandbox.cloud.web import cloud, no_content, read_body, reply
+
+routes = web.RouteTableDef()
+MAX_VERSION = "2.96"
+MIN_VERSION = "2.1"
+_BAD_BODY = errors.nova(400, "Malformed request body")
+
+
+def _version_doc(base: str) -> dict[str, Any]:
+    return {
+        "id": "v2.1", "status": "CURRENT", "version": MAX_VERSION, "min_version": MIN_VERSION,
+        "updated": "2013-07-23T11:33:21Z",
+        "links": [{"href": f"{base}/", "rel": "self"}],
+        "media-types": [{"base": "application/json",
+                         "type": "application/vnd.openstack.compute+json;version=2.1"}],
+    }
+
+
+@routes.get("/compute")
+@routes.get("/compute/")
+async def versions(request: web.Request) -> web.Response:
+    return reply({"versions": [_version_doc(cloud(request).url("compute"))]})
+
+
+@routes.get("/compute/v2.1")
+@routes.get("/compute/v2.1/")
+async def version(request: web.Request) -> web.Response:
+    return reply({"version": _version_doc(cloud(request).url("compute"))})
+
+
+def _link(request: web.Request, kind: str, ident: str) -> list[dict[str, str]]:
+    base = cloud(request).url("compute")
+    return [{"rel": "self", "href": f"{base}/{kind}/{ident}"},
+            {"rel": "bookmark", "href": f"{base.removesuffix('/v2.1')}/{kind}/{ident}"}]
+
+
+def _flavor_view(request: web.Request, flavor: Resource) -> dict[str, Any]:
+    return {**flavor, "links": _link(request, "flavors", flavor["id"])}
+
+
+def server_view(request: web.Request, server: Resource) -> dict[str, Any]:
+    c = cloud(request)
+    store = c.store
+    addresses: dict[str, list[dict[str, Any]]] = {}
+    own = ports.server_ports(store, server["id"])
+    for port in own:
+        net = store.networks.get(port["network_id"], {}).get("name", port["network_id"])
+        entries = addresses.setdefault(net, [])
+        for ip in port["fixed_ips"]:
+            entries.append({"version": 4, "addr": ip["ip_address"], "OS-EXT-IPS:type": "fixed",
+                            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
+        for fip in ports.floating_of(store, {port["id"]}):
+            entries.append({"version": 4, "addr": fip["floating_ip_address"],
+                            "OS-EXT-IPS:type": "floating",
+                            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
+    flavor = store.flavors.get(server["flavor_id"], {})
+    view: dict[str, Any] = {
+        "id": server["id"], "name": server["name"], "status": server["status"],
+        "tenant_id": store.project_id, "user_id": store.user_id,
+        "metadata": server["metadata"], "hostId": "" if server["status"] == "BUILD" else "sandbox-host",
+        "image": {"id": server["image_id"], "links": _link(request, "images", server["image_id"])},
+        "flavor": {"vcpus": flavor.get("vcpus"), "ram": flavor.get("ram"), "disk": flavor.get("disk"),
+                   "ephemeral": 0, "swap": 0, "original_name": flavor.get("name"), "extra_specs": {}},
+        "created": server["created"], "updated": server["updated"], "addresses": addresses,
+        "accessIPv4": "", "accessIPv6": "", "links": _link(request, "servers", server["id"]),
+        "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": "nova",
+        "config_drive": server.get("config_drive", ""), "key_name": server["key_name"],
+        "OS-SRV-USG:launched_at": server.get("launched_at"), "OS-SRV-USG:terminated_at": None,
+        "OS-EXT-STS:task_state": server.get("task_state"),
+        "OS-EXT-STS:vm_state": server.get("vm_state"),
+        "OS-EXT-STS:power_state": server.get("power_state", 0),
+        "os-extended-volumes:volumes_attached": [],
+        "security_groups": [{"name": "default"}], "locked": False, "locked_reason": None,
+        "description": server.get("description"), "tags": server.get("tags", []),
+        "trusted_image_certificates": None, "server_groups": [],
+        "pinned_availability_zone": None,
+    }
+    if server["status"] == "BUILD":
+        view["progress"] = 0
+    if server.get("fault"):
+        view["fault"] = server["fault"]
+    return view
+
+
+_SERVER_FILTERS = {"name", "status", "ip", "image", "flavor", "tags", "tags-any", "not-tags",
+                   "not-tags-any", "key_name", "changes-since", "all_tenants", "deleted",
+                   "limit", "marker", "sort_key", "sort_dir", "reservation_id", "host"}
+
+
+def _tag_ok(key: str, value: str, server: Resource) -> bool:
+    want, have = set(value.split(",")), set(server.get("tags", []))
+    return {"tags": want <= have, "tags-any": bool(want & have),
+            "not-tags": not want <= have, "not-tags-any": not want & have}[key]
+
+
+def _matches(request: web.Request, server: Resource, view: dict[str, Any]) -> bool:
+    """Nova's list filters (name and ip are regular expressions, as in Nova)."""
+    checks = {
+        "name": lambda v: re.search(v, server["name"]) is not None,
+        "status": lambda v: server["status"] == v.upper(),
+        "ip": lambda v: any(
+            re.search(v, a["addr"]) for addrs in view["addresses"].values() for a in addrs
+        ),
+        "image": lambda v: server["image_id"] == v.rsplit("/", 1)[-1],
+        "flavor": lambda v: server["flavor_id"] == v.rsplit("/", 1)[-1],
+        "key_name": lambda v: server["key_name"] == v,
+    }
+    for key in set(request.query.keys()):
+        value = request.query.get(key, "")
+        if key not in _SERVER_FILTERS:
+            cloud(request).record_unimplemented(request, f"filter {key}")
+        elif (key in checks and not checks[key](value)) or (key.endswith("tags") and not _tag_ok(key, value, server)):
+            return False
+    return True
+
+
+def _listed(request: web.Request) -> list[dict[str, Any]]:
+    c = cloud(request)
+    out = []
+    for server in sorted(c.store.servers.values(), key=lambda s: s["created"], reverse=True):
+        view = server_view(request, server)
+        if _matches(request, server, view):
+            out.append(view)
+    return out
+
+
+@routes.get("/compute/v2.1/servers")
+async def list_servers(request: web.Request) -> web.Response:
+    return reply({"servers": [
+        {"id": v["id"], "name": v["name"], "links": v["links"]} for v in _listed(request)
+    ]})
+
+
+@routes.get("/compute/v2.1/servers/detail")
+async def list_servers_detail(request: web.Request) -> web.Response:
+    return reply({"servers": _listed(request)})
+
+
+@routes.get("/compute/v2.1/servers/{id}")
+async def show_server(request: web.Request) -> web.Response:
+    server = cloud(request).servers.get(request.match_info["id"])
+    return reply({"server": server_view(request, server)})
+
+
+@routes.post("/compute/v2.1/servers")
+async def create_server(request: web.Request) -> web.Response:
+    c = cloud(request)
+    body = (await read_body(request, _BAD_BODY)).get("server")
+    if not isinstance(body, dict):
+        raise _BAD_BODY
+    server = c.servers.create(body)
+    return reply({"server": {
+        "id": server["id"], "links": _link(request, "servers", server["id"]),
+        "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": "default"}],
+        "adminPass": "",
+    }}, status=202)
+
+
+@routes.delete("/compute/v2.1/servers/{id}")
+async def delete_server(request: web.Request) -> web.Response:
+    c = cloud(request)
+    c.servers.delete(c.servers.get(request.match_info["id"]))
+    return no_content()
+
+
+@routes.post("/compute/v2.1/servers/{id}/action")
+async def server_action(request: web.Request) -> web.Response:
+    c = cloud(request)
+    server = c.servers.get(request.match_info["id"])
+    body = await read_body(request, _BAD_BODY)
+    if "os-getConsoleOutput" in body:
+        length = (body["os-getConsoleOutput"] or {}).get("length")
+        try:
+            count = None if length in (None, "", -1, "-1") else int(length)
+        except (TypeError, ValueError):
+            raise errors.nova(400, "Invalid input for field/attribute length.") from None
+        return reply({"output": c.servers.console(server, count)})
+    if "reboot" in body:
+        kind = str((body["reboot"] or {}).get("type", "SOFT")).upper()
+        if kind not in ("SOFT", "HARD"):
+            raise errors.nova(400, "Invalid input for field/attribute type.")
+        c.servers.reboot(server, kind == "HARD")
+        return no_content(202)
+    if "rebuild" in body:
+        c.servers.rebuild(server, body["rebuild"] or {})
+        return reply({"server": server_view(request, server)}, status=202)
+    if "os-start" in body or "os-stop" in body:
+        c.servers.power(server, "os-start" in body)
+        return no_content(202)
+    cloud(request).record_unimplemented(request, f"action {sorted(body)}")
+    raise errors.nova(400, f"There is no such action: {', '.join(body)}")
+
+
+@routes.get("/compute/v2.1/servers/{id}/ips")
+async def server_ips(request: web.Request) -> web.Response:
+    server = cloud(request).servers.get(request.match_info["id"])
+    return reply({"addresses": server_view(request, server)["addresses"]})
+
+
+@routes.get("/compute/v2.1/servers/{id}/metadata")
+async def server_metadata(request: web.Request) -> web.Response:
+    return reply({"metadata": cloud(request).servers.get(request.match_info["id"])["metadata"]})
+
+
+@routes.post("/compute/v2.1/servers/{id}/metadata")
+@routes.put("/compute/v2.1/servers/{id}/metadata")
+async def set_server_metadata(request: web.Request) -> web.Response:
+    c = cloud(request)
+    server = c.servers.get(request.match_info["id"])
+    meta = (await read_body(request, _BAD_BODY)).get("metadata")
+    if not isinstance(meta, dict):
+        raise _BAD_BODY
+    new = {str(k): str(v) for k, v in meta.items()}
+    server["metadata"] = new if request.method == "PUT" else {**server["metadata"], **new}
+    server["updated"] = now()
+    c.changed()
+    return reply({"metadata": server["metadata"]})
+
+
+@routes.get("/compute/v2.1/servers/{id}/tags")
+async def server_tags(request: web.Request) -> web.Response:
+    return reply({"tags": cloud(request).servers.get(request.match_info["id"]).get("tags", [])})
+
+
+@routes.put("/compute/v2.1/servers/{id}/tags")
+async def replace_server_tags(request: web.Request) -> web.Response:
+    c = cloud(request)
+    server = c.servers.get(request.match_info["id"])
+    tags = (await read_body(request, _BAD_BODY)).get("tags")
+    if not isinstance(tags, list):
+        raise _BAD_BODY
+    server["tags"] = sorted({str(t) for t in tags})
+    c.changed()
+    return reply({"tags": server["tags"]})
+
+
+@routes.put("/compute/v2.1/servers/{id}/tags/{tag}")
+async def add_server_tag(request: web.Request) -> web.Response:
+    c = cloud(request)
+    server = c.servers.get(request.match_info["id"])
+    server["tags"] = sorted({*server.get("tags", []), request.match_info["tag"]})
+    c.changed()
+    return no_content(201)
+
+
+@routes.delete("/compute/v2.1/servers/{id}/tags/{tag}")
+async def delete_server_tag(request: web.Request) -> web.Response:
+    c = cloud(request)
+    server = c.servers.get(request.match_info["id"])
+    tag = request.match_info["tag"]
+    if tag not in server.get("tags", []):
+        raise errors.nova(404, f"Tag {tag} could not be found.")
+    server["tags"].remove(tag)
+    c.changed()
+    return no_content()
+
+
+# -- flavors ------------------------------------------------------------------------
+@routes.get("/compute/v2.1/flavors")
+@routes.get("/compute/v2.1/flavors/detail")
+async def list_flavors(request: web.Request) -> web.Response:
+    flavors = sorted(cloud(request).store.flavors.values(), key=lambda f: f["ram"])
+    if not request.path.endswith("/detail"):
+        return reply({"flavors": [
+            {"id": f["id"], "name": f["name"], "description": None,
+             "links": _link(request, "flavors", f["id"])} for f in flavors
+        ]})
+    return reply({"flavors": [_flavor_view(request, f) for f in flavors]})
+
+
+@routes.get("/compute/v2.1/flavors/{id}")
+async def show_flavor(request: web.Request) -> web.Response:
+    flavor = cloud(request).store.flavors.get(request.match_info["id"])
+    if flavor is None:
+        raise errors.nova(404, f"Flavor {request.match_info['id']} could not be found.")
+    return reply({"flavor": _flavor_view(request, flavor)})
+
+
+@routes.get("/compute/v2.1/flavors/{id}/os-extra_specs")
+async def flavor_specs(request: web.Request) -> web.Response:
+    if request.match_info["id"] not in cloud(request).store.flavors:
+        raise errors.nova(404, f"Flavor {request.match_info['id']} could not be found.")
+    return reply({"extra_specs": {}})
+
+
+keys.add_routes(routes)

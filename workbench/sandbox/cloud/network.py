@@ -1,0 +1,304 @@
+"""Neutron v2.0 over HTTP: networks, subnets, ports, floating IPs, tags, quotas, filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from workbench.sandbox.cloud import errors, ports
+from workbench.sandbox.cloud.web import cloud, no_content, public, read_body, reply
+
+routes = web.RouteTableDef()
+
+#: collection path -> (store table, resource key, kind used in NotFound errors)
+COLLECTIONS = {
+    "networks": ("networks", "network", "Network"),
+    "subnets": ("subnets", "subnet", "Subnet"),
+    "ports": ("ports", "port", "Port"),
+    "floatingips": ("floatingips", "floatingip", "FloatingIP"),
+}
+_PAGING = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
+_TAGS = {"tags", "tags-any", "not-tags", "not-tags-any"}
+_BAD_BODY = errors.neutron(400, "BadRequest", "Bad request: the body is not a JSON object.")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "" if value is None else str(value)
+
+
+def filter_items(
+    request: web.Request, items: list[dict[str, Any]], query: MultiMapping[str]
+) -> list[dict[str, Any]]:
+    """Neutron's server-side filtering: equality (OR across repeats), tags, fixed_ips, fields."""
+    out = items
+    for key in set(query.keys()):
+        values = query.getall(key)
+        if key in _PAGING:
+            continue
+        if key in _TAGS:
+            wanted = [set(v.split(",")) for v in values]
+            flat = set().union(*wanted)
+            def has(r: dict[str, Any], key: str = key, flat: set[str] = flat) -> bool:
+                tags = set(r.get("tags", []))
+                return {
+                    "tags": flat <= tags, "tags-any": bool(flat & tags),
+                    "not-tags": not flat <= tags, "not-tags-any": not flat & tags,
+                }[key]
+            out = [r for r in out if has(r)]
+        elif key == "fixed_ips":
+            conds = [tuple(v.split("=", 1)) for v in values if "=" in v]
+            out = [
+                r for r in out
+                if all(any(ip.get(k) == v for ip in r.get("fixed_ips", [])) for k, v in conds)
+            ]
+        elif any(key in r for r in items) or key in _KNOWN_FIELDS:
+            low = {v.lower() for v in values}
+            out = [r for r in out if _text(r.get(key)).lower() in low or _text(r.get(key)) in values]
+        else:
+            cloud(request).record_unimplemented(request, f"filter {key}")
+    fields = query.getall("fields", [])
+    if fields:
+        out = [{k: v for k, v in r.items() if k in fields} for r in out]
+    return out
+
+
+_KNOWN_FIELDS = {
+    "id", "name", "status", "network_id", "device_id", "device_owner", "mac_address",
+    "project_id", "tenant_id", "floating_ip_address", "floating_network_id", "port_id",
+    "fixed_ip_address", "router_id", "router:external", "cidr", "ip_version", "description",
+    "admin_state_up", "shared", "subnet_id",
+}
+
+
+@routes.get("/network")
+@routes.get("/network/")
+async def versions(request: web.Request) -> web.Response:
+    base = cloud(request).url("network")
+    return reply({"versions": [{
+        "id": "v2.0", "status": "CURRENT", "links": [{"href": f"{base}/v2.0/", "rel": "self"}],
+    }]})
+
+
+@routes.get("/network/v2.0")
+@routes.get("/network/v2.0/")
+async def resources(request: web.Request) -> web.Response:
+    base = cloud(request).url("network")
+    return reply({"resources": [
+        {"name": k, "collection": k, "links": [{"href": f"{base}/v2.0/{k}", "rel": "self"}]}
+        for k in COLLECTIONS
+    ]})
+
+
+@routes.get("/network/v2.0/extensions")
+async def extensions(request: web.Request) -> web.Response:
+    aliases = [
+        "binding", "external-net", "router", "quotas", "quota_details", "standard-attr-tag",
+        "standard-attr-description", "standard-attr-timestamp", "standard-attr-revisions",
+        "port-security", "security-group", "allowed-address-pairs", "extra_dhcp_opt",
+        "fip-port-details", "agent", "network_availability_zone", "filter-validation",
+    ]
+    return reply({"extensions": [
+        {"alias": a, "name": a, "description": a, "links": [], "updated": "2013-01-01T00:00:00-00:00"}
+        for a in aliases
+    ]})
+
+
+@routes.get("/network/v2.0/security-groups")
+async def security_groups(request: web.Request) -> web.Response:
+    c = cloud(request)
+    group = {
+        "id": c.store.project_id[:8] + "-5ec0-4000-8000-" + c.store.project_id[-12:],
+        "name": "default", "description": "Default security group", "stateful": True,
+        "tenant_id": c.store.project_id, "project_id": c.store.project_id, "tags": [],
+        "security_group_rules": [], "shared": False,
+    }
+    return reply({"security_groups": filter_items(request, [group], request.query)})
+
+
+@routes.get("/network/v2.0/{coll:networks|subnets|ports|floatingips}")
+async def list_items(request: web.Request) -> web.Response:
+    coll = request.match_info["coll"]
+    table = getattr(cloud(request).store, COLLECTIONS[coll][0])
+    items = [public(r) for r in table.values()]
+    return reply({coll: filter_items(request, items, request.query)})
+
+
+@routes.get("/network/v2.0/{coll:networks|subnets|ports|floatingips}/{id}")
+async def show_item(request: web.Request) -> web.Response:
+    coll = request.match_info["coll"]
+    table, key, kind = COLLECTIONS[coll]
+    item = ports.get(cloud(request).store, table, kind, request.match_info["id"])
+    fields = request.query.getall("fields", [])
+    shown = public(item)
+    if fields:
+        shown = {k: v for k, v in shown.items() if k in fields}
+    return reply({key: shown})
+
+
+@routes.post("/network/v2.0/ports")
+async def create_port(request: web.Request) -> web.Response:
+    c = cloud(request)
+    body = (await read_body(request, _BAD_BODY)).get("port")
+    if not isinstance(body, dict):
+        raise errors.neutron(400, "BadRequest", "Bad request: the body needs a 'port' object.")
+    port = ports.create_port(c.store, body)
+    c.changed()
+    return reply({"port": public(port)}, status=201)
+
+
+@routes.put("/network/v2.0/ports/{id}")
+async def update_port(request: web.Request) -> web.Response:
+    c = cloud(request)
+    port = ports.get(c.store, "ports", "Port", request.match_info["id"])
+    body = (await read_body(request, _BAD_BODY)).get("port") or {}
+    for key in ("name", "description", "admin_state_up", "device_id", "device_owner"):
+        if key in body:
+            port[key] = body[key]
+    ports.touch(port)
+    c.changed()
+    return reply({"port": public(port)})
+
+
+@routes.delete("/network/v2.0/ports/{id}")
+async def delete_port(request: web.Request) -> web.Response:
+    c = cloud(request)
+    port = ports.get(c.store, "ports", "Port", request.match_info["id"])
+    if c.faults.consume("port-busy"):
+        raise errors.neutron(
+            409, "PortInUse",
+            f"Unable to complete operation on port {port['id']} for network "
+            f"{port['network_id']}. Port already has an attached device {port['device_id']}.",
+        )
+    await c.port_deleted(port)
+    return no_content()
+
+
+@routes.post("/network/v2.0/floatingips")
+async def create_fip(request: web.Request) -> web.Response:
+    c = cloud(request)
+    body = (await read_body(request, _BAD_BODY)).get("floatingip")
+    if not isinstance(body, dict):
+        raise errors.neutron(400, "BadRequest", "Bad request: the body needs a 'floatingip' object.")
+    fip = ports.create_floatingip(c.store, body)
+    await c.addresses_changed(fip)
+    return reply({"floatingip": public(fip)}, status=201)
+
+
+@routes.put("/network/v2.0/floatingips/{id}")
+async def update_fip(request: web.Request) -> web.Response:
+    c = cloud(request)
+    fip = ports.get(c.store, "floatingips", "FloatingIP", request.match_info["id"])
+    body = (await read_body(request, _BAD_BODY)).get("floatingip") or {}
+    before = fip.get("port_id")
+    if "port_id" in body:
+        if body["port_id"]:
+            ports.associate(c.store, fip, body["port_id"], body.get("fixed_ip_address"))
+        else:
+            ports.disassociate(fip)
+    if "description" in body:
+        fip["description"] = body["description"]
+    await c.addresses_changed(fip, before)
+    return reply({"floatingip": public(fip)})
+
+
+@routes.delete("/network/v2.0/floatingips/{id}")
+async def delete_fip(request: web.Request) -> web.Response:
+    c = cloud(request)
+    fip = ports.get(c.store, "floatingips", "FloatingIP", request.match_info["id"])
+    before = fip.get("port_id")
+    del c.store.floatingips[fip["id"]]
+    await c.addresses_changed(fip, before)
+    return no_content()
+
+
+# -- tags ---------------------------------------------------------------------------
+def _tagged(request: web.Request) -> dict[str, Any]:
+    coll = request.match_info["coll"]
+    table, _, kind = COLLECTIONS[coll]
+    return ports.get(cloud(request).store, table, kind, request.match_info["id"])
+
+
+_TAGGED = "/network/v2.0/{coll:networks|subnets|ports|floatingips}/{id}/tags"
+
+
+@routes.get(_TAGGED)
+async def get_tags(request: web.Request) -> web.Response:
+    return reply({"tags": _tagged(request)["tags"]})
+
+
+@routes.put(_TAGGED)
+async def set_tags(request: web.Request) -> web.Response:
+    item = _tagged(request)
+    tags = (await read_body(request, _BAD_BODY)).get("tags")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise errors.neutron(400, "BadRequest", "Invalid input: tags must be a list of strings.")
+    item["tags"] = sorted(set(tags))
+    ports.touch(item)
+    cloud(request).changed()
+    return reply({"tags": item["tags"]})
+
+
+@routes.delete(_TAGGED)
+async def clear_tags(request: web.Request) -> web.Response:
+    item = _tagged(request)
+    item["tags"] = []
+    cloud(request).changed()
+    return no_content()
+
+
+@routes.get(_TAGGED + "/{tag}")
+async def has_tag(request: web.Request) -> web.Response:
+    tag = request.match_info["tag"]
+    if tag not in _tagged(request)["tags"]:
+        raise errors.neutron(404, "TagNotFound", f"Tag {tag} could not be found.")
+    return no_content()
+
+
+@routes.put(_TAGGED + "/{tag}")
+async def add_tag(request: web.Request) -> web.Response:
+    item = _tagged(request)
+    if request.match_info["tag"] not in item["tags"]:
+        item["tags"] = sorted({*item["tags"], request.match_info["tag"]})
+    cloud(request).changed()
+    return no_content(201)
+
+
+@routes.delete(_TAGGED + "/{tag}")
+async def remove_tag(request: web.Request) -> web.Response:
+    item = _tagged(request)
+    tag = request.match_info["tag"]
+    if tag not in item["tags"]:
+        raise errors.neutron(404, "TagNotFound", f"Tag {tag} could not be found.")
+    item["tags"].remove(tag)
+    cloud(request).changed()
+    return no_content()
+
+
+# -- quotas -------------------------------------------------------------------------
+QUOTAS = {"network": 100, "subnet": 100, "port": 500, "floatingip": 50, "router": 10,
+          "security_group": 10, "security_group_rule": 100}
+
+
+def _used(request: web.Request) -> dict[str, int]:
+    s = cloud(request).store
+    return {"network": len(s.networks), "subnet": len(s.subnets), "port": len(s.ports),
+            "floatingip": len(s.floatingips), "router": 1, "security_group": 1,
+            "security_group_rule": 0}
+
+
+@routes.get("/network/v2.0/quotas/{project}")
+async def quotas(request: web.Request) -> web.Response:
+    return reply({"quota": dict(QUOTAS)})
+
+
+@routes.get("/network/v2.0/quotas/{project}/details")
+@routes.get("/network/v2.0/quotas/{project}/details.json")
+async def quota_details(request: web.Request) -> web.Response:
+    used = _used(request)
+    return reply({"quota": {
+        k: {"limit": v, "used": used.get(k, 0), "reserved": 0} for k, v in QUOTAS.items()
+    }})

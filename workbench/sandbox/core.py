@@ -1,0 +1,309 @@
+"""The sandbox as one object: the cloud API, its nodes and its Kubernetes, on loopback.
+
+``Sandbox`` runs on the caller's event loop; ``SandboxThread`` runs one on its own loop in
+a daemon thread, for synchronous callers such as openstacksdk tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import random
+import socket
+import threading
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from workbench.errors import UsageError
+from workbench.redact import REDACTOR
+from workbench.sandbox.cloud import bootstrap, clientfiles, keys
+from workbench.sandbox.cloud.app import CONTROL_HEADER, Cloud, close_cloud
+from workbench.sandbox.cloud.store import Store, new_password, require_loopback
+from workbench.sandbox.faults import FaultSet
+from workbench.sandbox.hooks import NodeHooks, NullNodes
+from workbench.state import atomic_write
+
+log = logging.getLogger(__name__)
+_OCTETS_IN_USE: set[int] = set()
+_OCTETS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Delays:
+    """How long the sandbox takes for things (seconds); tests scale them near zero."""
+
+    boot: float = 3.0
+    delete: float = 0.5
+    salt: float = 2.0
+    build: float = 3.0
+    kubelet_heartbeat: float = 2.0
+    ssh_slow: float = 2.0
+    api_slow: float = 1.0
+
+    def scale(self, factor: float) -> Delays:
+        return Delays(**{f.name: getattr(self, f.name) * factor for f in dataclasses.fields(self)})
+
+
+def _octet(subnet: int | str | None) -> int | None:
+    """N from ``subnet`` (N itself, or "127.N.0.0/24"); None: choose one."""
+    if subnet is None:
+        return None
+    text = f"127.{subnet}.0.0/24" if isinstance(subnet, int) else subnet
+    require_loopback("subnet", text)
+    parts = text.split("/")[0].split(".")
+    if not text.endswith("/24") or parts[2:] != ["0", "0"] or not 0 < int(parts[1]) < 255:
+        raise UsageError(f"subnet: {text} must look like 127.N.0.0/24 with N from 1 to 254")
+    return int(parts[1])
+
+
+def _pick_octet() -> int:
+    with _OCTETS_LOCK:
+        free = [n for n in range(10, 251, 2) if n not in _OCTETS_IN_USE]
+        return random.choice(free)
+
+
+class Sandbox:
+    """One sandbox cloud whose state lives in ``state_dir``."""
+
+    def __init__(
+        self, state_dir: str | os.PathLike[str], *, minions: int = 2, faults: Iterable[str] = (),
+        port: int = 0, delays: Delays | None = None, subnet: int | str | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        require_loopback("host", host)
+        self.wanted_octet = _octet(subnet)
+        self.state_dir = Path(state_dir).resolve()
+        self.minions = minions
+        self.host = host
+        self.port = port
+        self.delays = delays or Delays()
+        self.faults = FaultSet(faults)
+        self.clouds_path = self.state_dir / "clouds.yaml"
+        self.profile_path = self.state_dir / "profile.toml"
+        self.private_key_path = self.state_dir / "workbench_key"
+        self.kube_root = self.state_dir / "kube-root"
+        self.api_url = ""
+        self.cloud: Cloud | None = None
+        self.nodes: NodeHooks = NullNodes()
+        self.kube: Any = None
+        self._runner: web.AppRunner | None = None
+        self._octet: int | None = None
+
+    @property
+    def unimplemented(self) -> list[str]:
+        return list(self.cloud.unimplemented) if self.cloud else []
+
+    # -- start / stop -----------------------------------------------------------------
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        state_path = self.state_dir / "cloud.json"
+        store = Store.load(state_path)
+        if store is None:
+            store = Store(octet=self.wanted_octet or _pick_octet(), password=new_password())
+        elif self.wanted_octet is not None and self.wanted_octet != store.octet:
+            raise UsageError(
+                f"subnet: {self.state_dir} already uses 127.{store.octet}.0.0/24; "
+                "use another state dir for another subnet"
+            )
+        require_loopback("subnet", store.mgmt_cidr)
+        require_loopback("floating pool", store.public_cidr)
+        REDACTOR.add(store.password)
+        with _OCTETS_LOCK:
+            _OCTETS_IN_USE.add(store.octet)
+        self._octet = store.octet
+        bootstrap.furnish(store)
+        public_key = clientfiles.ensure_private_key(self.private_key_path, "workbench@sandbox")
+        existing = store.keypairs.get(clientfiles.KEYPAIR_NAME)
+        if existing is None or existing["public_key"] != public_key:
+            keys.register(store, clientfiles.KEYPAIR_NAME, public_key)
+        self.kube, self.nodes = self._plug_nodes()
+        secret = os.urandom(18).hex()
+        self.cloud = Cloud(store, state_path=state_path, faults=self.faults, hooks=self.nodes,
+                           delays=self.delays, control_secret=secret)
+        sock = self._bind(store.api_port)
+        port = sock.getsockname()[1]
+        self.api_url = f"http://{self.host}:{port}"
+        self.cloud.base_url = self.api_url
+        store.api_port = port
+        self.cloud.changed()
+        self._runner = web.AppRunner(self.cloud.make_app(), access_log=None)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        self._write_client_files(store)
+        self.cloud.servers.restore()
+        await self._wait_answering()
+        atomic_write(self.state_dir / "sandbox.json", json.dumps({
+            "pid": os.getpid(), "api_url": self.api_url, "control_secret": secret,
+            "profile": str(self.profile_path), "clouds_yaml": str(self.clouds_path),
+        }), mode=0o600)
+
+    def _bind(self, remembered: int) -> socket.socket:
+        """Listen on the asked port, else the one used last time (clients keep working), else any."""
+        for port in (self.port,) if self.port else (remembered, 0):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, port))
+            except OSError as exc:
+                sock.close()
+                if self.port:
+                    raise UsageError(f"port: cannot listen on {self.host}:{port}: {exc.strerror}") from None
+                continue
+            sock.listen(128)
+            sock.setblocking(False)
+            return sock
+        raise AssertionError("unreachable: port 0 always binds")
+
+    def _plug_nodes(self) -> tuple[Any, NodeHooks]:
+        """The node manager and Kubernetes simulator, when those modules exist yet."""
+        kube: Any = None
+        try:
+            from workbench.sandbox.kube import KubeSim
+        except ImportError:
+            pass
+        else:
+            kube = KubeSim(delays=self.delays)
+        try:
+            from workbench.sandbox.nodes import NodeManager
+        except ImportError:
+            return kube, NullNodes()
+        nodes = NodeManager(self.state_dir / "nodes", faults=self.faults, delays=self.delays,
+                            ssh_port=clientfiles.SSH_PORT, services=kube)
+        return kube, nodes
+
+    def _write_client_files(self, store: Store) -> None:
+        clientfiles.write_clouds_yaml(self.clouds_path, store, f"{self.api_url}/v3")
+        if not self.kube_root.exists():
+            try:
+                from workbench.sandbox.kuberoot import write_kube_root
+            except ImportError:
+                self.kube_root.mkdir(parents=True, exist_ok=True)
+            else:
+                try:
+                    write_kube_root(self.kube_root)
+                except Exception:
+                    log.exception("writing the fake KUBE_ROOT at %s failed", self.kube_root)
+        clientfiles.write_profile(
+            self.profile_path, store, clouds_yaml=self.clouds_path,
+            private_key=self.private_key_path, minions=self.minions, kube_root=self.kube_root,
+            state_dir=self.state_dir / "workbench",
+        )
+
+    async def _wait_answering(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            for _ in range(100):
+                try:
+                    async with session.get(f"{self.api_url}/v3") as resp:
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.02)
+        raise RuntimeError(f"sandbox API at {self.api_url} does not answer")
+
+    async def stop(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.state_dir / "sandbox.json").unlink()
+        if self.cloud is not None:
+            await close_cloud(self.cloud)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        for part in (self.nodes, self.kube):
+            if part is not None and hasattr(part, "close"):
+                try:
+                    await part.close()
+                except Exception:
+                    log.exception("closing %s failed", type(part).__name__)
+        if self._octet is not None:
+            with _OCTETS_LOCK:
+                _OCTETS_IN_USE.discard(self._octet)
+            self._octet = None
+
+    async def set_fault(
+        self, name: str, on: bool = True, server: str | None = None, count: int | None = None
+    ) -> None:
+        if self.cloud is None:
+            self.faults.set(name, on, server)
+            return
+        await self.cloud.set_fault(name, on, server, count)
+
+    @property
+    def control_header(self) -> dict[str, str]:
+        return {CONTROL_HEADER: self.cloud.control_secret if self.cloud else ""}
+
+
+class SandboxThread:
+    """A Sandbox on its own event loop in a daemon thread; ``start()`` returns once it answers."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], **kwargs: Any) -> None:
+        self.sandbox = Sandbox(state_dir, **kwargs)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "sandbox":
+            raise AttributeError(name)
+        return getattr(self.sandbox, name)
+
+    def start(self, timeout: float = 60.0) -> SandboxThread:
+        started: Future[None] = Future()
+
+        def main() -> None:
+            loop = asyncio.new_event_loop()
+            self.loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.sandbox.start())
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(self.sandbox.stop())
+                loop.close()
+                started.set_exception(exc)
+                return
+            started.set_result(None)
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self.sandbox.stop())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+                loop.close()
+
+        self._thread = threading.Thread(target=main, name="sandbox", daemon=True)
+        self._thread.start()
+        started.result(timeout)
+        return self
+
+    def call(self, coro: Any, timeout: float = 60.0) -> Any:
+        """Run a coroutine on the sandbox's loop and wait for its result."""
+        assert self.loop is not None, "sandbox not started"
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def set_fault(
+        self, name: str, on: bool = True, server: str | None = None, count: int | None = None
+    ) -> None:
+        self.call(self.sandbox.set_fault(name, on, server, count))
+
+    def stop(self) -> None:
+        if self._thread is None or self.loop is None:
+            return
+        if self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(60)
+        self._thread = None
+
+    def __enter__(self) -> SandboxThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
