@@ -1,0 +1,177 @@
+"""What a push sends and what it is made of: the file list, chunks and a cached manifest.
+
+Files are cut with FastCDC (content-defined, so an insert shifts only the chunks around it)
+and each chunk is named by its xxh3_128; the whole file by sha256, which the node can check
+with its standard library. Results are cached by path + size + mtime, so a push after a
+rebuild reads only the files that changed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import mmap
+import os
+import re
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyfastcdc
+import xxhash
+
+from workbench.errors import ProfileError, WorkbenchError
+from workbench.profile import Profile
+from workbench.state import atomic_write
+
+AVG_CHUNK = 16 * 1024
+REC = 20  # chunk table record: 16-byte xxh3_128 + 4-byte big-endian length
+_PLATFORM_TAR = re.compile(r"-(linux|darwin|windows|freebsd)-([a-z0-9]+)\.tar\.gz$")
+_NEVER = ("kubernetes-src.tar.gz",)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One local file and where it goes on the node."""
+
+    path: Path
+    dest: str
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    source: Path
+    dest: str
+    size: int
+    mtime_ns: int
+    mode: int
+    digest: str  # sha256 hex of the whole file
+    table: bytes  # chunk table: REC bytes per chunk
+
+    def chunks(self) -> Iterator[tuple[bytes, int, int]]:
+        """(xxh3_128, offset, length) of every chunk, in order."""
+        offset, t = 0, self.table
+        for i in range(0, len(t), REC):
+            n = int.from_bytes(t[i + 16 : i + REC], "big")
+            yield t[i : i + 16], offset, n
+            offset += n
+
+
+def select_sources(profile: Profile, root: Path | None = None) -> list[Source]:
+    """The release tars for the profile's platforms and the salt tree, per ``[push]``."""
+    root = root or profile.kube.root
+    if root is None:
+        raise ProfileError(profile.path or "(no profile)", "kube.root", "the path of KUBE_ROOT")
+    root = Path(root)
+    release = profile.paths.release_dir.rstrip("/") or "/"
+    out: list[Source] = []
+    if profile.push.include_tars:
+        tars_dir = root / "_output" / "release-tars"
+        if not tars_dir.is_dir():
+            raise WorkbenchError(f"{tars_dir}: no release tars; build first")
+        wanted = {p.replace("/", "-") for p in profile.kube.platforms}
+        for tar in sorted(tars_dir.glob("*.tar.gz")):
+            m = _PLATFORM_TAR.search(tar.name)
+            if tar.name in _NEVER or "-test" in tar.name:
+                continue
+            if m is None or f"{m.group(1)}-{m.group(2)}" in wanted:
+                out.append(Source(tar, f"{release}/{tar.name}"))
+        have = {s.path.name for s in out}
+        for platform in profile.kube.platforms:
+            if not any(platform.replace("/", "-") in name for name in have):
+                raise WorkbenchError(f"{tars_dir}: no release tars for {platform}; build it first")
+    if profile.push.include_salt:
+        salt = root / "cluster" / "saltbase" / "salt"
+        if not salt.is_dir():
+            raise WorkbenchError(f"{salt}: no salt tree in KUBE_ROOT")
+        out += _tree(salt, profile.paths.salt_tree.rstrip("/") or "/")
+    for extra in profile.push.extra:
+        path = root / extra
+        if not path.exists():
+            raise ProfileError(profile.path or "(no profile)", "push.extra", f"paths under KUBE_ROOT ({extra} is missing)")
+        dest = f"{release}/{path.name}"
+        out += _tree(path, dest) if path.is_dir() else [Source(path, dest)]
+    return out
+
+
+def _tree(base: Path, dest: str) -> list[Source]:
+    return [
+        Source(p, f"{dest}/{p.relative_to(base).as_posix()}")
+        for p in sorted(base.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    ]
+
+
+def chunk_file(path: Path, avg: int = AVG_CHUNK) -> tuple[str, bytes]:
+    """(sha256 hex, chunk table) of one file; sha256 runs beside the chunker (it drops the GIL)."""
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size == 0:
+            return hashlib.sha256().hexdigest(), b""
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm, ThreadPoolExecutor(1) as pool:
+            view = memoryview(mm)
+            try:
+                digest = pool.submit(lambda: hashlib.sha256(view).hexdigest())
+                table = chunk_table(view, avg)
+                return digest.result(), table
+            finally:
+                view.release()
+
+
+def chunk_table(data: bytes | memoryview, avg: int = AVG_CHUNK) -> bytes:
+    parts: list[bytes] = []
+    for c in pyfastcdc.FastCDC(avg_size=avg).cut_buf(data):
+        parts.append(xxhash.xxh3_128_digest(c.data))
+        parts.append(c.length.to_bytes(4, "big"))
+    return b"".join(parts)
+
+
+class ChunkCache:
+    """Manifest entries of local files keyed by path + size + mtime (one JSON file)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, list[object]] = {}
+        self.dirty = False
+        if path is not None:
+            try:
+                self.entries = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def lookup(self, path: Path, size: int, mtime_ns: int) -> tuple[str, bytes] | None:
+        e = self.entries.get(str(path))
+        if e is None or e[0] != size or e[1] != mtime_ns:
+            return None
+        return str(e[2]), base64.b64decode(str(e[3]))
+
+    def store(self, path: Path, size: int, mtime_ns: int, digest: str, table: bytes) -> None:
+        self.entries[str(path)] = [size, mtime_ns, digest, base64.b64encode(table).decode()]
+        self.dirty = True
+
+    def save(self, keep: set[str]) -> None:
+        stale = set(self.entries) - keep
+        for key in stale:
+            del self.entries[key]
+        if self.path is not None and (self.dirty or stale):
+            atomic_write(self.path, json.dumps(self.entries))
+            self.dirty = False
+
+
+def build_manifest(sources: Sequence[Source], cache: ChunkCache, avg: int = AVG_CHUNK) -> list[LocalFile]:
+    """Stat every source; chunk only those whose size or mtime the cache doesn't know."""
+    out: list[LocalFile] = []
+    for src in sources:
+        st = src.path.stat()
+        hit = cache.lookup(src.path, st.st_size, st.st_mtime_ns)
+        if hit is None:
+            hit = chunk_file(src.path, avg)
+            after = src.path.stat()
+            if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                raise WorkbenchError(f"{src.path}: changed while it was read; is a build running?")
+            cache.store(src.path, st.st_size, st.st_mtime_ns, *hit)
+        out.append(LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777, *hit))
+    cache.save({str(s.path) for s in sources})
+    return out

@@ -1,0 +1,228 @@
+"""The workstation's side of one node's agent: launch it, ask, and stream chunks to it.
+
+The agent is shipped once per node by content hash (``~/.cache/workbench/agent-<hash>.py``)
+and run over one exec channel of the node's existing SSH connection. A session works on
+any byte streams with ``readexactly``/``write``/``drain`` (asyncssh or a local pipe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import zstandard
+
+from workbench.engine import agent as wire
+from workbench.engine.push_manifest import LocalFile
+from workbench.errors import NodeError
+
+AGENT_SOURCE = Path(wire.__file__).read_bytes()
+AGENT_HASH = hashlib.sha256(AGENT_SOURCE).hexdigest()[:16]
+AGENT_DIR = "$HOME/.cache/workbench"
+MISSING_AGENT = 97
+_FLUSH_AT = 1 << 20
+_PAYS = 0.9  # compress a chunk only when it shrinks below 90 %
+
+
+class Reader(Protocol):
+    async def readexactly(self, n: int) -> bytes: ...
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> None: ...
+    async def drain(self) -> None: ...
+    def write_eof(self) -> None: ...
+
+
+FileDone = Callable[[dict[str, Any]], None]
+
+
+class AgentSession:
+    """One running agent; ``request`` sends a control message and awaits its reply."""
+
+    def __init__(self, node: str, reader: Reader, writer: Writer,
+                 wait: Callable[[], Awaitable[object]] | None = None) -> None:
+        self.node = node
+        self._reader, self._writer, self._wait = reader, writer, wait
+        self._replies: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.on_file: FileDone | None = None
+        self.codecs: tuple[str, ...] = ()
+        self.bytes_written = 0
+        self._zstd = zstandard.ZstdCompressor(level=1)
+
+    async def start(self) -> dict[str, Any]:
+        self._task = asyncio.create_task(self._read_loop())
+        hello = await self._next("hello")
+        self.codecs = tuple(hello.get("codecs", ()))
+        return hello
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                head = await self._reader.readexactly(wire.HEADER.size)
+                kind, size = wire.HEADER.unpack(head)
+                payload = await self._reader.readexactly(size) if size else b""
+                if kind == wire.E:
+                    raise NodeError(self.node, payload.decode(errors="replace"))
+                msg = json.loads(payload)
+                if msg.get("op") == "file" and self.on_file is not None:
+                    self.on_file(msg)
+                self._replies.put_nowait(msg)
+        except asyncio.IncompleteReadError:
+            self._replies.put_nowait(NodeError(self.node, "the push agent stopped (connection lost?)"))
+        except BaseException as exc:  # handed to whoever waits
+            self._replies.put_nowait(exc)
+
+    async def _next(self, op: str) -> dict[str, Any]:
+        while True:
+            msg = await self._replies.get()
+            if isinstance(msg, BaseException):
+                self._replies.put_nowait(msg)  # every later wait fails the same way
+                raise msg
+            if msg.get("op") == op:
+                return msg
+
+    def _send(self, kind: int, payload: bytes) -> None:
+        data = wire.frame(kind, payload)
+        self._writer.write(data)
+        self.bytes_written += len(data)
+
+    async def request(self, reply_op: str, **msg: Any) -> dict[str, Any]:
+        self._send(wire.J, json.dumps(msg).encode())
+        await self._writer.drain()
+        return await self._next(reply_op)
+
+    # -- the push protocol --------------------------------------------------------------
+    async def check(self, files: Sequence[LocalFile]) -> list[LocalFile]:
+        """The files the node does not hold as they are here."""
+        reply = await self.request("changed", op="check", files=[[f.dest, f.size, f.digest] for f in files])
+        return [files[i] for i in reply["files"]]
+
+    async def plan(self, files: Sequence[LocalFile]) -> list[list[int]]:
+        """Per file, the indices of the chunks that must travel (the node has the rest)."""
+        spec = [[f.dest, f.digest, f.size, f.mode, base64.b64encode(f.table).decode()] for f in files]
+        reply = await self.request("missing", op="plan", files=spec)
+        return [list(x) for x in reply["files"]]
+
+    async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[int]],
+                   progress: Callable[[int], None] | None = None) -> tuple[dict[str, Any], int]:
+        """Stream the missing chunks; returns the agent's ``done`` and the payload bytes sent."""
+        self._send(wire.J, json.dumps({"op": "send", "source": "stdin"}).encode())
+        sent = pending = 0
+        for f, wanted in zip(files, missing, strict=True):
+            if not wanted:
+                continue
+            where = [(off, n) for _, off, n in f.chunks()]
+            fd = os.open(f.source, os.O_RDONLY)
+            try:
+                for i in wanted:
+                    off, n = where[i]
+                    kind, payload = self._encode(os.pread(fd, n, off))
+                    self._send(kind, payload)
+                    sent += len(payload)
+                    pending += len(payload)
+                    if pending >= _FLUSH_AT:
+                        await self._writer.drain()
+                        if progress is not None:
+                            progress(sent)
+                        pending = 0
+            finally:
+                os.close(fd)
+        await self._writer.drain()
+        if progress is not None:
+            progress(sent)
+        return await self._next("done"), sent
+
+    def _encode(self, data: bytes) -> tuple[int, bytes]:
+        if len(data) < 512:
+            return wire.D, data
+        probe = self._zstd.compress(data)
+        if len(probe) >= _PAYS * len(data):
+            return wire.D, data
+        if "zstd" in self.codecs:
+            return wire.S, probe
+        import zlib
+
+        return wire.Z, zlib.compress(data, 1)
+
+    async def fetch(self, host: str, port: int, secret: str) -> dict[str, Any]:
+        """Have the node fetch its missing chunks from the relay (the master's agent)."""
+        self._send(wire.J, json.dumps({"op": "send", "source": "relay", "host": host,
+                                       "port": port, "secret": secret}).encode())
+        await self._writer.drain()
+        return await self._next("done")
+
+    async def serve(self, host: str, secret: str) -> int:
+        reply = await self.request("serving", op="serve", host=host, secret=secret)
+        return int(reply["port"])
+
+    async def stop_serving(self) -> int:
+        return int((await self.request("stopped", op="stop"))["bytes"])
+
+    async def close(self) -> None:
+        """EOF on stdin: the agent compacts its index and exits."""
+        try:
+            self._writer.write_eof()
+            if self._wait is not None:
+                await asyncio.wait_for(self._wait(), 30)
+        except (TimeoutError, OSError, ConnectionError):
+            pass
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+
+
+def agent_command(index: str = f"{AGENT_DIR}/push-index", *, sudo: bool = False) -> str:
+    """Run the cached agent, or exit 97 so the caller installs it first."""
+    f = f'"{AGENT_DIR}/agent-{AGENT_HASH}.py"'
+    py = "sudo -n python3" if sudo else "python3"
+    return f'[ -f {f} ] || exit {MISSING_AGENT}; exec {py} {f} serve "{index}"'
+
+
+def install_command() -> str:
+    f = f"{AGENT_DIR}/agent-{AGENT_HASH}.py"
+    tmp = f"{f}.$$"
+    return f'mkdir -p "{AGENT_DIR}" && cat > "{tmp}" && mv "{tmp}" "{f}"'
+
+
+async def launch(conn: Any, node: str, *, sudo: bool = False) -> AgentSession:
+    """Start the agent over one exec channel of ``conn`` (an asyncssh connection)."""
+    installed = 0
+    for attempt in (1, 2):
+        proc = await conn.create_process(agent_command(sudo=sudo), encoding=None)
+        session = AgentSession(node, proc.stdout, proc.stdin, proc.wait)
+        session.bytes_written = installed
+        try:
+            await session.start()
+            return session
+        except NodeError as exc:
+            result = await proc.wait()
+            if result.exit_status == MISSING_AGENT and attempt == 1:
+                await conn.run(install_command(), input=AGENT_SOURCE, encoding=None, check=True)
+                installed = len(AGENT_SOURCE)
+                continue
+            err = (result.stderr or b"")
+            text = err.decode(errors="replace").strip().splitlines()[-1:] if err else []
+            raise NodeError(node, f"push agent failed to start: {text[0] if text else exc}") from None
+    raise NodeError(node, "push agent failed to start")  # pragma: no cover
+
+
+async def launch_local(node: str, index: Path, python: str = "python3") -> AgentSession:
+    """Run the agent as a local subprocess (tests and the node-less dry path)."""
+    proc = await asyncio.create_subprocess_exec(
+        python, wire.__file__, "serve", str(index),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdin is not None
+    session = AgentSession(node, proc.stdout, proc.stdin, proc.wait)
+    await session.start()
+    return session
+
+
+__all__ = ["AGENT_HASH", "AgentSession", "agent_command", "launch", "launch_local"]
