@@ -1,0 +1,6 @@
+docker:
+  pkg.installed: []
+  service.running:
+    - enable: True
+    - require:
+      - pkg: docker

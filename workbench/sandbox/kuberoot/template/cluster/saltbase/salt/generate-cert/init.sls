@@ -1,0 +1,6 @@
+/srv/kubernetes:
+  file.directory:
+    - user: root
+    - group: root
+    - mode: 755
+    - makedirs: True

@@ -1,0 +1,3 @@
+/usr/local/bin/salt-helpers:
+  file.directory:
+    - makedirs: True

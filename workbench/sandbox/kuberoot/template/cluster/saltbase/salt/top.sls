@@ -1,0 +1,17 @@
+base:
+  '*':
+    - base
+    - salt-helpers
+  'roles:kubernetes-pool':
+    - match: grain
+    - docker
+    - kubelet
+    - kube-proxy
+  'roles:kubernetes-master':
+    - match: grain
+    - generate-cert
+    - etcd
+    - kube-apiserver
+    - kube-controller-manager
+    - kube-scheduler
+    - kube-addons
