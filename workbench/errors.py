@@ -12,6 +12,7 @@
     │   ├── SSHConnectError        could not connect or authenticate
     │   └── HostKeyMismatch        the node's host key is not the pinned one
     ├── PipelineBusy               another pipeline is running
+    ├── PipelineFailed             a pipeline stopped at a stage; names the stage and nodes
     ├── Cancelled                  the user cancelled the pipeline
     └── BuildFailed                the build exited non-zero
 """
@@ -79,6 +80,18 @@ class HostKeyMismatch(NodeError):
 
 class PipelineBusy(WorkbenchError):
     pass
+
+
+class PipelineFailed(WorkbenchError):
+    """A pipeline stopped at its first failing stage; names the stage and its nodes."""
+
+    def __init__(self, pipeline: str, stage: str, message: str, nodes: tuple[str, ...] = ()) -> None:
+        self.pipeline = pipeline
+        self.stage = stage
+        self.message = message
+        self.nodes = tuple(nodes)
+        where = f" on {', '.join(self.nodes)}" if self.nodes else ""
+        super().__init__(f"{pipeline} failed at {stage}{where}: {message}")
 
 
 class Cancelled(WorkbenchError):
