@@ -1,0 +1,94 @@
+"""The node's sshd: public-key auth with the boot keypair, slow-ssh, sessions, SFTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+from typing import TYPE_CHECKING
+
+import asyncssh
+
+from .session import run_exec, run_pty
+
+if TYPE_CHECKING:
+    from .node import Node
+
+log = logging.getLogger(__name__)
+SERVER_VERSION = "OpenSSH_7.1"
+
+
+class NodeSSHServer(asyncssh.SSHServer):
+    """One per connection. Any user name; keys from the server's keypair."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.conn: asyncssh.SSHServerConnection | None = None
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        self.node.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.node.connections.discard(self.conn)
+
+    async def begin_auth(self, username: str) -> bool:
+        stall = self.node.ssh_stall()
+        if stall > 0:  # sshd resolving the client's address (UseDNS yes), as on the seed's VMs
+            await asyncio.sleep(stall)
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return False
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        return key.public_data in self.node.authorized_keys()
+
+    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+        """Jump-host forwarding (ssh -J), to loopback addresses only."""
+        try:
+            return ipaddress.ip_address(dest_host).is_loopback
+        except ValueError:
+            return False
+
+    def server_requested(self, listen_host: str, listen_port: int) -> bool:
+        return False
+
+
+async def handle_process(node: Node, process: asyncssh.SSHServerProcess) -> None:
+    try:
+        if process.get_terminal_type():
+            await run_pty(node, process)
+        else:
+            await run_exec(node, process)
+    except Exception:  # a broken session must never take the node down
+        log.exception("session on %s failed", node.name)
+        with contextlib.suppress(OSError, asyncssh.Error):
+            process.exit(255)
+    finally:
+        await node.reconcile()
+
+
+async def listen(node: Node, address: str, port: int) -> asyncssh.SSHAcceptor:
+    root = str(node.root).encode()
+    return await asyncssh.create_server(
+        lambda: NodeSSHServer(node),
+        host=address,
+        port=port,
+        server_host_keys=[node.host_key],
+        process_factory=lambda process: handle_process(node, process),
+        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root),
+        allow_scp=True,
+        encoding=None,
+        line_editor=False,
+        agent_forwarding=False,
+        x11_forwarding=False,
+        server_version=SERVER_VERSION,
+        reuse_address=True,
+        login_timeout=60,
+    )
