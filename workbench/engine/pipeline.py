@@ -1,0 +1,327 @@
+"""The Engine: one facade over the engine modules, running their work as pipelines.
+
+A pipeline is a list of stages run in order, one pipeline at a time (``PipelineBusy``
+otherwise); it stops at the first failing stage and ``PipelineFinished`` names that stage
+and its nodes. ``cancel`` cancels the running stage's task, so the stage's own cleanup
+(``finally`` blocks: the build's process group, a push's temporary files) runs before the
+pipeline reports ``Cancelled``. Heavy modules (openstacksdk, asyncssh) are imported
+inside methods, never when this module is imported, so the TUI draws first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import Cancelled, NodeError, PipelineBusy, PipelineFailed, WorkbenchError
+from workbench.events import (
+    Bus,
+    Event,
+    InstancesChanged,
+    PipelineFinished,
+    PipelineStarted,
+    StageFinished,
+    StageStarted,
+)
+from workbench.profile import Profile
+from workbench.state import StateDir
+
+if TYPE_CHECKING:
+    from workbench.engine.cloud import CloudClient, Instance, Inventory
+    from workbench.engine.ssh import SSHPool
+    from workbench.engine.watch import Watcher
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[], Awaitable[None]]
+
+
+class StageBus(Bus):
+    """What a module's own pipeline events become inside ours: its stages, not a pipeline."""
+
+    def __init__(self, parent: Bus) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def publish(self, event: Event) -> None:
+        if not isinstance(event, PipelineStarted | PipelineFinished):
+            self.parent.publish(event)
+
+
+class Engine:
+    """Everything the TUI and the headless verbs ask of the engine."""
+
+    def __init__(self, profile: Profile, *, bus: Bus | None = None, state: StateDir | None = None) -> None:
+        self.profile = profile
+        self.bus = bus if bus is not None else Bus()
+        self.state = state if state is not None else StateDir(profile.resolved_state_dir())
+        self.running: str | None = None
+        self.instances: tuple[Instance, ...] = ()
+        self.salt_failed: tuple[str, ...] = ()  # nodes whose last Salt run failed
+        self._task: asyncio.Task[None] | None = None
+        self._cloud: CloudClient | None = None
+        self._inventory: Inventory | None = None
+        self._ssh: SSHPool | None = None
+        self._watcher: Watcher | None = None
+        self._unlisten = self.bus.add_listener(self._on_event)
+
+    # -- parts, made on first use ------------------------------------------------------
+    @property
+    def cloud(self) -> CloudClient:
+        if self._cloud is None:
+            from workbench.engine.cloud import CloudClient
+
+            self._cloud = CloudClient(self.profile, bus=self.bus)
+        return self._cloud
+
+    @property
+    def inventory(self) -> Inventory:
+        if self._inventory is None:
+            from workbench.engine.cloud import Inventory
+
+            self._inventory = Inventory(self.cloud, self.bus)
+        return self._inventory
+
+    @property
+    def ssh(self) -> SSHPool:
+        if self._ssh is None:
+            from workbench.engine.ssh import SSHPool
+
+            self._ssh = SSHPool(self.profile, self.state.ensure(), console=self._console, bus=self.bus)
+            self._ssh.remember(self.instances)
+        return self._ssh
+
+    async def _console(self, server_id: str) -> str:
+        return await self.cloud.console_output(server_id)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, InstancesChanged):
+            self.instances = tuple(event.instances)
+            if self._ssh is not None:
+                self._ssh.remember(self.instances)
+
+    # -- watching ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the watch loops: inventory, doctor alerts, cluster info (idempotent)."""
+        if self._watcher is not None:
+            return
+        from workbench.engine.watch import Watcher
+
+        self.state.ensure()
+        self._watcher = Watcher(self)
+        self._watcher.start()
+
+    async def refresh(self) -> None:
+        """Read the instances, the alerts and the cluster info now."""
+        from workbench.engine.watch import Watcher
+
+        await (self._watcher or Watcher(self)).refresh_all()
+
+    def changed(self) -> None:
+        """Something changed the cloud or the nodes: the watch loops look again soon."""
+        if self._inventory is not None:
+            self._inventory.poke()
+        if self._watcher is not None:
+            self._watcher.poke()
+
+    # -- nodes -------------------------------------------------------------------------
+    def node(self, name: str) -> Instance:
+        for inst in self.instances:
+            if inst.name == name:
+                return inst
+        raise NodeError(name, "no such instance in this cluster (yet)")
+
+    def node_names(self) -> list[str]:
+        return [i.name for i in self.instances if i.status == "ACTIVE"]
+
+    async def open_shell(self, node_name: str, cols: int, rows: int) -> Any:
+        """An interactive PTY session on the node, sized cols x rows (bytes in and out)."""
+        if not self.instances:
+            await self.inventory.refresh()
+        return await self.ssh.open_shell(self.node(node_name), size=(cols, rows))
+
+    def system_ssh_argv(self, node_name: str) -> list[str]:
+        """argv for the system ``ssh`` to the node: pinned host key, user, key, jump host."""
+        return self.ssh.system_ssh_argv(self.node(node_name))
+
+    # -- pipelines ---------------------------------------------------------------------
+    async def build(self) -> None:
+        await self._pipeline("build", [Stage("build", self._build)])
+
+    async def up(self, minions: int | None = None) -> None:
+        if minions is not None and minions != self.profile.cluster.minions:
+            from dataclasses import replace
+
+            self.profile = replace(self.profile, cluster=replace(self.profile.cluster, minions=minions))
+            self._reset_parts()
+        await self._pipeline("up", [Stage("instances", self._up), Stage("connect", self._connect)])
+
+    async def push(self, direct: bool = False) -> None:
+        await self._pipeline("push", [Stage("push", lambda: self._push(direct))])
+
+    async def salt(self, failed_only: bool = False) -> None:
+        await self._pipeline("salt", [Stage("salt", lambda: self._salt(failed_only))])
+
+    async def redeploy(self) -> None:
+        """build -> push -> salt -> verify, stopping at the first failure."""
+        await self._pipeline("redeploy", [
+            Stage("build", self._build),
+            Stage("push", lambda: self._push(False)),
+            Stage("salt", lambda: self._salt(False)),
+            Stage("verify", self._verify),
+        ])
+
+    async def down(self) -> None:
+        await self._pipeline("down", [Stage("down", self._down)])
+
+    async def fix(self, alert: Any, fix_name: str | None = None) -> str:
+        """Run one of the alert's fixes (the first by default); returns what it did."""
+        fixes = tuple(alert.fixes)
+        chosen = next((f for f in fixes if fix_name in (None, f.name)), None)
+        if chosen is None:
+            raise WorkbenchError(f"{alert.kind} {alert.subject}: no fix named {fix_name!r}")
+        summary: list[str] = []
+
+        async def run_fix() -> None:
+            summary.append(await chosen.run())
+
+        await self._pipeline("fix", [Stage(f"{alert.kind}:{chosen.name}", run_fix)])
+        return summary[0] if summary else ""
+
+    def cancel(self) -> None:
+        """Cancel the running pipeline; its stage cleans up before it reports Cancelled."""
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _pipeline(self, name: str, stages: Sequence[Stage]) -> None:
+        if self.running is not None:
+            raise PipelineBusy(f"{self.running} is running: wait for it or cancel it")
+        self.running = name
+        task = asyncio.create_task(self._run_stages(name, stages), name=f"pipeline-{name}")
+        self._task = task
+        try:
+            await task
+        finally:
+            if not task.done():  # our caller was cancelled: let the stage clean up first
+                task.cancel()
+                await asyncio.wait({task})
+            self.running = None
+            self._task = None
+            self.changed()
+
+    async def _run_stages(self, name: str, stages: Sequence[Stage]) -> None:
+        self.bus.publish(PipelineStarted(name, tuple(s.name for s in stages)))
+        started = time.monotonic()
+        record: list[dict[str, Any]] = []
+        for stage in stages:
+            self.bus.publish(StageStarted(name, stage.name))
+            t0 = time.monotonic()
+            try:
+                await stage.run()
+            except asyncio.CancelledError:
+                self._failed(name, stage.name, "cancelled", (), t0, started, record)
+                raise Cancelled(f"{name} cancelled during {stage.name}") from None
+            except PipelineFailed as exc:
+                self._failed(name, stage.name, exc.message, exc.nodes, t0, started, record)
+                raise PipelineFailed(name, stage.name, exc.message, exc.nodes) from None
+            except WorkbenchError as exc:
+                nodes = (exc.node,) if isinstance(exc, NodeError) else ()
+                self._failed(name, stage.name, str(exc), nodes, t0, started, record)
+                raise PipelineFailed(name, stage.name, str(exc), nodes) from exc
+            seconds = time.monotonic() - t0
+            record.append({"stage": stage.name, "seconds": round(seconds, 3), "ok": True})
+            self.bus.publish(StageFinished(name, stage.name, ok=True, seconds=seconds))
+        self.bus.publish(PipelineFinished(name, True))
+        self._remember(name, True, started, record)
+
+    def _failed(self, name: str, stage: str, error: str, nodes: tuple[str, ...], t0: float,
+                started: float, record: list[dict[str, Any]]) -> None:
+        seconds = time.monotonic() - t0
+        record.append({"stage": stage, "seconds": round(seconds, 3), "ok": False})
+        self.bus.publish(StageFinished(name, stage, ok=False, error=error, seconds=seconds))
+        self.bus.publish(PipelineFinished(name, False, error=error, failed_stage=stage, failed_nodes=nodes))
+        self._remember(name, False, started, record)
+
+    def _remember(self, name: str, ok: bool, started: float, record: list[dict[str, Any]]) -> None:
+        try:
+            self.state.ensure().append_history("pipelines", {
+                "pipeline": name, "ok": ok, "at": time.time(),
+                "seconds": round(time.monotonic() - started, 3), "stages": record,
+            })
+        except (OSError, WorkbenchError) as exc:
+            self.bus.notice(f"could not record the {name} history: {exc}", "warning")
+
+    # -- stages ------------------------------------------------------------------------
+    async def _build(self) -> None:
+        from workbench.engine.build import run_build
+
+        result = await run_build(self.profile, self.bus, self.state.ensure())
+        result.raise_for_status()
+
+    async def _up(self) -> None:
+        from workbench.engine.cloud import up
+
+        result = await up(self.cloud, self.state.ensure(), StageBus(self.bus))
+        self.bus.publish(InstancesChanged(tuple(result.instances)))
+        if not result.ok:
+            nodes = tuple(n for n, _ in result.failed)
+            why = "; ".join(f"{n}: {w}" for n, w in result.failed)
+            raise PipelineFailed("up", "instances", why, nodes)
+
+    async def _connect(self) -> None:
+        """Reach every ACTIVE node over SSH (learning and pinning its host key)."""
+        from workbench.engine.pipeline_stages import connect_all
+
+        await connect_all(self)
+
+    async def _down(self) -> None:
+        from workbench.engine.cloud import down
+
+        result = await down(self.cloud, self.state.ensure(), StageBus(self.bus))
+        if self._ssh is not None:
+            await self._ssh.close()
+        if not result.ok:
+            raise PipelineFailed("down", "down", "left: " + ", ".join(result.remaining))
+
+    async def _push(self, direct: bool) -> None:
+        from workbench.engine.pipeline_stages import push
+
+        await push(self, direct)
+
+    async def _salt(self, failed_only: bool) -> None:
+        from workbench.engine.pipeline_stages import salt
+
+        await salt(self, failed_only)
+
+    async def _verify(self) -> None:
+        from workbench.engine.pipeline_stages import verify
+
+        await verify(self)
+
+    # -- shutdown ----------------------------------------------------------------------
+    def _reset_parts(self) -> None:
+        """The next cloud call uses the changed profile (the inventory keeps its client)."""
+        self._cloud = None
+
+    async def close(self) -> None:
+        """Stop the watch loops and any pipeline (cleanly), then close connections."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task})
+        if self._watcher is not None:
+            await self._watcher.stop()
+            self._watcher = None
+        if self._inventory is not None:
+            await self._inventory.stop()
+        if self._ssh is not None:
+            await self._ssh.close()
+            self._ssh = None
+        if self._cloud is not None:
+            cloud, self._cloud = self._cloud, None
+            await asyncio.to_thread(cloud.close)

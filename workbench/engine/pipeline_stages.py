@@ -1,0 +1,62 @@
+"""The node-side stages of the Engine's pipelines: connect, push, salt, verify.
+
+Each takes the Engine, reaches the nodes through its SSH pool, and raises
+``PipelineFailed`` naming the nodes when any failed (after the others finished: one
+failing node never stops the rest).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import PipelineFailed
+
+if TYPE_CHECKING:
+    from workbench.engine.cloud import Instance
+    from workbench.engine.pipeline import Engine
+
+
+async def active_nodes(engine: Engine, stage: str) -> list[Instance]:
+    """The cluster's ACTIVE instances, master first; fails when there are none."""
+    instances = await engine.inventory.refresh()
+    active = [i for i in instances if i.status == "ACTIVE" and i.role in ("master", "minion")]
+    if not active:
+        raise PipelineFailed(engine.running or stage, stage, "no ACTIVE instances: run up first")
+    return sorted(active, key=lambda i: (i.role != "master", i.name))
+
+
+async def connect(engine: Engine, stage: str) -> dict[str, tuple[Instance, Any]]:
+    """Connect to every ACTIVE node; {name: (instance, connection)} or PipelineFailed."""
+    nodes = await active_nodes(engine, stage)
+    results = await engine.ssh.connect_all(nodes)
+    failed = {name: r for name, r in results.items() if isinstance(r, Exception)}
+    if failed:
+        why = "; ".join(f"{exc}" for exc in failed.values())
+        raise PipelineFailed(engine.running or stage, stage, why, tuple(sorted(failed)))
+    return {n.name: (n, results[n.name]) for n in nodes}
+
+
+async def connect_all(engine: Engine) -> None:
+    await connect(engine, "connect")
+
+
+async def push(engine: Engine, direct: bool) -> None:
+    from workbench.engine.push import push as push_build
+
+    targets = await connect(engine, "push")
+    report = await push_build(
+        engine.profile, engine.state.ensure(), targets, bus=engine.bus,
+        master=engine.profile.master_name, direct=direct,
+    )
+    failed = [n for n in report.nodes if not n.ok]
+    if failed:
+        why = "; ".join(f"{n.name}: {n.error}" for n in failed)
+        raise PipelineFailed(engine.running or "push", "push", why, tuple(n.name for n in failed))
+
+
+async def salt(engine: Engine, failed_only: bool) -> None:
+    raise PipelineFailed(engine.running or "salt", "salt", "the Salt engine is not built yet")
+
+
+async def verify(engine: Engine) -> None:
+    raise PipelineFailed(engine.running or "verify", "verify", "the cluster check is not built yet")

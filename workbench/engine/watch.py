@@ -1,0 +1,103 @@
+"""The Engine's watch loops: instances, doctor alerts and cluster info, kept fresh.
+
+The inventory polls fast while an instance is in transition and slowly otherwise. The
+doctor and the cluster info are read again after every change (instances changed, a
+pipeline finished) and every ``slow`` seconds otherwise. Errors become one notice,
+repeated only when they change; a loop never dies of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from workbench.errors import WorkbenchError
+from workbench.events import AlertsChanged, ClusterInfoChanged, Event, InstancesChanged
+
+if TYPE_CHECKING:
+    from workbench.engine.pipeline import Engine
+
+
+class Watcher:
+    def __init__(self, engine: Engine, *, slow: float = 30.0) -> None:
+        self.engine = engine
+        self.slow = slow
+        self.alerts: tuple[Any, ...] = ()
+        self.cluster_info: Any = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._last_error: dict[str, str] = {}
+        self._unlisten = engine.bus.add_listener(self._on_event)
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, InstancesChanged):
+            self._wake.set()
+
+    def start(self) -> None:
+        inventory = self.engine.inventory
+        self._tasks = [inventory.start(), asyncio.create_task(self._loop(), name="watch")]
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            self._wake.clear()
+            await self.refresh_checks()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.slow)
+
+    async def refresh_all(self) -> None:
+        await self._guard("inventory", self.engine.inventory.refresh())
+        await self.refresh_checks()
+
+    async def refresh_checks(self) -> None:
+        if self.engine.running is not None:
+            return  # a pipeline is changing things; look again when it has finished
+        await self._guard("doctor", self._alerts())
+        await self._guard("cluster", self._cluster_info())
+
+    async def _guard(self, what: str, coro: Any) -> None:
+        try:
+            await coro
+            self._last_error.pop(what, None)
+        except WorkbenchError as exc:
+            if self._last_error.get(what) != str(exc):
+                self._last_error[what] = str(exc)
+                self.engine.bus.notice(f"{what}: {exc}", "warning")
+
+    async def _alerts(self) -> None:
+        try:
+            from workbench.engine import doctor
+        except ModuleNotFoundError as exc:
+            if exc.name == "workbench.engine.doctor":
+                return
+            raise
+        alerts = tuple(await doctor.diagnose(doctor.DoctorContext.from_engine(self.engine)))
+        if alerts != self.alerts:
+            self.alerts = alerts
+            self.engine.bus.publish(AlertsChanged(alerts))
+
+    async def _cluster_info(self) -> None:
+        if not any(i.role == "master" and i.status == "ACTIVE" for i in self.engine.instances):
+            return
+        try:
+            from workbench.engine import kube
+        except ModuleNotFoundError as exc:
+            if exc.name == "workbench.engine.kube":
+                return
+            raise
+        info = await kube.cluster_info(self.engine)
+        if info != self.cluster_info:
+            self.cluster_info = info
+            self.engine.bus.publish(ClusterInfoChanged(info))
+
+    async def stop(self) -> None:
+        self._unlisten()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
