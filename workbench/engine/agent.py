@@ -24,6 +24,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import zlib
 
 HEADER = struct.Struct(">BI")
@@ -78,10 +79,15 @@ class Index:
         self.path = path
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.lock = open(path + ".lock", "a")  # noqa: SIM115 (held for the session)
-        try:
-            fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise RuntimeError("another push is running on this node") from None
+        deadline = time.monotonic() + 10  # an agent cut off a moment ago may still be exiting
+        while True:
+            try:
+                fcntl.flock(self.lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("another push is running on this node") from None
+                time.sleep(0.05)
         self.entries = {}
         try:
             with open(path) as f:

@@ -180,10 +180,13 @@ class AgentSession:
 
 
 def agent_command(index: str = f"{AGENT_DIR}/push-index", *, sudo: bool = False) -> str:
-    """Run the cached agent, or exit 97 so the caller installs it first."""
+    """Run the cached agent, or exit 97 so the caller installs it first.
+
+    Relative destinations are relative to the login directory ($HOME), also under sudo.
+    """
     f = f'"{AGENT_DIR}/agent-{AGENT_HASH}.py"'
     py = "sudo -n python3" if sudo else "python3"
-    return f'[ -f {f} ] || exit {MISSING_AGENT}; exec {py} {f} serve "{index}"'
+    return f'[ -f {f} ] || exit {MISSING_AGENT}; cd "$HOME" && exec {py} {f} serve "{index}"'
 
 
 def install_command() -> str:

@@ -1,0 +1,264 @@
+"""Delta push: every node gets the new build, sending only the chunks it lacks.
+
+    push(profile, state, {name: (node, asyncssh connection)}, bus=bus) -> PushReport
+
+The workstation cuts the files that travel (push_manifest) into content-defined chunks; each
+node's agent (agent.py, via push_session) says which files differ and which chunks it lacks,
+and assembles new files from its old ones plus the chunks that arrive. With the relay (the
+default), the workstation sends each missing chunk once, to the master, and the minions
+fetch theirs from the master's agent over the cluster network (one-time secret, HMAC
+challenge, bound to the master's fixed IP). ``direct`` pushes to every node in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workbench.engine.push_manifest import ChunkCache, LocalFile, build_manifest, select_sources
+from workbench.engine.push_session import AgentSession, launch
+from workbench.events import Bus, StageFinished, StageProgress, StageStarted
+from workbench.profile import Profile
+from workbench.redact import REDACTOR
+from workbench.state import StateDir
+
+PIPELINE = "push"
+Launcher = Callable[[str, Any], Awaitable[AgentSession]]
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    name: str
+    ok: bool
+    files_changed: int
+    bytes_sent: int
+    seconds: float
+    files_planned: int = 0
+    bytes_planned: int = 0
+    via: str = "direct"  # direct | relay | none (dry run)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PushReport:
+    nodes: tuple[NodeResult, ...]
+    bytes_from_workstation: int
+    seconds: float
+    files: int
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return all(n.ok for n in self.nodes)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"nodes": [asdict(n) for n in self.nodes], "ok": self.ok,
+                "bytes_from_workstation": self.bytes_from_workstation,
+                "seconds": round(self.seconds, 3), "files": self.files, "dry_run": self.dry_run}
+
+
+async def push(
+    profile: Profile,
+    state: StateDir,
+    targets: Mapping[str, tuple[Any, Any]],
+    *,
+    bus: Bus,
+    master: str | None = None,
+    direct: bool = False,
+    dry_run: bool = False,
+    root: Path | None = None,
+    relay_host: str | None = None,
+    launcher: Launcher | None = None,
+) -> PushReport:
+    """Push the build to every target; one failing node never stops the others."""
+    started = time.monotonic()
+    master = master or profile.master_name
+    sources = select_sources(profile, root)
+    cache = ChunkCache(state.ensure().root / "push-cache.json")
+    manifest = await asyncio.to_thread(build_manifest, sources, cache)
+    sudo = profile.ssh.user != "root" and any(s.dest.startswith("/") for s in sources)
+
+    async def default_launch(name: str, conn: Any) -> AgentSession:
+        return await launch(conn, name, sudo=sudo)
+
+    relay = not direct and profile.push.relay and master in targets and len(targets) > 1
+    ctx = _Push(bus, manifest, launcher or default_launch, dry_run,
+                (relay_host or profile.cluster.master_ip) if relay else None)
+    ctx.minions_left = len(targets) - 1 if relay else 0
+    runs = [
+        ctx.run_master(name, conn) if relay and name == master
+        else ctx.run_node(name, conn, via_relay=relay)
+        for name, (_node, conn) in targets.items()
+    ]
+    results = tuple(await asyncio.gather(*runs))
+    report = PushReport(results, ctx.bytes_from_workstation, time.monotonic() - started,
+                        len(manifest), dry_run)
+    if not dry_run:
+        _remember(state, manifest, report)
+    return report
+
+
+def _remember(state: StateDir, manifest: Sequence[LocalFile], report: PushReport) -> None:
+    files = {f.dest: f.digest for f in manifest}
+    for n in report.nodes:
+        if n.ok:
+            state.write_json(f"manifests/{n.name}.json", {"at": time.time(), "files": files})
+    state.append_history("push", {"at": time.time(), "seconds": round(report.seconds, 3),
+                                  "ok": report.ok, "bytes": report.bytes_from_workstation})
+
+
+class _Push:
+    """Shared state of one push: the manifest, the relay rendezvous, byte counters."""
+
+    def __init__(self, bus: Bus, manifest: list[LocalFile], launcher: Launcher,
+                 dry_run: bool, relay_host: str | None) -> None:
+        self.bus, self.manifest, self.launcher = bus, manifest, launcher
+        self.dry_run, self.relay_host = dry_run, relay_host
+        self.secret = secrets.token_hex(32)
+        REDACTOR.add(self.secret)
+        self.relay_port: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self.minions_left = 0
+        self.minions_done = asyncio.Event()
+        self.sessions: list[AgentSession] = []
+
+    @property
+    def bytes_from_workstation(self) -> int:
+        return sum(s.bytes_written for s in self.sessions)
+
+    async def run_master(self, name: str, conn: Any) -> NodeResult:
+        result, session = await self._node(name, conn, relay=False)
+        try:
+            if session is not None and result.ok and not self.dry_run and self.relay_host:
+                port = await session.serve(self.relay_host, self.secret)
+                self.bus.log("push", name, f"relay serving on {self.relay_host}:{port}")
+                self._set_relay(port)
+                if self.minions_left:
+                    await self.minions_done.wait()
+                served = await session.stop_serving()
+                self.bus.log("push", name, f"relay served {_mb(served)} to the minions")
+        except Exception as exc:
+            self.bus.log("push", name, f"relay failed: {exc}", "stderr")
+        finally:
+            self._set_relay(None)
+            if session is not None:
+                await session.close()
+        return result
+
+    async def run_node(self, name: str, conn: Any, *, via_relay: bool) -> NodeResult:
+        try:
+            result, session = await self._node(name, conn, relay=via_relay)
+            if session is not None:
+                await session.close()
+            return result
+        finally:
+            if via_relay:
+                self.minions_left -= 1
+                if not self.minions_left:
+                    self.minions_done.set()
+
+    def _set_relay(self, port: int | None) -> None:
+        if not self.relay_port.done():
+            self.relay_port.set_result(port)
+
+    async def _node(self, name: str, conn: Any, *, relay: bool) -> tuple[NodeResult, AgentSession | None]:
+        started = time.monotonic()
+        self.bus.publish(StageStarted(PIPELINE, PIPELINE, name))
+        progress = _Progress(self.bus, name, started)
+        session: AgentSession | None = None
+        via = "none" if self.dry_run else "direct"
+        try:
+            session = await self.launcher(name, conn)
+            self.sessions.append(session)
+            session.on_file = progress.file_done
+            changed = await session.check(self.manifest)
+            missing = await session.plan(changed) if changed else []
+            planned = sum(n for f, want in zip(changed, missing, strict=True)
+                          for n in _lengths(f, want))
+            progress.plan(len(changed), planned)
+            sent, done = 0, {"ok": True}
+            if changed and not self.dry_run:
+                port = await self.relay_port if relay else None
+                if port is not None and self.relay_host is not None:
+                    via = "relay"
+                    done = await session.fetch(self.relay_host, port, self.secret)
+                    sent = planned if done.get("ok") else 0
+                    if not done.get("ok"):
+                        self.bus.log("push", name, "relay fetch failed; pushing directly", "stderr")
+                        via, changed = "direct", await session.check(self.manifest)
+                        missing = await session.plan(changed) if changed else []
+                if via == "direct":
+                    done, sent = await session.send(changed, missing, progress.sent)
+            ok = bool(done.get("ok"))
+            error = None if ok else f"{len(progress.failed)} file(s) failed: {'; '.join(progress.failed[:3])}"
+            files = len(changed) if self.dry_run else progress.files
+            result = NodeResult(name, ok, files, sent, time.monotonic() - started,
+                                len(changed), planned, via, error)
+        except Exception as exc:
+            result = NodeResult(name, False, progress.files, 0, time.monotonic() - started,
+                                error=str(exc) or type(exc).__name__, via=via)
+            if session is not None:
+                await session.close()
+                session = None
+        self.bus.log("push", name, _summary(result), "stdout" if result.ok else "stderr")
+        self.bus.publish(StageFinished(PIPELINE, PIPELINE, name, result.ok, result.error, result.seconds))
+        return result, session
+
+
+def _lengths(f: LocalFile, wanted: Sequence[int]) -> list[int]:
+    if not wanted:
+        return []
+    sizes = [n for _, _, n in f.chunks()]
+    return [sizes[i] for i in wanted]
+
+
+class _Progress:
+    """Turns the agent's per-file replies and the byte counter into StageProgress events."""
+
+    def __init__(self, bus: Bus, node: str, started: float) -> None:
+        self.bus, self.node, self.started = bus, node, started
+        self.files_planned = self.files = self.bytes_planned = self.bytes_sent = 0
+        self.failed: list[str] = []
+        self.last = 0.0
+
+    def plan(self, files: int, planned: int) -> None:
+        self.files_planned, self.bytes_planned = files, planned
+        self._publish(force=True)
+
+    def sent(self, n: int) -> None:
+        self.bytes_sent = n
+        self._publish()
+
+    def file_done(self, msg: dict[str, Any]) -> None:
+        if msg.get("ok"):
+            self.files += 1
+        else:
+            self.failed.append(f"{msg.get('path')}: {msg.get('error')}")
+            self.bus.log("push", self.node, f"{msg.get('path')}: {msg.get('error')}", "stderr")
+        self._publish(force=True)  # one per file: few, and the UI wants each
+
+    def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last < 0.1:
+            return
+        self.last = now
+        rate = self.bytes_sent / max(now - self.started, 1e-6)
+        detail = f"files {self.files}/{self.files_planned}, {_mb(self.bytes_sent)} of {_mb(self.bytes_planned)}, {_mb(rate)}/s"
+        self.bus.publish(StageProgress(PIPELINE, PIPELINE, self.node, self.bytes_sent,
+                                       self.bytes_planned, detail))
+
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def _summary(r: NodeResult) -> str:
+    if not r.ok:
+        return f"push failed after {r.seconds:.2f} s: {r.error}"
+    if r.via == "none":
+        return f"dry run: {r.files_planned} file(s) differ, {_mb(r.bytes_planned)} would travel"
+    return f"{r.files_changed} file(s) updated, {_mb(r.bytes_sent)} sent ({r.via}) in {r.seconds:.2f} s"
