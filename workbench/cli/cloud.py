@@ -1,0 +1,168 @@
+"""Headless verbs ``up``, ``down`` and ``status``: the cluster's cloud side."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from workbench.cli import render
+from workbench.errors import ProfileError
+
+HELP = {
+    "up": "create or complete the cluster's instances (idempotent)",
+    "down": "delete the cluster's servers, floating IPs and ports",
+    "status": "list the cluster's instances and cloud alerts",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    if verb == "up":
+        parser.add_argument("--minions", type=int, metavar="N", help="number of minions (scales out or in)")
+        parser.add_argument(
+            "--fix-leaked", action="store_true", help="delete leaked ports of ours that hold planned IPs"
+        )
+        parser.add_argument("--yes", action="store_true", help="do not ask before fixing leaked ports")
+        parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ACTIVE")
+
+
+def run(args: argparse.Namespace) -> int:
+    profile, state = render.load(args)
+    verb = args.verb
+    if verb == "up":
+        return _up(args, profile, state)
+    if verb == "down":
+        return _down(args, profile, state)
+    return _status(args, profile, state)
+
+
+def _client(profile: Any, bus: Any) -> Any:
+    from workbench.engine.cloud import CloudClient
+
+    return CloudClient(profile, bus=bus)
+
+
+def _up(args: argparse.Namespace, profile: Any, state: Any) -> int:
+    from workbench.engine.cloud import PreflightError, up
+    from workbench.events import Bus
+
+    if args.minions is not None:
+        if not 0 <= args.minions <= 250:
+            raise ProfileError("--minions", "minions", "a number from 0 to 250")
+        profile = dataclasses.replace(
+            profile, cluster=dataclasses.replace(profile.cluster, minions=args.minions)
+        )
+    bus = Bus()
+    client = _client(profile, bus)
+    fix = bool(args.fix_leaked)
+
+    async def work() -> Any:
+        return await up(client, state, bus, fix_leaked=fix, timeout=args.timeout)
+
+    with render.Progress(bus):
+        try:
+            result = render.run(work())
+        except PreflightError as exc:
+            if not exc.leaked or fix or args.json:
+                raise
+            render.say(str(exc), "red")
+            question = f"delete {len(exc.leaked)} leaked port(s) of ours and continue?"
+            if not render.confirm(question, assume_yes=args.yes):
+                return 1
+            fix = True
+            result = render.run(work())
+    doc = {
+        "ok": result.ok,
+        "instances": [i.to_json() for i in result.instances],
+        "created": list(result.created),
+        "removed": list(result.removed),
+        "failed": [{"name": n, "error": e} for n, e in result.failed],
+        "seconds": result.seconds,
+    }
+    if args.json:
+        render.emit_json(doc)
+    else:
+        _print_instances(result.instances)
+        for name, error in result.failed:
+            render.say(f"{name}: {error}", "red")
+        render.say(f"up: {len(result.created)} created, {len(result.removed)} removed in {result.seconds:.1f} s")
+    return 0 if result.ok else 1
+
+
+def _down(args: argparse.Namespace, profile: Any, state: Any) -> int:
+    from workbench.engine.cloud import down
+    from workbench.events import Bus
+
+    bus = Bus()
+    client = _client(profile, bus)
+    with render.Progress(bus):
+        result = render.run(down(client, state, bus))
+    doc = {
+        "ok": result.ok,
+        "deleted": {
+            "servers": list(result.servers),
+            "ports": list(result.ports),
+            "floating_ips": list(result.floating_ips),
+        },
+        "remaining": list(result.remaining),
+        "errors": list(result.errors),
+        "seconds": result.seconds,
+    }
+    if args.json:
+        render.emit_json(doc)
+    else:
+        render.say(
+            f"down: freed {len(result.servers)} servers, {len(result.floating_ips)} floating IPs, "
+            f"{len(result.ports)} ports in {result.seconds:.1f} s"
+        )
+        for left in result.remaining:
+            render.say(f"still there: {left}", "red")
+    return 0 if result.ok else 1
+
+
+def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
+    from workbench.events import Bus
+
+    bus = Bus()
+    client = _client(profile, bus)
+
+    async def work() -> tuple[list[Any], list[Any]]:
+        instances = await client.list_instances()
+        alerts = await _cloud_alerts(profile, state, client, bus)
+        return instances, alerts
+
+    instances, alerts = render.run(work())
+    if args.json:
+        render.emit_json(
+            {
+                "cloud": profile.cloud.name,
+                "cluster": profile.cluster.name,
+                "instances": [i.to_json() for i in instances],
+                "alerts": [a.to_json() for a in alerts],
+            }
+        )
+    else:
+        render.say(f"cloud {profile.cloud.name or '(environment)'}, cluster {profile.cluster.name}")
+        _print_instances(instances)
+        for alert in alerts:
+            render.say(f"{alert.severity}: {alert.kind} {alert.subject}: {alert.message}", "yellow")
+    return 0
+
+
+async def _cloud_alerts(profile: Any, state: Any, client: Any, bus: Any) -> list[Any]:
+    try:
+        from workbench.engine.doctor import DoctorContext, diagnose
+    except ImportError:
+        return []
+    ctx = DoctorContext(profile=profile, state=state, cloud=client, bus=bus)
+    return await diagnose(ctx, scope="cloud")
+
+
+def _print_instances(instances: Any) -> None:
+    from rich.table import Table
+
+    table = Table("name", "role", "status", "fixed ip", "floating ip", "flavor", "id")
+    for i in instances:
+        status = i.status + (f" ({i.fault})" if i.fault else "")
+        table.add_row(i.name, i.role, status, i.fixed_ip or "", i.floating_ip or "", i.flavor, i.id)
+    render.console().print(table)
