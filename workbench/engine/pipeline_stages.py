@@ -55,7 +55,35 @@ async def push(engine: Engine, direct: bool) -> None:
 
 
 async def salt(engine: Engine, failed_only: bool) -> None:
-    raise PipelineFailed(engine.running or "salt", "salt", "the Salt engine is not built yet")
+    """Highstate on every node at once (or only those that failed last time)."""
+    from workbench.engine.salt import SaltRunner
+
+    pipeline = engine.running or "salt"
+    nodes = await active_nodes(engine, "salt")
+    runner = SaltRunner(engine.ssh, engine.state.ensure(), engine.bus, pipeline=pipeline)
+    selected = runner.select(nodes, failed=failed_only)
+    if not selected:
+        engine.bus.notice("salt: no node failed last time; nothing to run")
+        return
+    report = await runner.run(selected)
+    for run in report.runs:
+        for line in summary_lines(run):
+            engine.bus.log("salt", run.node, line, "info")
+    engine.salt_failed = tuple(report.failed_nodes)
+    if not report.ok:
+        why = "; ".join(f"{r.node}: {r.error}" for r in report.runs if not r.ok)
+        raise PipelineFailed(pipeline, "salt", why, tuple(report.failed_nodes))
+
+
+def summary_lines(run: Any) -> list[str]:
+    """Salt's own summary block for one node (the JSON output has none)."""
+    total = len(run.states)
+    lines = [f"Summary for {run.node}", "------------",
+             f"Succeeded: {run.succeeded} (changed={run.changed})", f"Failed: {run.failed:>4}"]
+    if run.error and not total:
+        lines.append(f"Error: {run.error}")
+    return [*lines, "------------", f"Total states run: {total:>5}",
+            f"Total run time: {run.seconds:8.3f} s"]
 
 
 async def verify(engine: Engine) -> None:
