@@ -78,9 +78,11 @@ class Sandbox:
     def __init__(
         self, state_dir: str | os.PathLike[str], *, minions: int = 2, faults: Iterable[str] = (),
         port: int = 0, delays: Delays | None = None, subnet: int | str | None = None,
-        host: str = "127.0.0.1",
+        host: str = "127.0.0.1", hooks: NodeHooks | None = None,
     ) -> None:
+        """``hooks`` replaces the node manager (a seam for tests); None: plug in the real one."""
         require_loopback("host", host)
+        self._given_hooks = hooks
         self.wanted_octet = _octet(subnet)
         self.state_dir = Path(state_dir).resolve()
         self.minions = minions
@@ -126,7 +128,10 @@ class Sandbox:
         existing = store.keypairs.get(clientfiles.KEYPAIR_NAME)
         if existing is None or existing["public_key"] != public_key:
             keys.register(store, clientfiles.KEYPAIR_NAME, public_key)
-        self.kube, self.nodes = self._plug_nodes()
+        if self._given_hooks is not None:
+            self.kube, self.nodes = None, self._given_hooks
+        else:
+            self.kube, self.nodes = self._plug_nodes()
         secret = os.urandom(18).hex()
         self.cloud = Cloud(store, state_path=state_path, faults=self.faults, hooks=self.nodes,
                            delays=self.delays, control_secret=secret)

@@ -109,6 +109,9 @@ class Cloud:
         self.faults.set(name, on, server)
         if name == "api-5xx":
             self.burst_left = (count or DEFAULT_BURST) if on else 0
+        refresh = getattr(self.hooks, "refresh_faults", None)
+        if refresh is not None:
+            refresh()  # nodes see node faults (salt-race, slow-ssh, ...) at once
 
     # -- the application ------------------------------------------------------------
     def make_app(self) -> web.Application:

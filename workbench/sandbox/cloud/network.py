@@ -93,18 +93,30 @@ async def resources(request: web.Request) -> web.Response:
     ]})
 
 
+_EXTENSIONS = (
+    "binding", "external-net", "router", "quotas", "quota_details", "standard-attr-tag",
+    "standard-attr-description", "standard-attr-timestamp", "standard-attr-revisions",
+    "port-security", "security-group", "allowed-address-pairs", "extra_dhcp_opt",
+    "fip-port-details", "network_availability_zone", "filter-validation",
+)
+
+
+def _extension(alias: str) -> dict[str, Any]:
+    return {"alias": alias, "name": alias, "description": alias, "links": [],
+            "updated": "2013-01-01T00:00:00-00:00"}
+
+
 @routes.get("/network/v2.0/extensions")
 async def extensions(request: web.Request) -> web.Response:
-    aliases = [
-        "binding", "external-net", "router", "quotas", "quota_details", "standard-attr-tag",
-        "standard-attr-description", "standard-attr-timestamp", "standard-attr-revisions",
-        "port-security", "security-group", "allowed-address-pairs", "extra_dhcp_opt",
-        "fip-port-details", "agent", "network_availability_zone", "filter-validation",
-    ]
-    return reply({"extensions": [
-        {"alias": a, "name": a, "description": a, "links": [], "updated": "2013-01-01T00:00:00-00:00"}
-        for a in aliases
-    ]})
+    return reply({"extensions": [_extension(a) for a in _EXTENSIONS]})
+
+
+@routes.get("/network/v2.0/extensions/{alias}")
+async def extension(request: web.Request) -> web.Response:
+    alias = request.match_info["alias"]
+    if alias not in _EXTENSIONS:
+        raise errors.neutron(404, "HTTPNotFound", f"Extension with alias {alias} does not exist")
+    return reply({"extension": _extension(alias)})
 
 
 @routes.get("/network/v2.0/security-groups")
