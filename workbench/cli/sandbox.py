@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     serve.add_argument("--faults", default="", help=f"comma-separated: {', '.join(FAULTS)}")
     serve.add_argument("--port", type=int, default=0, help="API port on 127.0.0.1 (0: any)")
     serve.add_argument("--subnet", default=None, help="management subnet 127.N.0.0/24")
+    serve.add_argument("--delay-scale", type=float, default=1.0, metavar="F",
+                       help="multiply every sandbox delay (boot, salt, ...) by F; tests use 0.01")
     fault = sub.add_parser("fault", help="switch a fault in a running sandbox")
     fault.add_argument("name", choices=sorted(FAULTS), metavar="NAME", help=", ".join(FAULTS))
     fault.add_argument("--off", action="store_true", help="switch it off")
@@ -38,10 +40,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError("--port: a port number from 0 to 65535")
         if args.minions < 0:
             raise UsageError("--minions: a number from 0")
+        if args.delay_scale < 0:
+            raise UsageError("--delay-scale: a number from 0")
+        from workbench.sandbox.core import Delays
         from workbench.sandbox.serve import main
 
         return main(args.state_dir, minions=args.minions, faults=faults, port=args.port,
-                    subnet=args.subnet)
+                    subnet=args.subnet, delays=Delays().scale(args.delay_scale))
     from workbench.sandbox.serve import send_fault
 
     now_on = send_fault(args.state_dir, args.name, on=not args.off, server=args.server,

@@ -13,15 +13,16 @@ from pathlib import Path
 
 from workbench.errors import UsageError
 from workbench.sandbox.cloud.app import CONTROL_HEADER
-from workbench.sandbox.core import Sandbox
+from workbench.sandbox.core import Delays, Sandbox
 
 
 async def serve(
     state_dir: Path, *, minions: int = 2, faults: Iterable[str] = (), port: int = 0,
-    subnet: int | str | None = None,
+    subnet: int | str | None = None, delays: Delays | None = None,
 ) -> int:
     """Start, print the ready line, serve until a stop signal; 0 on a clean stop."""
-    box = Sandbox(state_dir, minions=minions, faults=faults, port=port, subnet=subnet)
+    box = Sandbox(state_dir, minions=minions, faults=faults, port=port, subnet=subnet,
+                  delays=delays)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
