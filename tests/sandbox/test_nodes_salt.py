@@ -204,13 +204,13 @@ async def test_token_regen_makes_a_new_token_every_master_highstate(rig: Rig) ->
     pillar = "pillar='{\"kubelet_token\": \"StableTokenStableToken0123456789\"}'"
     assert (await run(rig, master, f"salt-call state.highstate {pillar}")).exit_status == 0
     assert (await run(rig, minion, f"salt-call state.highstate {pillar}")).exit_status == 0
-    rig.faults.set("token-regen", True, server="kubernetes-master")
-    rig.manager.refresh_faults()
-    tokens = set()
-    for _ in range(2):
-        result = await run(rig, master, f"salt-call state.highstate {pillar}")
-        assert result.exit_status == 0 and "Service restarted" in result.stdout
-        tokens.add(known_token(rig, master))
+    async with await rig.connect(master) as conn:  # a pooled connection sees the switch
+        rig.faults.set("token-regen", True, server="kubernetes-master")
+        tokens = set()
+        for _ in range(2):
+            result = await conn.run(f"salt-call state.highstate {pillar}")
+            assert result.exit_status == 0 and "Service restarted" in result.stdout
+            tokens.add(known_token(rig, master))
     assert len(tokens) == 2 and "StableTokenStableToken0123456789" not in tokens
     assert kubeconfig(rig, minion)["users"][0]["user"]["token"] == "StableTokenStableToken0123456789"
 

@@ -191,3 +191,33 @@ async def test_floating_ip_listens_and_stops(rig: Rig) -> None:
     await rig.manager.set_addresses(server)
     with pytest.raises(OSError):
         await rig.connect(with_fip, address=floating)
+
+
+async def test_command_exiting_before_stdin_ends_keeps_the_connection(rig: Rig) -> None:
+    server = rig.server("kubernetes-master")
+    await rig.manager.boot(server)
+    async with await rig.connect(server) as conn:
+        result = await conn.run("head -c 10", input=os.urandom(20 << 20), encoding=None)
+        assert len(result.stdout) == 10
+        assert (await conn.run("echo still-here")).stdout == "still-here\n"
+
+
+async def test_jump_through_master_to_minion(rig: Rig) -> None:
+    master = rig.server("kubernetes-master")
+    minion = rig.server("kubernetes-minion-1")
+    await rig.manager.boot(master)
+    await rig.manager.boot(minion)
+    async with await rig.connect(master) as jump:
+        async with await rig.connect(minion, tunnel=jump) as conn:
+            assert (await conn.run("hostname")).stdout == "kubernetes-minion-1\n"
+        with pytest.raises(asyncssh.ChannelOpenError):
+            await jump.open_connection("10.0.0.1", 22)
+
+
+async def test_openssh_pty_session(rig: Rig) -> None:
+    server = rig.server("kubernetes-minion-2")
+    await rig.manager.boot(server)
+    argv = ssh_argv(rig, server, "tty -s && echo on-a-tty; stty size")
+    argv.insert(1, "-tt")
+    status, out, err = await run_ssh(argv)
+    assert status == 0 and b"on-a-tty" in out, err

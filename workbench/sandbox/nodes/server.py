@@ -61,6 +61,7 @@ class NodeSSHServer(asyncssh.SSHServer):
 
 
 async def handle_process(node: Node, process: asyncssh.SSHServerProcess) -> None:
+    node.manager.write_faults(node)  # faults switched at run time reach pooled connections too
     try:
         if process.get_terminal_type():
             await run_pty(node, process)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import signal
@@ -59,6 +60,25 @@ async def _copy(reader: asyncio.StreamReader, writer: asyncssh.SSHWriter) -> Non
         pass
 
 
+async def _feed(reader: asyncssh.SSHReader, writer: asyncio.StreamWriter) -> None:
+    """Client stdin to the command; once the command stops reading, discard the rest."""
+    broken = False
+    try:
+        while data := await reader.read(CHUNK):
+            if broken:
+                continue
+            try:
+                writer.write(data)
+                await writer.drain()
+            except (BrokenPipeError, ConnectionResetError):
+                broken = True
+    except (asyncssh.Error, BrokenPipeError, ConnectionError):
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            writer.close()
+
+
 def _status(returncode: int) -> int:
     return returncode if returncode >= 0 else 128 - returncode
 
@@ -88,7 +108,7 @@ async def run_exec(node: Node, process: asyncssh.SSHServerProcess) -> None:
     node.procs.add(proc.pid)
     try:
         assert proc.stdin and proc.stdout and proc.stderr
-        await process.redirect(stdin=proc.stdin)
+        feeder = asyncio.ensure_future(_feed(process.stdin, proc.stdin))
         pumps = asyncio.gather(_copy(proc.stdout, process.stdout), _copy(proc.stderr, process.stderr))
         done = asyncio.ensure_future(asyncio.gather(pumps, proc.wait()))
         closed = asyncio.ensure_future(process.channel.wait_closed())
@@ -100,6 +120,7 @@ async def run_exec(node: Node, process: asyncssh.SSHServerProcess) -> None:
             done.cancel()
             pumps.cancel()
         closed.cancel()
+        feeder.cancel()
         await _finish(process, _status(proc.returncode or 0))
     finally:
         if proc.returncode is None:
