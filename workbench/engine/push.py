@@ -74,6 +74,7 @@ async def push(
     root: Path | None = None,
     relay_host: str | None = None,
     launcher: Launcher | None = None,
+    pipeline: str = PIPELINE,
 ) -> PushReport:
     """Push the build to every target; one failing node never stops the others."""
     started = time.monotonic()
@@ -88,7 +89,7 @@ async def push(
 
     relay = not direct and profile.push.relay and master in targets and len(targets) > 1
     ctx = _Push(bus, manifest, launcher or default_launch, dry_run,
-                (relay_host or profile.cluster.master_ip) if relay else None)
+                (relay_host or profile.cluster.master_ip) if relay else None, pipeline)
     ctx.minions_left = len(targets) - 1 if relay else 0
     runs = [
         ctx.run_master(name, conn) if relay and name == master
@@ -116,8 +117,9 @@ class _Push:
     """Shared state of one push: the manifest, the relay rendezvous, byte counters."""
 
     def __init__(self, bus: Bus, manifest: list[LocalFile], launcher: Launcher,
-                 dry_run: bool, relay_host: str | None) -> None:
+                 dry_run: bool, relay_host: str | None, pipeline: str) -> None:
         self.bus, self.manifest, self.launcher = bus, manifest, launcher
+        self.pipeline = pipeline
         self.dry_run, self.relay_host = dry_run, relay_host
         self.secret = secrets.token_hex(32)
         REDACTOR.add(self.secret)
@@ -167,8 +169,8 @@ class _Push:
 
     async def _node(self, name: str, conn: Any, *, relay: bool) -> tuple[NodeResult, AgentSession | None]:
         started = time.monotonic()
-        self.bus.publish(StageStarted(PIPELINE, PIPELINE, name))
-        progress = _Progress(self.bus, name, started)
+        self.bus.publish(StageStarted(self.pipeline, "push", name))
+        progress = _Progress(self.bus, name, started, self.pipeline)
         session: AgentSession | None = None
         via = "none" if self.dry_run else "direct"
         try:
@@ -205,7 +207,7 @@ class _Push:
                 await session.close()
                 session = None
         self.bus.log("push", name, _summary(result), "stdout" if result.ok else "stderr")
-        self.bus.publish(StageFinished(PIPELINE, PIPELINE, name, result.ok, result.error, result.seconds))
+        self.bus.publish(StageFinished(self.pipeline, "push", name, result.ok, result.error, result.seconds))
         return result, session
 
 
@@ -219,8 +221,8 @@ def _lengths(f: LocalFile, wanted: Sequence[int]) -> list[int]:
 class _Progress:
     """Turns the agent's per-file replies and the byte counter into StageProgress events."""
 
-    def __init__(self, bus: Bus, node: str, started: float) -> None:
-        self.bus, self.node, self.started = bus, node, started
+    def __init__(self, bus: Bus, node: str, started: float, pipeline: str) -> None:
+        self.bus, self.node, self.started, self.pipeline = bus, node, started, pipeline
         self.files_planned = self.files = self.bytes_planned = self.bytes_sent = 0
         self.failed: list[str] = []
         self.last = 0.0
@@ -248,7 +250,7 @@ class _Progress:
         self.last = now
         rate = self.bytes_sent / max(now - self.started, 1e-6)
         detail = f"files {self.files}/{self.files_planned}, {_mb(self.bytes_sent)} of {_mb(self.bytes_planned)}, {_mb(rate)}/s"
-        self.bus.publish(StageProgress(PIPELINE, PIPELINE, self.node, self.bytes_sent,
+        self.bus.publish(StageProgress(self.pipeline, "push", self.node, self.bytes_sent,
                                        self.bytes_planned, detail))
 
 
