@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import asyncssh
 
 from workbench.engine.hostkeys import HostKeyTrust, Trusted, key_body, sha256_fingerprint
-from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError
+from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError, WorkbenchError
 from workbench.events import Bus, LogLine, Notice, Stream
 from workbench.profile import Profile
 from workbench.redact import redact
@@ -190,7 +190,10 @@ class SSHPool:
         addr = self.address(node)
         jump = self.jump_host(node)
         tunnel = await self.connect(jump) if jump is not None else None
-        trusted = await self.trust.trusted(node.id, node.name)
+        try:
+            trusted = await self.trust.trusted(node.id, node.name)
+        except WorkbenchError as exc:
+            raise SSHConnectError(node.name, f"cannot read its console for host keys: {exc}") from None
         if trusted.source == "none" and self.trust.console is not None:
             raise SSHConnectError(
                 node.name, f"the console of instance {node.id} shows no SSH host keys yet"

@@ -1,0 +1,321 @@
+"""Salt runs on every node at once: streamed, parsed per state, retried past the boot race.
+
+The kubelet token is the cluster's (``StateDir.cluster_token``), handed to Salt as pillar,
+so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
+parses; Salt's text highstate format otherwise. A failing or unreachable node never stops
+the others; the ones that failed are remembered for ``failed=True``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shlex
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncssh
+
+from workbench.engine.alerts import Alert, Fix
+from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.errors import NodeError, WorkbenchError
+from workbench.events import Bus, LogLine, StageFinished, StageStarted
+from workbench.redact import redact
+from workbench.state import StateDir
+
+LAST_RUN = "salt-last.json"
+INSTALL_FAILED = 97
+RACE = re.compile(
+    r"(?i)salt[- ]minion service is not running|salt services? (?:are |is )?not running"
+)
+INSTALL = (
+    "command -v salt-call >/dev/null 2>&1 || {"
+    " echo 'salt-call not found; installing salt-minion' >&2;"
+    " if command -v dnf >/dev/null 2>&1; then sudo dnf -y install salt-minion;"
+    " elif command -v yum >/dev/null 2>&1; then sudo yum -y install salt-minion;"
+    " elif command -v apt-get >/dev/null 2>&1; then sudo apt-get update -q &&"
+    " sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -q salt-minion;"
+    " else echo 'no dnf, yum or apt-get to install salt with' >&2; false; fi;"
+    " } || exit 97"
+)
+
+
+@dataclass(frozen=True)
+class StateResult:
+    id: str
+    function: str  # "file.managed"
+    name: str
+    result: bool | None  # None: test mode / would change
+    comment: str
+    duration_ms: float = 0.0
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    """One node's state run."""
+
+    node: str
+    ok: bool
+    states: tuple[StateResult, ...] = ()
+    seconds: float = 0.0
+    exit_status: int | None = None
+    error: str | None = None
+    retried: bool = False
+    race: bool = False  # the "salt services not running" race was seen (and outlived the retry?)
+    installed: bool = False
+
+    @property
+    def succeeded(self) -> int:
+        return sum(1 for s in self.states if s.result is not False)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for s in self.states if s.result is False)
+
+    @property
+    def changed(self) -> int:
+        return sum(1 for s in self.states if s.changed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.node, "ok": self.ok, "succeeded": self.succeeded,
+            "failed": self.failed, "changed": self.changed, "seconds": round(self.seconds, 3),
+            "retried": self.retried, "error": self.error,
+            "failed_states": [
+                {"id": s.id, "function": s.function, "comment": s.comment}
+                for s in self.states if s.result is False
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class SaltReport:
+    runs: tuple[NodeRun, ...]
+    wall_s: float
+    alerts: tuple[Alert, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.runs)
+
+    @property
+    def failed_nodes(self) -> tuple[str, ...]:
+        return tuple(r.node for r in self.runs if not r.ok)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "nodes": [r.to_json() for r in self.runs], "ok": self.ok,
+            "wall_s": round(self.wall_s, 3), "alerts": [a.to_json() for a in self.alerts],
+        }
+
+
+# -- parsing ------------------------------------------------------------------------------
+
+def _record(key: str, ret: dict[str, Any]) -> StateResult:
+    comps = key.split("_|-")
+    function = f"{comps[0]}.{comps[3]}" if len(comps) == 4 else comps[0]
+    comment = ret.get("comment", "")
+    if isinstance(comment, list):
+        comment = "\n".join(map(str, comment))
+    return StateResult(
+        id=str(ret.get("__id__") or (comps[1] if len(comps) > 1 else key)),
+        function=function,
+        name=str(ret.get("name") or (comps[2] if len(comps) > 2 else "")),
+        result=ret.get("result"),
+        comment=str(comment).strip(),
+        duration_ms=float(ret.get("duration") or 0.0),
+        changed=bool(ret.get("changes")),
+    )
+
+
+def parse_json_output(text: str) -> list[StateResult] | None:
+    """States from ``--out=json`` (None if ``text`` holds no such document)."""
+    start = text.find("{")
+    while start != -1:
+        try:
+            doc, _ = json.JSONDecoder().raw_decode(text[start:])
+        except ValueError:
+            start = text.find("\n{", start + 1)
+            start = start + 1 if start != -1 else -1
+            continue
+        if not isinstance(doc, dict) or len(doc) != 1:
+            return None
+        data = next(iter(doc.values()))
+        if isinstance(data, list):  # compile errors
+            return [StateResult("(compile)", "state.highstate", "", False, str(e)) for e in data]
+        if isinstance(data, str):
+            return [StateResult("(error)", "salt-call", "", False, data)]
+        if not isinstance(data, dict):
+            return None
+        items = sorted(data.items(), key=lambda kv: kv[1].get("__run_num__", 0))
+        return [_record(k, v) for k, v in items if isinstance(v, dict)]
+    return None
+
+
+_FIELD = re.compile(r"^\s{0,12}(ID|Function|Name|Result|Comment|Started|Duration|Changes):\s?(.*)$")
+
+
+def parse_highstate_text(text: str) -> list[StateResult]:
+    """States from Salt's text highstate outputter (``----------`` blocks; Summary ignored)."""
+    states: list[StateResult] = []
+    lines = text.replace("\r\n", "\n").split("\n")
+    compile_error = any(line.strip() == "Data failed to compile:" for line in lines)
+    block: dict[str, str] = {}
+    current: str | None = None
+
+    def flush() -> None:
+        if "ID" in block:
+            result = {"True": True, "False": False}.get(block.get("Result", ""))
+            duration = re.match(r"([\d.]+)\s*(ms|s)?", block.get("Duration", ""))
+            ms = float(duration.group(1)) * (1000 if duration and duration.group(2) == "s" else 1) if duration else 0.0
+            changes = block.get("Changes", "").strip()
+            states.append(StateResult(
+                block["ID"], block.get("Function", ""), block.get("Name", block["ID"]),
+                result, block.get("Comment", "").strip(), ms, bool(changes),
+            ))
+        elif compile_error and block.get("_text", "").strip():
+            states.append(StateResult("(compile)", "state.highstate", "", False, block["_text"].strip()))
+        block.clear()
+
+    for line in lines:
+        if line == "----------":
+            flush()
+            current = None
+            continue
+        if line.startswith("Summary for "):
+            break
+        match = _FIELD.match(line)
+        if match and (match.group(1) != "Changes" or "ID" in block):
+            current = match.group(1)
+            block[current] = match.group(2)
+        elif current in ("Comment", "Changes"):
+            block[current] += "\n" + line.strip()
+        elif compile_error and line.startswith("    ") and line.strip() != "Data failed to compile:":
+            block["_text"] = block.get("_text", "") + line.strip() + "\n"
+    flush()
+    return states
+
+
+def parse_output(stdout: str) -> list[StateResult]:
+    parsed = parse_json_output(stdout)
+    return parsed if parsed is not None else parse_highstate_text(stdout)
+
+
+# -- running ------------------------------------------------------------------------------
+
+def salt_command(state_name: str | None, token: str, *, json_out: bool = True) -> str:
+    fun = "state.highstate" if not state_name else f"state.apply {shlex.quote(state_name)}"
+    pillar = shlex.quote("pillar=" + json.dumps({"kubelet_token": token}))
+    out = " --out=json" if json_out else ""
+    return f"{INSTALL}; sudo salt-call --local {fun} {pillar}{out}"
+
+
+class SaltRunner:
+    def __init__(self, pool: SSHPool, state: StateDir, bus: Bus | None = None, *, pipeline: str = "salt") -> None:
+        self.pool = pool
+        self.state = state
+        self.bus = bus
+        self.pipeline = pipeline
+
+    def last_failed(self) -> list[str]:
+        last = self.state.read_json(LAST_RUN, {})
+        return list(last.get("failed", [])) if isinstance(last, dict) else []
+
+    def select(self, nodes: Sequence[NodeLike], names: Iterable[str] | None = None, failed: bool = False) -> list[NodeLike]:
+        """The nodes to run on: all, the named ones, or those that failed last time."""
+        wanted = set(names or ())
+        unknown = wanted - {n.name for n in nodes}
+        if unknown:
+            raise NodeError(sorted(unknown)[0], "no such node in the cluster")
+        if failed:
+            wanted |= set(self.last_failed())
+            if not wanted:
+                return []
+        return [n for n in nodes if not wanted or n.name in wanted]
+
+    async def run(
+        self, nodes: Sequence[NodeLike], *, state_name: str | None = None,
+        timeout: float | None = None,
+    ) -> SaltReport:
+        """Run the state on every node in parallel; remember the ones that failed."""
+        start = time.monotonic()
+        self.pool.remember(nodes)
+        token = self.state.cluster_token()
+        runs = await asyncio.gather(*(self._one(n, state_name, token, timeout) for n in nodes))
+        alerts = tuple(
+            salt_minion_down_alert(self, node, state_name)
+            for node, run in zip(nodes, runs, strict=True) if run.race and not run.ok
+        )
+        previous = set(self.last_failed()) - {n.name for n in nodes}
+        self.state.write_json(LAST_RUN, {
+            "failed": sorted(previous | {r.node for r in runs if not r.ok}),
+            "state": state_name or "highstate", "at": time.time(),
+        })
+        return SaltReport(tuple(runs), time.monotonic() - start, alerts)
+
+    async def _one(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None) -> NodeRun:
+        self._publish(StageStarted(self.pipeline, "salt", node.name))
+        start = time.monotonic()
+        run = await self._attempt(node, state_name, token, timeout, start)
+        if run.race and not run.ok:
+            self._log(node.name, "salt services were not running (boot race); retrying once")
+            again = await self._attempt(node, state_name, token, timeout, start)
+            run = NodeRun(**{**again.__dict__, "retried": True, "race": again.race})
+        self._publish(StageFinished(
+            self.pipeline, "salt", node.name, ok=run.ok, error=run.error, seconds=run.seconds,
+        ))
+        return run
+
+    async def _attempt(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None, start: float) -> NodeRun:
+        try:
+            result = await self.pool.run(
+                node, salt_command(state_name, token), timeout=timeout, source="salt"
+            )
+        except (WorkbenchError, asyncssh.Error, OSError) as exc:
+            error = str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"
+            return NodeRun(node.name, False, seconds=time.monotonic() - start, error=error)
+        seconds = time.monotonic() - start
+        installed = "installing salt-minion" in result.stderr
+        if result.exit_status == INSTALL_FAILED:
+            tail = (result.stderr.strip().splitlines() or ["salt-call is missing"])[-1]
+            return NodeRun(node.name, False, seconds=seconds, exit_status=result.exit_status,
+                           error=f"salt-call missing and could not be installed: {tail}")
+        states = tuple(parse_output(result.stdout))
+        race = bool(RACE.search(result.stdout) or RACE.search(result.stderr))
+        failed = [s for s in states if s.result is False]
+        ok = result.exit_status == 0 and bool(states) and not failed
+        error = None
+        if not ok:
+            first = failed[0] if failed else None
+            detail = f"{first.id}: {first.comment.splitlines()[0] if first.comment else ''}" if first else (
+                (result.stderr.strip().splitlines() or [f"exit status {result.exit_status}"])[-1])
+            error = redact(f"{len(failed)} state(s) failed; {detail}" if failed else detail)
+        return NodeRun(node.name, ok, states, seconds, result.exit_status, error, race=race, installed=installed)
+
+    def _log(self, node: str, text: str) -> None:
+        self._publish(LogLine("salt", node, text, "info"))
+
+    def _publish(self, event: Any) -> None:
+        if self.bus is not None:
+            self.bus.publish(event)
+
+
+def salt_minion_down_alert(runner: SaltRunner, node: NodeLike, state_name: str | None) -> Alert:
+    """The race outlived the retry: restart the minion and rerun the state on that node."""
+
+    async def fix() -> str:
+        await runner.pool.run(node, "sudo systemctl restart salt-minion", check=True, source="salt")
+        report = await runner.run([node], state_name=state_name)
+        run = report.runs[0]
+        return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
+
+    return Alert(
+        kind="salt-minion-down", severity="error", subject=node.name,
+        message=f"{node.name}: Salt reports its services not running, even after a retry",
+        command=f"workbench ssh {node.name} -- sudo systemctl restart salt-minion",
+        fixes=(Fix("restart", f"restart salt-minion on {node.name} and rerun the state", fix, destructive=False),),
+    )
