@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
@@ -62,18 +63,16 @@ class Watcher:
         try:
             await coro
             self._last_error.pop(what, None)
-        except WorkbenchError as exc:
-            if self._last_error.get(what) != str(exc):
-                self._last_error[what] = str(exc)
-                self.engine.bus.notice(f"{what}: {exc}", "warning")
+        except Exception as exc:  # a check that breaks must not stop the others
+            text = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+            if self._last_error.get(what) != text:
+                self._last_error[what] = text
+                self.engine.bus.notice(f"{what}: {text}", "warning")
 
     async def _alerts(self) -> None:
-        try:
-            from workbench.engine import doctor
-        except ModuleNotFoundError as exc:
-            if exc.name == "workbench.engine.doctor":
-                return
-            raise
+        doctor = _optional("workbench.engine.doctor")
+        if doctor is None:
+            return
         alerts = tuple(await doctor.diagnose(doctor.DoctorContext.from_engine(self.engine)))
         if alerts != self.alerts:
             self.alerts = alerts
@@ -82,12 +81,9 @@ class Watcher:
     async def _cluster_info(self) -> None:
         if not any(i.role == "master" and i.status == "ACTIVE" for i in self.engine.instances):
             return
-        try:
-            from workbench.engine import kube
-        except ModuleNotFoundError as exc:
-            if exc.name == "workbench.engine.kube":
-                return
-            raise
+        kube = _optional("workbench.engine.kube")
+        if kube is None:
+            return
         info = await kube.cluster_info(self.engine)
         if info != self.cluster_info:
             self.cluster_info = info
@@ -99,5 +95,15 @@ class Watcher:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _optional(name: str) -> Any:
+    """The engine module ``name``, or None while it is not part of this build."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
