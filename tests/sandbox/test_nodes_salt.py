@@ -197,7 +197,7 @@ async def test_salt_race_fails_first_highstate_after_boot(tmp_path: Path) -> Non
         await rig.manager.close()
 
 
-async def test_token_regen_makes_a_new_token_every_master_highstate(rig: Rig) -> None:
+async def test_token_regen_makes_a_new_token_every_master_highstate(rig: Rig, recorder: Recorder) -> None:
     master, minion = await boot_cluster(rig)
     provision_files(rig, master)
     provision_files(rig, minion)
@@ -212,6 +212,8 @@ async def test_token_regen_makes_a_new_token_every_master_highstate(rig: Rig) ->
             assert result.exit_status == 0 and "Service restarted" in result.stdout
             tokens.add(known_token(rig, master))
     assert len(tokens) == 2 and "StableTokenStableToken0123456789" not in tokens
+    restarts = [c for c in recorder.changes if c[:2] == ("kubernetes-master", "kube-apiserver")]
+    assert restarts[-4:] == [("kubernetes-master", "kube-apiserver", s) for s in (False, True) * 2]
     assert kubeconfig(rig, minion)["users"][0]["user"]["token"] == "StableTokenStableToken0123456789"
 
 

@@ -144,21 +144,23 @@ def boot_run(root: Path, role: str) -> None:
     enabled = {p.name.removesuffix(".service") for p in wants.glob("*.service")} if wants.exists() else set()
     booted = set(BOOT_UNITS) | enabled | ({"salt-master"} if role == "master" else set())
     for unit in ("sshd", "salt-minion", "salt-master", "kubelet", "kube-apiserver"):
-        (units / unit).write_text("active\n" if unit in booted else "inactive\n")
+        (units / unit).write_text("active\n1\n" if unit in booted else "inactive\n0\n")
     (run / "sshd").mkdir()
     config = root / "etc/ssh/sshd_config"
     if config.exists():
         shutil.copyfile(config, run / "sshd/effective_config")
 
 
-def read_units(root: Path) -> dict[str, bool]:
-    out: dict[str, bool] = {}
+def read_units(root: Path) -> dict[str, tuple[bool, int]]:
+    """unit -> (active, starts since boot), as the node's systemctl records them."""
+    out: dict[str, tuple[bool, int]] = {}
     units = root / "run/systemd/units"
     if units.is_dir():
         for path in units.iterdir():
             if not path.name.startswith("."):
-                with contextlib.suppress(OSError):
-                    out[path.name] = path.read_text().strip() == "active"
+                with contextlib.suppress(OSError, ValueError):
+                    words = path.read_text().split()
+                    out[path.name] = (words[:1] == ["active"], int(words[1]) if len(words) > 1 else 0)
     return out
 
 

@@ -35,6 +35,7 @@ class Node:
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.listeners: dict[str, asyncssh.SSHAcceptor] = {}
         self.units: dict[str, bool] = {}
+        self.starts: dict[str, int] = {}
         self.host_key: asyncssh.SSHKey | None = None
         self._lock = asyncio.Lock()
         self._listen_lock = asyncio.Lock()
@@ -105,7 +106,8 @@ class Node:
             conn.abort()
         self.connections.clear()
         self.procs.kill_all()
-        await self._notify({unit: False for unit, on in self.units.items() if on})
+        await self._notify({unit: (False, 0) for unit, on in self.units.items() if on})
+        self.starts.clear()
 
     async def sync_listeners(self) -> None:
         async with self._listen_lock:
@@ -147,12 +149,20 @@ class Node:
         if "sshd" in self.units:
             await self.sync_listeners()
 
-    async def _notify(self, seen: dict[str, bool]) -> None:
+    async def _notify(self, seen: dict[str, tuple[bool, int]]) -> None:
+        """Report each change; a restart (more starts, active before and after) as stop+start."""
         async with self._lock:
-            changed = {u: on for u, on in seen.items() if self.units.get(u, False) != on}
-            self.units.update(seen)
+            events: list[tuple[str, bool]] = []
+            for unit, (active, starts) in sorted(seen.items()):
+                was = self.units.get(unit, False)
+                if was and active and starts > self.starts.get(unit, starts):
+                    events += [(unit, False), (unit, True)]
+                elif was != active:
+                    events.append((unit, active))
+                self.units[unit] = active
+                self.starts[unit] = starts
             services: ServiceHooks | None = self.manager.services
-            for unit, active in sorted(changed.items()):
+            for unit, active in events:
                 if services is None:
                     continue
                 try:

@@ -57,9 +57,18 @@ def unit_name(arg: str) -> str:
 
 def is_active(unit: str) -> bool:
     try:
-        return (UNITS_DIR / unit).read_text().strip() == "active"
+        return (UNITS_DIR / unit).read_text().split()[:1] == ["active"]
     except OSError:
         return False
+
+
+def starts(unit: str) -> int:
+    """How often the unit started since boot (lets the node manager see restarts)."""
+    try:
+        words = (UNITS_DIR / unit).read_text().split()
+        return int(words[1]) if len(words) > 1 else 0
+    except (OSError, ValueError):
+        return 0
 
 
 def is_enabled(unit: str) -> bool:
@@ -77,7 +86,8 @@ def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
 
 
 def set_active(unit: str, active: bool) -> None:
-    write_atomic(UNITS_DIR / unit, "active\n" if active else "inactive\n")
+    count = starts(unit) + (1 if active else 0)
+    write_atomic(UNITS_DIR / unit, f"{'active' if active else 'inactive'}\n{count}\n")
     if unit == "sshd" and active:
         # sshd reads its configuration when it starts: remember what it read.
         SSHD_EFFECTIVE.parent.mkdir(parents=True, exist_ok=True)
