@@ -19,7 +19,7 @@ from collections.abc import Coroutine
 from types import TracebackType
 from typing import Any, TypeVar
 
-from workbench.errors import UsageError
+from workbench.errors import WorkbenchError
 from workbench.events import (
     Event,
     LogLine,
@@ -68,11 +68,11 @@ def say(text: str, style: str = "") -> None:
 
 
 def confirm(question: str, *, assume_yes: bool) -> bool:
-    """Ask on a terminal; without one (and without --yes) refuse with a clear UsageError."""
+    """Ask on a terminal; without one (and without --yes) refuse: one line, exit 1."""
     if assume_yes:
         return True
     if not sys.stdin.isatty():
-        raise UsageError(f"{question}: refusing without a terminal to ask on; pass --yes")
+        raise WorkbenchError(f"{question}: refusing without a terminal to ask on; pass --yes")
     answer = console().input(f"{redact(question)} [y/N] ")
     return answer.strip().lower() in ("y", "yes")
 

@@ -218,6 +218,12 @@ class CloudClient(CloudCore):
 
         return await self.call(run, f"create port {name} on {ip}")
 
+    async def get_port(self, port_id: str) -> Port | None:
+        try:
+            return await self.call(lambda conn: _port(conn.network.get_port(port_id)), f"get port {port_id}")
+        except CloudResourceMissing:
+            return None
+
     async def delete_port(self, port: Port) -> None:
         """Delete one of OUR ports; refuses anything without our tag."""
         self._require_ours(port.tags, f"port {port.id}")
@@ -255,6 +261,12 @@ class CloudClient(CloudCore):
             lambda conn: _fip(conn.network.update_ip(fip.id, port_id=port_id)),
             f"associate {fip.address}",
         )
+
+    async def get_floating_ip(self, fip_id: str) -> FloatingIP | None:
+        try:
+            return await self.call(lambda conn: _fip(conn.network.get_ip(fip_id)), f"get floating IP {fip_id}")
+        except CloudResourceMissing:
+            return None
 
     async def delete_floating_ip(self, fip: FloatingIP) -> None:
         self._require_ours(fip.tags, f"floating IP {fip.address}")

@@ -1,0 +1,136 @@
+"""Headless verb ``doctor``: find what is wrong with the cluster, and fix it on request."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from workbench.cli import render
+from workbench.errors import UsageError, WorkbenchError
+
+HELP = "find what is wrong with the cloud, the nodes and the build output; --fix repairs it"
+
+KNOWN_KINDS = (
+    "leaked-port", "orphan-floating-ip", "instance-error", "instance-missing",
+    "stale-vagrant-machine", "token-mismatch", "salt-minion-down", "slow-ssh", "node-not-ready",
+    "host-key-mismatch", "output-bloat",
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    parser.add_argument(
+        "--fix", nargs="*", metavar="KIND",
+        help="run the fix of every alert (or of these kinds only)",
+    )
+    parser.add_argument("--with", dest="fix_name", metavar="FIX", help="use this fix (e.g. rebuild) instead of the first")
+    parser.add_argument("--yes", action="store_true", help="do not ask before destructive fixes")
+    parser.add_argument("--cloud-only", action="store_true", help="run only the cloud checks")
+
+
+def run(args: argparse.Namespace) -> int:
+    kinds = list(args.fix or [])
+    unknown = [k for k in kinds if k not in KNOWN_KINDS]
+    if unknown:
+        raise UsageError(f"--fix: unknown kind {', '.join(unknown)} (known: {', '.join(KNOWN_KINDS)})")
+    profile, state = render.load(args)
+    from workbench.events import Bus
+
+    bus = Bus()
+    with render.Progress(bus):
+        alerts, fixed, remaining = render.run(_doctor(args, profile, state, bus, kinds))
+    selected = [a for a in remaining if not kinds or a.kind in kinds]
+    problems = [a for a in selected if a.severity != "info"]
+    ok = all(f["ok"] for f in fixed) and not problems
+    if args.json:
+        doc: dict[str, Any] = {"ok": ok, "alerts": [a.to_json() for a in alerts], "fixed": fixed}
+        if args.fix is not None:
+            doc["remaining"] = [a.to_json() for a in remaining]
+        render.emit_json(doc)
+    else:
+        _print(alerts, fixed, remaining if args.fix is not None else None)
+    return 0 if ok else 1
+
+
+async def _doctor(
+    args: argparse.Namespace, profile: Any, state: Any, bus: Any, kinds: list[str]
+) -> tuple[list[Any], list[dict[str, Any]], list[Any]]:
+    """Diagnose, fix, diagnose again: all on one event loop (SSH connections live on it)."""
+    from workbench.engine.doctor import DoctorContext, choose_fix, diagnose, fix_order
+
+    engine = None
+    try:
+        from workbench.engine.pipeline import Engine
+
+        engine = Engine(profile, bus=bus, state=state)
+        ctx = DoctorContext.from_engine(engine)
+    except ImportError:
+        from workbench.engine.cloud import CloudClient
+
+        ctx = DoctorContext(profile=profile, state=state, cloud=CloudClient(profile, bus=bus), bus=bus)
+    scope = "cloud" if args.cloud_only else "all"
+    try:
+        alerts = await diagnose(ctx, scope=scope)
+        if args.fix is None:
+            return alerts, [], alerts
+        chosen = fix_order(a for a in alerts if not kinds or a.kind in kinds)
+        plans = [(a, choose_fix(a, _named(a, args.fix_name))) for a in chosen if a.fixes]
+        _confirm_all(plans, args.yes)
+        fixed = await _apply(plans)
+        remaining = await diagnose(ctx, scope=scope) if plans else alerts
+        return alerts, fixed, remaining
+    finally:
+        if engine is not None:
+            await engine.close()
+
+
+def _named(alert: Any, fix_name: str | None) -> str | None:
+    """``--with NAME`` applies to the alerts that offer that fix; the others use their first."""
+    return fix_name if fix_name in {f.name for f in alert.fixes} else None
+
+
+def _confirm_all(plans: list[tuple[Any, Any]], yes: bool) -> None:
+    """Ask before each destructive fix; without a terminal (and no --yes), refuse them all first."""
+    destructive = [(a, f) for a, f in plans if f.destructive]
+    if not destructive or yes:
+        return
+    import sys
+
+    if not sys.stdin.isatty():
+        raise WorkbenchError(
+            f"doctor --fix: {len(destructive)} destructive fix(es) need confirmation and stdin is not "
+            "a terminal; pass --yes to run them"
+        )
+    declined = []
+    for alert, fix in destructive:
+        if not render.confirm(f"{alert.kind} {alert.subject}: {fix.description}?", assume_yes=False):
+            declined.append((alert, fix))
+    for item in declined:
+        plans.remove(item)
+
+
+async def _apply(plans: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for alert, fix in plans:
+        try:
+            summary = await fix.run()
+            ok = True
+        except WorkbenchError as exc:
+            summary, ok = str(exc), False
+        render.say(f"{'fixed' if ok else 'FAILED'} {alert.kind} {alert.subject}: {summary}", "" if ok else "red")
+        out.append({"kind": alert.kind, "subject": alert.subject, "fix": fix.name, "ok": ok, "summary": summary})
+    return out
+
+
+def _print(alerts: list[Any], fixed: list[dict[str, Any]], remaining: list[Any] | None) -> None:
+    if not alerts:
+        render.say("doctor: nothing wrong found")
+        return
+    styles = {"critical": "bold red", "error": "red", "warning": "yellow", "info": ""}
+    for a in alerts:
+        render.say(f"{a.severity:8} {a.kind} {a.subject}: {a.message}", styles.get(a.severity, ""))
+        if a.command:
+            render.say(f"         $ {a.command}", "dim")
+        if a.fixes:
+            render.say(f"         fixes: {', '.join(f.name for f in a.fixes)}", "dim")
+    if remaining is not None:
+        render.say(f"doctor: {len(fixed)} fix(es) run, {len(remaining)} alert(s) remain")

@@ -1,0 +1,248 @@
+"""The doctor's cloud checks: leaked ports, orphan floating IPs, instances in ERROR or gone,
+and Vagrant machines pointing at servers that no longer exist.
+
+A check only ever proposes to delete what carries our tag, and each fix looks again
+right before it acts (the cloud may have changed since the alert was raised).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from workbench.engine.alerts import Alert, Fix
+from workbench.engine.cloud import members
+from workbench.engine.cloud.api import FloatingIP, Port
+from workbench.engine.cloud.lifecycle import Lifecycle
+from workbench.engine.cloud.models import Instance
+from workbench.engine.doctor import DoctorContext
+from workbench.errors import CloudError
+
+KINDS = ("leaked-port", "orphan-floating-ip", "instance-error", "instance-missing", "stale-vagrant-machine")
+CONSOLE_TAIL = 25
+
+
+async def cloud_checks(ctx: DoctorContext) -> list[Alert]:
+    client = ctx.cloud
+    instances, ports, fips = await asyncio.gather(
+        client.list_instances(), client.ports(ours=True), client.floating_ips(ours=True)
+    )
+    ours = [i for i in instances if i.tagged]
+    alerts = _leaked_ports(ctx, ports, ours)
+    alerts += [_orphan_fip(ctx, f) for f in fips if not f.port_id]
+    alerts += await asyncio.gather(*(_instance_error(ctx, i, ports) for i in ours if i.status == "ERROR"))
+    alerts += _instances_missing(ctx, ours)
+    alerts += await _stale_vagrant(ctx)
+    return alerts
+
+
+# -- leaked-port ------------------------------------------------------------------------
+def is_leaked(port: Port, tag: str) -> bool:
+    """Ours, DOWN and attached to nothing: no device id AND no device owner (a VIP or router
+    port has an owner and looks unattached; it is never a leak)."""
+    return tag in port.tags and port.status == "DOWN" and not port.device_id and not port.device_owner
+
+
+def _leaked_ports(ctx: DoctorContext, ports: list[Port], ours: list[Instance]) -> list[Alert]:
+    tag = ctx.cloud.tag
+    pending = members.pending_ports(ctx.state)
+    plan_ip = {name: ip for name, _, ip in ctx.profile.node_plan()}
+    held_for_error = {plan_ip.get(i.name) for i in ours if i.status == "ERROR"}
+    alerts = []
+    for port in ports:
+        if not is_leaked(port, tag) or port.id in pending:
+            continue
+        if held_for_error & set(port.fixed_ips):
+            continue  # the address of an instance in ERROR: its recreate fix reuses it
+        ips = ", ".join(port.fixed_ips) or "no address"
+        alerts.append(
+            Alert(
+                kind="leaked-port", severity="warning", subject=port.id,
+                message=(
+                    f"port {port.name or port.id} ({ips}) is ours but DOWN and attached to nothing, "
+                    "left by a deleted server; it keeps the address taken, so the next boot on it fails"
+                ),
+                command=f"openstack port delete {port.id}",
+                details=f"port {port.id}\nname {port.name}\nnetwork {port.network_id}\naddresses {ips}\ntags {', '.join(port.tags)}",
+                fixes=(Fix("delete", f"delete port {port.id} ({ips})", _delete_port_fix(ctx, port.id)),),
+            )
+        )
+    return alerts
+
+
+def _delete_port_fix(ctx: DoctorContext, port_id: str):  # type: ignore[no-untyped-def]
+    async def run() -> str:
+        port = await ctx.cloud.get_port(port_id)
+        if port is None:
+            return f"port {port_id} is already gone"
+        if not is_leaked(port, ctx.cloud.tag):
+            raise CloudError(f"port {port_id} is no longer a leaked port of ours; left alone")
+        await ctx.cloud.delete_port(port)
+        return f"deleted port {port_id} ({', '.join(port.fixed_ips)})"
+
+    return run
+
+
+# -- orphan-floating-ip -----------------------------------------------------------------------
+def _orphan_fip(ctx: DoctorContext, fip: FloatingIP) -> Alert:
+    async def release() -> str:
+        now = await ctx.cloud.get_floating_ip(fip.id)
+        if now is None:
+            return f"floating IP {fip.address} is already released"
+        if now.port_id or ctx.cloud.tag not in now.tags:
+            raise CloudError(f"floating IP {fip.address} is in use again; left alone")
+        await ctx.cloud.delete_floating_ip(now)
+        return f"released floating IP {fip.address}"
+
+    return Alert(
+        kind="orphan-floating-ip", severity="info", subject=fip.address,
+        message=f"floating IP {fip.address} is ours but associated with nothing; it holds a public address and quota",
+        command=f"openstack floating ip delete {fip.id}",
+        details=f"floating IP {fip.id}\naddress {fip.address}\nnetwork {fip.network_id}",
+        fixes=(Fix("release", f"release floating IP {fip.address}", release),),
+    )
+
+
+# -- instance-error ----------------------------------------------------------------------------
+async def _instance_error(ctx: DoctorContext, inst: Instance, ports: list[Port]) -> Alert:
+    try:
+        console = await ctx.cloud.console_output(inst.id, length=CONSOLE_TAIL)
+    except CloudError as exc:
+        console = f"(console output unavailable: {exc})"
+    tail = "\n".join(console.splitlines()[-CONSOLE_TAIL:])
+    attached = any(p.device_id == inst.id for p in ports)
+    fault = inst.fault or "Nova gave no fault message"
+    recreate = Fix(
+        "recreate", f"delete {inst.name} and create it again on {inst.fixed_ip or 'its planned address'}",
+        _recreate_fix(ctx, inst.name, inst),
+    )
+    fixes = [recreate]
+    if attached:
+        fixes = [
+            Fix("hard-reboot", f"hard-reboot {inst.name}", _action_fix(ctx, inst, "hard-reboot")),
+            Fix("rebuild", f"rebuild {inst.name} from its image (its disk is wiped)", _action_fix(ctx, inst, "rebuild")),
+            recreate,
+        ]
+    note = "" if attached else "\n(its port was released when the build failed: only recreate brings it back on its address)"
+    return Alert(
+        kind="instance-error", severity="error", subject=inst.name,
+        message=f"{inst.name} is in ERROR: {fault}",
+        command=f"openstack server show {inst.id} -c fault; openstack console log show --lines {CONSOLE_TAIL} {inst.id}",
+        details=f"fault: {fault}{note}\n\nconsole (last {CONSOLE_TAIL} lines):\n{tail}",
+        fixes=tuple(fixes),
+    )
+
+
+def _action_fix(ctx: DoctorContext, inst: Instance, action: str):  # type: ignore[no-untyped-def]
+    async def run() -> str:
+        life = Lifecycle(ctx.cloud, ctx.state, ctx.bus, "doctor")
+        if action == "hard-reboot":
+            await ctx.cloud.reboot(inst.id, hard=True)
+        else:
+            resolved = await ctx.cloud.resolve()
+            await ctx.cloud.rebuild(inst.id, resolved.image_id)
+        now = await ctx.cloud.get_instance(inst.id)
+        if now is None:
+            raise CloudError(f"{inst.name} disappeared during {action}")
+        now = await life.wait_settled(now)
+        if now.status != "ACTIVE":
+            raise CloudError(f"{inst.name} is {now.status} after {action}: {now.fault or 'no fault given'}")
+        return f"{action} brought {inst.name} back to ACTIVE"
+
+    return run
+
+
+# -- instance-missing --------------------------------------------------------------------------
+def _instances_missing(ctx: DoctorContext, ours: list[Instance]) -> list[Alert]:
+    known = members.known_members(ctx.state)
+    present = {i.name for i in ours}
+    if not known and not present:
+        return []  # no cluster: nothing is "missing"
+    alerts = []
+    for name, role, ip in ctx.profile.node_plan():
+        if name in present:
+            continue
+        old = known.get(name, {})
+        was = f" (server {old['id']})" if old.get("id") else ""
+        alerts.append(
+            Alert(
+                kind="instance-missing", severity="error", subject=name,
+                message=f"{name}{was}, the {role} on {ip}, no longer exists: it was deleted outside the workbench",
+                command=f"openstack server list --name '^{name}$'",
+                details=f"planned: {name} ({role}) on {ip}\nlast known id: {old.get('id', 'never created')}",
+                fixes=(Fix("recreate", f"create {name} again on {ip}", _recreate_fix(ctx, name, None)),),
+            )
+        )
+    return alerts
+
+
+def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None):  # type: ignore[no-untyped-def]
+    async def run() -> str:
+        plan = {n: (r, ip) for n, r, ip in ctx.profile.node_plan()}
+        if name not in plan:
+            raise CloudError(f"{name} is not in the profile's plan; not recreated")
+        role, ip = plan[name]
+        life = Lifecycle(ctx.cloud, ctx.state, ctx.bus, "doctor")
+        resolved = await ctx.cloud.resolve()
+        if existing is not None:
+            current = await ctx.cloud.get_instance(existing.id)
+            if current is not None:
+                await life.delete_and_wait(current)
+            ctx.state.forget_host_keys(existing.id)
+        old = members.known_members(ctx.state).get(name, {}).get("id")
+        if old:
+            ctx.state.forget_host_keys(old)
+        outcome = await life.create_member(name, role, ip, resolved)
+        if not outcome.ok or outcome.instance is None:
+            raise CloudError(f"{name}: recreate failed: {outcome.error}")
+        error = await life.ensure_floating_ip(outcome.instance, resolved)
+        if error:
+            raise CloudError(f"{name}: recreated, but {error}")
+        return f"recreated {name} on {ip} (server {outcome.instance.id})"
+
+    return run
+
+
+# -- stale-vagrant-machine ---------------------------------------------------------------------
+async def _stale_vagrant(ctx: DoctorContext) -> list[Alert]:
+    root = ctx.profile.kube.root
+    if root is None:
+        return []
+    machines = Path(root) / ".vagrant" / "machines"
+    if not machines.is_dir():
+        return []
+    alerts = []
+    for machine in sorted(p for p in machines.iterdir() if p.is_dir()):
+        id_file = machine / "openstack" / "id"
+        if not id_file.is_file():
+            continue
+        server_id = id_file.read_text(errors="replace").strip()
+        if server_id and await ctx.cloud.get_instance(server_id) is not None:
+            continue
+        alerts.append(
+            Alert(
+                kind="stale-vagrant-machine", severity="warning", subject=machine.name,
+                message=(
+                    f"Vagrant's machine {machine.name} points at server {server_id or '(none)'}, which no "
+                    "longer exists; vagrant and kube-down.sh stumble on it"
+                ),
+                command=f"rm -rf {machine}",
+                details=f"{id_file}: {server_id or '(empty)'}",
+                fixes=(Fix("remove", f"remove {machine}", _remove_machine_fix(machines, machine.name)),),
+            )
+        )
+    return alerts
+
+
+def _remove_machine_fix(machines: Path, name: str):  # type: ignore[no-untyped-def]
+    async def run() -> str:
+        target = machines / name
+        if target.resolve().parent != machines.resolve():
+            raise CloudError(f"{target} is not directly under {machines}; left alone")
+        if not target.exists():
+            return f"{target} is already gone"
+        await asyncio.to_thread(shutil.rmtree, target)
+        return f"removed {target}"
+
+    return run
