@@ -1,0 +1,255 @@
+"""The cluster as kubectl sees it: cluster-info services, nodes, pods.
+
+``KubeClient`` writes a kubeconfig into the state dir and runs the real ``kubectl``
+(``cluster-info``, ``get nodes -o json``, ``get pods --all-namespaces -o json``); where
+kubectl is not installed it reads the same from the API over HTTP. Each refresh
+publishes ``ClusterInfoChanged``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from workbench.errors import WorkbenchError
+from workbench.events import Bus, ClusterInfoChanged
+from workbench.redact import REDACTOR, redact
+from workbench.state import atomic_write
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+RUNNING_AT = re.compile(r"^(?P<name>.+?) is running at (?P<url>\S+)\s*$")
+MASTER = "Kubernetes master"
+CLUSTER_SERVICE = "kubernetes.io/cluster-service=true"
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    ready: bool
+    version: str
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    namespace: str
+    name: str
+    ready: str  # "1/1"
+    status: str
+    restarts: int
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    server: str
+    services: tuple[Service, ...]
+    nodes: tuple[NodeInfo, ...]
+    pods: tuple[PodInfo, ...]
+    source: Literal["kubectl", "http"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server": self.server,
+            "source": self.source,
+            "services": [{"name": s.name, "url": s.url} for s in self.services],
+            "nodes": [{"name": n.name, "ready": n.ready, "version": n.version} for n in self.nodes],
+            "pods": [{"namespace": p.namespace, "name": p.name, "ready": p.ready, "status": p.status,
+                      "restarts": p.restarts} for p in self.pods],
+        }
+
+
+class KubeError(WorkbenchError):
+    """kubectl or the API server failed; one line for a person."""
+
+
+# -- parsing (shared by the kubectl and the HTTP paths) ------------------------------
+
+def parse_cluster_info(text: str) -> tuple[Service, ...]:
+    """``X is running at URL`` lines, colour codes stripped; the control plane is the master."""
+    services = []
+    for raw in ANSI.sub("", text).splitlines():
+        match = RUNNING_AT.match(raw.strip())
+        if match:
+            name = match.group("name")
+            if name in ("Kubernetes control plane", "Kubernetes master"):
+                name = MASTER  # kubectl >= 1.20 says "control plane"; the seed's kubectl said master
+            services.append(Service(name, match.group("url")))
+    return tuple(services)
+
+
+def _doc(text: str | bytes | dict[str, Any], what: str) -> dict[str, Any]:
+    if isinstance(text, dict):
+        return text
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise KubeError(f"{what}: not JSON ({exc})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("items", []), list):
+        raise KubeError(f"{what}: expected a list document with items")
+    return doc
+
+
+def parse_nodes(text: str | bytes | dict[str, Any]) -> tuple[NodeInfo, ...]:
+    nodes = []
+    for item in _doc(text, "nodes").get("items", []):
+        if not isinstance(item, dict):
+            continue
+        status = item.get("status") or {}
+        ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in status.get("conditions") or [])
+        version = str((status.get("nodeInfo") or {}).get("kubeletVersion", ""))
+        nodes.append(NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version))
+    return tuple(sorted(nodes, key=lambda n: n.name))
+
+
+def parse_pods(text: str | bytes | dict[str, Any]) -> tuple[PodInfo, ...]:
+    pods = []
+    for item in _doc(text, "pods").get("items", []):
+        if not isinstance(item, dict):
+            continue
+        meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
+        statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
+        total = len(spec.get("containers") or []) or len(statuses)
+        ready = sum(1 for c in statuses if c.get("ready"))
+        restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+        phase = str(status.get("reason") or status.get("phase") or "Unknown")
+        for c in statuses:
+            waiting = (c.get("state") or {}).get("waiting") or {}
+            if waiting.get("reason"):
+                phase = str(waiting["reason"])
+        if meta.get("deletionTimestamp"):
+            phase = "Terminating"
+        pods.append(PodInfo(str(meta.get("namespace", "")), str(meta.get("name", "")),
+                            f"{ready}/{total}", phase, restarts))
+    return tuple(sorted(pods, key=lambda p: (p.namespace, p.name)))
+
+
+def services_from_api(server: str, doc: dict[str, Any]) -> tuple[Service, ...]:
+    """What kubectl cluster-info prints, computed from the services list the same way."""
+    out = [Service(MASTER, server)]
+    for svc in _doc(doc, "services").get("items", []):
+        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+        name = str(meta.get("name", ""))
+        ingress = ((svc.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+        ports = spec.get("ports") or []
+        if ingress:
+            host = ingress[0].get("ip") or ingress[0].get("hostname", "")
+            url = " ".join(f"http://{host}:{p.get('port')}" for p in ports)
+        else:
+            ref = name
+            if ports:
+                port_name = str(ports[0].get("name") or "")
+                scheme = "https" if port_name == "https" or ports[0].get("port") == 443 else ""
+                ref = ":".join([scheme, name, port_name]) if scheme else (f"{name}:{port_name}" if port_name else name)
+            url = f"{server}/api/v1/namespaces/{meta.get('namespace', 'default')}/services/{ref}/proxy"
+        title = (meta.get("labels") or {}).get("kubernetes.io/name") or name
+        out.append(Service(str(title), url))
+    return tuple(out)
+
+
+# -- the client --------------------------------------------------------------------------
+
+class KubeClient:
+    """Talks to one cluster's API server at ``server`` (``http://<master>:8080``)."""
+
+    def __init__(self, server: str, token: str | None, state_dir: Path, *, bus: Bus | None = None,
+                 kubectl: str | None = "auto", timeout: float = 20.0) -> None:
+        self.server = server.rstrip("/")
+        self.token = token or None
+        REDACTOR.add(self.token)
+        self.state_dir = Path(state_dir)
+        self.bus = bus
+        self.kubectl = shutil.which("kubectl") if kubectl == "auto" else kubectl
+        self.timeout = timeout
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.state_dir / "kubeconfig"
+
+    def write_kubeconfig(self) -> Path:
+        user: dict[str, Any] = {"token": self.token} if self.token else {}
+        config = {
+            "apiVersion": "v1", "kind": "Config", "current-context": "workbench",
+            "clusters": [{"name": "workbench", "cluster": {"server": self.server}}],
+            "users": [{"name": "workbench", "user": user}],
+            "contexts": [{"name": "workbench", "context": {"cluster": "workbench", "user": "workbench"}}],
+        }
+        atomic_write(self.kubeconfig_path, yaml.safe_dump(config, sort_keys=False), mode=0o600)
+        return self.kubeconfig_path
+
+    async def refresh(self) -> ClusterInfo:
+        info = await (self._with_kubectl() if self.kubectl else self._with_http())
+        if self.bus is not None:
+            self.bus.publish(ClusterInfoChanged(info))
+        return info
+
+    async def _with_kubectl(self) -> ClusterInfo:
+        self.write_kubeconfig()
+        text, nodes, pods = await asyncio.gather(
+            self._kubectl("cluster-info"),
+            self._kubectl("get", "nodes", "-o", "json"),
+            self._kubectl("get", "pods", "--all-namespaces", "-o", "json"),
+        )
+        return ClusterInfo(self.server, parse_cluster_info(text), parse_nodes(nodes), parse_pods(pods), "kubectl")
+
+    async def _kubectl(self, *args: str) -> str:
+        assert self.kubectl is not None
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig_path)}
+        proc = await asyncio.create_subprocess_exec(
+            self.kubectl, f"--kubeconfig={self.kubeconfig_path}", f"--cache-dir={self.state_dir / 'kube-cache'}",
+            f"--request-timeout={int(self.timeout)}s", *args,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.timeout + 5)
+        except (TimeoutError, asyncio.CancelledError):
+            proc.kill()
+            await proc.wait()
+            raise
+        if proc.returncode != 0:
+            lines = [ln for ln in ANSI.sub("", err.decode("utf-8", "replace")).splitlines() if ln.strip()]
+            why = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise KubeError(redact(f"kubectl {' '.join(args)}: {why}"))
+        return out.decode("utf-8", "replace")
+
+    async def _with_http(self) -> ClusterInfo:
+        import aiohttp
+
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        timeout = aiohttp.ClientTimeout(total=self.timeout)
+        try:
+            async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
+
+                async def get(path: str) -> dict[str, Any]:
+                    async with session.get(self.server + path) as resp:
+                        if resp.status == 401:
+                            raise KubeError(f"{self.server}: the server has asked for the client to provide credentials")
+                        if resp.status != 200:
+                            raise KubeError(f"GET {self.server}{path}: HTTP {resp.status}")
+                        return _doc(await resp.read(), path)
+
+                svcs, nodes, pods = await asyncio.gather(
+                    get(f"/api/v1/namespaces/kube-system/services?labelSelector={CLUSTER_SERVICE}"),
+                    get("/api/v1/nodes"), get("/api/v1/pods"))
+        except aiohttp.ClientError as exc:
+            raise KubeError(f"{self.server}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        except TimeoutError:
+            raise KubeError(f"{self.server}: no answer in {self.timeout:.0f}s") from None
+        return ClusterInfo(self.server, services_from_api(self.server, svcs), parse_nodes(nodes),
+                           parse_pods(pods), "http")
+
+
+def server_url(address: str, port: int = 8080) -> str:
+    return f"http://{address}:{port}"
