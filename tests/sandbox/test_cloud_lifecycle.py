@@ -148,3 +148,36 @@ def test_explicit_subnet_is_used(make_sandbox):
     cidrs = {s.name: s.cidr for s in conn.network.subnets()}
     assert cidrs == {"mgmt-subnet": "127.42.0.0/24", "public-subnet": "127.43.0.0/24"}
     assert load_profile(box.profile_path, environ={}).cluster.master_ip == "127.42.0.2"
+
+
+def test_one_state_dir_serves_one_sandbox(make_sandbox, tmp_path):
+    first = make_sandbox(state_dir=tmp_path / "shared")
+    with pytest.raises(UsageError, match="already serves"):
+        SandboxThread(tmp_path / "shared", delays=TEST_DELAYS).start()
+    assert (tmp_path / "shared" / "sandbox.json").exists()  # the refused one left it alone
+    assert os_conn(first).compute.find_flavor("m1.small") is not None
+
+
+def test_unknown_requests_are_404_and_recorded(tmp_path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    with SandboxThread(tmp_path, delays=TEST_DELAYS) as box:
+        token = os_conn(box).session.get_token()
+        req = urllib.request.Request(f"{box.api_url}/compute/v2.1/os-hypervisors",
+                                     headers={"X-Auth-Token": token})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(req, timeout=10)
+        assert caught.value.code == 404
+        assert box.unimplemented == ["GET /compute/v2.1/os-hypervisors"]
+        req = urllib.request.Request(f"{box.api_url}/compute/v2.1/flavors", headers={
+            "X-Auth-Token": token, "OpenStack-API-Version": "compute 3.0"})
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(req, timeout=10)
+        assert caught.value.code == 406
+        assert "maximum is 2.96" in json.loads(caught.value.read())["computeFault"]["message"]
+        req = urllib.request.Request(f"{box.api_url}/network/v2.0/networks")
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(req, timeout=10)
+        assert caught.value.code == 401

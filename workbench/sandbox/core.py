@@ -100,6 +100,7 @@ class Sandbox:
         self.kube: Any = None
         self._runner: web.AppRunner | None = None
         self._octet: int | None = None
+        self._announced = False
 
     @property
     def unimplemented(self) -> list[str]:
@@ -108,6 +109,7 @@ class Sandbox:
     # -- start / stop -----------------------------------------------------------------
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._refuse_if_served()
         state_path = self.state_dir / "cloud.json"
         store = Store.load(state_path)
         if store is None:
@@ -147,10 +149,27 @@ class Sandbox:
         self._write_client_files(store)
         self.cloud.servers.restore()
         await self._wait_answering()
+        self._announced = True
         atomic_write(self.state_dir / "sandbox.json", json.dumps({
             "pid": os.getpid(), "api_url": self.api_url, "control_secret": secret,
             "profile": str(self.profile_path), "clouds_yaml": str(self.clouds_path),
         }), mode=0o600)
+
+    async def _refuse_if_served(self) -> None:
+        """Two sandboxes on one state dir would overwrite each other's state."""
+        try:
+            url = json.loads((self.state_dir / "sandbox.json").read_text())["api_url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                f"{url}/v3", timeout=aiohttp.ClientTimeout(total=2)
+            ) as resp:
+                answered = resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            answered = False
+        if answered:
+            raise UsageError(f"state dir: a sandbox at {url} already serves {self.state_dir}")
 
     def _bind(self, remembered: int) -> socket.socket:
         """Listen on the asked port, else the one used last time (clients keep working), else any."""
@@ -217,8 +236,10 @@ class Sandbox:
         raise RuntimeError(f"sandbox API at {self.api_url} does not answer")
 
     async def stop(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.state_dir / "sandbox.json").unlink()
+        if self._announced:
+            self._announced = False
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / "sandbox.json").unlink()
         if self.cloud is not None:
             await close_cloud(self.cloud)
         if self._runner is not None:

@@ -129,14 +129,21 @@ class Cloud:
                                     "message": f"{request.method} {request.path} is not implemented"}},
                          status=404)
         control = request.path.startswith("/sandbox/")
+        version = ""
         try:
+            version = _microversion(request) if request.path.startswith("/compute") else ""
             if not control:
                 await self._api_faults(request)
             response = await handler(request)
         except ApiError as exc:
             response = reply(exc.body, status=exc.status)
-        if request.path.startswith("/compute"):
-            version = _microversion(request)
+        except web.HTTPException:
+            raise
+        except Exception:
+            log.exception("sandbox bug answering %s %s", request.method, request.path)
+            error = _internal(request.path)
+            response = reply(error.body, status=error.status)
+        if version:
             response.headers["OpenStack-API-Version"] = f"compute {version}"
             response.headers["X-OpenStack-Nova-API-Version"] = version
             response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
@@ -165,13 +172,36 @@ class Cloud:
 
 
 def _microversion(request: web.Request) -> str:
+    """The compute microversion asked for; 406 (as Nova) when outside what we serve."""
     wanted = request.headers.get("OpenStack-API-Version", "").removeprefix("compute ").strip()
     wanted = wanted or request.headers.get("X-OpenStack-Nova-API-Version", "")
     if not wanted:
         return compute.MIN_VERSION
     if wanted == "latest":
         return compute.MAX_VERSION
+    try:
+        asked = tuple(int(p) for p in wanted.split("."))
+    except ValueError:
+        asked = ()
+    low = tuple(int(p) for p in compute.MIN_VERSION.split("."))
+    high = tuple(int(p) for p in compute.MAX_VERSION.split("."))
+    if len(asked) != 2 or not low <= asked <= high:
+        raise ApiError(406, {"computeFault": {"code": 406, "message": (
+            f"Version {wanted} is not supported by the API. Minimum is "
+            f"{compute.MIN_VERSION} and maximum is {compute.MAX_VERSION}."
+        )}})
     return wanted
+
+
+def _internal(path: str) -> ApiError:
+    message = "An unexpected error prevented the server from fulfilling your request."
+    if path.startswith("/compute"):
+        return errors.nova(500, message)
+    if path.startswith("/network"):
+        return errors.neutron(500, "HTTPInternalServerError", message)
+    if path.startswith("/image"):
+        return errors.glance(500, message)
+    return errors.keystone(500, "Internal Server Error", message)
 
 
 def _unavailable(path: str) -> ApiError:

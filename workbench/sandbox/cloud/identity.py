@@ -120,11 +120,24 @@ async def get_catalog(request: web.Request) -> web.Response:
     return reply({"catalog": catalog(request)})
 
 
+def _project(request: web.Request) -> dict[str, Any]:
+    c = cloud(request)
+    return {
+        "id": c.store.project_id, "name": PROJECT_NAME, "domain_id": "default", "enabled": True,
+        "is_domain": False, "parent_id": "default", "description": "", "tags": [],
+        "links": {"self": f"{c.url('identity')}/projects/{c.store.project_id}"},
+    }
+
+
 @routes.get("/v3/auth/projects")
 @routes.get("/v3/projects")
 async def projects(request: web.Request) -> web.Response:
-    c = cloud(request)
-    return reply({"projects": [{
-        "id": c.store.project_id, "name": PROJECT_NAME, "domain_id": "default", "enabled": True,
-        "is_domain": False, "parent_id": "default", "description": "", "tags": [], "links": {},
-    }]})
+    return reply({"projects": [_project(request)]})
+
+
+@routes.get("/v3/projects/{id}")
+async def project(request: web.Request) -> web.Response:
+    wanted = request.match_info["id"]
+    if wanted != cloud(request).store.project_id:
+        raise errors.keystone(404, "Not Found", f"Could not find project: {wanted}.")
+    return reply({"project": _project(request)})

@@ -135,7 +135,12 @@ async def quota_set(request: web.Request) -> web.Response:
     return reply({"quota_set": {"id": request.match_info["project"], **QUOTAS}})
 
 
+async def server_groups(request: web.Request) -> web.Response:
+    return reply({"server_groups": []})
+
+
 def add_routes(routes: web.RouteTableDef) -> None:
+    routes.get("/compute/v2.1/os-server-groups")(server_groups)
     routes.get("/compute/v2.1/os-keypairs")(list_keypairs)
     routes.post("/compute/v2.1/os-keypairs")(create_keypair)
     routes.get("/compute/v2.1/os-keypairs/{name}")(show_keypair)
