@@ -18,7 +18,7 @@ from pathlib import Path
 
 from workbench.engine.build.stages import Estimator, StageParser, StageTiming, planned_stages
 from workbench.errors import BuildFailed, Cancelled, ProfileError
-from workbench.events import BuildProgress, Bus, StageFinished, StageStarted
+from workbench.events import BuildProgress, Bus, StageFinished, StageProgress, StageStarted
 from workbench.profile import Profile
 from workbench.state import StateDir
 
@@ -207,6 +207,9 @@ class BuildRunner:
         percent, left = estimator.progress(parser.stages, time.monotonic())
         stages = tuple((t.name, t.seconds) for t in parser.stages)
         self.bus.publish(BuildProgress(current.name if current else "", percent, left, stages))
+        if current is not None:
+            eta = f"{percent:.0f}%" + (f", about {left:.0f} s left" if left is not None else "")
+            self.bus.publish(StageProgress(PIPELINE, current.name, done=percent, total=100.0, detail=eta))
 
     async def _ticker(self, parser: StageParser, estimator: Estimator) -> None:
         while True:

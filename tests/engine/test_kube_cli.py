@@ -1,0 +1,76 @@
+"""`workbench info --json` through the real CLI against KubeSim, with and without kubectl."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from workbench.sandbox.kube import KubeSim
+from workbench.sandbox.kube.testing import make_node, poll, write_kubelet_config, write_tokens
+
+TOKEN = "abcdef0123456789abcdef0123456789"
+SEED = ["Kubernetes master", "Heapster", "KubeDNS", "KubeUI", "Grafana", "InfluxDB"]
+
+
+async def workbench(tmp: Path, *args: str, path: str | None = None) -> tuple[int, str, str]:
+    env = {**os.environ, "HOME": str(tmp)}
+    if path is not None:
+        env["PATH"] = path
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "workbench", *args, cwd=tmp, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("kubectl", ["on-path", "absent"])
+async def test_info_json(tmp_path: Path, kubectl: str) -> None:
+    if kubectl == "on-path" and shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed on PATH")
+    sim = KubeSim(delays=SimpleNamespace(kubelet_heartbeat=0.1))
+    master = make_node(tmp_path, "kubernetes-master", "master")
+    minion = make_node(tmp_path, "kubernetes-minion-1", "minion")
+    server = f"http://{master.addresses[0]}:8080"
+    write_tokens(master, TOKEN)
+    write_kubelet_config(minion, server, TOKEN)
+    try:
+        await sim.unit_changed(master, "kube-apiserver", True)
+        await sim.unit_changed(minion, "kubelet", True)
+
+        async def registered() -> bool:
+            return bool(sim.clusters[master.server_id].nodes)
+
+        await poll(registered, what="the minion registers")
+        token_file = tmp_path / "token"
+        token_file.write_text(TOKEN + "\n")
+        profile = tmp_path / "p.toml"
+        profile.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+        empty = tmp_path / "bin"
+        empty.mkdir()
+        code, out, err = await workbench(
+            tmp_path, "info", "--profile", str(profile), "--server", server, "--token-file", str(token_file),
+            "--json", path=str(empty) if kubectl == "absent" else None)
+        assert code == 0, err
+        doc = json.loads(out)
+        assert doc["source"] == ("kubectl" if kubectl == "on-path" else "http")
+        assert [s["name"] for s in doc["services"]] == SEED
+        assert doc["nodes"] == [{"name": "kubernetes-minion-1", "ready": True, "version": "v1.2.0-alpha.6"}]
+        assert {p["name"] for p in doc["pods"]} >= {"heapster-v10-2b952", "kube-proxy-kubernetes-minion-1"}
+        assert TOKEN not in out + err
+    finally:
+        await sim.close()
+
+
+async def test_info_with_a_missing_token_file_is_a_usage_error(tmp_path: Path) -> None:
+    profile = tmp_path / "p.toml"
+    profile.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    code, _out, err = await workbench(tmp_path, "info", "--profile", str(profile), "--server",
+                                      "http://127.0.0.1:9", "--token-file", str(tmp_path / "nope"))
+    assert code == 2 and "--token-file" in err and "Traceback" not in err

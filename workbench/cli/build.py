@@ -1,0 +1,133 @@
+"""Headless verbs ``build`` (the Kubernetes build with progress) and ``info`` (cluster-info)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from workbench.cli import render
+from workbench.errors import UsageError, WorkbenchError
+
+HELP = {
+    "build": "run the Kubernetes build in KUBE_ROOT with progress, then check _output",
+    "info": "show cluster-info services, nodes and pods (kubectl, or HTTP without it)",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
+    if verb == "build":
+        parser.add_argument("--no-output-check", action="store_true", help="skip the _output bloat check")
+    else:
+        parser.add_argument("--server", metavar="URL", help="the API server (default: the master, port 8080)")
+        parser.add_argument("--token-file", metavar="FILE", help="a file holding the bearer token")
+        parser.add_argument("--no-kubectl", action="store_true", help="read the API over HTTP even with kubectl")
+
+
+def run(args: argparse.Namespace) -> int:
+    profile, state = render.load(args)
+    return _build(args, profile, state) if args.verb == "build" else _info(args, profile, state)
+
+
+# -- build --------------------------------------------------------------------------------
+
+def _build(args: argparse.Namespace, profile: Any, state: Any) -> int:
+    from workbench.engine.build import BuildRunner, BuildSettings, output_bloat_alert
+    from workbench.events import Bus
+
+    settings = BuildSettings.from_profile(profile)
+    bus = Bus()
+    runner = BuildRunner(settings, bus, state)
+    with render.Progress(bus, logs=not args.json, quiet=args.json):
+        result = render.run(runner.run())
+    alert = None
+    if result.ok and not args.no_output_check:
+        alert = output_bloat_alert(settings.root, settings.platforms)
+    if args.json:
+        doc = result.to_json()
+        doc["alerts"] = [alert.to_json()] if alert else []
+        render.emit_json(doc)
+    else:
+        _print_build(result, alert)
+    return 0 if result.ok else 1
+
+
+def _print_build(result: Any, alert: Any) -> None:
+    for name, seconds in result.stages:
+        render.say(f"  {name:<28} {seconds:8.1f} s")
+    if result.ok:
+        render.say(f"build ok in {result.seconds:.1f} s; {len(result.artifacts)} release tars", "green")
+        for artifact in result.artifacts:
+            render.say(f"  {artifact}")
+    else:
+        render.say(f"build failed (exit status {result.exit_status}) after {result.seconds:.1f} s:", "red")
+        for line in result.failure_lines:
+            render.say(f"  {line}", "red")
+    if alert is not None:
+        render.say(f"warning: {alert.kind}: {alert.message}", "yellow")
+        render.say(f"  fix: {alert.fixes[0].description} (workbench doctor --fix output-bloat)", "yellow")
+
+
+# -- info ---------------------------------------------------------------------------------
+
+def _info(args: argparse.Namespace, profile: Any, state: Any) -> int:
+    from workbench.engine.kube import KubeClient, server_url
+
+    token = _token(args, state)
+    server = args.server or server_url(render.run(_master_address(profile)))
+    client = KubeClient(server, token, state.root, kubectl=None if args.no_kubectl else "auto")
+    info = render.run(client.refresh())
+    if args.json:
+        render.emit_json(info.to_json())
+    else:
+        _print_info(info)
+    return 0
+
+
+def _token(args: argparse.Namespace, state: Any) -> str | None:
+    if args.token_file:
+        try:
+            token = Path(args.token_file).read_text().strip()
+        except OSError as exc:
+            raise UsageError(f"--token-file {args.token_file}: {exc.strerror}") from None
+        if not token:
+            raise UsageError(f"--token-file {args.token_file}: the file is empty")
+        return token
+    if (state.root / "cluster-token").exists():
+        token: str = state.cluster_token()
+        return token
+    return None
+
+
+async def _master_address(profile: Any) -> str:
+    """The master's floating IP (else fixed IP) from the cloud; the profile's master_ip without one."""
+    try:
+        from workbench.engine.cloud import CloudClient
+
+        client = CloudClient(profile)
+        try:
+            instances = await asyncio.wait_for(client.list_instances(), 30)
+        finally:
+            client.close()
+        master = next((i for i in instances if i.role == "master"), None)
+        if master is not None and (master.floating_ip or master.fixed_ip):
+            return str(master.floating_ip or master.fixed_ip)
+    except (WorkbenchError, TimeoutError, ImportError) as exc:
+        render.say(f"note: master from the profile ({profile.cluster.master_ip}): cloud inventory unavailable: {exc}")
+    return str(profile.cluster.master_ip)
+
+
+def _print_info(info: Any) -> None:
+    from rich.table import Table
+
+    for service in info.services:
+        render.say(f"{service.name} is running at {service.url}")
+    nodes = Table("NAME", "STATUS", "VERSION", title="nodes", title_justify="left")
+    for node in info.nodes:
+        nodes.add_row(node.name, "Ready" if node.ready else "NotReady", node.version)
+    pods = Table("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", title="pods", title_justify="left")
+    for pod in info.pods:
+        pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, str(pod.restarts))
+    render.console().print(nodes)
+    render.console().print(pods)
