@@ -1,0 +1,196 @@
+"""The doctor's node checks: host keys, slow SSH, kubelet tokens, Salt minions, Ready nodes.
+
+Every node is looked at in parallel; a node that cannot be reached is one alert, never
+the end of the others' checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from typing import Any
+
+from workbench.engine.alerts import Alert, Fix
+from workbench.engine.salt import SaltRunner, salt_minion_down_alert
+from workbench.engine.ssh import ConnectTiming, NodeLike, SSHPool
+from workbench.engine.tokens import (
+    api_get,
+    kubelet_journal,
+    read_master_token,
+    ready_nodes,
+    token_alerts,
+    wait_ready,
+)
+from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
+
+SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
+
+
+async def node_checks(ctx: Any) -> list[Alert]:
+    """All node-side alerts for the cluster's ACTIVE instances."""
+    pool: SSHPool = ctx.ssh or SSHPool(ctx.profile, ctx.state, console=ctx.cloud.console_output, bus=ctx.bus)
+    try:
+        nodes = [i for i in await ctx.cloud.list_instances() if i.status == "ACTIVE"]
+        pool.remember(nodes)
+        return await _checks(ctx, pool, nodes)
+    finally:
+        if ctx.ssh is None:
+            await pool.close()
+
+
+async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+    alerts: list[Alert] = []
+    probes = await asyncio.gather(*(pool.probe(n) for n in nodes), return_exceptions=True)
+    reachable: list[NodeLike] = []
+    for node, probe in zip(nodes, probes, strict=True):
+        if isinstance(probe, HostKeyMismatch):
+            alerts.append(host_key_alert(pool, node, str(probe)))
+        elif isinstance(probe, WorkbenchError):
+            alerts.append(Alert("node-unreachable", "error", node.name, str(probe),
+                                command=shlex.join(_ssh_hint(node))))
+        elif isinstance(probe, BaseException):
+            raise probe
+        else:
+            reachable.append(node)
+            if probe.total_s > SLOW_SSH_S:
+                alerts.append(await slow_ssh_alert(ctx, pool, node, probe))
+    alerts += await _salt_minions(ctx, pool, reachable)
+    master = next((n for n in reachable if n.role == "master"), None)
+    minions = [n for n in reachable if n.role == "minion"]
+    if master is None or not minions or not await _provisioned(pool, master):
+        return alerts
+    tokens = await token_alerts(pool, ctx.profile, master, minions)
+    alerts += tokens
+    mismatched = {a.subject for a in tokens}
+    alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
+    return alerts
+
+
+def _ssh_hint(node: NodeLike) -> list[str]:
+    return ["workbench", "ssh", node.name, "--", "true"]
+
+
+# -- host keys ------------------------------------------------------------------------------
+
+def host_key_alert(pool: SSHPool, node: NodeLike, message: str) -> Alert:
+    problem = pool.mismatches.get(node.name)
+    details = ""
+    if problem is not None:
+        details = (f"address {problem.address} presented {problem.presented}; instance "
+                   f"{problem.instance_id} vouches for {', '.join(problem.expected) or 'nothing'}")
+    return Alert(
+        kind="host-key-mismatch", severity="critical", subject=node.name, message=message,
+        command=f"openstack console log show {node.id} | grep -A5 'BEGIN SSH HOST KEY'",
+        details=details,
+    )
+
+
+# -- slow ssh -------------------------------------------------------------------------------
+
+def slow_cause(timing: ConnectTiming) -> str:
+    """Where the time went, and what usually causes it there."""
+    if timing.tcp_s > SLOW_SSH_S / 2:
+        return f"TCP connect took {timing.tcp_s:.1f}s: the network or a security group, not sshd"
+    if timing.kex_s >= timing.auth_s:
+        return f"key exchange took {timing.kex_s:.1f}s: the server is starved for CPU or entropy"
+    return (
+        f"authentication took {timing.auth_s:.1f}s with GSSAPI off on our side: the server's "
+        "reverse DNS lookup of the client (UseDNS) is the likely cause (a client with "
+        "GSSAPIAuthentication yes stalls the same way)"
+    )
+
+
+async def slow_ssh_alert(ctx: Any, pool: SSHPool, node: NodeLike, timing: ConnectTiming) -> Alert:
+    path = ctx.profile.paths.sshd_config
+    found = await pool.run(node, f"sudo grep -i '^[[:space:]]*usedns' {shlex.quote(path)}")
+    setting = found.stdout.strip() or "UseDNS not set (the server's default applies)"
+
+    async def fix() -> str:
+        return await fix_slow_ssh(pool, node, path)
+
+    return Alert(
+        kind="slow-ssh", severity="warning", subject=node.name,
+        message=(f"{node.name}: SSH login takes {timing.total_s:.1f}s "
+                 f"(TCP {timing.tcp_s:.2f}s, kex {timing.kex_s:.2f}s, auth {timing.auth_s:.2f}s); "
+                 + slow_cause(timing)),
+        command=f"workbench ssh {node.name} -- sudo grep -i usedns {path}",
+        details=f"{path}: {setting}",
+        fixes=(Fix("use-dns-no", f"set 'UseDNS no' in {node.name}:{path} and restart sshd",
+                   fix, destructive=False),),
+    )
+
+
+def use_dns_no_command(path: str) -> str:
+    """Rewrite sshd_config with ``UseDNS no`` before any Match block, atomically."""
+    f, tmp = shlex.quote(path), shlex.quote(path + ".workbench-tmp")
+    awk = ("BEGIN{d=0} tolower($1)==\"usedns\"{next} "
+           "!d && tolower($1)==\"match\"{print \"UseDNS no\"; d=1} {print} END{if(!d) print \"UseDNS no\"}")
+    script = f"cp -p {f} {tmp} && awk {shlex.quote(awk)} {f} > {tmp} && mv -f {tmp} {f}"
+    return f"sudo sh -c {shlex.quote(script)}"
+
+
+async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
+    await pool.run(node, use_dns_no_command(path), check=True)
+    await pool.run(node, "sudo systemctl restart sshd", check=True)
+    timing = await pool.probe(node)
+    if timing.total_s > SLOW_SSH_S:
+        raise NodeError(node.name, f"UseDNS no set and sshd restarted, but login still takes {timing.total_s:.1f}s")
+    return f"{node.name}: UseDNS no, sshd restarted; login now {timing.total_s:.2f}s"
+
+
+# -- salt minion ----------------------------------------------------------------------------
+
+async def _salt_minions(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor")
+
+    async def one(node: NodeLike) -> Alert | None:
+        result = await pool.run(
+            node, "command -v salt-call >/dev/null 2>&1 || exit 0; systemctl is-active salt-minion"
+        )
+        state = result.stdout.strip()
+        if result.ok or not state:
+            return None
+        alert = salt_minion_down_alert(runner, node, None)
+        return Alert(alert.kind, alert.severity, alert.subject,
+                     f"{node.name}: salt-minion is {state}", alert.command, fixes=alert.fixes)
+
+    found = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
+    return [a for a in found if isinstance(a, Alert)]
+
+
+# -- node readiness -------------------------------------------------------------------------
+
+async def _provisioned(pool: SSHPool, master: NodeLike) -> bool:
+    """The master runs an API server (else tokens and readiness mean nothing yet)."""
+    result = await pool.run(master, "systemctl is-active kube-apiserver")
+    return result.ok
+
+
+async def _not_ready(ctx: Any, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
+    if not minions:
+        return []
+    token = await read_master_token(pool, ctx.profile, master)
+    ready = ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
+    alerts = []
+    for minion in minions:
+        if ready.get(minion.name):
+            continue
+        journal = await kubelet_journal(pool, minion, lines=5)
+
+        async def fix(minion: NodeLike = minion) -> str:
+            await pool.run(minion, "sudo systemctl restart kubelet", check=True)
+            if not await wait_ready(pool, master, token, minion.name, deadline=30):
+                raise NodeError(minion.name, "kubelet restarted, node still not Ready after 30s")
+            return f"{minion.name}: kubelet restarted, node Ready"
+
+        state = "NotReady" if minion.name in ready else "not registered"
+        alerts.append(Alert(
+            kind="node-not-ready", severity="error", subject=minion.name,
+            message=f"{minion.name}: {state} in the API server; kubelet says: "
+                    + (journal[-1].split("]", 1)[-1].strip() if journal else "(no journal)"),
+            command=f"workbench ssh {minion.name} -- sudo journalctl -u kubelet -n 20",
+            details="\n".join(journal),
+            fixes=(Fix("restart-kubelet", f"restart the kubelet on {minion.name} and wait for Ready",
+                       fix, destructive=False),),
+        ))
+    return alerts

@@ -1,0 +1,236 @@
+"""Kubelet tokens: the master's ``known_tokens.csv`` against each minion's kubeconfig.
+
+The seed's "the master asked for credentials": provisioning minted a new token on the
+master, and the minions kept the old one. Check compares them (YAML parsed, not
+grepped); the fix writes the master's token into the minion's kubeconfig atomically,
+restarts the kubelet and waits until the API server sees the node Ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import shlex
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from workbench.engine.alerts import Alert, Fix
+from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.errors import NodeError, WorkbenchError
+from workbench.profile import Profile
+from workbench.redact import REDACTOR, mask
+
+API_PORT = 8080
+CREDENTIALS = "the server has asked for the client to provide credentials"
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    node: str
+    ok: bool
+    master: str  # masked
+    minion: str  # masked, or "(none)"
+    error: str | None = None
+
+
+def master_token_from_csv(text: str) -> str | None:
+    """The kubelet's token in a known_tokens.csv (token,user,uid[,groups]); else the first."""
+    rows = [r for r in csv.reader(text.splitlines()) if r and r[0].strip()]
+    for row in rows:
+        if len(row) > 1 and row[1].strip() == "kubelet":
+            return row[0].strip()
+    return rows[0][0].strip() if rows else None
+
+
+def _kubeconfig_user(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``user`` mapping the current context uses (or the only / kubelet one)."""
+    users = [u for u in doc.get("users") or [] if isinstance(u, dict)]
+    wanted = None
+    current = doc.get("current-context")
+    for ctx in doc.get("contexts") or []:
+        if isinstance(ctx, dict) and ctx.get("name") == current:
+            wanted = (ctx.get("context") or {}).get("user")
+    for entry in users:
+        if entry.get("name") == wanted or (wanted is None and entry.get("name") == "kubelet"):
+            return entry.setdefault("user", {})  # type: ignore[no-any-return]
+    if len(users) == 1:
+        return users[0].setdefault("user", {})  # type: ignore[no-any-return]
+    return None
+
+
+def kubeconfig_token(text: str) -> str | None:
+    doc = yaml.safe_load(text)
+    if not isinstance(doc, dict):
+        return None
+    user = _kubeconfig_user(doc)
+    token = user.get("token") if user else None
+    return str(token) if token else None
+
+
+def with_token(text: str, token: str) -> str:
+    """The kubeconfig with the current user's token replaced (other fields kept)."""
+    doc = yaml.safe_load(text) if text.strip() else None
+    if not isinstance(doc, dict):
+        raise ValueError("not a kubeconfig mapping")
+    user = _kubeconfig_user(doc)
+    if user is None:
+        raise ValueError("no user entry to put the token in")
+    user["token"] = token
+    return yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
+
+
+async def _read(pool: SSHPool, node: NodeLike, path: str) -> str:
+    result = await pool.run(node, f"sudo cat {shlex.quote(path)}")
+    if not result.ok:
+        why = (result.stderr.strip().splitlines() or [f"exit {result.exit_status}"])[-1]
+        raise NodeError(node.name, f"cannot read {path}: {why}")
+    return result.stdout
+
+
+async def read_master_token(pool: SSHPool, profile: Profile, master: NodeLike) -> str:
+    token = master_token_from_csv(await _read(pool, master, profile.paths.known_tokens))
+    if not token:
+        raise NodeError(master.name, f"{profile.paths.known_tokens} holds no token")
+    REDACTOR.add(token)
+    return token
+
+
+async def read_minion_token(pool: SSHPool, profile: Profile, minion: NodeLike) -> str | None:
+    text = await _read(pool, minion, profile.paths.kubelet_kubeconfig)
+    try:
+        token = kubeconfig_token(text)
+    except yaml.YAMLError:
+        raise NodeError(minion.name, f"{profile.paths.kubelet_kubeconfig} is not valid YAML") from None
+    REDACTOR.add(token)
+    return token
+
+
+async def check_tokens(
+    pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike]
+) -> list[TokenCheck]:
+    """Compare every minion's kubelet token with the master's, in parallel."""
+    expected = await read_master_token(pool, profile, master)
+
+    async def one(minion: NodeLike) -> TokenCheck:
+        try:
+            got = await read_minion_token(pool, profile, minion)
+        except WorkbenchError as exc:
+            return TokenCheck(minion.name, False, mask(expected), "(unreadable)", str(exc))
+        return TokenCheck(minion.name, got == expected, mask(expected), mask(got) if got else "(none)")
+
+    return list(await asyncio.gather(*(one(m) for m in minions)))
+
+
+async def token_alerts(
+    pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike]
+) -> list[Alert]:
+    """A ``token-mismatch`` alert per minion whose kubelet token is not the master's."""
+    alerts = []
+    for check in await check_tokens(pool, profile, master, minions):
+        if check.ok:
+            continue
+        minion = next(m for m in minions if m.name == check.node)
+
+        async def fix(minion: NodeLike = minion) -> str:
+            return await fix_token(pool, profile, master, minion)
+
+        alerts.append(Alert(
+            kind="token-mismatch", severity="error", subject=check.node,
+            message=(
+                f"{check.node}: kubelet token {check.minion} is not the master's {check.master}; "
+                "the kubelet cannot register (\"the master asked for credentials\")"
+            ),
+            command=f"workbench ssh {check.node} -- sudo cat {profile.paths.kubelet_kubeconfig}",
+            details=check.error or "",
+            fixes=(Fix(
+                "write-token",
+                f"write the master's token into {check.node}:{profile.paths.kubelet_kubeconfig} "
+                "and restart the kubelet", fix, destructive=False,
+            ),),
+        ))
+    return alerts
+
+
+async def fix_token(
+    pool: SSHPool, profile: Profile, master: NodeLike, minion: NodeLike, *, deadline: float = 60.0
+) -> str:
+    """Write the master's token into the minion's kubeconfig, restart the kubelet, wait Ready."""
+    token = await read_master_token(pool, profile, master)
+    path = profile.paths.kubelet_kubeconfig
+    try:
+        text = with_token(await _read(pool, minion, path), token)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise NodeError(minion.name, f"{path}: {exc}") from None
+    quoted, tmp = shlex.quote(path), shlex.quote(f"{path}.workbench-tmp")
+    await pool.run(
+        minion, f"sudo sh -c 'umask 077 && cat > {tmp} && mv -f {tmp} {quoted}'",
+        input=text, check=True,
+    )
+    await pool.run(minion, "sudo systemctl restart kubelet", check=True, source="kubelet")
+    if not await wait_ready(pool, master, token, minion.name, deadline=deadline):
+        tail = await kubelet_journal(pool, minion, lines=3)
+        raise NodeError(minion.name, f"token written, but the node is not Ready after {deadline:g}s: {tail[-1:] or ''}")
+    return f"{minion.name}: kubelet token replaced, kubelet restarted, node Ready"
+
+
+async def kubelet_journal(pool: SSHPool, node: NodeLike, *, lines: int = 20) -> list[str]:
+    result = await pool.run(node, f"sudo journalctl -u kubelet -n {lines} --no-pager")
+    return result.stdout.strip().splitlines()
+
+
+async def api_get(pool: SSHPool, master: NodeLike, token: str, path: str) -> Any:
+    """GET from the master's API server through the SSH connection (no port on the workstation)."""
+    conn = await pool.connect(master)
+    last: Exception | None = None
+    for host in (master.fixed_ip, "127.0.0.1"):
+        if not host:
+            continue
+        try:
+            reader, writer = await asyncio.wait_for(conn.open_connection(host, API_PORT), 5)
+        except Exception as exc:  # asyncssh.ChannelOpenError, timeouts: try the next host
+            last = exc
+            continue
+        request = (f"GET {path} HTTP/1.0\r\nHost: {host}:{API_PORT}\r\n"
+                   f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n")
+        writer.write(request.encode())
+        raw = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        head, _, body = raw.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
+        if status != 200:
+            raise NodeError(master.name, f"API server answered {status} for {path}")
+        return json.loads(body)
+    raise NodeError(master.name, f"API server not reachable on port {API_PORT}: {last}")
+
+
+def ready_nodes(doc: Any) -> dict[str, bool]:
+    """{node name: Ready} from a NodeList."""
+    out: dict[str, bool] = {}
+    for item in (doc or {}).get("items") or []:
+        name = (item.get("metadata") or {}).get("name")
+        conditions = (item.get("status") or {}).get("conditions") or []
+        out[name] = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return out
+
+
+async def wait_ready(
+    pool: SSHPool, master: NodeLike, token: str, name: str, *, deadline: float = 60.0
+) -> bool:
+    """Poll the API server until ``name`` is Ready (and its kubelet no longer logs the error)."""
+    end = time.monotonic() + deadline
+    delay = 0.05
+    while time.monotonic() < end:
+        try:
+            ready = ready_nodes(await api_get(pool, master, token, "/api/v1/nodes")).get(name, False)
+        except NodeError:
+            ready = False
+        if ready:
+            return True
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 1.0)
+    return False
