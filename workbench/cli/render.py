@@ -40,7 +40,7 @@ def console() -> Any:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(stderr=True, highlight=False)
+        _console = Console(stderr=True, highlight=False, soft_wrap=True)
     return _console
 
 
