@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from workbench.sandbox.cloud import compute, errors, identity, image, network, ports
+from workbench.sandbox.cloud import compute, errors, identity, image, network, ports, tags
 from workbench.sandbox.cloud.errors import ApiError
 from workbench.sandbox.cloud.servers import Servers
 from workbench.sandbox.cloud.store import Resource, Store
@@ -117,7 +117,8 @@ class Cloud:
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
         app[CLOUD_KEY] = self
-        for table in (identity.routes, compute.routes, network.routes, image.routes, _control):
+        for table in (identity.routes, compute.routes, network.routes, tags.routes, image.routes,
+                      _control):
             app.router.add_routes(table)
         return app
 

@@ -227,69 +227,6 @@ async def delete_fip(request: web.Request) -> web.Response:
     return no_content()
 
 
-# -- tags ---------------------------------------------------------------------------
-def _tagged(request: web.Request) -> dict[str, Any]:
-    coll = request.match_info["coll"]
-    table, _, kind = COLLECTIONS[coll]
-    return ports.get(cloud(request).store, table, kind, request.match_info["id"])
-
-
-_TAGGED = "/network/v2.0/{coll:networks|subnets|ports|floatingips}/{id}/tags"
-
-
-@routes.get(_TAGGED)
-async def get_tags(request: web.Request) -> web.Response:
-    return reply({"tags": _tagged(request)["tags"]})
-
-
-@routes.put(_TAGGED)
-async def set_tags(request: web.Request) -> web.Response:
-    item = _tagged(request)
-    tags = (await read_body(request, _BAD_BODY)).get("tags")
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise errors.neutron(400, "BadRequest", "Invalid input: tags must be a list of strings.")
-    item["tags"] = sorted(set(tags))
-    ports.touch(item)
-    cloud(request).changed()
-    return reply({"tags": item["tags"]})
-
-
-@routes.delete(_TAGGED)
-async def clear_tags(request: web.Request) -> web.Response:
-    item = _tagged(request)
-    item["tags"] = []
-    cloud(request).changed()
-    return no_content()
-
-
-@routes.get(_TAGGED + "/{tag}")
-async def has_tag(request: web.Request) -> web.Response:
-    tag = request.match_info["tag"]
-    if tag not in _tagged(request)["tags"]:
-        raise errors.neutron(404, "TagNotFound", f"Tag {tag} could not be found.")
-    return no_content()
-
-
-@routes.put(_TAGGED + "/{tag}")
-async def add_tag(request: web.Request) -> web.Response:
-    item = _tagged(request)
-    if request.match_info["tag"] not in item["tags"]:
-        item["tags"] = sorted({*item["tags"], request.match_info["tag"]})
-    cloud(request).changed()
-    return no_content(201)
-
-
-@routes.delete(_TAGGED + "/{tag}")
-async def remove_tag(request: web.Request) -> web.Response:
-    item = _tagged(request)
-    tag = request.match_info["tag"]
-    if tag not in item["tags"]:
-        raise errors.neutron(404, "TagNotFound", f"Tag {tag} could not be found.")
-    item["tags"].remove(tag)
-    cloud(request).changed()
-    return no_content()
-
-
 # -- quotas -------------------------------------------------------------------------
 QUOTAS = {"network": 100, "subnet": 100, "port": 500, "floatingip": 50, "router": 10,
           "security_group": 10, "security_group_rule": 100}
@@ -314,3 +251,4 @@ async def quota_details(request: web.Request) -> web.Response:
     return reply({"quota": {
         k: {"limit": v, "used": used.get(k, 0), "reserved": 0} for k, v in QUOTAS.items()
     }})
+

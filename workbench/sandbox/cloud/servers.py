@@ -7,13 +7,12 @@ behind the server (``NodeHooks``) always agree with what the API shows.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.sandbox.cloud import errors, ports
+from workbench.sandbox.cloud import console, errors, ports
 from workbench.sandbox.cloud.store import Resource, new_id, now
 from workbench.sandbox.hooks import ServerInfo
 
@@ -107,7 +106,7 @@ class Servers:
             "_nova_ports": bound,
         }
         store.servers[server_id] = server
-        self._log(server, *_kernel_log(name))
+        self._log(server, *console.kernel_log(name))
         self.cloud.changed()
         fail = self.cloud.faults.consume("boot-error", name)
         self._spawn(self._build(server_id, fail))
@@ -170,7 +169,7 @@ class Servers:
         for port in ports.server_ports(self.cloud.store, server["id"]):
             ports.bind(port, server["id"], active=True)
         ips = ", ".join(self.info(server).fixed_ips)
-        self._log(server, *_cloud_init_log(server["name"], ips))
+        self._log(server, *console.cloud_init_log(server["name"], ips))
         self._set(
             server, status="ACTIVE", task_state=None, vm_state="active", power_state=1,
             launched_at=server.get("launched_at") or now().replace("Z", ".000000"),
@@ -248,7 +247,7 @@ class Servers:
             changes["metadata"] = {str(k): str(v) for k, v in body["metadata"].items()}
         server.pop("fault", None)
         self._set(server, status="REBUILD", task_state="rebuilding", **changes)
-        server["_console"] = list(_kernel_log(server["name"]))
+        server["_console"] = list(console.kernel_log(server["name"]))
         self._spawn(self._after(server, lambda: self.cloud.hooks.rebuild(self.info(server))))
 
     def power(self, server: Resource, on: bool) -> None:
@@ -305,31 +304,3 @@ class Servers:
 
 def _neutron_message(exc: errors.ApiError) -> str:
     return str(exc.body.get("NeutronError", {}).get("message", exc))
-
-
-def _kernel_log(name: str) -> tuple[str, ...]:
-    return (
-        "[    0.000000] Initializing cgroup subsys cpuset",
-        "[    0.000000] Linux version 3.17.4-301.fc21.x86_64 (mockbuild@bkernel02) "
-        "(gcc version 4.9.2 20141101 (Red Hat 4.9.2-1) (GCC) ) #1 SMP",
-        "[    0.000000] Command line: BOOT_IMAGE=/boot/vmlinuz-3.17.4-301.fc21.x86_64 "
-        "root=UUID=d2ec7a4c console=tty1 console=ttyS0,115200n8",
-        f"[    2.104822] systemd[1]: Set hostname to <{name}>.",
-    )
-
-
-def _cloud_init_log(name: str, ips: str) -> tuple[str, ...]:
-    return (
-        f"[    9.812345] cloud-init[612]: Cloud-init v. 0.7.5 running 'init' at {now()}. Up 9.81 seconds.",
-        f"[    9.901122] cloud-init[612]: ci-info: eth0: {ips}",
-        f"[   10.221304] cloud-init[612]: Cloud-init v. 0.7.5 finished. Datasource DataSourceOpenStack. Host {name}.",
-        f"{name} login: ",
-    )
-
-
-def user_data_text(server: Resource) -> str:
-    raw = server.get("user_data") or ""
-    try:
-        return base64.b64decode(raw).decode("utf-8", "replace")
-    except ValueError:
-        return ""
