@@ -110,3 +110,37 @@ def test_importing_the_engine_does_not_import_openstack() -> None:
     code = "import sys, workbench.engine.cloud, workbench.cli.cloud; print('openstack' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_retries_carry_through_a_burst_of_503s_and_a_busy_port(make_sandbox) -> None:
+    box = make_sandbox(minions=1)
+    _profile, state, bus, client = _setup(box, minions=1)
+    client.backoff = 0.01
+    seen: list[object] = []
+    bus.add_listener(seen.append)
+    assert (await up(client, state, bus)).ok
+    box.set_fault("api-5xx", True, count=3)
+    assert len(await client.list_instances()) == 2
+    assert any("retrying" in getattr(e, "text", "") for e in seen)
+    box.set_fault("port-busy", True)
+    result = await down(client, state, bus)
+    assert result.ok and result.remaining == ()
+    assert ours(sdk(box)) == {"servers": [], "ports": [], "floating_ips": []}
+
+
+async def test_password_is_registered_for_redaction_and_bad_auth_is_one_line(make_sandbox, tmp_path) -> None:
+    import secrets
+
+    from workbench.errors import CloudAuthError
+    from workbench.redact import redact
+
+    box = make_sandbox(minions=0)
+    profile, _state, _bus, _client = _setup(box, minions=0)
+    canary = "canary-" + secrets.token_hex(8)
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(box.clouds_path.read_text().replace(box.cloud.store.password, canary))
+    bad = dataclasses.replace(profile, cloud=dataclasses.replace(profile.cloud, clouds_yaml=clouds))
+    with pytest.raises(CloudAuthError) as caught:
+        await CloudClient(bad).list_instances()
+    assert "\n" not in str(caught.value) and canary not in str(caught.value)
+    assert canary not in redact(f"the password is {canary}")
