@@ -2,16 +2,21 @@
 
 With no cloud configured anywhere (no ``--profile``, no profile file, no ``OS_CLOUD`` /
 ``OS_AUTH_URL``) the sandbox starts in-process with its state in the user's state dir;
-``--sandbox`` forces that. Quitting stops the sandbox. Heavy modules (the sandbox, the
-engine's cloud layer) are imported only when needed, after argument parsing.
+``--sandbox`` forces that. Quitting stops the sandbox.
+
+Launch speed: the first frame comes before any cloud call (so before ``import
+openstack``): the engine's watch loops wait for it. When the sandbox's profile exists
+from an earlier run, the sandbox boots in a thread while the app draws.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,48 +55,109 @@ def default_sandbox_dir() -> Path:
     return user_state_path("workbench") / "sandbox"
 
 
+class SandboxStarter:
+    """Starts the in-process sandbox (realistic delays) on a thread; ``wait`` for it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.profile_path = directory / "profile.toml"
+        self.box: Any = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="sandbox-start", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            from workbench.sandbox.core import SandboxThread
+
+            self.box = SandboxThread(self.directory)
+            self.box.start()
+        except BaseException as exc:  # re-raised by wait() on the main thread
+            self.error = exc
+
+    def wait(self) -> Any:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.box
+
+    def stop(self) -> None:
+        self._thread.join()
+        if self.box is not None and self.error is None:
+            self.box.stop()
+
+
 def run(args: argparse.Namespace) -> int:
     from workbench.profile import load_profile
 
     profile_arg = getattr(args, "profile", None)
     use_sandbox = bool(args.sandbox or args.sandbox_dir) or not cloud_configured(profile_arg)
-    sandbox: Any = None
+    starter: SandboxStarter | None = None
     try:
         if use_sandbox:
-            sandbox = _start_sandbox(Path(args.sandbox_dir) if args.sandbox_dir else None)
-            profile = load_profile(sandbox.profile_path, environ={})
+            directory = Path(args.sandbox_dir) if args.sandbox_dir else default_sandbox_dir()
+            directory.mkdir(parents=True, exist_ok=True)
+            starter = SandboxStarter(directory.resolve())
+            if not starter.profile_path.is_file():
+                starter.wait()  # the first run: its profile is written as it starts
+            profile = load_profile(starter.profile_path, environ={})
         else:
             profile = load_profile(profile_arg)
-        return asyncio.run(_run_app(profile, readonly=bool(args.readonly)))
+        return asyncio.run(_run_app(profile, readonly=bool(args.readonly), starter=starter))
     finally:
-        if sandbox is not None:
-            sandbox.stop()
+        if starter is not None:
+            starter.stop()
 
 
-def _start_sandbox(state_dir: Path | None) -> Any:
-    """The in-process sandbox with realistic delays; blocks until it answers."""
-    from workbench.sandbox.core import SandboxThread
-
-    directory = state_dir or default_sandbox_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    sandbox = SandboxThread(directory)
-    sandbox.start()
-    return sandbox
-
-
-async def _run_app(profile: Any, *, readonly: bool) -> int:
+async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | None) -> int:
     from workbench.engine.pipeline import Engine
     from workbench.tui.app import WorkbenchApp
 
     engine = Engine(profile)
+    ready = asyncio.Event()
+    engine.start_gate = ready.wait  # no cloud call (so no `import openstack`) before it
     app = WorkbenchApp(engine, readonly=readonly)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, app.exit)
+    running = asyncio.create_task(app.run_async())
+    opener = asyncio.create_task(_open_gate(app, running, ready, starter))
     try:
-        await app.run_async()
+        await running
     finally:
+        opener.cancel()
         for signum in (signal.SIGTERM, signal.SIGHUP):
             loop.remove_signal_handler(signum)
         await engine.close()
+    if opener.done() and not opener.cancelled() and opener.exception() is not None:
+        raise opener.exception()  # type: ignore[misc]
     return int(app.return_code or 0)
+
+
+async def _open_gate(app: Any, running: asyncio.Task[Any], ready: asyncio.Event,
+                     starter: SandboxStarter | None) -> None:
+    """Open the engine's gate once the app's screen is painted and the sandbox answers."""
+    try:
+        await _first_frame(app, running)
+        if starter is not None:
+            try:
+                await asyncio.to_thread(starter.wait)
+            except BaseException:
+                app.exit(1)
+                raise
+    finally:
+        ready.set()
+
+
+async def _first_frame(app: Any, running: asyncio.Task[Any], timeout: float = 3.0) -> None:
+    """Return once the app's own screen has been painted (or after ``timeout``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    drawn = asyncio.Event()
+    while not running.done() and loop.time() < deadline:
+        if app.is_running and len(app.screen_stack) > 1 and app.screen.is_mounted:
+            app.screen.call_after_refresh(drawn.set)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(drawn.wait(), max(0.0, deadline - loop.time()))
+            return
+        await asyncio.sleep(0.005)

@@ -68,6 +68,9 @@ class Engine:
         self._inventory: Inventory | None = None
         self._ssh: SSHPool | None = None
         self._watcher: Watcher | None = None
+        #: watch loops and pipelines await this before any cloud call (the TUI's first frame,
+        #: a sandbox still booting); None: go at once
+        self.start_gate: Callable[[], Awaitable[Any]] | None = None
         self._unlisten = self.bus.add_listener(self._on_event)
 
     # -- parts, made on first use ------------------------------------------------------
@@ -114,7 +117,7 @@ class Engine:
 
         self.state.ensure()
         self._watcher = Watcher(self)
-        self._watcher.start()
+        self._watcher.start(self.start_gate() if self.start_gate is not None else None)
 
     async def refresh(self) -> None:
         """Read the instances, the alerts and the cluster info now."""
@@ -202,7 +205,7 @@ class Engine:
         if self.running is not None:
             raise PipelineBusy(f"{self.running} is running: wait for it or cancel it")
         self.running = name
-        task = asyncio.create_task(self._run_stages(name, stages), name=f"pipeline-{name}")
+        task = asyncio.create_task(self._gated(name, stages), name=f"pipeline-{name}")
         self._task = task
         try:
             await task
@@ -213,6 +216,11 @@ class Engine:
             self.running = None
             self._task = None
             self.changed()
+
+    async def _gated(self, name: str, stages: Sequence[Stage]) -> None:
+        if self.start_gate is not None:
+            await self.start_gate()
+        await self._run_stages(name, stages)
 
     async def _run_stages(self, name: str, stages: Sequence[Stage]) -> None:
         self.bus.publish(PipelineStarted(name, tuple(s.name for s in stages)))

@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
 from workbench.events import AlertsChanged, ClusterInfoChanged, Event, InstancesChanged
+
+GATE_TIMEOUT = 5.0
 
 if TYPE_CHECKING:
     from workbench.engine.pipeline import Engine
@@ -35,9 +38,16 @@ class Watcher:
         if isinstance(event, InstancesChanged):
             self._wake.set()
 
-    def start(self) -> None:
-        inventory = self.engine.inventory
-        self._tasks = [inventory.start(), asyncio.create_task(self._loop(), name="watch")]
+    def start(self, gate: Awaitable[Any] | None = None) -> None:
+        """Start polling, after ``gate`` (at most GATE_TIMEOUT s): the first frame comes first."""
+        self._tasks = [asyncio.create_task(self._after(gate), name="watch")]
+
+    async def _after(self, gate: Awaitable[Any] | None) -> None:
+        if gate is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gate, GATE_TIMEOUT)
+        self._tasks.append(self.engine.inventory.start())
+        await self._loop()
 
     def poke(self) -> None:
         self._wake.set()
