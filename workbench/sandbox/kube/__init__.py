@@ -17,11 +17,13 @@ from workbench.sandbox.kube.kubelet import CREDENTIALS, Kubelet, read_kubeconfig
 
 log = logging.getLogger(__name__)
 DEFAULT_HEARTBEAT = 2.0
+MIN_HEARTBEAT = 0.05  # scaled-down test delays still leave the loop room to breathe
 
 
 class KubeSim:
     def __init__(self, delays: Any = None, *, port: int = 8080) -> None:
-        self.heartbeat = float(getattr(delays, "kubelet_heartbeat", DEFAULT_HEARTBEAT) or DEFAULT_HEARTBEAT)
+        heartbeat = float(getattr(delays, "kubelet_heartbeat", DEFAULT_HEARTBEAT) or DEFAULT_HEARTBEAT)
+        self.heartbeat = max(MIN_HEARTBEAT, heartbeat)
         self.port = port
         self.apiservers: dict[str, ApiServer] = {}  # server id -> running API server
         self.clusters: dict[str, ClusterState] = {}  # server id of a master -> its state
