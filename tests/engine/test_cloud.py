@@ -144,3 +144,33 @@ async def test_password_is_registered_for_redaction_and_bad_auth_is_one_line(mak
         await CloudClient(bad).list_instances()
     assert "\n" not in str(caught.value) and canary not in str(caught.value)
     assert canary not in redact(f"the password is {canary}")
+
+
+async def test_rerun_after_a_crash_reuses_the_pending_port_and_refuses_a_foreign_namesake(make_sandbox) -> None:
+    from workbench.engine.cloud import members
+
+    box = make_sandbox(minions=1)
+    profile, state, bus, client = _setup(box, minions=1)
+    resolved = await client.resolve()
+    # a crash right after the master's port was made: the port is ours, DOWN, unattached
+    port = await client.create_port(profile.master_name, resolved.network_id, profile.cluster.master_ip)
+    members.set_pending(state, port.id, True)
+    result = await up(client, state, bus)
+    assert result.ok and sorted(result.created) == ["kubernetes-master", "kubernetes-minion-1"]
+    master = next(i for i in result.instances if i.role == "master")
+    assert (await client.ports(ours=True, device_id=master.id))[0].id == port.id
+    assert members.pending_ports(state) == set()
+    await down(client, state, bus)
+
+    conn = sdk(box)
+    image = conn.image.find_image(profile.cluster.image)
+    flavor = conn.compute.find_flavor(profile.cluster.flavor)
+    net = conn.network.find_network(profile.cluster.network)
+    stranger = conn.compute.create_server(
+        name=profile.minion_name(0), image_id=image.id, flavor_id=flavor.id, networks=[{"uuid": net.id}]
+    )
+    with pytest.raises(PreflightError, match="not ours"):
+        await up(client, state, bus)
+    assert (await down(client, state, bus)).servers == ()  # never deletes the namesake
+    assert conn.compute.get_server(stranger.id).name == profile.minion_name(0)
+    conn.compute.delete_server(stranger.id)
