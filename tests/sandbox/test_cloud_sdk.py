@@ -130,3 +130,32 @@ def test_quotas_and_limits_for_a_preflight(sandbox):
     quota = conn.network.get_quota(project, details=True)
     assert quota.ports["limit"] >= 10 and "used" in quota.ports
     assert conn.network.get_quota(project).floating_ips >= 3
+
+
+def test_paginated_lists_follow_next_links(sandbox):
+    conn = os_conn(sandbox)
+    net, _, image, flavor = _base(conn)
+    tag = f"page-{uuid.uuid4().hex[:6]}"
+    made = [conn.network.create_port(network_id=net.id, name=f"{tag}-{i}") for i in range(5)]
+    try:
+        for port in made:
+            conn.network.set_tags(port, [tag])
+        paged = [p.id for p in conn.network.ports(tags=tag, limit=2)]
+        assert sorted(paged) == sorted(p.id for p in made)
+        named = [p.name for p in conn.network.ports(tags=tag, fields=["name", "id"])]
+        assert sorted(named) == sorted(p.name for p in made)
+    finally:
+        for port in made:
+            conn.network.delete_port(port)
+    servers = [
+        conn.compute.create_server(name=f"{tag}-s{i}", image_id=image.id, flavor_id=flavor.id,
+                                   networks=[{"uuid": net.id}]) for i in range(3)
+    ]
+    try:
+        listed = [s.id for s in conn.compute.servers(name=f"^{tag}-s", limit=1)]
+        assert sorted(listed) == sorted(s.id for s in servers)
+    finally:
+        for server in servers:
+            conn.compute.delete_server(server)
+        for server in servers:
+            conn.compute.wait_for_delete(server, interval=0.02, wait=20)

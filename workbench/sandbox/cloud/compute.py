@@ -9,7 +9,7 @@ from aiohttp import web
 
 from workbench.sandbox.cloud import errors, keys, ports
 from workbench.sandbox.cloud.store import Resource, now
-from workbench.sandbox.cloud.web import cloud, no_content, read_body, reply
+from workbench.sandbox.cloud.web import cloud, no_content, paginate, read_body, reply
 
 routes = web.RouteTableDef()
 MAX_VERSION = "2.96"
@@ -137,14 +137,19 @@ def _listed(request: web.Request) -> list[dict[str, Any]]:
 
 @routes.get("/compute/v2.1/servers")
 async def list_servers(request: web.Request) -> web.Response:
-    return reply({"servers": [
-        {"id": v["id"], "name": v["name"], "links": v["links"]} for v in _listed(request)
-    ]})
+    doc = _page(request)
+    doc["servers"] = [{"id": v["id"], "name": v["name"], "links": v["links"]} for v in doc["servers"]]
+    return reply(doc)
 
 
 @routes.get("/compute/v2.1/servers/detail")
 async def list_servers_detail(request: web.Request) -> web.Response:
-    return reply({"servers": _listed(request)})
+    return reply(_page(request))
+
+
+def _page(request: web.Request) -> dict[str, Any]:
+    marker = request.query.get("marker")
+    return paginate(request, _listed(request), "servers", errors.nova(400, f"marker [{marker}] not found"))
 
 
 @routes.get("/compute/v2.1/servers/{id}")

@@ -8,7 +8,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from workbench.sandbox.cloud import errors, ports
-from workbench.sandbox.cloud.web import cloud, no_content, public, read_body, reply
+from workbench.sandbox.cloud.web import cloud, no_content, paginate, public, read_body, reply
 
 routes = web.RouteTableDef()
 
@@ -60,10 +60,15 @@ def filter_items(
             out = [r for r in out if _text(r.get(key)).lower() in low or _text(r.get(key)) in values]
         else:
             cloud(request).record_unimplemented(request, f"filter {key}")
-    fields = query.getall("fields", [])
-    if fields:
-        out = [{k: v for k, v in r.items() if k in fields} for r in out]
     return out
+
+
+def project(query: MultiMapping[str], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Neutron's ``fields=`` projection."""
+    fields = query.getall("fields", [])
+    if not fields:
+        return items
+    return [{k: v for k, v in r.items() if k in fields} for r in items]
 
 
 _KNOWN_FIELDS = {
@@ -128,15 +133,19 @@ async def security_groups(request: web.Request) -> web.Response:
         "tenant_id": c.store.project_id, "project_id": c.store.project_id, "tags": [],
         "security_group_rules": [], "shared": False,
     }
-    return reply({"security_groups": filter_items(request, [group], request.query)})
+    listed = filter_items(request, [group], request.query)
+    return reply({"security_groups": project(request.query, listed)})
 
 
 @routes.get("/network/v2.0/{coll:networks|subnets|ports|floatingips}")
 async def list_items(request: web.Request) -> web.Response:
     coll = request.match_info["coll"]
     table = getattr(cloud(request).store, COLLECTIONS[coll][0])
-    items = [public(r) for r in table.values()]
-    return reply({coll: filter_items(request, items, request.query)})
+    items = filter_items(request, [public(r) for r in table.values()], request.query)
+    bad = errors.neutron(404, "NotFound", f"Marker {request.query.get('marker')} could not be found.")
+    doc = paginate(request, items, coll, bad)
+    doc[coll] = project(request.query, doc[coll])
+    return reply(doc)
 
 
 @routes.get("/network/v2.0/{coll:networks|subnets|ports|floatingips}/{id}")

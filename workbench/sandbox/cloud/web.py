@@ -40,6 +40,30 @@ async def read_body(request: web.Request, bad: ApiError) -> dict[str, Any]:
     return data
 
 
+def paginate(
+    request: web.Request, items: list[dict[str, Any]], collection: str, bad_marker: ApiError
+) -> dict[str, Any]:
+    """``{collection: page}`` plus ``<collection>_links`` (rel next) when ``limit`` cut it."""
+    marker = request.query.get("marker")
+    if marker:
+        index = next((i for i, r in enumerate(items) if r.get("id") == marker), None)
+        if index is None:
+            raise bad_marker
+        items = items[index + 1:]
+    try:
+        limit = int(request.query.get("limit", "0"))
+    except ValueError:
+        limit = 0
+    doc: dict[str, Any] = {collection: items}
+    if limit > 0 and len(items) > limit:
+        doc[collection] = items[:limit]
+        query = {k: v for k, v in request.query.items() if k != "marker"}
+        query["marker"] = items[limit - 1]["id"]
+        url = request.url.with_query(query)
+        doc[f"{collection}_links"] = [{"rel": "next", "href": str(url)}]
+    return doc
+
+
 def public(resource: dict[str, Any]) -> dict[str, Any]:
     """A stored resource without its private (``_``-prefixed) bookkeeping keys."""
     return {k: v for k, v in resource.items() if not k.startswith("_")}
