@@ -109,3 +109,36 @@ async def test_salt_is_installed_with_the_node_package_manager(make_sandbox) -> 
         assert not failed.ok and "could not be installed" in (failed.runs[0].error or "")
     finally:
         await c.close()
+
+
+async def test_cli_salt_json_and_failed(make_sandbox) -> None:
+    import asyncio
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    c = await start_cluster(make_sandbox, minions=2)
+    await c.close()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+
+    def wb(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "workbench", "--profile", str(c.box.profile_path), *args],
+            cwd=Path(__file__).resolve().parents[2], env=env, text=True, capture_output=True,
+            timeout=120, stdin=subprocess.DEVNULL,
+        )
+
+    done = await asyncio.to_thread(wb, "salt", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert sorted(n["name"] for n in doc["nodes"]) == sorted(i.name for i in c.instances)
+    for n in doc["nodes"]:
+        assert n["ok"] and n["failed"] == 0 and n["succeeded"] >= 3 and n["seconds"] > 0
+    one = json.loads((await asyncio.to_thread(wb, "salt", "--nodes", c.minions[0].name, "--json")).stdout)
+    assert [n["name"] for n in one["nodes"]] == [c.minions[0].name]
+    nothing = await asyncio.to_thread(wb, "salt", "--failed", "--json")
+    assert nothing.returncode == 0 and json.loads(nothing.stdout)["nodes"] == []
+    bad = await asyncio.to_thread(wb, "salt", "--nodes", "nope")
+    assert bad.returncode == 2 and "nope" in bad.stderr and "Traceback" not in bad.stderr
