@@ -135,6 +135,7 @@ class Sandbox:
         else:
             self.kube, self.nodes = self._plug_nodes()
         secret = os.urandom(18).hex()
+        REDACTOR.add(secret)
         self.cloud = Cloud(store, state_path=state_path, faults=self.faults, hooks=self.nodes,
                            delays=self.delays, control_secret=secret)
         sock = self._bind(store.api_port)
