@@ -64,6 +64,7 @@ def start_nodes(base: Path, names: list[str]) -> list[SSHDNode]:
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     net = f"127.{random.randint(100, 250)}.{random.randint(1, 250)}."
+    base.mkdir(parents=True, exist_ok=True)
     client_pub = _keygen(base / "client_ed25519")
     nodes: list[SSHDNode] = []
     try:

@@ -81,14 +81,15 @@ async def push(
     master = master or profile.master_name
     sources = select_sources(profile, root)
     cache = ChunkCache(state.ensure().root / "push-cache.json")
-    manifest = await asyncio.to_thread(build_manifest, sources, cache)
+    # the agents start while the workstation chunks what changed
+    manifest_task = asyncio.create_task(asyncio.to_thread(build_manifest, sources, cache))
     sudo = profile.ssh.user != "root" and any(s.dest.startswith("/") for s in sources)
 
     async def default_launch(name: str, conn: Any) -> AgentSession:
         return await launch(conn, name, sudo=sudo)
 
     relay = not direct and profile.push.relay and master in targets and len(targets) > 1
-    ctx = _Push(bus, manifest, launcher or default_launch, dry_run,
+    ctx = _Push(bus, manifest_task, launcher or default_launch, dry_run,
                 (relay_host or profile.cluster.master_ip) if relay else None, pipeline)
     ctx.minions_left = len(targets) - 1 if relay else 0
     runs = [
@@ -96,7 +97,11 @@ async def push(
         else ctx.run_node(name, conn, via_relay=relay)
         for name, (_node, conn) in targets.items()
     ]
-    results = tuple(await asyncio.gather(*runs))
+    try:
+        results = tuple(await asyncio.gather(*runs))
+        manifest = await manifest_task
+    finally:
+        manifest_task.cancel()
     report = PushReport(results, ctx.bytes_from_workstation, time.monotonic() - started,
                         len(manifest), dry_run)
     if not dry_run:
@@ -116,7 +121,7 @@ def _remember(state: StateDir, manifest: Sequence[LocalFile], report: PushReport
 class _Push:
     """Shared state of one push: the manifest, the relay rendezvous, byte counters."""
 
-    def __init__(self, bus: Bus, manifest: list[LocalFile], launcher: Launcher,
+    def __init__(self, bus: Bus, manifest: asyncio.Task[list[LocalFile]], launcher: Launcher,
                  dry_run: bool, relay_host: str | None, pipeline: str) -> None:
         self.bus, self.manifest, self.launcher = bus, manifest, launcher
         self.pipeline = pipeline
@@ -177,7 +182,8 @@ class _Push:
             session = await self.launcher(name, conn)
             self.sessions.append(session)
             session.on_file = progress.file_done
-            changed = await session.check(self.manifest)
+            manifest = await asyncio.shield(self.manifest)
+            changed = await session.check(manifest)
             missing = await session.plan(changed) if changed else []
             planned = sum(n for f, want in zip(changed, missing, strict=True)
                           for n in _lengths(f, want))
@@ -191,7 +197,7 @@ class _Push:
                     sent = planned if done.get("ok") else 0
                     if not done.get("ok"):
                         self.bus.log("push", name, "relay fetch failed; pushing directly", "stderr")
-                        via, changed = "direct", await session.check(self.manifest)
+                        via, changed = "direct", await session.check(manifest)
                         missing = await session.plan(changed) if changed else []
                 if via == "direct":
                     done, sent = await session.send(changed, missing, progress.sent)

@@ -29,7 +29,8 @@ from workbench.state import atomic_write
 AVG_CHUNK = 16 * 1024
 REC = 20  # chunk table record: 16-byte xxh3_128 + 4-byte big-endian length
 _PLATFORM_TAR = re.compile(r"-(linux|darwin|windows|freebsd)-([a-z0-9]+)\.tar\.gz$")
-_NEVER = ("kubernetes-src.tar.gz",)
+# the full multi-platform bundle and the sources: no node uses them (add via push.extra)
+_NEVER = ("kubernetes.tar.gz", "kubernetes-src.tar.gz")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""workbench push vs rsync -a: a rebuild of a release tree to 3 nodes on loopback.
+
+Makes a release tree (binaries mixing random, low-entropy and repeated regions, plus a
+random tarball) and a rebuild (two binaries with KiB-sized inserts, deletes and
+overwrites), starts one OpenSSH sshd per node on 127.x.y.z, warms up (every destination
+gets the first build), then measures the rebuild with: rsync -a to the nodes one after
+another (the seed's kube-push), rsync -a to all in parallel, workbench push --direct and
+workbench push (relay). The two pushes use separate node sets so neither reuses the
+other's chunks. Every wall time includes opening the SSH connections.
+
+    .venv/bin/python bench/push_vs_rsync.py --size 256M
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.engine.test_push_sshd import SSHDNode, start_nodes, stop_nodes  # noqa: E402
+from workbench.engine.push import push  # noqa: E402
+from workbench.events import Bus  # noqa: E402
+from workbench.profile import (  # noqa: E402
+    ClusterSection,
+    KubeSection,
+    PathsSection,
+    Profile,
+    PushSection,
+    SSHSection,
+)
+from workbench.state import StateDir  # noqa: E402
+
+BINARIES = {"kube-apiserver": 0.24, "kube-controller-manager": 0.18, "kubelet": 0.22,
+            "kubectl": 0.17, "kube-scheduler": 0.10, "kube-proxy": 0.09}
+TARBALL_SHARE = 0.15
+LOW = bytes.maketrans(bytes(range(256)), bytes(b % 16 for b in range(256)))
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMG]?)i?B?", text.strip(), re.I)
+    if not m:
+        raise argparse.ArgumentTypeError(f"--size: a size like 256M or 1G, not {text!r}")
+    return int(float(m.group(1)) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[m.group(2).upper()])
+
+
+def binary(rng: random.Random, size: int) -> bytes:
+    parts: list[bytes] = []
+    total = 0
+    while total < size:
+        n = rng.randint(4 << 10, 512 << 10)
+        kind = rng.random()
+        if kind < 0.45:
+            part = rng.randbytes(n)  # code and compressed data
+        elif kind < 0.75:
+            part = rng.randbytes(n).translate(LOW)  # tables, strings: low entropy
+        elif parts:
+            src = rng.choice(parts)
+            part = src[: n]  # repeated regions
+        else:
+            part = bytes(n)
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)[:size]
+
+
+def make_tree(root: Path, size: int, seed: int = 42) -> None:
+    rng = random.Random(seed)
+    tree = root / "tree"
+    (tree / "bin").mkdir(parents=True, exist_ok=True)
+    for name, share in BINARIES.items():
+        (tree / "bin" / name).write_bytes(binary(rng, int(size * (1 - TARBALL_SHARE) * share)))
+    (tree / "kubernetes-server-linux-amd64.tar.gz").write_bytes(rng.randbytes(int(size * TARBALL_SHARE)))
+
+
+def rebuild(root: Path, seed: int = 7) -> int:
+    """Two binaries change the way a rebuild changes them; returns the bytes genuinely new."""
+    rng = random.Random(seed)
+    new = 0
+    for name in ("kube-apiserver", "kubelet"):
+        path = root / "tree" / "bin" / name
+        data = bytearray(path.read_bytes())
+        for _ in range(3):
+            at, n = rng.randrange(len(data)), rng.randint(1 << 10, 8 << 10)
+            data[at:at] = rng.randbytes(n)
+            new += n
+            at = rng.randrange(len(data) - (9 << 10))
+            del data[at : at + rng.randint(1 << 10, 8 << 10)]
+        for _ in range(6):
+            at = rng.randrange(len(data) - 4096)
+            data[at : at + 4096] = rng.randbytes(4096)
+            new += 4096
+        path.write_bytes(bytes(data))
+    return new
+
+
+def rsync_argv(src: Path, node: SSHDNode, dest: str) -> list[str]:
+    ssh = " ".join(node.ssh_argv())
+    return ["rsync", "-a", "--stats", "-e", ssh, f"{src}/", f"root@{node.address}:{node.home}/{dest}/"]
+
+
+def _sent(stats: str) -> int:
+    m = re.search(r"Total bytes sent: ([\d,]+)", stats)
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+def rsync_sequential(src: Path, nodes: list[SSHDNode], dest: str) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    sent = 0
+    for node in nodes:
+        out = subprocess.run(rsync_argv(src, node, dest), check=True, capture_output=True, text=True)
+        sent += _sent(out.stdout)
+    return time.perf_counter() - t0, sent
+
+
+def rsync_parallel(src: Path, nodes: list[SSHDNode], dest: str) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(rsync_argv(src, n, dest), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for n in nodes]
+    sent = 0
+    for p in procs:
+        out, err = p.communicate()
+        if p.returncode:
+            raise RuntimeError(f"rsync failed: {err.strip()}")
+        sent += _sent(out)
+    return time.perf_counter() - t0, sent
+
+
+def profile_for(root: Path, nodes: list[SSHDNode]) -> Profile:
+    return Profile(
+        cluster=ClusterSection(name="kubernetes", minions=len(nodes) - 1, master_ip=nodes[0].address),
+        ssh=SSHSection(user="root"),
+        kube=KubeSection(root=root),
+        paths=PathsSection(release_dir="push", salt_tree="salt"),
+        push=PushSection(include_tars=False, include_salt=False, extra=("tree",)),
+    )
+
+
+async def workbench_push(root: Path, nodes: list[SSHDNode], state: StateDir, *, direct: bool) -> tuple[float, int]:
+    t0 = time.perf_counter()
+    conns = await asyncio.gather(*(n.connect() for n in nodes))
+    try:
+        names = ["kubernetes-master"] + [f"kubernetes-minion-{i}" for i in range(1, len(nodes))]
+        targets = {name: (None, c) for name, c in zip(names, conns, strict=True)}
+        report = await push(profile_for(root, nodes), state, targets, bus=Bus(), direct=direct)
+    finally:
+        for c in conns:
+            c.close()
+    if not report.ok:
+        raise RuntimeError(f"push failed: {[n.error for n in report.nodes if not n.ok]}")
+    return time.perf_counter() - t0, report.bytes_from_workstation
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=parse_size, default=1 << 30, help="release tree size (default 1G)")
+    ap.add_argument("--nodes", type=int, default=3)
+    ap.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir, removed)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="push-bench-", dir=args.workdir) as tmp:
+        return run(Path(tmp), args.size, args.nodes)
+
+
+def run(work: Path, size: int, n: int) -> int:
+    root = work / "kube-root"
+    t = time.perf_counter()
+    make_tree(root, size)
+    say(f"tree of {size / 2**20:.0f} MiB made in {time.perf_counter() - t:.1f} s")
+    names = ["kubernetes-master"] + [f"kubernetes-minion-{i}" for i in range(1, n)]
+    rsync_nodes = start_nodes(work / "rsync", names)
+    direct_nodes = start_nodes(work / "direct", names)
+    relay_nodes = start_nodes(work / "relay", names)
+    try:
+        src = root / "tree"
+        state_d, state_r = StateDir(work / "state-direct"), StateDir(work / "state-relay")
+        t = time.perf_counter()
+        rsync_parallel(src, rsync_nodes, "seq")  # warm-up: every destination gets build 1
+        rsync_parallel(src, rsync_nodes, "par")
+        asyncio.run(workbench_push(root, direct_nodes, state_d, direct=True))
+        asyncio.run(workbench_push(root, relay_nodes, state_r, direct=False))
+        say(f"warm-up (first build everywhere) {time.perf_counter() - t:.1f} s")
+        os.sync()
+        nochange, _ = asyncio.run(workbench_push(root, direct_nodes, state_d, direct=True))
+        new = rebuild(root)
+        os.sync()  # each method starts without the previous one's writeback
+        seq_s, seq_b = rsync_sequential(src, rsync_nodes, "seq")
+        os.sync()
+        par_s, par_b = rsync_parallel(src, rsync_nodes, "par")
+        os.sync()
+        direct_s, direct_b = asyncio.run(workbench_push(root, direct_nodes, state_d, direct=True))
+        os.sync()
+        relay_s, relay_b = asyncio.run(workbench_push(root, relay_nodes, state_r, direct=False))
+        verify(src, direct_nodes + relay_nodes, rsync_nodes)
+    finally:
+        stop_nodes(rsync_nodes + direct_nodes + relay_nodes)
+    best = min(direct_s, relay_s)
+    rows = [("rsync -a, nodes one after another", seq_s, seq_b), ("rsync -a, nodes in parallel", par_s, par_b),
+            ("workbench push --direct", direct_s, direct_b), ("workbench push (relay)", relay_s, relay_b)]
+    say(f"\nrebuild of a {size / 2**20:.0f} MiB tree to {n} nodes ({new / 1e3:.0f} KB genuinely new); "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
+    say(f"{'method':<36}{'wall s':>9}{'MB from workstation':>22}")
+    for label, s, b in rows:
+        say(f"{label:<36}{s:>9.2f}{b / 1e6:>22.2f}")
+    say(f"workbench push with nothing changed: {nochange:.3f} s (connections included)")
+    say(f"best workbench / rsync sequential = {best / seq_s:.3f}; / rsync parallel = {best / par_s:.3f}")
+    print(json.dumps({
+        "size_bytes": size, "nodes": n, "rsync_sequential_s": round(seq_s, 3),
+        "rsync_parallel_s": round(par_s, 3), "direct_s": round(direct_s, 3), "relay_s": round(relay_s, 3),
+        "ratio_vs_rsync_sequential": round(best / seq_s, 3), "ratio_vs_rsync_parallel": round(best / par_s, 3),
+        "relay_bytes_from_workstation": relay_b,
+    }))
+    return 0
+
+
+def verify(src: Path, push_nodes: list[SSHDNode], rsync_nodes: list[SSHDNode]) -> None:
+    """Every node holds the rebuild, byte for byte (cmp, no trust in either tool)."""
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        rel = path.relative_to(src)
+        copies = [n.home / "push" / "tree" / rel for n in push_nodes]
+        copies += [n.home / d / rel for n in rsync_nodes for d in ("seq", "par")]
+        for copy in copies:
+            subprocess.run(["cmp", "-s", str(path), str(copy)], check=True)
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
