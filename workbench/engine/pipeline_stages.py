@@ -7,9 +7,13 @@ failing node never stops the rest).
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import PipelineFailed
+
+VERIFY_SECONDS = 60.0  # kubelets register within a few heartbeats
+VERIFY_POLL = 0.25
 
 if TYPE_CHECKING:
     from workbench.engine.cloud import Instance
@@ -86,5 +90,55 @@ def summary_lines(run: Any) -> list[str]:
             f"Total run time: {run.seconds:8.3f} s"]
 
 
-async def verify(engine: Engine) -> None:
-    raise PipelineFailed(engine.running or "verify", "verify", "the cluster check is not built yet")
+def kube_client(engine: Engine, master: Instance) -> Any:
+    """A client for the master's API server, authenticated with the cluster's token."""
+    from workbench.engine.kube import KubeClient, server_url
+
+    address = master.floating_ip or master.fixed_ip
+    if not address:
+        raise PipelineFailed(engine.running or "verify", "verify", "the master has no address", (master.name,))
+    state = engine.state.ensure()
+    return KubeClient(server_url(address), state.cluster_token(), state.root)
+
+
+async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
+    """The cluster works: the API answers, every minion's token matches, every node is Ready."""
+    from workbench.engine.tokens import check_tokens
+    from workbench.errors import WorkbenchError
+    from workbench.events import ClusterInfoChanged
+
+    pipeline = engine.running or "verify"
+    nodes = await active_nodes(engine, "verify")
+    master = next((n for n in nodes if n.role == "master"), None)
+    if master is None:
+        raise PipelineFailed(pipeline, "verify", "no ACTIVE master")
+    minions = [n for n in nodes if n.role == "minion"]
+    mismatched = [c for c in await check_tokens(engine.ssh, engine.profile, master, minions) if not c.ok]
+    if mismatched:
+        why = "; ".join(f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
+        raise PipelineFailed(pipeline, "verify", why, tuple(c.node for c in mismatched))
+    client = kube_client(engine, master)
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    wanted = {n.name for n in minions}
+    info: Any = None
+    last_error = ""
+    while True:
+        try:
+            info = await client.refresh()
+            last_error = ""
+        except WorkbenchError as exc:
+            last_error = str(exc)
+        ready = {n.name for n in info.nodes if n.ready} if info is not None else set()
+        if info is not None and wanted <= ready:
+            break
+        if loop.time() > end:
+            missing = tuple(sorted(wanted - ready)) or (master.name,)
+            why = last_error or f"not Ready after {deadline:.0f} s"
+            raise PipelineFailed(pipeline, "verify", why, missing)
+        await asyncio.sleep(VERIFY_POLL)
+    engine.bus.publish(ClusterInfoChanged(info))
+    for service in info.services:
+        engine.bus.log("kube", None, f"{service.name} is running at {service.url}", "info")
+    ready_line = ", ".join(f"{n.name} Ready" for n in info.nodes if n.ready)
+    engine.bus.log("kube", None, f"nodes: {ready_line or 'none'}", "info")

@@ -94,7 +94,15 @@ class Watcher:
         kube = _optional("workbench.engine.kube")
         if kube is None:
             return
-        info = await kube.cluster_info(self.engine)
+        from workbench.engine.pipeline_stages import kube_client
+
+        master = next(i for i in self.engine.instances if i.role == "master" and i.status == "ACTIVE")
+        try:
+            info = await kube_client(self.engine, master).refresh()
+        except kube.KubeError:
+            if self.cluster_info is None:
+                return  # not provisioned yet: nothing to say
+            raise
         if info != self.cluster_info:
             self.cluster_info = info
             self.engine.bus.publish(ClusterInfoChanged(info))
