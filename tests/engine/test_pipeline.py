@@ -157,3 +157,54 @@ async def test_a_failing_stage_stops_the_pipeline_and_is_named(make_sandbox: Cal
         assert stages == ["build"]
     finally:
         await engine.close()
+
+
+async def test_up_then_redeploy_end_to_end(make_sandbox: Callable[..., Any]) -> None:
+    from workbench.events import ClusterInfoChanged
+
+    box = make_sandbox(minions=2)
+    fake_build(box, seconds=0.3)
+    engine, seen = engine_for(box)
+    try:
+        await engine.up()
+        await engine.redeploy()
+        events = pipeline_events(seen, "redeploy")
+        assert events[0] == PipelineStarted("redeploy", ("build", "push", "salt", "verify"))
+        assert [(type(e).__name__, getattr(e, "stage", None)) for e in events[1:]] == [
+            (kind, stage) for stage in ("build", "push", "salt", "verify")
+            for kind in ("StageStarted", "StageFinished")
+        ] + [("PipelineFinished", None)]
+        assert all(e.ok for e in events if isinstance(e, StageFinished | PipelineFinished))
+        # Salt ran on every node, in the redeploy pipeline, and its summary reached the logs.
+        salted = {e.node for e in seen if isinstance(e, StageFinished) and e.pipeline == "redeploy"
+                  and e.stage == "salt" and e.node}
+        assert salted == {engine.profile.master_name, *(engine.profile.minion_name(i) for i in range(2))}
+        summaries = [e.text for e in seen if isinstance(e, LogLine) and e.source == "salt" and e.text.startswith("Summary for")]
+        assert len(summaries) == 3
+        # Verify published the cluster as kubectl sees it: the seed's services, all nodes Ready.
+        info = [e.info for e in seen if isinstance(e, ClusterInfoChanged)][-1]
+        assert "Kubernetes master" in {s.name for s in info.services}
+        assert {n.name for n in info.nodes if n.ready} >= {engine.profile.minion_name(i) for i in range(2)}
+        assert any(isinstance(e, LogLine) and e.text.startswith("Kubernetes master is running at") for e in seen)
+    finally:
+        await engine.close()
+
+
+async def test_redeploy_names_the_minions_whose_token_drifted(make_sandbox: Callable[..., Any]) -> None:
+    box = make_sandbox(minions=2)
+    fake_build(box, seconds=0.2)
+    engine, seen = engine_for(box)
+    try:
+        await engine.up()
+        await engine.redeploy()
+        box.set_fault("token-regen", True)
+        await engine.salt()  # the master mints a new token; the minions keep the old one
+        with pytest.raises(PipelineFailed) as failed:
+            await engine.redeploy()
+        minions = tuple(engine.profile.minion_name(i) for i in range(2))
+        assert failed.value.stage == "verify" and failed.value.nodes == minions
+        finished = pipeline_events(seen, "redeploy")[-1]
+        assert isinstance(finished, PipelineFinished)
+        assert (finished.failed_stage, finished.failed_nodes) == ("verify", minions)
+    finally:
+        await engine.close()
