@@ -80,6 +80,10 @@ def test_openstack_cli_port_server_floating_ip_and_teardown(sandbox):
     while conn.compute.find_server("cli-server") is not None:
         assert time.monotonic() < deadline, "server never went away"
         time.sleep(0.02)
+    # the port we made outlives its server, unbound (as with Nova); then we delete it
+    down = osc(sandbox, "port", "list", "--status", "DOWN", "-f", "json")
+    assert port["id"] in {p["ID"] for p in down}
+    osc(sandbox, "port", "delete", "cli-port")
     assert port["id"] not in {p["ID"] for p in osc(sandbox, "port", "list", "-f", "json")}
     assert fip["id"] not in {f["ID"] for f in osc(sandbox, "floating", "ip", "list", "-f", "json")}
 

@@ -76,6 +76,10 @@ def test_port_server_floating_ip_console_and_teardown(sandbox):
     conn.network.delete_ip(fip)
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, interval=0.02, wait=20)
+    # Like Nova, a port the user made survives its server, unbound; deleting it is ours.
+    unbound = conn.network.get_port(port.id)
+    assert (unbound.status, unbound.device_id, unbound.device_owner) == ("DOWN", "", "")
+    conn.network.delete_port(port)
     with pytest.raises(openstack.exceptions.NotFoundException):
         conn.network.get_port(port.id)
     assert conn.compute.find_server(name) is None

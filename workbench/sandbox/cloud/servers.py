@@ -209,12 +209,15 @@ class Servers:
         server = store.servers.pop(server_id, None)
         if server is None:
             return
+        # As Nova does: ports Nova made for the server go with it; ports the user made
+        # and passed in are only unbound. With leaked-ports, Nova's own ports leak too.
         leak = self.cloud.faults.active("leaked-ports", server["name"])
+        nova_made = set(server.get("_nova_ports", []))
         for port in ports.server_ports(store, server_id):
-            if leak:
-                ports.unbind(port)
-            else:
+            if port["id"] in nova_made and not leak:
                 ports.delete_port(store, port["id"])
+            else:
+                ports.unbind(port)
         self.cloud.changed()
         with contextlib.suppress(Exception):
             await self.cloud.hooks.destroy(server_id)
