@@ -31,7 +31,7 @@ async def test_recreated_instance_on_reused_ip_connects_and_a_swapped_key_is_ref
         assert first.returncode == 0, first.stderr
         # the instance is deleted and recreated: new id, new host key, same fixed and floating IP
         await c.client.delete_server(old.id)
-        again = await up(c.client, c.state, c.bus)
+        again = await up(c.client, c.state, c.bus, fix_leaked=True)  # its port stays, DOWN
         new = next(i for i in again.instances if i.name == old.name)
         assert new.id != old.id and (new.fixed_ip, new.floating_ip) == (old.fixed_ip, old.floating_ip)
         c.pool.remember([new])
