@@ -1,0 +1,179 @@
+"""The workbench app: themes, keymap, and the one worker that pumps engine events.
+
+The engine is reached only through its facade (``workbench.engine.pipeline.Engine``);
+nothing here imports openstack before the first frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import BindingType
+
+from workbench.events import Event, LogLine
+from workbench.tui.bindings import APP_BINDINGS, all_bindings
+from workbench.tui.commands import WorkbenchCommands
+from workbench.tui.log_file import LogFile
+from workbench.tui.messages import EngineEvents, PendingLines
+from workbench.tui.panes.logs import DEFAULT_MAX_LINES, LogsPane
+from workbench.tui.screens.help import HelpScreen
+from workbench.tui.screens.main import MainScreen
+from workbench.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
+
+if TYPE_CHECKING:
+    from workbench.engine.pipeline import Engine
+
+#: How long the pump lets log lines gather before handing a batch to the logs pane.
+BATCH_SECONDS = 0.025
+
+
+class WorkbenchApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "workbench"
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
+    COMMANDS = App.COMMANDS | {WorkbenchCommands}
+    ESCAPE_TO_MINIMIZE = False  # escape cancels the pipeline; z restores a zoomed pane
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        readonly: bool = False,
+        clock: Callable[[], float] = time.time,
+        max_log_lines: int = DEFAULT_MAX_LINES,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.readonly = readonly
+        self.clock = clock
+        self.max_log_lines = max_log_lines
+        self.subscription = engine.bus.subscribe(max_log_lines=max_log_lines * 2)
+        self.pending_lines: list[LogLine] = []
+        self._pump: asyncio.Task[None] | None = None
+        self.log_file = LogFile(engine.state.log_path)
+        self.theme_errors: list[str] = []
+        themes, self.theme_errors = load_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = getattr(getattr(engine.profile, "ui", None), "theme", DEFAULT_THEME)
+        if self.get_theme(wanted) is None:
+            self.theme_errors.append(f"profile [ui] theme: no theme named {wanted!r}")
+            wanted = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else "textual-dark"
+        self.theme = wanted
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(VARIABLE_DEFAULTS)
+
+    @property
+    def keymap(self) -> dict[str, str]:
+        return dict(getattr(self.engine.profile, "keymap", {}) or {})
+
+    def on_mount(self) -> None:
+        known = {b.id for b in all_bindings()}
+        unknown = sorted(set(self.keymap) - known)
+        for binding_id in unknown:
+            self.notify(f"profile [keymap]: {binding_id}: no such binding id", severity="warning")
+        self.set_keymap({k: v for k, v in self.keymap.items() if k in known})
+        for error in self.theme_errors:
+            self.notify(error, severity="warning")
+        self.theme_changed_signal.subscribe(self, self._restyle)
+        self.push_screen(MainScreen())
+        self.pump_events()
+        self.start_engine()
+
+    async def on_unmount(self) -> None:
+        self.subscription.close()
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        self.log_file.close()
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    # -- the event pump -------------------------------------------------------------------
+    def pump_events(self) -> None:
+        """Starts the pump: a plain task, not a worker, so ``workers.wait_for_complete()``
+        (tests, shutdown) is not held up by a loop that runs for the app's lifetime."""
+        if self._pump is None:
+            self._pump = asyncio.create_task(self._pump_events(), name="workbench-event-pump")
+
+    async def _pump_events(self) -> None:
+        """Reads the bus; log lines are batched every BATCH_SECONDS, the rest passed on.
+        It only posts messages: handlers own every widget change."""
+        subscription = self.subscription
+        try:
+            while not subscription.closed:
+                batch = await subscription.get_batch()
+                others: list[Event] = []
+                lines = 0
+                for event in batch:
+                    if isinstance(event, LogLine):
+                        self.pending_lines.append(event)
+                        lines += 1
+                    else:
+                        others.append(event)
+                if others:
+                    self.post_message(EngineEvents(others))
+                if lines:
+                    self.post_message(PendingLines())
+                await asyncio.sleep(BATCH_SECONDS)
+        finally:
+            subscription.close()
+
+    @work(group="engine", exit_on_error=False)
+    async def start_engine(self) -> None:
+        await self.engine.start()
+
+    def on_engine_events(self, message: EngineEvents) -> None:
+        main = self.main_screen
+        if main is None or not main.is_mounted:
+            return
+        for event in message.events:
+            main.apply_event(event)
+
+    def on_pending_lines(self, _message: PendingLines) -> None:
+        lines, self.pending_lines = self.pending_lines, []
+        main = self.main_screen
+        if not lines or main is None:
+            return
+        records = main.query_one(LogsPane).add_lines(lines)
+        self.log_file.write(records)
+        if self.log_file.failed:
+            self.notify(self.log_file.failed, severity="error")
+            self.log_file.failed = ""
+
+    # -- app actions ------------------------------------------------------------------------
+    def _restyle(self, _theme: Any = None) -> None:
+        main = self.main_screen
+        if main is not None and main.is_mounted:
+            main.restyle(self.theme_variables)
+
+    def action_next_theme(self) -> None:
+        names = [name for name in self.available_themes if name.startswith("workbench-")]
+        names = names or list(self.available_themes)
+        index = names.index(self.theme) + 1 if self.theme in names else 0
+        self.theme = names[index % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap))
+
+    async def action_quit(self) -> None:
+        if getattr(self.engine, "running", None):
+            self.engine.cancel()
+        self.subscription.close()
+        self.log_file.close()
+        self.exit()

@@ -1,0 +1,124 @@
+"""Log records as the logs pane keeps them, the filter/search query, and the highlighter."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rich.highlighter import Highlighter
+from rich.style import Style
+from rich.text import Text
+
+from workbench.events import LogLine
+from workbench.tui.safe_text import safe_line
+from workbench.tui.themes import node_colour_variable, style_of
+
+NODE_WIDTH = 20
+SOURCE_WIDTH = 8
+_TEXT_START = NODE_WIDTH + 1 + SOURCE_WIDTH + 1
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    node: str
+    source: str
+    stderr: bool
+    text: str  # already made safe for display
+    at: float
+
+    @classmethod
+    def from_event(cls, line: LogLine) -> LogRecord:
+        return cls(
+            node=safe_line(line.node or "-", 64),
+            source=safe_line(line.source, 32),
+            stderr=line.stream == "stderr",
+            text=safe_line(line.text),
+            at=line.at,
+        )
+
+    def display(self) -> str:
+        """Fixed-width tag (node, source, ``!`` on stderr) then the text."""
+        marker = "!" if self.stderr else " "
+        return (
+            f"{self.node[:NODE_WIDTH]:<{NODE_WIDTH}} "
+            f"{self.source[:SOURCE_WIDTH]:<{SOURCE_WIDTH}}{marker}{self.text}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LogQuery:
+    """``node:NAME source:NAME words``: node and source filters plus a search term."""
+
+    nodes: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    term: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> LogQuery:
+        nodes: set[str] = set()
+        sources: set[str] = set()
+        words: list[str] = []
+        for token in text.split():
+            key, sep, value = token.partition(":")
+            if sep and value and key in ("node", "n"):
+                nodes.update(v for v in value.split(",") if v)
+            elif sep and value and key in ("source", "src", "s"):
+                sources.update(v for v in value.split(",") if v)
+            else:
+                words.append(token)
+        return cls(frozenset(nodes), frozenset(sources), " ".join(words))
+
+    def __str__(self) -> str:
+        parts = [f"node:{','.join(sorted(self.nodes))}"] if self.nodes else []
+        if self.sources:
+            parts.append(f"source:{','.join(sorted(self.sources))}")
+        if self.term:
+            parts.append(self.term)
+        return " ".join(parts)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.nodes or self.sources or self.term)
+
+    def matches(self, record: LogRecord) -> bool:
+        if self.nodes and record.node not in self.nodes:
+            return False
+        if self.sources and record.source not in self.sources:
+            return False
+        return not self.term or self.term.lower() in record.text.lower()
+
+
+class LogHighlighter(Highlighter):
+    """Colours the tag by node and source, stderr text, and search matches."""
+
+    def __init__(self, variables: Mapping[str, str], term: str = "") -> None:
+        self._variables = dict(variables)
+        self._source = style_of(variables, "wb-source")
+        self._stderr = style_of(variables, "wb-stderr")
+        self._match = Style(
+            color=variables.get("wb-match-fg") or None,
+            bgcolor=variables.get("wb-match-bg") or None,
+            bold=True,
+        )
+        self._term = re.compile(re.escape(term), re.IGNORECASE) if term else None
+        self._node_styles: dict[str, Style] = {}
+
+    def _node_style(self, node: str) -> Style:
+        style = self._node_styles.get(node)
+        if style is None:
+            style = style_of(self._variables, node_colour_variable(node), bold=True)
+            self._node_styles[node] = style
+        return style
+
+    def highlight(self, text: Text) -> None:
+        plain = text.plain
+        if len(plain) < _TEXT_START:
+            return
+        text.stylize(self._node_style(plain[:NODE_WIDTH].rstrip()), 0, NODE_WIDTH)
+        text.stylize(self._source, NODE_WIDTH + 1, _TEXT_START - 1)
+        if plain[_TEXT_START - 1] == "!":
+            text.stylize(self._stderr, _TEXT_START - 1, len(plain))
+        if self._term is not None:
+            for match in self._term.finditer(plain, _TEXT_START):
+                text.stylize(self._match, match.start(), match.end())

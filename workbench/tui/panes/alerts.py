@@ -1,0 +1,81 @@
+"""Alerts pane: one row per alert, severity-coloured; resolved alerts disappear."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from workbench.tui.safe_text import safe_line
+from workbench.tui.themes import style_of
+
+SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+
+
+def alert_row_key(alert: Any) -> str:
+    return f"{alert.kind}:{alert.subject}"
+
+
+class AlertsPane(Vertical):
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, *, id: str | None = "alerts") -> None:
+        super().__init__(id=id, classes="pane")
+        self.alerts: tuple[Any, ...] = ()
+        self.border_title = "Alerts"
+        self._variables: Mapping[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Any] = DataTable(id="alerts-table", cursor_type="row")
+        for column in ("severity", "kind", "subject", "message", "fixes"):
+            table.add_column(column, key=column)
+        yield table
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#alerts-table", DataTable)
+
+    def on_mount(self) -> None:
+        self._variables = self.app.theme_variables
+        self._render_rows()
+
+    def restyle(self, variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        self._render_rows()
+
+    def show_alerts(self, alerts: tuple[Any, ...]) -> None:
+        self.alerts = tuple(
+            sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.kind, a.subject))
+        )
+        self._render_rows()
+
+    @property
+    def selected_alert(self) -> Any | None:
+        table = self.table
+        if not self.alerts or table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return next((a for a in self.alerts if alert_row_key(a) == row_key.value), None)
+
+    def _render_rows(self) -> None:
+        table = self.table
+        previous = self.selected_alert if table.row_count else None
+        table.clear()
+        for alert in self.alerts:
+            style = style_of(self._variables, f"wb-sev-{alert.severity}", bold=True)
+            table.add_row(
+                Text(alert.severity.upper(), style=style),
+                Text(safe_line(alert.kind, 40)),
+                Text(safe_line(alert.subject, 60)),
+                Text(safe_line(alert.message, 200)),
+                Text(", ".join(f.name for f in alert.fixes) or "-"),
+                key=alert_row_key(alert),
+            )
+        count = len(self.alerts)
+        self.border_subtitle = "no alerts" if not count else f"{count} alert{'s' * (count != 1)} · enter: details · f: fix"
+        if previous is not None and any(alert_row_key(a) == alert_row_key(previous) for a in self.alerts):
+            table.move_cursor(row=table.get_row_index(alert_row_key(previous)), animate=False)

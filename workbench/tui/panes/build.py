@@ -1,0 +1,115 @@
+"""Build pane: the running build's stages, progress and time left, and past durations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.widgets import Label, ProgressBar, Sparkline, Static
+
+from workbench.events import (
+    BuildProgress,
+    PipelineFinished,
+    PipelineStarted,
+    StageFinished,
+    StageStarted,
+)
+
+HISTORY_POINTS = 30
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "…"
+    seconds = max(0.0, seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}m{rest:02d}s"
+
+
+def history_durations(history: dict[str, list[dict[str, Any]]]) -> list[float]:
+    """Durations of the last builds from ``StateDir.history()`` (``seconds`` or ``duration``)."""
+    out: list[float] = []
+    for record in history.get("build", [])[-HISTORY_POINTS:]:
+        if not isinstance(record, dict):
+            continue
+        value = record.get("seconds", record.get("duration"))
+        if isinstance(value, (int, float)) and value >= 0:
+            out.append(float(value))
+    return out
+
+
+class BuildPane(Vertical):
+    ALLOW_MAXIMIZE = True
+    can_focus = True
+
+    def __init__(self, *, id: str | None = "build") -> None:
+        super().__init__(id=id, classes="pane")
+        self.stages: dict[str, tuple[str, float | None]] = {}  # name -> (state, seconds)
+        self.percent = 0.0
+        self.eta: float | None = None
+        self.current = ""
+        self.border_title = "Build"
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="build-progress-row"):
+            yield ProgressBar(total=100, show_eta=False, id="build-progress")
+            yield Label("", id="build-eta")
+        yield Static("", id="build-stages")
+        with Horizontal(id="build-history-row"):
+            yield Label("history", id="build-history-label")
+            yield Sparkline([], id="build-history")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def show_history(self, durations: Sequence[float]) -> None:
+        spark = self.query_one("#build-history", Sparkline)
+        spark.data = list(durations)
+        label = self.query_one("#build-history-label", Label)
+        if durations:
+            label.update(f"last {len(durations)}: {duration_text(durations[-1])}")
+        else:
+            label.update("no builds yet")
+
+    def pipeline_event(self, event: Any) -> None:
+        if isinstance(event, PipelineStarted):
+            if event.pipeline in ("build", "redeploy"):
+                self.stages = {}
+                self.percent, self.eta, self.current = 0.0, None, ""
+        elif isinstance(event, BuildProgress):
+            self.percent = max(0.0, min(100.0, event.percent))
+            self.eta = event.eta_seconds
+            self.current = event.stage
+            for name, seconds in event.stages:
+                self.stages[name] = ("done" if seconds is not None else "running", seconds)
+            if event.stage and event.stage not in self.stages:
+                self.stages[event.stage] = ("running", None)
+        elif isinstance(event, StageStarted) and event.pipeline == "build" and event.node is None:
+            self.stages[event.stage] = ("running", None)
+            self.current = event.stage
+        elif isinstance(event, StageFinished) and event.pipeline == "build" and event.node is None:
+            self.stages[event.stage] = ("done" if event.ok else "failed", event.seconds)
+        elif isinstance(event, PipelineFinished) and event.pipeline == "build":
+            if event.ok:
+                self.percent, self.eta = 100.0, 0.0
+            self.current = "" if event.ok else f"failed: {event.error or event.failed_stage or ''}"
+        self._redraw()
+
+    def _redraw(self) -> None:
+        self.query_one("#build-progress", ProgressBar).update(progress=self.percent)
+        eta = "" if self.eta is None else f"{duration_text(self.eta)} left"
+        self.query_one("#build-eta", Label).update(f"{self.percent:5.1f}%  {eta}")
+        marks = {"done": "[$success]✓[/]", "running": "[$accent]▶[/]", "failed": "[$error]✗[/]"}
+        rows = [
+            f" {marks.get(state, ' ')} {escape(f'{name:<24}')}"
+            f"{duration_text(seconds) if state != 'running' else '…':>9}"
+            for name, (state, seconds) in self.stages.items()
+        ]
+        text = "\n".join(rows) if rows else " no build running — press b to build"
+        self.query_one("#build-stages", Static).update(text)
+        self.border_subtitle = self.current

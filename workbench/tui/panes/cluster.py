@@ -1,0 +1,95 @@
+"""Cluster pane: cluster-info services, nodes with their Ready state, pods of all namespaces."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Label
+
+from workbench.tui.safe_text import safe_line
+from workbench.tui.themes import style_of
+
+
+def _plain(value: object, limit: int = 64) -> Text:
+    """Remote text as a cell: never parsed as markup, escapes removed."""
+    return Text(safe_line(str(value), limit))
+
+
+def _table(table_id: str, columns: tuple[str, ...]) -> DataTable[Any]:
+    table: DataTable[Any] = DataTable(id=table_id, cursor_type="none", show_cursor=False)
+    table.can_focus = False
+    for column in columns:
+        table.add_column(column, key=column)
+    return table
+
+
+class ClusterPane(VerticalScroll):
+    ALLOW_MAXIMIZE = True
+    can_focus = True
+
+    def __init__(self, *, id: str | None = "cluster") -> None:
+        super().__init__(id=id, classes="pane")
+        self.info: Any = None
+        self.border_title = "Cluster"
+        self._variables: Mapping[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Label("services", classes="section")
+        yield _table("cluster-services", ("service", "url"))
+        yield Label("nodes", classes="section")
+        yield _table("cluster-nodes", ("node", "ready", "version"))
+        yield Label("pods", classes="section")
+        yield _table("cluster-pods", ("namespace", "pod", "ready", "status", "restarts"))
+
+    def on_mount(self) -> None:
+        self._variables = self.app.theme_variables
+        self._redraw()
+
+    def restyle(self, variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        self._redraw()
+
+    def show_info(self, info: Any) -> None:
+        self.info = info
+        self._redraw()
+
+    def _good(self, ok: bool, text: str) -> Text:
+        return Text(text, style=style_of(self._variables, "wb-status-active" if ok else "wb-status-error", bold=True))
+
+    def _redraw(self) -> None:
+        info = self.info
+        services = self.query_one("#cluster-services", DataTable)
+        nodes = self.query_one("#cluster-nodes", DataTable)
+        pods = self.query_one("#cluster-pods", DataTable)
+        for table in (services, nodes, pods):
+            table.clear()
+        if info is None:
+            self.border_subtitle = "no cluster info yet"
+            return
+        for name, url in getattr(info, "services", ()) or ():
+            services.add_row(_plain(name, 80), _plain(url, 200))
+        ready_nodes = 0
+        for node in getattr(info, "nodes", ()) or ():
+            ready = bool(getattr(node, "ready", False))
+            ready_nodes += ready
+            nodes.add_row(
+                _plain(node.name, 80),
+                self._good(ready, "Ready" if ready else "NotReady"),
+                _plain(getattr(node, "version", "") or "-"),
+            )
+        pod_list = list(getattr(info, "pods", ()) or ())
+        for pod in pod_list:
+            status = safe_line(str(getattr(pod, "status", "") or "-"), 40)
+            pods.add_row(
+                _plain(pod.namespace, 64),
+                _plain(pod.name, 120),
+                _plain(getattr(pod, "ready", "") or "-"),
+                self._good(status in ("Running", "Succeeded", "Completed"), status),
+                _plain(getattr(pod, "restarts", 0)),
+            )
+        total_nodes = len(getattr(info, "nodes", ()) or ())
+        self.border_subtitle = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"

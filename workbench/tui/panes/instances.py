@@ -1,0 +1,133 @@
+"""Instances pane: the cluster's servers, live, with each node's pipeline state.
+
+The selected row is the node that ``s`` / ``S`` connect to.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable
+
+from workbench.events import StageFinished, StageStarted
+from workbench.tui.safe_text import safe_line
+from workbench.tui.themes import style_of
+
+COLUMNS = ("name", "role", "status", "fixed IP", "floating IP", "flavor", "age", "pipeline")
+
+_STATUS_VARIABLE = {
+    "ACTIVE": "wb-status-active",
+    "BUILD": "wb-status-build",
+    "REBUILD": "wb-status-build",
+    "REBOOT": "wb-status-build",
+    "HARD_REBOOT": "wb-status-build",
+    "ERROR": "wb-status-error",
+}
+
+
+def age_text(created: Any, now: float) -> str:
+    """``3d``, ``4h``, ``12m``, ``40s`` from an epoch float, a datetime or an ISO string."""
+    if created is None or created == "":
+        return "-"
+    try:
+        if isinstance(created, (int, float)):
+            started = float(created)
+        elif isinstance(created, datetime):
+            started = created.timestamp()
+        else:
+            started = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return "?"
+    seconds = max(0, int(now - started))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+class InstancesPane(Vertical):
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = "instances") -> None:
+        super().__init__(id=id, classes="pane")
+        self.clock = clock
+        self.instances: tuple[Any, ...] = ()
+        self.node_state: dict[str, str] = {}
+        self.border_title = "Instances"
+        self._variables: Mapping[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Any] = DataTable(id="instances-table", cursor_type="row", zebra_stripes=True)
+        yield table
+
+    @property
+    def table(self) -> DataTable[Any]:
+        return self.query_one("#instances-table", DataTable)
+
+    def on_mount(self) -> None:
+        self._variables = self.app.theme_variables
+        for column in COLUMNS:
+            self.table.add_column(column, key=column)
+        self._render_rows()
+
+    def restyle(self, variables: Mapping[str, str]) -> None:
+        self._variables = variables
+        self._render_rows()
+
+    @property
+    def selected_node(self) -> str | None:
+        table = self.table
+        if not self.instances or table.row_count == 0:
+            return None
+        row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        return row_key.value
+
+    def show_instances(self, instances: tuple[Any, ...]) -> None:
+        self.instances = tuple(sorted(instances, key=lambda i: (getattr(i, "role", "") != "master", i.name)))
+        self._render_rows()
+
+    def stage_event(self, event: StageStarted | StageFinished) -> None:
+        """Per-node pipeline state: ``salt…`` while running, ``salt ✓`` / ``salt ✗`` after."""
+        if event.node is None:
+            return
+        if isinstance(event, StageStarted):
+            self.node_state[event.node] = f"{event.stage}…"
+        else:
+            self.node_state[event.node] = f"{event.stage} {'✓' if event.ok else '✗'}"
+        if any(i.name == event.node for i in self.instances):
+            self.table.update_cell(event.node, "pipeline", self._state_cell(event.node))
+
+    def _state_cell(self, node: str) -> Text:
+        state = self.node_state.get(node, "")
+        variable = "wb-status-error" if state.endswith("✗") else (
+            "wb-status-active" if state.endswith("✓") else "wb-status-build")
+        return Text(state, style=style_of(self._variables, variable))
+
+    def _render_rows(self) -> None:
+        table = self.table
+        selected = self.selected_node if table.row_count else None
+        table.clear()
+        now = self.clock()
+        for inst in self.instances:
+            status = str(getattr(inst, "status", "") or "")
+            variable = _STATUS_VARIABLE.get(status.upper(), "wb-status-other")
+            table.add_row(
+                Text(safe_line(inst.name, 64)),
+                Text(str(getattr(inst, "role", "") or "-")),
+                Text(status or "-", style=style_of(self._variables, variable, bold=True)),
+                Text(str(getattr(inst, "fixed_ip", "") or "-")),
+                Text(str(getattr(inst, "floating_ip", "") or "-")),
+                Text(str(getattr(inst, "flavor", "") or "-")),
+                Text(age_text(getattr(inst, "created", None), now)),
+                self._state_cell(inst.name),
+                key=inst.name,
+            )
+        self.border_subtitle = f"{len(self.instances)} instances"
+        if selected is not None and any(i.name == selected for i in self.instances):
+            table.move_cursor(row=table.get_row_index(selected), animate=False)

@@ -1,0 +1,135 @@
+"""Logs pane: every line from build, Salt, push and journals, filterable and searchable.
+
+Lines arrive in batches (``add_lines``) and go to Textual's ``Log`` with one
+``write_lines`` per batch: it renders only visible lines and keeps the user's scroll
+position unless following. The pane keeps its own capped ring of records so a new
+filter can be applied to what was already received.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Log
+
+from workbench.events import LogLine
+from workbench.tui.log_query import LogHighlighter, LogQuery, LogRecord
+
+DEFAULT_MAX_LINES = 20_000
+
+
+class SearchInput(Input):
+    """The ``/`` prompt: escape closes it and leaves the query applied."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close search", show=False, id="search-close")]
+
+    def action_close(self) -> None:
+        self.display = False
+        pane = self.parent
+        if isinstance(pane, LogsPane):
+            pane.log_view.focus()
+
+
+class LogsPane(Vertical):
+    ALLOW_MAXIMIZE = True
+
+    def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, id: str | None = "logs") -> None:
+        super().__init__(id=id, classes="pane")
+        self.max_lines = max_lines
+        self.records: deque[LogRecord] = deque(maxlen=max_lines)
+        self.query_filter = LogQuery()
+        self.follow = True
+        self.nodes: set[str] = set()
+        self.sources: set[str] = set()
+        self.received = 0
+        self.border_title = "Logs"
+
+    def compose(self) -> ComposeResult:
+        log = Log(max_lines=self.max_lines, highlight=True, id="log-view")
+        log.can_focus = True
+        yield log
+        search = SearchInput(
+            placeholder="search; node:NAME source:NAME narrow it; enter applies, esc closes",
+            id="log-search",
+        )
+        search.display = False
+        yield search
+
+    @property
+    def log_view(self) -> Log:
+        return self.query_one("#log-view", Log)
+
+    def on_mount(self) -> None:
+        self.restyle(self.app.theme_variables)
+        self._update_subtitle()
+
+    def restyle(self, variables: Mapping[str, str]) -> None:
+        """Rebuild the highlighter from the theme's variables (on start and theme change)."""
+        self.log_view.highlighter = LogHighlighter(variables, self.query_filter.term)
+        self.log_view.refresh()
+
+    # -- lines ------------------------------------------------------------------------
+    def add_lines(self, lines: Iterable[LogLine]) -> list[LogRecord]:
+        """Append a batch; returns the records (for the log file)."""
+        records = [LogRecord.from_event(line) for line in lines]
+        if not records:
+            return records
+        self.records.extend(records)
+        self.received += len(records)
+        for record in records:
+            self.nodes.add(record.node)
+            self.sources.add(record.source)
+        query = self.query_filter
+        shown = records if not query.active else [r for r in records if query.matches(r)]
+        if shown:
+            self.log_view.write_lines([r.display() for r in shown])
+        return records
+
+    def note_dropped(self, count: int) -> None:
+        record = LogRecord("-", "workbench", True, f"… {count} lines dropped: the display fell behind", 0.0)
+        self.records.append(record)
+        self.log_view.write_line(record.display())
+
+    # -- filter, search, follow ----------------------------------------------------------
+    def set_query(self, text: str) -> None:
+        self.query_filter = LogQuery.parse(text)
+        self.log_view.highlighter = LogHighlighter(self.app.theme_variables, self.query_filter.term)
+        self._rewrite()
+        self._update_subtitle()
+
+    def _rewrite(self) -> None:
+        log = self.log_view
+        log.clear()
+        query = self.query_filter
+        lines = [r.display() for r in self.records if not query.active or query.matches(r)]
+        if lines:
+            log.write_lines(lines, scroll_end=self.follow)
+
+    def open_search(self) -> None:
+        search = self.query_one("#log-search", SearchInput)
+        search.value = str(self.query_filter)
+        search.display = True
+        search.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.set_query(event.value)
+        event.input.display = False
+        self.log_view.focus()
+
+    def set_follow(self, follow: bool) -> None:
+        self.follow = follow
+        self.log_view.auto_scroll = follow
+        if follow:
+            self.log_view.scroll_end(animate=False)
+        self._update_subtitle()
+
+    def _update_subtitle(self) -> None:
+        parts = [f"filter: {self.query_filter}"] if self.query_filter.active else []
+        parts.append("follow" if self.follow else "paused")
+        self.border_subtitle = " · ".join(parts)

@@ -1,0 +1,309 @@
+"""The main screen: five panes, and the keys that drive the engine.
+
+Engine calls run in workers (one pipeline at a time); workers never touch widgets.
+Events come back through the app's event pump and ``apply_event``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer
+from textual.worker import Worker, WorkerState
+
+from workbench.errors import Cancelled, PipelineBusy, WorkbenchError
+from workbench.events import (
+    AlertsChanged,
+    BuildProgress,
+    ClusterInfoChanged,
+    Event,
+    InstancesChanged,
+    LinesDropped,
+    Notice,
+    PipelineFinished,
+    PipelineStarted,
+    StageFinished,
+    StageStarted,
+)
+from workbench.tui.bindings import MUTATING_ACTIONS, SCREEN_BINDINGS
+from workbench.tui.header import WorkbenchHeader
+from workbench.tui.panes.alerts import AlertsPane
+from workbench.tui.panes.build import BuildPane
+from workbench.tui.panes.cluster import ClusterPane
+from workbench.tui.panes.instances import InstancesPane
+from workbench.tui.panes.logs import LogsPane
+from workbench.tui.screens.alert_detail import AlertDetailScreen
+from workbench.tui.screens.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from workbench.tui.app import WorkbenchApp
+
+PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
+_FOCUS_TARGET = {
+    "build": "#build", "instances": "#instances-table", "logs": "#log-view",
+    "cluster": "#cluster", "alerts": "#alerts-table",
+}
+_NOTIFY_SEVERITY = {"info": "information", "warning": "warning", "error": "error", "critical": "error"}
+
+
+class MainScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = list(SCREEN_BINDINGS)
+
+    app: WorkbenchApp  # type: ignore[assignment]
+
+    def compose(self) -> ComposeResult:
+        yield WorkbenchHeader(self.app.engine.profile, readonly=self.app.readonly)
+        with Horizontal(id="top-row"):
+            yield BuildPane()
+            yield InstancesPane(clock=self.app.clock)
+        yield LogsPane(max_lines=self.app.max_log_lines)
+        with Horizontal(id="bottom-row"):
+            yield ClusterPane()
+            yield AlertsPane()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#instances-table").focus()
+        self.refresh_history()
+
+    # -- events -------------------------------------------------------------------------
+    def apply_event(self, event: Event) -> None:
+        if isinstance(event, (StageStarted, StageFinished)):
+            self.query_one(InstancesPane).stage_event(event)
+        if isinstance(event, (PipelineStarted, PipelineFinished, StageStarted)):
+            self.query_one(WorkbenchHeader).pipeline_event(event)
+        if isinstance(event, (PipelineStarted, PipelineFinished, StageStarted, StageFinished, BuildProgress)):
+            self.query_one(BuildPane).pipeline_event(event)
+        if isinstance(event, PipelineFinished):
+            self.refresh_history()
+            if not event.ok and event.error:
+                where = " ".join(filter(None, [event.failed_stage, ", ".join(event.failed_nodes)]))
+                self.notify(f"{event.pipeline} failed{f' at {where}' if where else ''}: {event.error}",
+                            severity="error", timeout=10)
+        elif isinstance(event, InstancesChanged):
+            self.query_one(InstancesPane).show_instances(event.instances)
+        elif isinstance(event, ClusterInfoChanged):
+            self.query_one(ClusterPane).show_info(event.info)
+        elif isinstance(event, AlertsChanged):
+            self.query_one(AlertsPane).show_alerts(event.alerts)
+        elif isinstance(event, LinesDropped):
+            self.query_one(LogsPane).note_dropped(event.count)
+        elif isinstance(event, Notice):
+            self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
+
+    def refresh_history(self) -> None:
+        from workbench.tui.panes.build import history_durations
+
+        try:
+            history = self.app.engine.state.history()
+        except (WorkbenchError, OSError):
+            history = {}
+        self.query_one(BuildPane).show_history(history_durations(history))
+
+    def restyle(self, variables: dict[str, str]) -> None:
+        for pane in (InstancesPane, ClusterPane, AlertsPane, LogsPane):
+            self.query_one(pane).restyle(variables)
+
+    # -- guards and workers ---------------------------------------------------------------
+    def refused(self, action: str, description: str) -> bool:
+        if self.app.readonly and action in MUTATING_ACTIONS:
+            self.notify(f"readonly: {description} is disabled (started with --readonly)", severity="warning")
+            return True
+        return False
+
+    def busy_with(self) -> str | None:
+        running = getattr(self.app.engine, "running", None)
+        if running:
+            return str(running)
+        active = [w for w in self.workers if w.group == "pipeline" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        return active[0].name if active else None
+
+    def start_pipeline(self, name: str, description: str, call: Callable[[], Awaitable[Any]]) -> None:
+        if self.refused(name, description):
+            return
+        busy = self.busy_with()
+        if busy:
+            self.notify(f"{busy} is running: wait for it, or press Esc to cancel it", severity="warning")
+            return
+        self.query_one(WorkbenchHeader).set_running(name)
+        self.run_pipeline(name, call)
+
+    @work(exclusive=True, group="pipeline", exit_on_error=False)
+    async def run_pipeline(self, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        return await call()
+
+    @work(group="fix", exit_on_error=False)
+    async def run_fix(self, alert: Any, fix_name: str | None) -> str:
+        return await self.app.engine.fix(alert, fix_name)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group not in ("pipeline", "fix"):
+            return
+        if event.state == WorkerState.SUCCESS and worker.group == "fix" and worker.result:
+            self.notify(str(worker.result), title="fix")
+        if event.state == WorkerState.ERROR:
+            error = worker.error
+            if isinstance(error, Cancelled):
+                self.notify("cancelled", severity="warning")
+            elif isinstance(error, PipelineBusy):
+                self.notify(f"refused: {error}", severity="warning")
+            elif isinstance(error, WorkbenchError):
+                self.notify(str(error), severity="error", timeout=10)
+            else:
+                self.notify(f"{type(error).__name__}: {error}", severity="error", timeout=10)
+        finished = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
+        if finished and worker.group == "pipeline":
+            self.query_one(WorkbenchHeader).set_running(getattr(self.app.engine, "running", None))
+
+    # -- pipeline actions -----------------------------------------------------------------
+    def action_build(self) -> None:
+        self.start_pipeline("build", "build", lambda: self.app.engine.build())
+
+    def action_up(self) -> None:
+        self.start_pipeline("up", "up", lambda: self.app.engine.up())
+
+    def action_push(self) -> None:
+        self.start_pipeline("push", "push", lambda: self.app.engine.push())
+
+    def action_redeploy(self) -> None:
+        self.start_pipeline("redeploy", "redeploy", lambda: self.app.engine.redeploy())
+
+    def action_salt_failed(self) -> None:
+        self.start_pipeline("salt_failed", "salt", lambda: self.app.engine.salt(failed_only=True))
+
+    def action_down(self) -> None:
+        if self.refused("down", "down") or self._refuse_busy():
+            return
+        cluster = self.app.engine.profile.cluster.name
+        count = len(self.query_one(InstancesPane).instances)
+        body = (f"Delete the {count} instance(s) of cluster '{cluster}', their ports and floating IPs?\n"
+                "Only resources tagged as the workbench's are deleted.")
+
+        def chosen(value: str | None) -> None:
+            if value == "down":
+                self.start_pipeline("down", "down", lambda: self.app.engine.down())
+
+        self.app.push_screen(ConfirmScreen(f"Tear down {cluster}?", body, [("Delete", "down")]), chosen)
+
+    def _refuse_busy(self) -> bool:
+        busy = self.busy_with()
+        if busy:
+            self.notify(f"{busy} is running: wait for it, or press Esc to cancel it", severity="warning")
+        return bool(busy)
+
+    def action_cancel(self) -> None:
+        busy = self.busy_with()
+        if busy:
+            self.app.engine.cancel()
+            self.notify(f"cancelling {busy}…", severity="warning")
+        elif self.maximized is not None:
+            self.minimize()
+
+    # -- alerts ---------------------------------------------------------------------------
+    def action_fix(self, alert: Any = None) -> None:
+        alert = alert or self.query_one(AlertsPane).selected_alert
+        if self.refused("fix", "fix"):
+            return
+        if alert is None:
+            self.notify("no alert selected", severity="warning")
+            return
+        if not alert.fixes:
+            self.notify(f"no automatic fix for {alert.kind}; run: {alert.command or '-'}", severity="warning")
+            return
+        body = "\n".join(f"{fix.name}: {fix.description}" for fix in alert.fixes)
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                self.run_fix(alert, value)
+
+        choices = [(fix.name.capitalize(), fix.name) for fix in alert.fixes]
+        self.app.push_screen(ConfirmScreen(f"Fix {alert.kind} on {alert.subject}?", body, choices), chosen)
+
+    @on(DataTable.RowSelected, "#alerts-table")
+    def show_alert(self, event: DataTable.RowSelected) -> None:
+        alert = self.query_one(AlertsPane).selected_alert
+        if alert is None:
+            return
+
+        def closed(value: str | None) -> None:
+            if value == "fix":
+                self.action_fix(alert)
+
+        self.app.push_screen(AlertDetailScreen(alert, readonly=self.app.readonly), closed)
+
+    # -- nodes ------------------------------------------------------------------------------
+    def _selected_node(self) -> str | None:
+        node = self.query_one(InstancesPane).selected_node
+        if node is None:
+            self.notify("no node selected: pick one in the instances pane", severity="warning")
+        return node
+
+    def action_ssh(self) -> None:
+        if self.refused("ssh", "ssh") or (node := self._selected_node()) is None:
+            return
+        try:
+            from workbench.tui.screens.terminal import TerminalScreen  # type: ignore[import-not-found]
+        except ImportError:
+            self.notify("the embedded terminal is not available; press S for the system ssh", severity="warning")
+            return
+        self.app.push_screen(TerminalScreen(self.app.engine, node))
+
+    def action_ssh_system(self) -> None:
+        if self.refused("ssh_system", "ssh") or (node := self._selected_node()) is None:
+            return
+        from textual.app import SuspendNotSupported
+
+        try:
+            argv = self.app.engine.system_ssh_argv(node)
+            with self.app.suspend():
+                status = subprocess.run(argv, check=False).returncode
+        except SuspendNotSupported:
+            self.notify("this terminal cannot suspend the app; use s for the embedded shell", severity="warning")
+            return
+        except (OSError, WorkbenchError) as exc:
+            self.notify(f"ssh {node}: {exc}", severity="error")
+            return
+        if status not in (0, 130):
+            self.notify(f"ssh {node} exited with status {status}", severity="warning")
+
+    # -- panes ------------------------------------------------------------------------------
+    def action_search_logs(self) -> None:
+        self.query_one(LogsPane).open_search()
+
+    def action_toggle_follow(self) -> None:
+        logs = self.query_one(LogsPane)
+        logs.set_follow(not logs.follow)
+
+    def current_pane(self) -> str:
+        node: Any = self.focused
+        while node is not None and not (isinstance(node, Widget) and node.has_class("pane")):
+            node = node.parent
+        return node.id if node is not None and node.id in PANE_ORDER else "instances"
+
+    def action_zoom(self) -> None:
+        if self.maximized is not None:
+            self.minimize()
+        else:
+            self.maximize(self.query_one(f"#{self.current_pane()}"), container=False)
+
+    def _move_pane(self, step: int) -> None:
+        index = (PANE_ORDER.index(self.current_pane()) + step) % len(PANE_ORDER)
+        pane = PANE_ORDER[index]
+        self.query_one(_FOCUS_TARGET[pane]).focus()
+        if self.maximized is not None:
+            self.maximize(self.query_one(f"#{pane}"), container=False)
+
+    def action_next_pane(self) -> None:
+        self._move_pane(1)
+
+    def action_previous_pane(self) -> None:
+        self._move_pane(-1)
