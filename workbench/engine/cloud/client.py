@@ -111,10 +111,17 @@ class CloudCore:
         auth = region.config.get("auth") or {}
         REDACTOR.add(auth.get("password"), auth.get("token"), auth.get("application_credential_secret"))
         conn = openstack.connection.Connection(config=region)
-        try:
-            conn.authorize()
-        except Exception as exc:
-            raise self.translate(exc, "authenticate") from None
+        delay = self.backoff
+        for attempt in range(1, self.attempts + 1):
+            try:
+                conn.authorize()
+                break
+            except Exception as exc:  # a 503 burst at login is retried like any other call
+                if attempt < self.attempts and _transient(exc):
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    continue
+                raise self.translate(exc, "authenticate") from None
         REDACTOR.add(conn.auth_token)
         return conn
 
@@ -149,6 +156,7 @@ class CloudCore:
 
     def call_sync(self, fn: Callable[[Any], T], what: str) -> T:
         delay = self.backoff
+        reauthed = False
         for attempt in range(1, self.attempts + 1):
             try:
                 conn = self._connect_sync()
@@ -156,6 +164,14 @@ class CloudCore:
             except WorkbenchError:
                 raise
             except Exception as exc:
+                if not reauthed and attempt < self.attempts and _unauthorized(exc):
+                    # The token expired or was revoked mid-run (keystoneauth re-authenticates
+                    # once, but concurrent calls on one session can all miss that): log in
+                    # again once; bad credentials already failed at connect.
+                    reauthed = True
+                    with contextlib.suppress(Exception):
+                        self._conn.session.auth.invalidate()
+                    continue
                 if attempt < self.attempts and _transient(exc):
                     if self.bus is not None:
                         self.bus.log("cloud", None, f"{what}: {_short(exc)}; retrying", "stderr")
@@ -230,7 +246,21 @@ def _short(exc: BaseException) -> str:
     return f"HTTP {status}: {text}" if status and str(status) not in text else text
 
 
+def _unauthorized(exc: BaseException) -> bool:
+    for cause in _chain(exc):
+        status = getattr(cause, "status_code", None) or getattr(cause, "http_status", None)
+        if status == 401:
+            return True
+    return False
+
+
 def _transient(exc: BaseException) -> bool:
+    """A failure worth retrying: 5xx or a transient 409, here or in what caused it (the SDK
+    wraps keystoneauth's errors, e.g. a 503 during login in an SDKException)."""
+    return any(_transient_one(cause) for cause in _chain(exc))
+
+
+def _transient_one(exc: BaseException) -> bool:
     from keystoneauth1 import exceptions as ks
 
     if isinstance(exc, (ks.ConnectFailure, ks.ConnectTimeout)):
