@@ -53,7 +53,7 @@ class WorkbenchApp(App[None]):
         self.readonly = readonly
         self.clock = clock
         self.max_log_lines = max_log_lines
-        self.subscription = engine.bus.subscribe(max_log_lines=max_log_lines * 2)
+        self.subscription = engine.bus.subscribe(max_log_lines=max(2 * max_log_lines, 20_000))
         self.pending_lines: list[LogLine] = []
         self._pump: asyncio.Task[None] | None = None
         self.log_file = LogFile(engine.state.log_path)

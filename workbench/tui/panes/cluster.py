@@ -70,7 +70,8 @@ class ClusterPane(VerticalScroll):
         if info is None:
             self.border_subtitle = "no cluster info yet"
             return
-        for name, url in getattr(info, "services", ()) or ():
+        for service in getattr(info, "services", ()) or ():
+            name, url = (service.name, service.url) if hasattr(service, "url") else service
             services.add_row(_plain(name, 80), _plain(url, 200))
         ready_nodes = 0
         for node in getattr(info, "nodes", ()) or ():

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
-from workbench.errors import Cancelled, PipelineBusy, WorkbenchError
+from workbench.errors import Cancelled, PipelineBusy, PipelineFailed, WorkbenchError
 from workbench.events import (
     AlertsChanged,
     BuildProgress,
@@ -154,6 +154,8 @@ class MainScreen(Screen[None]):
             error = worker.error
             if isinstance(error, Cancelled):
                 self.notify("cancelled", severity="warning")
+            elif isinstance(error, PipelineFailed):
+                pass  # its PipelineFinished event already told the user where it stopped
             elif isinstance(error, PipelineBusy):
                 self.notify(f"refused: {error}", severity="warning")
             elif isinstance(error, WorkbenchError):
@@ -211,7 +213,7 @@ class MainScreen(Screen[None]):
     # -- alerts ---------------------------------------------------------------------------
     def action_fix(self, alert: Any = None) -> None:
         alert = alert or self.query_one(AlertsPane).selected_alert
-        if self.refused("fix", "fix"):
+        if self.refused("fix", "fix") or self._refuse_busy():
             return
         if alert is None:
             self.notify("no alert selected", severity="warning")
