@@ -90,3 +90,15 @@ def state_files_parse(state_dir: Path) -> list[Path]:
         json.loads(path.read_text())
         found.append(path)
     return found
+
+
+def converged(box: Any, plan: list[tuple[str, str, str]]) -> None:
+    """Exactly the plan: one ACTIVE server, one port and one floating IP per member."""
+    cloud = ours(box)
+    servers = {s["name"]: s for s in cloud["servers"]}
+    assert sorted(servers) == sorted(name for name, _, _ in plan)
+    assert all(s["status"] == "ACTIVE" for s in servers.values())
+    ips = sorted(ip["ip_address"] for p in cloud["ports"] for ip in p["fixed_ips"])
+    assert ips == sorted(ip for _, _, ip in plan), "a half-created port was left behind"
+    assert len(cloud["floating_ips"]) == len(plan)
+    assert all(f.get("port_id") for f in cloud["floating_ips"]), "an unassociated floating IP was left"

@@ -17,7 +17,7 @@ import pytest
 from workbench.profile import load_profile
 
 from .conftest import count
-from .helpers import REPO, argv, cli_env, ours, poll, wb_json
+from .helpers import REPO, argv, cli_env, converged, ours, poll, wb_json
 
 ONE_SHOT = ("token-expire", "port-busy")
 
@@ -37,18 +37,6 @@ def with_faults(box: Any, faults: tuple[str, ...], *args: str) -> dict[str, Any]
             assert name not in left, f"{name} never hit during {args}"
     count("cloud faults injected", len(faults))
     return doc
-
-
-def converged(box: Any, plan: list[tuple[str, str, str]]) -> None:
-    """Exactly the plan: one ACTIVE server, one port and one floating IP per member."""
-    cloud = ours(box)
-    servers = {s["name"]: s for s in cloud["servers"]}
-    assert sorted(servers) == sorted(name for name, _, _ in plan)
-    assert all(s["status"] == "ACTIVE" for s in servers.values())
-    ips = sorted(ip["ip_address"] for p in cloud["ports"] for ip in p["fixed_ips"])
-    assert ips == sorted(ip for _, _, ip in plan), "a half-created port was left behind"
-    assert len(cloud["floating_ips"]) == len(plan)
-    assert all(f.get("port_id") for f in cloud["floating_ips"]), "an unassociated floating IP was left"
 
 
 @pytest.mark.slow
