@@ -103,7 +103,7 @@ class BuildPane(Vertical):
     def _redraw(self) -> None:
         self.query_one("#build-progress", ProgressBar).update(progress=self.percent)
         eta = "" if self.eta is None else f"{duration_text(self.eta)} left"
-        self.query_one("#build-eta", Label).update(f"{self.percent:5.1f}%  {eta}")
+        self.query_one("#build-eta", Label).update(eta)
         marks = {"done": "[$success]✓[/]", "running": "[$accent]▶[/]", "failed": "[$error]✗[/]"}
         rows = [
             f" {marks.get(state, ' ')} {escape(f'{name:<24}')}"

@@ -19,7 +19,8 @@ from workbench.events import StageFinished, StageStarted
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
-COLUMNS = ("name", "role", "status", "fixed IP", "floating IP", "flavor", "age", "pipeline")
+#: flavor last: at 120 columns everything before it fits without scrolling
+COLUMNS = ("name", "role", "status", "fixed IP", "floating IP", "age", "pipeline", "flavor")
 
 _STATUS_VARIABLE = {
     "ACTIVE": "wb-status-active",
@@ -123,9 +124,9 @@ class InstancesPane(Vertical):
                 Text(status or "-", style=style_of(self._variables, variable, bold=True)),
                 Text(str(getattr(inst, "fixed_ip", "") or "-")),
                 Text(str(getattr(inst, "floating_ip", "") or "-")),
-                Text(str(getattr(inst, "flavor", "") or "-")),
                 Text(age_text(getattr(inst, "created", None), now)),
                 self._state_cell(inst.name),
+                Text(str(getattr(inst, "flavor", "") or "-")),
                 key=inst.name,
             )
         self.border_subtitle = f"{len(self.instances)} instances"

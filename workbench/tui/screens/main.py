@@ -56,6 +56,7 @@ _NOTIFY_SEVERITY = {"info": "information", "warning": "warning", "error": "error
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(SCREEN_BINDINGS)
+    ALLOW_IN_MAXIMIZED_VIEW = "#header, Footer"
 
     app: WorkbenchApp  # type: ignore[assignment]
 
