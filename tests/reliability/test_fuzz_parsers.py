@@ -1,0 +1,204 @@
+"""Bad input: every parser either parses or raises a WorkbenchError with one line.
+
+Hypothesis feeds each parser arbitrary text and structured-but-wrong documents (JSON and
+YAML of the right outer shape with wrong types inside). Explicit ``@example``s pin inputs
+that once escaped, so a regression fails on every run, not only when hypothesis finds it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from workbench.engine import hostkeys, kube, salt, tokens
+from workbench.engine.build.stages import StageParser, stage_of
+from workbench.errors import WorkbenchError
+from workbench.profile import load_profile, profile_from_mapping
+
+from .conftest import count
+
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+scalars = st.none() | st.booleans() | st.integers(-10, 10**6) | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                           | st.dictionaries(st.text(max_size=12), inner, max_size=5), max_leaves=20)
+lines = st.lists(st.text(max_size=60), max_size=30).map("\n".join)
+
+
+def contained(fn: Callable[[], Any], what: str) -> None:
+    """``fn()`` returns, or raises a WorkbenchError whose message is one line."""
+    count(f"inputs fuzzed: {what}")
+    try:
+        fn()
+    except WorkbenchError as exc:
+        text = str(exc)
+        assert text and "\n" not in text, f"{what}: multi-line error {text!r}"
+
+
+# -- profile TOML ---------------------------------------------------------------------
+
+profile_keys = st.sampled_from(["cloud", "cluster", "ssh", "kube", "paths", "push", "ui", "keymap",
+                                "state_dir", "sandbox", "bogus"])
+field_names = st.sampled_from(["name", "region", "clouds_yaml", "minions", "image", "master_ip", "node_ip_base",
+                               "user", "private_key", "port", "connect_timeout", "root", "platforms",
+                               "run_tests", "known_tokens", "theme", "include_tars", "extra", "nope"])
+profile_docs = st.dictionaries(profile_keys, json_values | st.dictionaries(field_names, json_values, max_size=6),
+                               max_size=6)
+
+
+@FUZZ
+@given(doc=profile_docs)
+@example(doc={"cluster": {"minions": 10**6}})
+@example(doc={"cluster": {"node_ip_base": "1.2.3."}, "ssh": {"port": 0}})
+def test_profile_mappings(doc: dict[str, Any]) -> None:
+    contained(lambda: profile_from_mapping(doc, Path("/fuzz/profile.toml"), {}), "profile mapping")
+
+
+@FUZZ
+@given(text=st.text(max_size=300) | profile_docs.map(lambda d: json.dumps(d).replace(":", " =")))
+@example(text="[cluster]\nminions = \"three\"\n")
+@example(text="\udcff")
+def test_profile_toml_files(text: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    path = tmp_path_factory.mktemp("p") / "profile.toml"
+    path.write_bytes(text.encode("utf-8", "surrogateescape"))
+    contained(lambda: load_profile(path, environ={}), "profile TOML")
+
+
+# -- Salt ---------------------------------------------------------------------------------
+
+salt_docs = st.dictionaries(st.text(max_size=10), json_values | st.dictionaries(
+    st.text(max_size=30), st.dictionaries(st.sampled_from(
+        ["__run_num__", "duration", "comment", "result", "changes", "name", "__id__"]), json_values, max_size=7),
+    max_size=4), min_size=1, max_size=1)
+
+
+@pytest.mark.xfail(strict=True, reason="engine/salt.py parse_json_output: a non-numeric duration (ValueError) "
+                   "or mixed-type __run_num__ (TypeError) escapes instead of a WorkbenchError")
+@FUZZ
+@given(text=st.text(max_size=400) | salt_docs.map(json.dumps))
+@example(text='{"local": {"a_|-b_|-c_|-d": {"duration": "fast"}}}')
+@example(text='{"local": {"x": {"__run_num__": "1"}, "y": {"__run_num__": 2}}}')
+def test_salt_json_output(text: str) -> None:
+    contained(lambda: salt.parse_output(text), "salt JSON")
+
+
+salt_fields = st.sampled_from(["          ID: ", "    Function: ", "        Name: ", "      Result: ",
+                               "     Comment: ", "     Started: ", "    Duration: ", "     Changes: ",
+                               "----------", "Summary for local", "Data failed to compile:", "    "])
+salt_text = st.lists(st.tuples(salt_fields, st.text(max_size=30)).map("".join), max_size=40).map("\n".join)
+
+
+@FUZZ
+@given(text=salt_text | st.text(max_size=400))
+def test_salt_text_output(text: str) -> None:
+    contained(lambda: salt.parse_highstate_text(text), "salt text")
+
+
+# -- tokens and kubeconfig ---------------------------------------------------------------
+
+@FUZZ
+@given(text=st.text(max_size=300) | st.lists(st.lists(st.text(max_size=12), max_size=4).map(",".join),
+                                              max_size=6).map("\n".join))
+@example(text='"unterminated,kubelet')
+def test_known_tokens_csv(text: str) -> None:
+    contained(lambda: tokens.master_token_from_csv(text), "known_tokens.csv")
+
+
+kubeconfigs = st.fixed_dictionaries({}, optional={
+    "users": json_values | st.lists(st.fixed_dictionaries({}, optional={
+        "name": json_values, "user": json_values}), max_size=3),
+    "contexts": json_values | st.lists(st.fixed_dictionaries({}, optional={
+        "name": json_values, "context": json_values}), max_size=3),
+    "current-context": json_values,
+})
+
+
+@pytest.mark.xfail(strict=True, reason="engine/tokens.py kubeconfig_token/with_token: yaml.YAMLError, "
+                   "AttributeError on a non-mapping context and a bare ValueError escape")
+@FUZZ
+@given(text=st.text(max_size=300) | kubeconfigs.map(lambda d: yaml.safe_dump(d)))
+@example(text="users: [\n")  # YAML syntax error
+@example(text="contexts: [{name: null, context: [1]}]\n")
+def test_kubeconfig_yaml(text: str) -> None:
+    def both() -> None:
+        tokens.kubeconfig_token(text)
+        tokens.with_token(text, "tok")
+
+    contained(both, "kubeconfig YAML")
+
+
+# -- build output -------------------------------------------------------------------------
+
+build_lines = st.tuples(st.sampled_from(["+++ [0102 03:04:05] ", "!!! ", "", "ERROR: ", "+++ "]),
+                        st.sampled_from(["Building go targets for ", "Verifying Prerequisites", "Running tests",
+                                         "Building tarball", "Error: ", ""]),
+                        st.text(max_size=40)).map("".join)
+
+
+@FUZZ
+@given(feed=st.lists(build_lines | st.text(max_size=80), max_size=40))
+def test_build_output(feed: list[str]) -> None:
+    def run() -> None:
+        parser = StageParser()
+        for i, line in enumerate(feed):
+            parser.feed(line, float(i))
+            stage_of(line)
+        parser.finish(float(len(feed)))
+        parser.explanation()
+
+    contained(run, "build output")
+
+
+# -- kubectl JSON --------------------------------------------------------------------------
+
+kube_items = st.lists(st.fixed_dictionaries({}, optional={
+    "metadata": json_values, "spec": json_values,
+    "status": json_values | st.fixed_dictionaries({}, optional={
+        "conditions": json_values, "nodeInfo": json_values, "containerStatuses": json_values | st.lists(
+            st.fixed_dictionaries({}, optional={"ready": json_values, "restartCount": json_values}), max_size=3),
+        "phase": json_values, "reason": json_values})}), max_size=4)
+
+
+kube_docs = st.text(max_size=200) | kube_items.map(lambda items: json.dumps({"items": items}))
+
+
+@pytest.mark.xfail(strict=True, reason="engine/kube.py parse_nodes/parse_pods: a non-mapping status "
+                   "(AttributeError) or a non-numeric restartCount (ValueError) escapes instead of KubeError")
+@FUZZ
+@given(text=kube_docs)
+@example(text='{"items": [{"status": ["Ready"]}]}')
+@example(text='{"items": [{"status": {"containerStatuses": [{"restartCount": "many"}]}}]}')
+def test_kubectl_json(text: str) -> None:
+    contained(lambda: kube.parse_nodes(text), "kubectl nodes JSON")
+    contained(lambda: kube.parse_pods(text), "kubectl pods JSON")
+
+
+@FUZZ
+@given(text=kube_docs | st.lists(st.text(max_size=30).map(lambda t: f"\x1b[0;32m{t}\x1b[0m is running at "
+                                                                  f"http://127.0.0.1:8080/{t}"), max_size=5).map("\n".join))
+def test_kubectl_cluster_info(text: str) -> None:
+    contained(lambda: kube.parse_cluster_info(text), "kubectl cluster-info")
+
+
+# -- console output with host keys ---------------------------------------------------------
+
+console_lines = st.sampled_from([
+    "-----BEGIN SSH HOST KEY FINGERPRINTS-----", "-----END SSH HOST KEY FINGERPRINTS-----",
+    "-----BEGIN SSH HOST KEY KEYS-----", "-----END SSH HOST KEY KEYS-----",
+    "ec2: 256 SHA256:abc root@host (ED25519)", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI",
+    "ssh-rsa AAAA//// x", "ecdsa-sha2-nistp256 AAAAE2VjZHNh",
+]) | st.text(max_size=60)
+
+
+@FUZZ
+@given(text=st.lists(console_lines, max_size=30).map("\n".join))
+@example(text="-----BEGIN SSH HOST KEY KEYS-----\nssh-ed25519 AAAA\n-----END SSH HOST KEY KEYS-----")
+def test_console_host_keys(text: str) -> None:
+    contained(lambda: hostkeys.parse_console_host_keys(text), "console host keys")
