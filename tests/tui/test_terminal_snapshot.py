@@ -1,0 +1,79 @@
+"""Snapshot of the embedded terminal (120x40): colours, bold, reverse, cursor, tabs.
+
+The remote side is a fixed byte stream (the widget under test is the renderer), so the
+picture is deterministic; the live path is covered against sandbox nodes in
+test_terminal.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from textual.app import App
+
+from workbench.tui.screens.terminal import TerminalScreen
+
+SCREEN_BYTES = (
+    b"\x1b]0;an escape that must not reach the real terminal\x07\x1b[2J\x1b[H"
+    b"\x1b[1;32mroot@kubernetes-master\x1b[0m:\x1b[1;34m~\x1b[0m# ls --color /srv\r\n"
+    b"\x1b[1;34mkube-release\x1b[0m  \x1b[1;34mkubernetes\x1b[0m  \x1b[1;34msalt\x1b[0m  "
+    b"\x1b[01;31mkubernetes-server-linux-amd64.tar.gz\x1b[0m\r\n"
+    b"\x1b[1;32mroot@kubernetes-master\x1b[0m:\x1b[1;34m~\x1b[0m# systemctl is-active kubelet\r\n"
+    b"\x1b[7m active \x1b[27m \x1b[38;5;208m256-colour\x1b[0m \x1b[38;2;0;200;120mtruecolour\x1b[0m\r\n"
+    b"\x1b[4munderlined\x1b[0m \x1b[3mitalic\x1b[0m \x1b[9mstruck\x1b[0m \xff\xfe invalid utf-8\r\n"
+    b"\x1b[1;32mroot@kubernetes-master\x1b[0m:\x1b[1;34m~\x1b[0m# "
+)
+
+
+class CannedShell:
+    """A PTY process that prints a fixed screen, then waits like an idle shell."""
+
+    def __init__(self) -> None:
+        self.stdin = self
+        self.stdout = self
+        self._sent = False
+        self._closed = asyncio.Event()
+
+    def write(self, data: bytes) -> None:
+        pass
+
+    async def read(self, n: int) -> bytes:
+        if not self._sent:
+            self._sent = True
+            return SCREEN_BYTES
+        await self._closed.wait()
+        return b""
+
+    def change_terminal_size(self, cols: int, rows: int) -> None:
+        pass
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class CannedEngine:
+    async def open_shell(self, node_name: str, cols: int, rows: int) -> Any:
+        return CannedShell()
+
+    def node_names(self) -> list[str]:
+        return ["kubernetes-master", "kubernetes-minion-1"]
+
+
+class TerminalApp(App[None]):
+    def on_mount(self) -> None:
+        self.push_screen(TerminalScreen(CannedEngine(), "kubernetes-master"))
+
+
+def test_embedded_terminal_snapshot(snap_compare: Any) -> None:
+    async def settle(pilot: Any) -> None:
+        screen = pilot.app.screen
+        while screen.current is None or "invalid utf-8" not in screen.current.view.text():
+            await pilot.pause(0.02)
+        await screen.open_session("kubernetes-minion-1")
+        while "invalid utf-8" not in screen.current.view.text():
+            await pilot.pause(0.02)
+        await pilot.press("ctrl+pageup")
+        await pilot.pause()
+
+    assert snap_compare(TerminalApp(), terminal_size=(120, 40), run_before=settle)
