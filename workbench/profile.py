@@ -73,6 +73,7 @@ class PathsSection:
     release_dir: str = "/srv/kube-release"
     salt_tree: str = "/srv/salt"
     sshd_config: str = "/etc/ssh/sshd_config"
+    kube_ca: str = "/srv/kubernetes/ca.crt"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class PushSection:
     include_salt: bool = True
     extra: tuple[str, ...] = ()  # more paths under KUBE_ROOT to push
     relay: bool = True
+    fsync: bool = False  # fsync each file before its rename (durable on power loss; rsync doesn't)
 
 
 @dataclass(frozen=True)

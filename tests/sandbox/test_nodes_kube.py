@@ -1,19 +1,31 @@
-"""Nodes provisioned by their own salt-call drive the sandbox's Kubernetes (KubeSim)."""
+"""Nodes provisioned by their own salt-call drive the sandbox's Kubernetes (KubeSim).
+
+The master's highstate makes the cluster CA and the API server's certificate and
+publishes the CA on its salt file server; the minion's highstate puts it, the master's
+https address and the token in the kubelet's kubeconfig. The real kubectl then needs
+both the CA and the token.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
+import stat
 import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from workbench.sandbox.kube import KubeSim
 from workbench.sandbox.nodes.rig import Rig, ZeroDelays
 
 from .test_nodes_salt import known_token, provision_files, run
+
+CREDENTIALS = "the server has asked for the client to provide credentials"
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 
 
 @pytest.fixture
@@ -26,10 +38,21 @@ async def rig(tmp_path: Path):
     await kube.close()
 
 
-async def kubectl(rig: Rig, master, token: str, *args: str) -> tuple[int, str]:
+def disk(rig: Rig, server) -> Path:
+    return rig.manager.root / server.id / "root"
+
+
+async def kubectl(tmp: Path, server: str, ca: bytes, token: str, *args: str) -> tuple[int, str]:
+    config = tmp / f"kubeconfig-{time.monotonic_ns()}"
+    config.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": server,
+                                               "certificate-authority-data": base64.b64encode(ca).decode()}}],
+        "users": [{"name": "u", "user": {"token": token}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+    }))
     proc = await asyncio.create_subprocess_exec(
-        "kubectl", f"--server=http://{master.fixed_ips[0]}:8080", f"--token={token}",
-        "--request-timeout=5s", *args,
+        "kubectl", f"--kubeconfig={config}", f"--cache-dir={tmp / 'kube-cache'}", "--request-timeout=5s", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
@@ -43,20 +66,31 @@ async def poll(check, timeout: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
-async def test_highstates_bring_nodes_ready_and_token_regen_breaks_them(rig: Rig) -> None:
+@needs_kubectl
+async def test_highstates_bring_nodes_ready_and_token_regen_breaks_them(rig: Rig, tmp_path: Path) -> None:
     master = rig.server("kubernetes-master")
     minion = rig.server("kubernetes-minion-1")
     await rig.manager.boot(master)
     await rig.manager.boot(minion)
     for server in (master, minion):
         provision_files(rig, server)
-        result = await run(rig, server, "sudo salt-call --local state.highstate")
+    # both at once, as the engine runs them: the minion waits for the master's CA
+    results = await asyncio.gather(*(run(rig, s, "sudo salt-call --local state.highstate") for s in (master, minion)))
+    for result in results:
         assert result.exit_status == 0, result.stdout
+    assert "ID: kubernetes-cert" in results[0].stdout and "Function: cmd.script" in results[0].stdout
+    certs = disk(rig, master) / "srv/kubernetes"
+    assert stat.S_IMODE((certs / "server.key").stat().st_mode) == 0o600
+    ca = (certs / "ca.crt").read_bytes()
+    config = yaml.safe_load((disk(rig, minion) / "var/lib/kubelet/kubeconfig").read_text())
+    cluster = config["clusters"][0]["cluster"]
+    assert cluster["server"] == f"https://{master.fixed_ips[0]}:6443"
+    assert base64.b64decode(cluster["certificate-authority-data"]) == ca
     token = known_token(rig, master)
+    server = f"https://{master.fixed_ips[0]}:6443"
 
     async def ready() -> bool:
-        status, out = await kubectl(rig, master, token, "get", "nodes", "-o", "json")
+        status, out = await kubectl(tmp_path, server, ca, token, "get", "nodes", "-o", "json")
         if status != 0:
             return False
         conditions = {
@@ -66,6 +100,16 @@ async def test_highstates_bring_nodes_ready_and_token_regen_breaks_them(rig: Rig
         return conditions.get("kubernetes-minion-1", {}).get("Ready") == "True"
 
     await poll(ready)
+    status, out = await kubectl(tmp_path, server, ca, "x" * 32, "get", "nodes")
+    assert status != 0 and "You must be logged in to the server" in out, out
+    status, out = await kubectl(tmp_path, server, ca, token, "cluster-info")
+    assert status == 0 and "KubeDNS is running at" in out, out
+
+    # a second master highstate keeps the CA and the certificate (made once)
+    again = await run(rig, master, "sudo salt-call --local state.highstate")
+    assert again.exit_status == 0 and (certs / "ca.crt").read_bytes() == ca
+    assert "unless condition is true" in again.stdout
+
     rig.faults.set("token-regen", True)
     result = await run(rig, master, "sudo salt-call --local state.highstate")
     assert result.exit_status == 0
@@ -74,6 +118,41 @@ async def test_highstates_bring_nodes_ready_and_token_regen_breaks_them(rig: Rig
 
     async def refused() -> bool:
         journal = await run(rig, minion, "journalctl -u kubelet --no-pager")
-        return "the server has asked for the client to provide credentials" in journal.stdout
+        return CREDENTIALS in journal.stdout
 
     await poll(refused)
+
+    async def not_ready() -> bool:
+        status, out = await kubectl(tmp_path, server, ca, new_token, "get", "nodes", "-o", "json")
+        items = json.loads(out)["items"] if status == 0 else []
+        return bool(items) and all(c["status"] != "True" for i in items for c in i["status"]["conditions"])
+
+    await poll(not_ready)
+    status, out = await kubectl(tmp_path, server, ca, token, "get", "nodes")
+    assert status != 0 and "You must be logged in to the server" in out
+
+
+async def test_minion_without_a_master_fails_like_salt(rig: Rig) -> None:
+    minion = rig.server("kubernetes-minion-1", master_ip="127.254.254.254")  # no node holds it
+    await rig.manager.boot(minion)
+    provision_files(rig, minion)
+    result = await run(rig, minion, "salt-call --local state.highstate")
+    assert result.exit_status == 1
+    assert "ID: /var/lib/kubelet/kubeconfig" in result.stdout and "Salt master 127.254.254.254 is not responding" in result.stdout, result.stdout
+    assert not (disk(rig, minion) / "var/lib/kubelet/kubeconfig").exists()
+
+
+async def test_ca_from_pillar_wins(rig: Rig) -> None:
+    master = rig.server("kubernetes-master")
+    minion = rig.server("kubernetes-minion-1")
+    await rig.manager.boot(master)
+    await rig.manager.boot(minion)
+    for server in (master, minion):
+        provision_files(rig, server)
+    assert (await run(rig, master, "salt-call state.highstate")).exit_status == 0
+    pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    pillar = json.dumps({"ca_cert": base64.b64encode(pem).decode()})
+    result = await run(rig, minion, f"salt-call state.highstate pillar='{pillar}'")
+    assert result.exit_status == 0, result.stdout
+    config = yaml.safe_load((disk(rig, minion) / "var/lib/kubelet/kubeconfig").read_text())
+    assert base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]) == pem

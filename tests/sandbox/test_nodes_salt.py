@@ -120,7 +120,7 @@ async def test_master_then_minion_highstate(rig: Rig, recorder: Recorder) -> Non
                   "      Result: True", "     Started: ", "    Duration: ", "     Changes:   "):
         assert any(line.startswith(label) for line in lines), label
     assert "Summary for local" in result.stdout and "Failed:    0" in result.stdout
-    assert "Succeeded: 5 (changed=3)" in result.stdout
+    assert "Succeeded: 6 (changed=4)" in result.stdout
     assert known_token(rig, master) == "Tok3nFromPillar0123456789abcdefg"
     installed = rig.manager.root / master.id / "root/opt/kubernetes/server/bin/kube-apiserver"
     assert installed.read_bytes() == contents["kube-apiserver"]
@@ -135,7 +135,7 @@ async def test_master_then_minion_highstate(rig: Rig, recorder: Recorder) -> Non
     result = await run(rig, minion, f"salt-call state.apply {pillar}")
     assert result.exit_status == 0, result.stdout
     config = kubeconfig(rig, minion)
-    assert config["clusters"][0]["cluster"]["server"] == f"http://{master.fixed_ips[0]}:8080"
+    assert config["clusters"][0]["cluster"]["server"] == f"https://{master.fixed_ips[0]}:6443"
     assert config["users"][0] == {"name": "kubelet", "user": {"token": known_token(rig, master)}}
     assert ("kubernetes-minion-1", "kubelet", True) in recorder.changes
     journal = await run(rig, minion, "journalctl -u kubelet -n 5 --no-pager")

@@ -20,8 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     if verb == "build":
         parser.add_argument("--no-output-check", action="store_true", help="skip the _output bloat check")
     else:
-        parser.add_argument("--server", metavar="URL", help="the API server (default: the master, port 8080)")
+        parser.add_argument("--server", metavar="URL",
+                            help="the API server (default: https on the master's floating or fixed IP, port 6443)")
         parser.add_argument("--token-file", metavar="FILE", help="a file holding the bearer token")
+        parser.add_argument("--ca-file", metavar="FILE",
+                            help="the cluster CA (PEM; default: read from the master over SSH, paths.kube_ca)")
         parser.add_argument("--no-kubectl", action="store_true", help="read the API over HTTP even with kubectl")
 
 
@@ -72,11 +75,14 @@ def _print_build(result: Any, alert: Any) -> None:
 # -- info ---------------------------------------------------------------------------------
 
 def _info(args: argparse.Namespace, profile: Any, state: Any) -> int:
-    from workbench.engine.kube import KubeClient, server_url
+    from workbench.engine.kube import KubeClient
 
     token = _token(args, state)
-    server = args.server or server_url(render.run(_master_address(profile)))
-    client = KubeClient(server, token, state.root, kubectl=None if args.no_kubectl else "auto")
+    ca_pem = _ca_file(args.ca_file) if args.ca_file else None
+    server = args.server
+    if server is None or (ca_pem is None and server.startswith("https://")):
+        server, ca_pem = render.run(_from_master(profile, state, server))
+    client = KubeClient(server, token, state.root, kubectl=None if args.no_kubectl else "auto", ca_pem=ca_pem)
     info = render.run(client.refresh())
     if args.json:
         render.emit_json(info.to_json())
@@ -100,22 +106,41 @@ def _token(args: argparse.Namespace, state: Any) -> str | None:
     return None
 
 
-async def _master_address(profile: Any) -> str:
-    """The master's floating IP (else fixed IP) from the cloud; the profile's master_ip without one."""
+def _ca_file(path: str) -> bytes:
     try:
-        from workbench.engine.cloud import CloudClient
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--ca-file {path}: {exc.strerror}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise UsageError(f"--ca-file {path}: not a PEM certificate")
+    return data
 
-        client = CloudClient(profile)
+
+async def _from_master(profile: Any, state: Any, server: str | None) -> tuple[str, bytes]:
+    """The API server on the master (floating IP, else fixed) and the cluster CA read over SSH."""
+    from workbench.engine.cloud import CloudClient
+    from workbench.engine.kube import fetch_ca, server_url
+    from workbench.engine.ssh import SSHPool
+
+    client = CloudClient(profile)
+    try:
         try:
             instances = await asyncio.wait_for(client.list_instances(), 30)
+        except (WorkbenchError, TimeoutError) as exc:
+            raise WorkbenchError(f"info: cannot find the master in the cloud ({exc}); "
+                                 "pass --server URL and --ca-file FILE") from None
+        master = next((i for i in instances if i.role == "master" and i.status == "ACTIVE"), None)
+        if master is None or not (master.floating_ip or master.fixed_ip):
+            raise WorkbenchError("info: the cluster has no ACTIVE master with an address: run up first")
+        pool = SSHPool(profile, state, console=client.console_output)
+        pool.remember(instances)
+        try:
+            ca_pem = await fetch_ca(pool, master, profile.paths.kube_ca)
         finally:
-            client.close()
-        master = next((i for i in instances if i.role == "master"), None)
-        if master is not None and (master.floating_ip or master.fixed_ip):
-            return str(master.floating_ip or master.fixed_ip)
-    except (WorkbenchError, TimeoutError, ImportError) as exc:
-        render.say(f"note: master from the profile ({profile.cluster.master_ip}): cloud inventory unavailable: {exc}")
-    return str(profile.cluster.master_ip)
+            await pool.close()
+    finally:
+        client.close()
+    return server or server_url(master.floating_ip or master.fixed_ip, tls=True), ca_pem
 
 
 def _print_info(info: Any) -> None:

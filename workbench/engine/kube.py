@@ -1,21 +1,26 @@
 """The cluster as kubectl sees it: cluster-info services, nodes, pods.
 
-``KubeClient`` writes a kubeconfig into the state dir and runs the real ``kubectl``
-(``cluster-info``, ``get nodes -o json``, ``get pods --all-namespaces -o json``); where
-kubectl is not installed it reads the same from the API over HTTP. Each refresh
-publishes ``ClusterInfoChanged``.
+``KubeClient`` writes a kubeconfig into the state dir (server, the cluster CA read from
+the master, the cluster token) and runs the real ``kubectl`` (``cluster-info``,
+``get nodes -o json``, ``get pods --all-namespaces -o json``); where kubectl is not
+installed it reads the same from the API over HTTPS, verified with the same CA. Each
+refresh publishes ``ClusterInfoChanged``. The API server is ``https://<master>:6443``;
+``http://<master>:8080`` is the old insecure port, which checks no token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
+import shlex
 import shutil
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
@@ -24,10 +29,17 @@ from workbench.events import Bus, ClusterInfoChanged
 from workbench.redact import REDACTOR, redact
 from workbench.state import atomic_write
 
+if TYPE_CHECKING:
+    from workbench.engine.ssh import NodeLike, SSHPool
+
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 RUNNING_AT = re.compile(r"^(?P<name>.+?) is running at (?P<url>\S+)\s*$")
 MASTER = "Kubernetes master"
 CLUSTER_SERVICE = "kubernetes.io/cluster-service=true"
+SECURE_PORT = 6443
+INSECURE_PORT = 8080
+PEM_CERT = "-----BEGIN CERTIFICATE-----"
+UNAUTHORIZED = "You must be logged in to the server (Unauthorized)"
 
 
 @dataclass(frozen=True)
@@ -163,10 +175,14 @@ def services_from_api(server: str, doc: dict[str, Any]) -> tuple[Service, ...]:
 # -- the client --------------------------------------------------------------------------
 
 class KubeClient:
-    """Talks to one cluster's API server at ``server`` (``http://<master>:8080``)."""
+    """Talks to one cluster's API server at ``server`` (``https://<master>:6443``).
+
+    ``ca_pem`` is the cluster CA (the master's ``/srv/kubernetes/ca.crt``) that the
+    server's certificate must chain to; without it the system's roots are used.
+    """
 
     def __init__(self, server: str, token: str | None, state_dir: Path, *, bus: Bus | None = None,
-                 kubectl: str | None = "auto", timeout: float = 20.0) -> None:
+                 kubectl: str | None = "auto", timeout: float = 20.0, ca_pem: bytes | None = None) -> None:
         self.server = server.rstrip("/")
         self.token = token or None
         REDACTOR.add(self.token)
@@ -174,6 +190,7 @@ class KubeClient:
         self.bus = bus
         self.kubectl = shutil.which("kubectl") if kubectl == "auto" else kubectl
         self.timeout = timeout
+        self.ca_pem = ca_pem or None
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -181,9 +198,12 @@ class KubeClient:
 
     def write_kubeconfig(self) -> Path:
         user: dict[str, Any] = {"token": self.token} if self.token else {}
+        cluster: dict[str, Any] = {"server": self.server}
+        if self.ca_pem:
+            cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode("ascii")
         config = {
             "apiVersion": "v1", "kind": "Config", "current-context": "workbench",
-            "clusters": [{"name": "workbench", "cluster": {"server": self.server}}],
+            "clusters": [{"name": "workbench", "cluster": cluster}],
             "users": [{"name": "workbench", "user": user}],
             "contexts": [{"name": "workbench", "context": {"cluster": "workbench", "user": "workbench"}}],
         }
@@ -221,6 +241,8 @@ class KubeClient:
         if proc.returncode != 0:
             lines = [ln for ln in ANSI.sub("", err.decode("utf-8", "replace")).splitlines() if ln.strip()]
             why = lines[-1] if lines else f"exit status {proc.returncode}"
+            if "(Unauthorized)" in why:
+                why += ": is the cluster token right?"
             raise KubeError(redact(f"kubectl {' '.join(args)}: {why}"))
         return out.decode("utf-8", "replace")
 
@@ -229,13 +251,15 @@ class KubeClient:
 
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         timeout = aiohttp.ClientTimeout(total=self.timeout)
+        tls = self._ssl()
         try:
             async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
 
                 async def get(path: str) -> dict[str, Any]:
-                    async with session.get(self.server + path) as resp:
+                    async with session.get(self.server + path, ssl=tls) as resp:
                         if resp.status == 401:
-                            raise KubeError(f"{self.server}: the server has asked for the client to provide credentials")
+                            raise KubeError(f"{self.server}: {UNAUTHORIZED}: the server has asked for the "
+                                            "client to provide credentials (is the cluster token right?)")
                         if resp.status != 200:
                             raise KubeError(f"GET {self.server}{path}: HTTP {resp.status}")
                         return _doc(await resp.read(), path)
@@ -243,6 +267,10 @@ class KubeClient:
                 svcs, nodes, pods = await asyncio.gather(
                     get(f"/api/v1/namespaces/kube-system/services?labelSelector={CLUSTER_SERVICE}"),
                     get("/api/v1/nodes"), get("/api/v1/pods"))
+        except aiohttp.ClientConnectorCertificateError as exc:
+            why = getattr(exc.certificate_error, "verify_message", "") or str(exc.certificate_error)
+            raise KubeError(f"{self.server}: TLS: the server's certificate is not trusted ({why}); "
+                            "is the cluster CA the master's?") from None
         except aiohttp.ClientError as exc:
             raise KubeError(f"{self.server}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
         except TimeoutError:
@@ -251,5 +279,31 @@ class KubeClient:
                            parse_pods(pods), "http")
 
 
-def server_url(address: str, port: int = 8080) -> str:
-    return f"http://{address}:{port}"
+    def _ssl(self) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https://"):
+            return True
+        if not self.ca_pem:
+            return ssl.create_default_context()
+        try:
+            return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
+        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+            raise KubeError(f"the cluster CA is not a usable PEM certificate: {exc}") from None
+
+
+def server_url(address: str, port: int | None = None, *, tls: bool = False) -> str:
+    """``https://address:6443`` with ``tls``; else the insecure ``http://address:8080``."""
+    if tls:
+        return f"https://{address}:{port or SECURE_PORT}"
+    return f"http://{address}:{port or INSECURE_PORT}"
+
+
+async def fetch_ca(pool: SSHPool, master: NodeLike, path: str) -> bytes:
+    """The cluster CA from the master's disk (``paths.kube_ca``), read over SSH."""
+    try:
+        result = await pool.run(master, f"cat {shlex.quote(path)}", timeout=30)
+    except WorkbenchError as exc:
+        raise KubeError(f"cluster CA {master.name}:{path}: {exc}") from None
+    if result.exit_status != 0 or PEM_CERT not in result.stdout:
+        why = result.stderr.strip().splitlines()[-1:] or ["not a PEM certificate"]
+        raise KubeError(f"cluster CA {master.name}:{path}: {why[0]} (has the master's highstate run?)")
+    return result.stdout.encode("ascii", "replace")

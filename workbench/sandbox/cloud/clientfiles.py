@@ -21,6 +21,7 @@ NODE_PATHS = {
     "release_dir": "srv/kube-release",
     "salt_tree": "srv/salt",
     "sshd_config": "etc/ssh/sshd_config",
+    "kube_ca": "srv/kubernetes/ca.crt",
 }
 
 

@@ -1,8 +1,9 @@
 """The sandbox's Kubernetes: an API server on the master, kubelets on the minions.
 
 ``KubeSim`` is the node manager's ``ServiceHooks``: when ``kube-apiserver`` becomes active
-on a master it serves the Kubernetes API there; when ``kubelet`` becomes active on a
-minion it starts registering that node. The cluster's objects live per master (as in
+on a master it serves the Kubernetes API there (TLS and tokens on ``secure_port``, the
+read-only insecure ``port``); when ``kubelet`` becomes active on a minion it starts
+registering that node over TLS with its kubeconfig's CA and token. The cluster's objects live per master (as in
 its etcd), so an API server restart keeps its nodes.
 """
 
@@ -12,7 +13,7 @@ import logging
 from typing import Any
 
 from workbench.sandbox.hooks import NodeView
-from workbench.sandbox.kube.apiserver import ApiServer, ClusterState
+from workbench.sandbox.kube.apiserver import PORT, SECURE_PORT, ApiServer, ClusterState
 from workbench.sandbox.kube.kubelet import CREDENTIALS, Kubelet, read_kubeconfig
 
 log = logging.getLogger(__name__)
@@ -21,10 +22,11 @@ MIN_HEARTBEAT = 0.05  # scaled-down test delays still leave the loop room to bre
 
 
 class KubeSim:
-    def __init__(self, delays: Any = None, *, port: int = 8080) -> None:
+    def __init__(self, delays: Any = None, *, port: int = PORT, secure_port: int = SECURE_PORT) -> None:
         heartbeat = float(getattr(delays, "kubelet_heartbeat", DEFAULT_HEARTBEAT) or DEFAULT_HEARTBEAT)
         self.heartbeat = max(MIN_HEARTBEAT, heartbeat)
         self.port = port
+        self.secure_port = secure_port
         self.apiservers: dict[str, ApiServer] = {}  # server id -> running API server
         self.clusters: dict[str, ClusterState] = {}  # server id of a master -> its state
         self.kubelets: dict[str, Kubelet] = {}  # server id -> running kubelet
@@ -59,9 +61,14 @@ class KubeSim:
             await running.sync_addresses()
             return
         state = self.clusters.setdefault(node.server_id, ClusterState())
-        server = ApiServer(node, state, self.heartbeat, self.port)
+        server = ApiServer(node, state, self.heartbeat, self.port, self.secure_port)
         await server.start()
         self.apiservers[node.server_id] = server
+        if server.tls is None:
+            node.journal("kube-apiserver", f"Unable to listen for secure ({server.tls_error}); "
+                                           "will try again later")
+        else:
+            node.journal("kube-apiserver", f"Serving securely on {', '.join(server.secure_urls) or '(no address)'}")
         node.journal("kube-apiserver", f"Serving insecurely on {', '.join(server.urls) or '(no address)'}")
 
     async def _stop_apiserver(self, server_id: str) -> None:

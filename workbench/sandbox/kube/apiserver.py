@@ -1,36 +1,35 @@
-"""The master's Kubernetes API server: plain http on port 8080 of every master address.
+"""The master's Kubernetes API server: TLS on 6443 and the insecure 8080, on every master address.
 
-Every request that carries ``Authorization: Bearer <token>`` is checked against the master's
-``srv/kubernetes/known_tokens.csv`` (re-read when it changes); writes need a valid token.
-Reads without credentials are served, as Kubernetes' insecure port 8080 did: kubectl
-(client-go) never sends a bearer token over plain http, so it reaches 8080 anonymously.
-A node is Ready while its kubelet's last status update is younger than three heartbeat
-intervals (at least 1 s).
+The secure port serves the certificate the master's highstate made (``srv/kubernetes/
+server.cert``) and needs a bearer token from ``known_tokens.csv`` (re-read when it
+changes) on every request: otherwise 401 with a Status body, as kube-apiserver answers.
+The insecure port is the seed's ``http://localhost:8080``: no authentication, and here
+read-only (kubectl never sends a token over plain http). A node is Ready while its
+kubelet's last status update is younger than three heartbeat intervals (at least 1 s).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from workbench.sandbox.hooks import NodeView
 from workbench.sandbox.kube import discovery, objects
+from workbench.sandbox.kube.auth import READS, TOKENS, TokenFile, bearer, server_context
 from workbench.sandbox.kube.objects import NodeRecord
 
 log = logging.getLogger(__name__)
 PORT = 8080
+SECURE_PORT = 6443
 MIN_GRACE = 1.0
-TOKENS = Path("srv/kubernetes/known_tokens.csv")
 
 
 @dataclass
@@ -41,42 +40,23 @@ class ClusterState:
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
 
 
-class TokenFile:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._seen: tuple[float, int] | None = None
-        self._tokens: set[str] = set()
-
-    def tokens(self) -> set[str]:
-        try:
-            st = self.path.stat()
-        except OSError:
-            self._seen, self._tokens = None, set()
-            return self._tokens
-        if self._seen != (st.st_mtime, st.st_size):
-            try:
-                rows = list(csv.reader(self.path.read_text().splitlines()))
-            except (OSError, csv.Error):
-                rows = []
-            self._tokens = {row[0].strip() for row in rows if row and row[0].strip()}
-            self._seen = (st.st_mtime, st.st_size)
-        return self._tokens
-
-
 def _json(body: dict[str, Any], status: int = 200, content_type: str = "application/json") -> web.Response:
     return web.Response(body=json.dumps(body).encode(), status=status, headers={"Content-Type": content_type})
 
 
 class ApiServer:
-    def __init__(self, node: NodeView, state: ClusterState, heartbeat: float, port: int = PORT) -> None:
+    def __init__(self, node: NodeView, state: ClusterState, heartbeat: float, port: int = PORT,
+                 secure_port: int = SECURE_PORT) -> None:
         self.node = node
         self.state = state
         self.grace = max(3 * heartbeat, MIN_GRACE)  # a busy test machine must not flap nodes
         self.port = port
+        self.secure_port = secure_port
         self.tokens = TokenFile(node.root / TOKENS)
+        self.tls, self.tls_error = server_context(node.root)
         self.requests: deque[str] = deque(maxlen=200)
         self.unimplemented: list[str] = []
-        self._sites: dict[str, web.TCPSite] = {}
+        self._sites: dict[tuple[str, int], web.TCPSite] = {}
         self._runner: web.AppRunner | None = None
         self._watch: asyncio.Task[None] | None = None
         self._last_auth_log = 0.0
@@ -120,23 +100,29 @@ class ApiServer:
 
     @property
     def urls(self) -> list[str]:
-        return [f"http://{address}:{self.port}" for address in self._sites]
+        return [f"http://{address}:{port}" for address, port in self._sites if port == self.port]
+
+    @property
+    def secure_urls(self) -> list[str]:
+        return [f"https://{address}:{port}" for address, port in self._sites if port == self.secure_port]
 
     async def sync_addresses(self) -> None:
         """Listen on exactly the node's addresses (a floating IP may come and go)."""
         assert self._runner is not None
-        wanted = set(self.node.addresses)
-        for address in list(self._sites):
-            if address not in wanted:
-                await self._sites.pop(address).stop()
-        for address in sorted(wanted - set(self._sites)):
-            site = web.TCPSite(self._runner, address, self.port, reuse_address=True)
+        ports = [self.port] + ([self.secure_port] if self.tls is not None else [])
+        wanted = {(address, port) for address in self.node.addresses for port in ports}
+        for key in list(self._sites):
+            if key not in wanted:
+                await self._sites.pop(key).stop()
+        for address, port in sorted(wanted - set(self._sites)):
+            tls = self.tls if port == self.secure_port else None
+            site = web.TCPSite(self._runner, address, port, reuse_address=True, ssl_context=tls)
             try:
                 await site.start()
             except OSError as exc:
-                log.warning("kube-apiserver on %s: cannot listen on %s:%d: %s", self.node.name, address, self.port, exc)
+                log.warning("kube-apiserver on %s: cannot listen on %s:%d: %s", self.node.name, address, port, exc)
                 continue
-            self._sites[address] = site
+            self._sites[(address, port)] = site
 
     async def _watch_addresses(self) -> None:
         while True:
@@ -150,18 +136,21 @@ class ApiServer:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append(f"{request.method} {request.path_qs} accept={request.headers.get('Accept', '')}")
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        anonymous_read = not header and request.method in ("GET", "HEAD")
-        if not anonymous_read and (not token or token not in self.tokens.tokens()):
+        if not request.secure:  # the insecure port: nobody is authenticated, nothing may change
+            if request.method not in READS:
+                return _json(discovery.status(403, "Forbidden", f"the insecure port {self.port} is read-only; "
+                                              f"use https on port {self.secure_port} with a token"), 403)
+            response: web.StreamResponse = await handler(request)
+            return response
+        token = bearer(request.headers.get("Authorization", ""))
+        if not token or token not in self.tokens.tokens():
             now = time.monotonic()
             if now - self._last_auth_log > 1.0:
                 self._last_auth_log = now
                 self.node.journal("kube-apiserver", "authentication.go:58] Unable to authenticate the request "
                                   "due to an error: invalid bearer token")
             return _json(discovery.status(401, "Unauthorized", "Unauthorized"), 401)
-        response: web.StreamResponse = await handler(request)
-        return response
+        return await handler(request)  # type: ignore[no-any-return]
 
     # -- discovery --------------------------------------------------------------------
     async def _version(self, request: web.Request) -> web.Response:

@@ -1,16 +1,20 @@
 """A minion's kubelet: registers its node with the master and keeps it Ready.
 
-It reads ``var/lib/kubelet/kubeconfig`` (YAML: server in clusters, token in users, as
-the seed says), POSTs its Node, then updates the node's status every heartbeat. A 401
-is journalled the way the real kubelet words it ("the server has asked for the client
-to provide credentials") and retried; so are unreachable masters.
+It reads ``var/lib/kubelet/kubeconfig`` (YAML: server and CA in clusters, token in
+users, as the seed says), POSTs its Node over TLS verified with that CA, then updates
+the node's status every heartbeat. A 401 is journalled the way the real kubelet words
+it ("the server has asked for the client to provide credentials") and retried; so are
+unreachable masters and certificates the CA did not sign (x509 errors).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +35,50 @@ CREDENTIALS = "the server has asked for the client to provide credentials"
 class KubeletConfig:
     server: str
     token: str
+    ca_pem: bytes | None = None  # certificate-authority(-data); None: the system's roots
+    insecure: bool = False  # insecure-skip-tls-verify
+
+    def ssl(self) -> ssl.SSLContext | bool:
+        """What aiohttp verifies the server with (True for plain http: unused)."""
+        if not self.server.startswith("https://"):
+            return True
+        return _context(self.ca_pem, self.insecure)
+
+
+_CONTEXTS: dict[tuple[bytes | None, bool], ssl.SSLContext] = {}
+
+
+def _context(ca_pem: bytes | None, insecure: bool) -> ssl.SSLContext:
+    key = (ca_pem, insecure)
+    if key not in _CONTEXTS:
+        if insecure:
+            context = ssl.create_default_context()
+            context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        elif ca_pem:
+            try:
+                context = ssl.create_default_context(cadata=ca_pem.decode("ascii", "replace"))
+            except ssl.SSLError:
+                context = ssl.create_default_context()  # an unusable CA: verification fails
+        else:
+            context = ssl.create_default_context()
+        _CONTEXTS[key] = context
+    return _CONTEXTS[key]
+
+
+def _ca(root: Path, cluster: dict[str, Any]) -> bytes | None:
+    data = cluster.get("certificate-authority-data")
+    if data:
+        try:
+            return base64.b64decode(str(data))
+        except (binascii.Error, ValueError):
+            return b"(invalid certificate-authority-data)"
+    path = cluster.get("certificate-authority")
+    if path:
+        try:
+            return (root / str(path).lstrip("/")).read_bytes()
+        except OSError:
+            return b"(unreadable certificate-authority)"
+    return None
 
 
 def read_kubeconfig(root: Path) -> KubeletConfig | None:
@@ -52,7 +100,8 @@ def read_kubeconfig(root: Path) -> KubeletConfig | None:
     token = str(user.get("token") or "")
     if not server:
         return None
-    return KubeletConfig(server.rstrip("/"), token)
+    return KubeletConfig(server.rstrip("/"), token, _ca(root, cluster),
+                         bool(cluster.get("insecure-skip-tls-verify")))
 
 
 def _server_from_grains(root: Path) -> str:
@@ -61,7 +110,7 @@ def _server_from_grains(root: Path) -> str:
     except (OSError, yaml.YAMLError):
         return ""
     master = grains.get("master_ip") if isinstance(grains, dict) else None
-    return f"http://{master}:8080" if master else ""
+    return f"https://{master}:6443" if master else ""
 
 
 def klog(level: str, where: str, message: str) -> str:
@@ -135,10 +184,11 @@ class Kubelet:
     async def _once(self, session: aiohttp.ClientSession, config: KubeletConfig) -> None:
         headers = {"Authorization": f"Bearer {config.token}", "Content-Type": "application/json"}
         name = self.node.name
+        tls = config.ssl()
         try:
             if not self.registered:
                 async with session.post(f"{config.server}/api/v1/nodes", json=self.node_body(),
-                                        headers=headers) as resp:
+                                        headers=headers, ssl=tls) as resp:
                     if resp.status == 401:
                         self._journal(klog("E", "kubelet_node_status.go:96",
                                            f'Unable to register node "{name}" with API server: {CREDENTIALS} (post nodes)'))
@@ -154,7 +204,8 @@ class Kubelet:
                 "message": "kubelet is posting ready status",
                 "lastHeartbeatTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}]}}
             async with session.patch(f"{config.server}/api/v1/nodes/{name}/status", json=patch,
-                                     headers={**headers, "Content-Type": "application/strategic-merge-patch+json"}) as resp:
+                                     headers={**headers, "Content-Type": "application/strategic-merge-patch+json"},
+                                     ssl=tls) as resp:
                 if resp.status == 401:
                     self._journal(klog("E", "kubelet_node_status.go:380", "Error updating node status, will retry: "
                                        f'error getting node "{name}": {CREDENTIALS} (get nodes {name})'))
@@ -166,6 +217,11 @@ class Kubelet:
 
 
 def _short(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = str(getattr(exc.certificate_error, "verify_message", "") or exc.certificate_error)
+        if "mismatch" in why or "match" in why:
+            return f"x509: certificate is not valid for {exc.host}"
+        return "x509: certificate signed by unknown authority"
     text = str(exc) or type(exc).__name__
     if "Connect call failed" in text or "Cannot connect" in text:
         return "dial tcp: connection refused"

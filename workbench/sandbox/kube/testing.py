@@ -1,9 +1,11 @@
 """A NodeView for driving KubeSim without the node manager (tests, benchmarks): a tmp root
-and a unique loopback address."""
+and a unique loopback address; the files a highstate would write (tokens, certificates,
+a kubelet kubeconfig)."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import random
 import socket
@@ -63,12 +65,20 @@ def write_tokens(master: FakeNode, token: str) -> None:
     os.replace(tmp, path)
 
 
-def write_kubelet_config(minion: FakeNode, server: str, token: str) -> None:
+def write_certs(master: FakeNode) -> bytes:
+    """The master's CA and server certificate (as its highstate makes them); the CA's PEM."""
+    from workbench.sandbox.nodes.nodebin import kubecerts
+
+    return kubecerts.ensure(master.root / "srv/kubernetes", master.name, list(master.addresses)).ca_pem
+
+
+def write_kubelet_config(minion: FakeNode, server: str, token: str, ca_pem: bytes | None = None) -> None:
     path = minion.root / "var/lib/kubelet/kubeconfig"
     path.parent.mkdir(parents=True, exist_ok=True)
+    ca = f"    certificate-authority-data: {base64.b64encode(ca_pem).decode()}\n" if ca_pem else ""
     path.write_text(
         "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n"
-        f"    server: {server}\n  name: local\ncontexts:\n- context:\n    cluster: local\n"
+        f"{ca}    server: {server}\n  name: local\ncontexts:\n- context:\n    cluster: local\n"
         "    user: kubelet\n  name: service-account-context\ncurrent-context: service-account-context\n"
         f"users:\n- name: kubelet\n  user:\n    token: {token}\n"
     )

@@ -1,12 +1,16 @@
 """The states a sandbox node's highstate applies (stdlib only; runs on the node).
 
-Master: salt services, the kube-apiserver binary from the server release tar,
-/srv/kubernetes/known_tokens.csv and the kube-apiserver service. Minion: the same with
-the kubelet binary, /var/lib/kubelet/kubeconfig and the kubelet service.
+Master: salt services, the cluster CA and API server certificate (``generate-cert``,
+published to minions as ``salt://kube-ca/ca.crt``), the kube-apiserver binary from the
+server release tar, /srv/kubernetes/known_tokens.csv and the kube-apiserver service.
+Minion: the same with the kubelet binary, /var/lib/kubelet/kubeconfig (``https://`` on
+the master's secure port, the CA from pillar ``ca_cert`` or the master's file server,
+the token in the users section) and the kubelet service.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nodelib
+import saltmaster
 
 Outcome = tuple[bool, str, dict]
 RELEASE = nodelib.ROOT / "srv" / "kube-release"
@@ -27,6 +32,11 @@ TOKENS = nodelib.ROOT / "srv" / "kubernetes" / "known_tokens.csv"
 KUBECONFIG = nodelib.ROOT / "var" / "lib" / "kubelet" / "kubeconfig"
 TOKEN_LINE = re.compile(r"^([^,\s]+),kubelet,kubelet\s*$", re.M)
 KUBECONFIG_TOKEN = re.compile(r"^\s*token:\s*(\S+)\s*$", re.M)
+CERT_DIR = nodelib.ROOT / "srv" / "kubernetes"
+CA_SALT_PATH = "kube-ca/ca.crt"
+SECURE_PORT = 6443
+CA_WAIT = 30.0  # seconds a minion waits for its master to publish the CA
+PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 
 
 @dataclass(frozen=True)
@@ -132,13 +142,52 @@ def known_tokens(pillar: dict, regen: bool, boot_token: str) -> Outcome:
     return _manage_secret_file(TOKENS, text, "/srv/kubernetes/known_tokens.csv")
 
 
-def kubeconfig_text(master_ip: str, token: str) -> str:
+def kubernetes_cert(facts: dict) -> Outcome:
+    """make-ca-cert.sh: the CA once, a server certificate for the master's addresses."""
+    import kubecerts
+
+    addresses = [str(a) for a in facts.get("addresses") or []]
+    name = str(facts.get("name") or "kubernetes-master")
+    script = f"make-ca-cert.sh {addresses[0] if addresses else name} " + ",".join(
+        [f"IP:{a}" for a in addresses] + ["IP:127.0.0.1", f"IP:{kubecerts.SERVICE_IP}", "DNS:kubernetes"])
+    try:
+        result = kubecerts.ensure(CERT_DIR, name, addresses)
+    except (OSError, ValueError, ImportError) as exc:
+        return False, f"Command \"{script}\" run", {"pid": os.getpid(), "retcode": 1, "stdout": "",
+                                                     "stderr": f"{type(exc).__name__}: {exc}"}
+    published = saltmaster.publish(CA_SALT_PATH, result.ca_pem)
+    if not result.changed and not published:
+        return True, "unless condition is true", {}
+    done = [f"wrote /srv/kubernetes/{f}" for f in result.changed]
+    stdout = "; ".join(done + ([f"published salt://{CA_SALT_PATH}"] if published else []))
+    return True, f"Command \"{script}\" run", {"pid": os.getpid(), "retcode": 0, "stdout": stdout, "stderr": ""}
+
+
+def cluster_ca(pillar: dict, master_ip: str) -> tuple[bytes | None, str]:
+    """The cluster CA (PEM): pillar ``ca_cert`` (base64, as GCE's kube-env CA_CERT), else salt://."""
+    if pillar.get("ca_cert"):
+        try:
+            pem = base64.b64decode(str(pillar["ca_cert"]), validate=True)
+        except ValueError:
+            return None, "Pillar ca_cert is not base64"
+    else:
+        pem, why = saltmaster.fetch(master_ip, CA_SALT_PATH, CA_WAIT)
+        if pem is None:
+            return None, why
+    if PEM_CERT not in pem:
+        return None, f"salt://{CA_SALT_PATH} is not a PEM certificate"
+    return pem, ""
+
+
+def kubeconfig_text(master_ip: str, token: str, ca_pem: bytes = b"") -> str:
+    ca_line = f"    certificate-authority-data: {base64.b64encode(ca_pem).decode()}\n" if ca_pem else ""
     return (
         "apiVersion: v1\n"
         "kind: Config\n"
         "clusters:\n"
         "- cluster:\n"
-        f"    server: http://{master_ip}:8080\n"
+        f"{ca_line}"
+        f"    server: https://{master_ip}:{SECURE_PORT}\n"
         "  name: local\n"
         "contexts:\n"
         "- context:\n"
@@ -161,7 +210,10 @@ def kubelet_kubeconfig(pillar: dict, master_ip: str, boot_token: str) -> Outcome
     token = str(pillar.get("kubelet_token") or (match.group(1) if match else boot_token))
     if not master_ip:
         return False, "Unable to manage file: grain master_ip is not set", {}
-    return _manage_secret_file(KUBECONFIG, kubeconfig_text(master_ip, token), "/var/lib/kubelet/kubeconfig")
+    ca_pem, why = cluster_ca(pillar, master_ip)
+    if ca_pem is None:
+        return False, f"Unable to manage file: {why}", {}
+    return _manage_secret_file(KUBECONFIG, kubeconfig_text(master_ip, token, ca_pem), "/var/lib/kubelet/kubeconfig")
 
 
 def service_running(unit: str, restart_if_changed: Callable[[], bool]) -> Outcome:
@@ -190,8 +242,11 @@ def plan(role: str, pillar: dict, race: bool, regen: bool, changed: set[str]) ->
     facts = nodelib.node()
     boot_token = str(facts.get("kubelet_token", ""))
     states = [State("salt", "service", "salt-minion", "running", lambda: salt_service("salt-minion", race))]
+    watched: tuple[str, ...] = ()
     if role == "master":
         states.append(State("salt", "service", "salt-master", "running", lambda: salt_service("salt-master", race)))
+        states.append(State("generate-cert", "cmd", "kubernetes-cert", "script", lambda: kubernetes_cert(facts)))
+        watched = ("kubernetes-cert",)
         binary, unit, sls = "kube-apiserver", "kube-apiserver", "kube-apiserver"
         config = State(sls, "file", "/srv/kubernetes/known_tokens.csv", "managed",
                        lambda: known_tokens(pillar, regen, boot_token), ("salt-minion",))
@@ -204,6 +259,6 @@ def plan(role: str, pillar: dict, race: bool, regen: bool, changed: set[str]) ->
     states.append(State("kube-bins", "file", bin_id, "managed", lambda: install_binary(binary), ("salt-minion",)))
     states.append(config)
     states.append(State(sls, "service", unit, "running",
-                        lambda: service_running(unit, lambda: bool(changed & {bin_id, config.id})),
-                        ("salt-minion", bin_id, config.id)))
+                        lambda: service_running(unit, lambda: bool(changed & {bin_id, config.id, *watched})),
+                        ("salt-minion", bin_id, config.id, *watched)))
     return states
