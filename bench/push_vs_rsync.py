@@ -46,6 +46,7 @@ from workbench.state import StateDir  # noqa: E402
 BINARIES = {"kube-apiserver": 0.24, "kube-controller-manager": 0.18, "kubelet": 0.22,
             "kubectl": 0.17, "kube-scheduler": 0.10, "kube-proxy": 0.09}
 TARBALL_SHARE = 0.15
+VERBOSE = False
 LOW = bytes.maketrans(bytes(range(256)), bytes(b % 16 for b in range(256)))
 
 
@@ -158,6 +159,9 @@ async def workbench_push(root: Path, nodes: list[SSHDNode], state: StateDir, *, 
     finally:
         for c in conns:
             c.close()
+    if VERBOSE:
+        for n in report.nodes:
+            say(f"  {n.name} {n.via}: " + " ".join(f"{k}={v:.3f}" for k, v in n.phases.items()))
     if not report.ok:
         raise RuntimeError(f"push failed: {[n.error for n in report.nodes if not n.ok]}")
     return time.perf_counter() - t0, report.bytes_from_workstation
@@ -168,7 +172,10 @@ def main() -> int:
     ap.add_argument("--size", type=parse_size, default=1 << 30, help="release tree size (default 1G)")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir, removed)")
+    ap.add_argument("--verbose", action="store_true", help="print each node's phase timings")
     args = ap.parse_args()
+    global VERBOSE
+    VERBOSE = args.verbose
     with tempfile.TemporaryDirectory(prefix="push-bench-", dir=args.workdir) as tmp:
         return run(Path(tmp), args.size, args.nodes)
 

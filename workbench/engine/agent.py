@@ -1,24 +1,32 @@
 """The push agent: a stdlib-only program the workstation ships to each node and runs there.
 
 It speaks framed messages on stdin/stdout (``>BI`` type + length, then the payload):
-``J`` a JSON control message, ``D`` raw chunk bytes, ``Z`` zlib, ``S`` zstd (only when the
-node can decompress it), ``E`` an error text. It keeps an index of what the node holds
-(per file: size, mtime, sha256, chunk table as computed by the workstation) in one JSON-lines
-file, trusted only while a file's size and mtime are unchanged, so a push never re-reads the
-node's disk to learn what is there. The node cannot compute xxh3, so it stores chunk hashes
-as reported and proves each assembled file with sha256 (stdlib, SHA-NI/ARMv8 accelerated,
-FIPS-approved). Files are assembled in a temporary file, checked, fsynced and renamed, so a
-file is always old or new. With ``serve`` it hands chunks to other nodes over TCP after an
-HMAC challenge with the push's one-time secret (the relay).
+``J`` a JSON control message, ``D`` raw bytes, ``Z`` zlib, ``S`` zstd (only when the node
+can decompress it), ``E`` an error text. The data frames of a send are one byte stream: the
+concatenation of the node's missing chunk runs in plan order, framed however the sender
+likes. It keeps an index of what the node holds (per file: size, mtime, ctime, inode, sha256
+and the chunk table computed by the workstation) in one JSON-lines file, trusted only while
+the file's stat identity is unchanged, so a push never re-reads the node's disk to learn it.
+
+A file is assembled in a temporary file: runs of chunks the node already holds are copied
+by the kernel (``copy_file_range``, falling back to read/write), new bytes are written in big
+buffered writes, and sha256 is computed while writing, in order, from the very bytes written
+(so nothing is re-read), then compared with the workstation's before the temp file is renamed
+into place. Every file is therefore always old or new. ``fsync`` (off by default, as rsync)
+makes each file durable before its rename. With ``serve`` it hands chunks to other nodes over
+TCP after an HMAC challenge with the push's one-time secret: chunks it already holds at once,
+chunks still arriving from the workstation as soon as they are written (the pipelined relay).
 
 Nothing here may import anything but the standard library: it runs on the node's python3.
 """
 
 import base64
+import errno
 import fcntl
 import hashlib
 import hmac
 import json
+import mmap
 import os
 import socket
 import struct
@@ -30,8 +38,14 @@ import zlib
 HEADER = struct.Struct(">BI")
 J, D, Z, S, E, R = (ord(c) for c in "JDZSER")
 REC = 20  # a chunk table record: 16-byte xxh3_128 + 4-byte big-endian length
-VERSION = 1
+VERSION = 2
 TMP_MARK = ".wbpush-"
+PIECE = 4 << 20  # hash/copy granularity: big enough for few syscalls, small enough for cache
+NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM)
+
+
+class StreamError(Exception):
+    """The data stream is unusable (closed, or the relay refused): stop this send."""
 
 
 def read_exact(stream, n):
@@ -58,25 +72,21 @@ def frame(kind, payload):
     return HEADER.pack(kind, len(payload)) + payload
 
 
-def records(table):
-    for i in range(0, len(table), REC):
-        yield table[i : i + 16], int.from_bytes(table[i + 16 : i + REC], "big")
+def split(table):
+    """(records, lengths) of a chunk table; a record (hash + length) names a chunk."""
+    recs = [table[i : i + REC] for i in range(0, len(table), REC)]
+    return recs, [int.from_bytes(r[16:], "big") for r in recs]
 
 
-def zstd_decompressor():
-    try:
-        import zstandard  # not stdlib: used only when the node happens to have it
-
-        return zstandard.ZstdDecompressor()
-    except ImportError:
-        return None
+def identity(st):
+    return {"s": st.st_size, "m": st.st_mtime_ns, "t": st.st_ctime_ns, "i": st.st_ino}
 
 
 class Index:
-    """What this node holds: {path: entry}, journalled as JSON lines, compacted at exit."""
+    """What this node holds: {path: entry}, journalled as JSON lines, compacted when it grows."""
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, path, durable):
+        self.path, self.durable = path, durable
         os.makedirs(os.path.dirname(path), exist_ok=True)
         self.lock = open(path + ".lock", "a")  # noqa: SIM115 (held for the session)
         deadline = time.monotonic() + 10  # an agent cut off a moment ago may still be exiting
@@ -88,10 +98,11 @@ class Index:
                 if time.monotonic() > deadline:
                     raise RuntimeError("another push is running on this node") from None
                 time.sleep(0.05)
-        self.entries = {}
+        self.entries, self.lines = {}, 0
         try:
             with open(path) as f:
                 for line in f:
+                    self.lines += 1
                     try:
                         e = json.loads(line)
                     except ValueError:
@@ -104,59 +115,204 @@ class Index:
             pass
         self.journal = open(path, "a")  # noqa: SIM115 (held for the session)
 
-    def valid(self, path):
+    def valid(self, path, st=None):
+        """The entry for ``path`` if the file on disk is still the one indexed."""
         e = self.entries.get(path)
         if e is None:
             return None
         try:
-            st = os.stat(path)
+            st = st or os.stat(path)
         except OSError:
             return None
-        return e if st.st_size == e["s"] and st.st_mtime_ns == e["m"] else None
+        now = identity(st)  # entries of agent v1 lack t/i: size and mtime decide alone
+        return e if all(now[k] == e[k] for k in "smti" if k in e) else None
 
     def record(self, path, entry):
         entry = dict(entry, p=path)
         self.entries[path] = entry
-        self.journal.write(json.dumps(entry) + "\n")
-        self.journal.flush()
+        self._append(entry)
 
     def forget(self, path):
         if self.entries.pop(path, None) is not None:
-            self.journal.write(json.dumps({"p": path, "x": 1}) + "\n")
-            self.journal.flush()
+            self._append({"p": path, "x": 1})
 
-    def chunk_sources(self):
-        """hash -> (path, offset, length) over every file still as indexed."""
+    def _append(self, entry):
+        self.journal.write(json.dumps(entry) + "\n")
+        self.journal.flush()
+        self.lines += 1
+
+    def sources(self):
+        """record -> (path, offset) over every file still as indexed (first holder wins)."""
         found = {}
         for path in list(self.entries):
             e = self.valid(path)
             if e is None:
                 continue
+            recs, lens = split(base64.b64decode(e["c"]))
             offset = 0
-            for h, n in records(base64.b64decode(e["c"])):
-                found.setdefault(h, (path, offset, n))
+            for r, n in zip(recs, lens):  # noqa: B905 (node pythons older than 3.10)
+                if r not in found:
+                    found[r] = (path, offset)
                 offset += n
         return found
 
-    def compact(self):
+    def close(self):
+        self.journal.close()
+        if self.lines <= 2 * len(self.entries) + 8:
+            return  # the journal is still small: replaying it is as cheap as compacting
         tmp = self.path + ".tmp"
         with open(tmp, "w") as f:
             for path in list(self.entries):
                 if self.valid(path) is not None:
                     f.write(json.dumps(self.entries[path]) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+            if self.durable:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, self.path)
+
+
+class Held:
+    """Source files opened once per push: the inode stays readable across a rename over it."""
+
+    def __init__(self):
+        self.fds, self.maps = {}, {}
+
+    def fd(self, path, index):
+        if path not in self.fds:
+            fd = os.open(path, os.O_RDONLY)
+            if index.valid(path, os.fstat(fd)) is None:
+                os.close(fd)
+                raise ValueError(path + " changed since it was indexed")
+            self.fds[path] = fd
+        return self.fds[path]
+
+    def view(self, key, fd):
+        """A zero-copy view of a whole source file (for hashing what is copied)."""
+        if key not in self.maps:
+            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+            if hasattr(mm, "madvise"):
+                mm.madvise(mmap.MADV_SEQUENTIAL)
+            self.maps[key] = (mm, memoryview(mm))
+        return self.maps[key][1]
+
+    def close(self):
+        for mm, view in self.maps.values():
+            view.release()
+            mm.close()
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds, self.maps = {}, {}
+
+
+class Stream:
+    """The decoded data bytes of a send, taken in exact amounts across frame boundaries."""
+
+    def __init__(self, inp, zstd):
+        self.inp, self.zstd, self.rest = inp, zstd, memoryview(b"")
+
+    def pieces(self, n):
+        while n:
+            if not self.rest:
+                self.rest = memoryview(self.decode(*read_frame(self.inp)))
+            piece, self.rest = self.rest[:n], self.rest[n:]
+            n -= len(piece)
+            yield piece
+
+    def decode(self, kind, payload):
+        if kind == D:
+            return payload
+        if kind == Z:
+            return zlib.decompress(payload)
+        if kind == S and self.zstd is not None:
+            return self.zstd.decompress(payload)
+        if kind is None:
+            raise StreamError("the chunk stream ended early")
+        raise StreamError("bad chunk frame: " + payload.decode(errors="replace")[:200])
+
+
+def zstd_decompressor():
+    try:
+        import zstandard  # not stdlib: used only when the node happens to have it
+
+        return zstandard.ZstdDecompressor()
+    except ImportError:
+        return None
+
+
+def plan_file(number, table, sources, fresh):
+    """Coalesced ops for one file and the runs of chunk indices that must travel.
+
+    ops: ("old", path, src_offset, n) | ("new", file number, src_offset, n) | ("recv", n, chunks)
+    where chunks lists (record, offset in this file) of what arrives, for the relay.
+    """
+    recs, lens = split(table)
+    ops, runs, offset = [], [], 0
+    for i, (r, n) in enumerate(zip(recs, lens)):  # noqa: B905
+        if r in fresh:
+            op = ("new",) + fresh[r]
+        elif r in sources:
+            op = ("old",) + sources[r]
+        else:
+            fresh[r] = (number, offset)
+            op = None
+        last = ops[-1] if ops else None
+        if op is None:
+            if last is not None and last[0] == "recv":
+                last[1] += n
+                last[2].append((r, offset))
+                runs[-1][1] += 1
+            else:
+                ops.append(["recv", n, [(r, offset)]])
+                runs.append([i, 1])
+        elif last is not None and last[0] == op[0] and last[1] == op[1] and last[2] + last[3] == op[2]:
+            last[3] += n
+        else:
+            ops.append([op[0], op[1], op[2], n])
+        offset += n
+    return ops, runs
+
+
+class Arrivals:
+    """Chunks this push brings to a relaying node, published as soon as they are written."""
+
+    def __init__(self, plan):
+        self.cond = threading.Condition()
+        self.at, self.finished = {}, False
+        self.coming = {r for p in plan for op in p[5] if op[0] == "recv" for r, _ in op[2]}
+
+    def publish(self, fd, chunks):
+        with self.cond:
+            for r, offset in chunks:
+                self.at.setdefault(r, (fd, offset))
+            self.cond.notify_all()
+
+    def finish(self):
+        with self.cond:
+            self.finished = True
+            self.cond.notify_all()
+
+    def wait(self, r, timeout=120):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while r not in self.at:
+                left = deadline - time.monotonic()
+                if self.finished or r not in self.coming or left <= 0:
+                    return None
+                self.cond.wait(left)
+            return self.at[r]
 
 
 class Agent:
     def __init__(self, index_path, inp, out):
         self.inp, self.out = inp, out
-        self.index = Index(index_path)
+        self.index = Index(index_path, durable=False)
         self.zstd = zstd_decompressor()
-        self.plan = []  # [(path, digest, size, mode, table, ops)] of the current push
-        self.fds = {}
-        self.server = None
+        self.plan, self.sources, self.stale = [], None, set()
+        self.held = Held()
+        self.written, self.ok = {}, set()  # file number -> temp fd (kept for refs and the relay)
+        self.kernel_copy = hasattr(os, "copy_file_range")
+        self.server = self.arrivals = None
+        self.stats = {}
 
     def send(self, kind, payload):
         try:
@@ -170,7 +326,8 @@ class Agent:
 
     def run(self):
         codecs = ["zlib"] + (["zstd"] if self.zstd else [])
-        self.reply(op="hello", version=VERSION, codecs=codecs, pid=os.getpid())
+        self.reply(op="hello", version=VERSION, codecs=codecs, pid=os.getpid(),
+                   copy="copy_file_range" if self.kernel_copy else "read/write")
         while True:
             kind, payload = read_frame(self.inp)
             if kind is None:
@@ -182,17 +339,18 @@ class Agent:
     def close(self):
         if self.server is not None:
             self.server.stop()
-        for fd in self.fds.values():
+        self.held.close()
+        for fd in self.written.values():
             os.close(fd)
-        self.fds.clear()
-        self.index.compact()
+        self.written = {}
+        self.index.close()
 
-    # -- check: which files differ --------------------------------------------------------
+    # -- check: which files differ, which of ours are no longer in the build -------------
     def op_check(self, msg):
-        changed = []
-        dirs = set()
+        changed, dirs, wanted = [], set(), set()
         for i, (path, size, digest) in enumerate(msg["files"]):
             path = os.path.abspath(path)
+            wanted.add(path)
             dirs.add(os.path.dirname(path))
             e = self.index.valid(path)
             if e is None or e["d"] != digest or e["s"] != size:
@@ -205,119 +363,193 @@ class Agent:
             for name in names:
                 if name.startswith(".") and TMP_MARK in name and name.endswith(".tmp"):
                     os.unlink(os.path.join(d, name))
-        self.reply(op="changed", files=changed)
+        roots = [os.path.abspath(r).rstrip("/") + "/" for r in msg.get("roots", ())]
+        self.stale = {p for p in self.index.entries
+                      if p not in wanted and any(p.startswith(r) for r in roots)}
+        self.roots = roots
+        self.reply(op="changed", files=changed, stale=sorted(self.stale))
+
+    def op_prune(self, msg):
+        """Remove files this agent put under the pushed roots that the build no longer has."""
+        removed = 0
+        for path in msg["paths"]:
+            if path not in self.stale:
+                continue  # only what check named, never anything the agent did not write
+            if self.index.valid(path) is not None:
+                try:
+                    os.unlink(path)
+                    removed += 1
+                except FileNotFoundError:
+                    pass
+                self.remove_empty_dirs(os.path.dirname(path))
+            self.index.forget(path)
+        self.stale = set()
+        self.reply(op="pruned", files=removed)
+
+    def remove_empty_dirs(self, d):
+        root = next((r for r in self.roots if (d + "/").startswith(r)), None)
+        while root is not None and len(d) + 1 > len(root):
+            try:
+                os.rmdir(d)
+            except OSError:
+                return
+            d = os.path.dirname(d)
 
     # -- plan: which chunks must travel ---------------------------------------------------
     def op_plan(self, msg):
-        sources = self.index.chunk_sources()
-        fresh = {}  # hash -> (file number, offset) for chunks arriving in this push
-        self.plan, wanted = [], []
-        for number, (path, digest, size, mode, table64) in enumerate(msg["files"]):
-            path = os.path.abspath(path)
-            table = base64.b64decode(table64)
-            ops, need, offset = [], [], 0
-            for i, (h, n) in enumerate(records(table)):
-                if h in fresh:
-                    ops.append(("new",) + fresh[h] + (n,))
-                elif h in sources:
-                    ops.append(("old",) + sources[h])
-                else:
-                    fresh[h] = (number, offset)
-                    need.append(i)
-                    ops.append(("recv", h, n))
-                offset += n
-            self.plan.append((path, digest, size, mode, table, merge(ops)))
-            wanted.append(need)
-        for op in (o for p in self.plan for o in p[5]):
-            if op[0] == "old" and op[1] not in self.fds:  # hold old inodes across renames
-                self.fds[op[1]] = os.open(op[1], os.O_RDONLY)
-        self.reply(op="missing", files=wanted)
+        t0 = time.monotonic()
+        files = [(os.path.abspath(p), d, s, m, base64.b64decode(t)) for p, d, s, m, t in msg["files"]]
+        self.sources = self.index.sources()
+        for _ in range(3):
+            fresh, self.plan, wanted = {}, [], []
+            for number, (path, digest, size, mode, table) in enumerate(files):
+                ops, runs = plan_file(number, table, self.sources, fresh)
+                self.plan.append((path, digest, size, mode, table, ops))
+                wanted.append(runs)
+            try:  # hold the old sources now: this push's renames must not change what we read
+                for op in (o for p in self.plan for o in p[5] if o[0] == "old"):
+                    self.held.fd(op[1], self.index)
+                break
+            except (OSError, ValueError):  # changed under us: plan without it
+                self.sources = self.index.sources()
+        self.reply(op="missing", files=wanted, seconds=time.monotonic() - t0)
 
     # -- send: assemble every planned file ------------------------------------------------
     def op_send(self, msg):
-        if msg.get("source") == "relay":
-            reader = relay_reader(msg["host"], msg["port"], bytes.fromhex(msg["secret"]), self.plan)
-        else:
-            reader = self.inp
-        new_fds, ok_count = {}, 0
+        t0 = time.monotonic()
+        fsync = bool(msg.get("fsync"))
+        if msg.get("copy") == "read/write":
+            self.kernel_copy = False
+        self.stats = {"kernel_copied": 0, "written": 0, "received": 0}
+        ok_count, dirs = 0, set()
+        try:
+            if msg.get("source") == "relay":
+                inp = relay_reader(msg["host"], msg["port"], bytes.fromhex(msg["secret"]), self.plan)
+            else:
+                inp = self.inp
+        except (OSError, RuntimeError, EOFError) as exc:
+            self.reply(op="done", ok=False, files=0, error="relay: " + str(exc))
+            self.plan = []
+            return
+        stream = Stream(inp, self.zstd)
         for number, (path, digest, size, mode, table, ops) in enumerate(self.plan):
             try:
-                self.assemble(number, path, digest, mode, ops, reader, new_fds)
+                self.assemble(number, path, digest, mode, ops, stream, fsync)
                 st = os.stat(path)
-                self.index.record(path, {"s": st.st_size, "m": st.st_mtime_ns, "d": digest,
-                                         "c": base64.b64encode(table).decode()})
+                self.index.record(path, dict(identity(st), d=digest, c=base64.b64encode(table).decode()))
                 ok_count += 1
+                dirs.add(os.path.dirname(path))
                 self.reply(op="file", path=path, ok=True, size=size)
-            except (OSError, ValueError, EOFError, RuntimeError) as exc:
+            except (OSError, ValueError, RuntimeError, StreamError, EOFError) as exc:
                 self.index.forget(path)
-                for op in ops:  # a source that lied about its content is no longer trusted
-                    if op[0] == "old":
-                        self.index.forget(op[1])
+                if isinstance(exc, ValueError):  # a source that lied is no longer trusted
+                    for op in ops:
+                        if op[0] == "old":
+                            self.index.forget(op[1])
                 self.reply(op="file", path=path, ok=False, error=str(exc))
-                if isinstance(exc, EOFError):
-                    break
-        for fd in new_fds.values():
-            os.close(fd)
-        synced = {os.path.dirname(p[0]) for p in self.plan}
-        for d in synced:
-            dfd = os.open(d, os.O_RDONLY)
-            os.fsync(dfd)
-            os.close(dfd)
-        self.reply(op="done", ok=ok_count == len(self.plan), files=ok_count)
+                if isinstance(exc, (StreamError, EOFError)):
+                    break  # the stream is out of step: the rest cannot be read
+        if fsync:
+            for d in dirs:
+                dfd = os.open(d, os.O_RDONLY)
+                os.fsync(dfd)
+                os.close(dfd)
+        if self.arrivals is not None:
+            self.arrivals.finish()
+        if inp is not self.inp:
+            inp.close()
+        self.reply(op="done", ok=ok_count == len(self.plan), files=ok_count,
+                   stats=dict(self.stats, seconds=time.monotonic() - t0))
         self.plan = []
 
-    def assemble(self, number, path, digest, mode, ops, reader, new_fds):
+    def assemble(self, number, path, digest, mode, ops, stream, fsync):
         """Write ``path`` from its ops into a temp file, prove it, rename it into place."""
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(path), "." + os.path.basename(path) + TMP_MARK + str(os.getpid()) + ".tmp")
-        fd = new_fds[number] = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        sha, error = hashlib.sha256(), None
+        d = os.path.dirname(path)
+        os.makedirs(d, exist_ok=True)
+        tmp = os.path.join(d, "." + os.path.basename(path) + TMP_MARK + str(os.getpid()) + ".tmp")
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.written[number] = fd  # kept open to the end: the relay may still read from it
+        sha, error, pos = hashlib.sha256(), None, 0
         try:
             for op in ops:
-                if op[0] == "recv":
-                    data = self.decode(*read_frame(reader))  # always consumed: keeps the stream in step
-                    if error is None and len(data) != op[2]:
-                        error = ValueError("chunk of the wrong length")
-                elif error is not None:
+                if op[0] == "recv":  # always consumed, even after an error: keeps the stream in step
+                    pos = self.receive(op, stream, fd, pos, sha if error is None else None)
                     continue
-                elif op[1] not in (self.fds if op[0] == "old" else new_fds):
-                    error = RuntimeError("a file this one shares chunks with failed")
-                    continue
-                else:
-                    src = self.fds[op[1]] if op[0] == "old" else new_fds[op[1]]
-                    data = os.pread(src, op[3], op[2])
-                    if len(data) != op[3]:
-                        error = ValueError("a local source file is shorter than indexed")
                 if error is None:
-                    sha.update(data)
-                    os.write(fd, data)
+                    try:
+                        self.copy(op, number, fd, pos, sha)
+                    except (OSError, ValueError, RuntimeError) as exc:
+                        error = exc
+                pos += op[3]
             if error is None and sha.hexdigest() != digest:
                 error = ValueError("sha256 mismatch after assembly")
             if error is not None:
                 raise error
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
             os.fchmod(fd, mode)
             os.replace(tmp, path)
+            self.ok.add(number)
         except BaseException:
-            del new_fds[number]
-            os.close(fd)
             os.unlink(tmp)
             raise
 
-    def decode(self, kind, payload):
-        if kind == D:
-            return payload
-        if kind == Z:
-            return zlib.decompress(payload)
-        if kind == S and self.zstd is not None:
-            return self.zstd.decompress(payload)
-        if kind is None:
-            raise EOFError("the chunk stream ended early")
-        raise ValueError("bad chunk frame: " + payload.decode(errors="replace")[:200])
+    def receive(self, op, stream, fd, pos, sha):
+        chunks, published, end = op[2], 0, pos
+        for piece in stream.pieces(op[1]):
+            if sha is not None:
+                sha.update(piece)
+                write_all(fd, piece, end)
+            end += len(piece)
+            if self.arrivals is not None and sha is not None:
+                ready = published
+                while ready < len(chunks) and chunks[ready][1] + int.from_bytes(chunks[ready][0][16:], "big") <= end:
+                    ready += 1
+                if ready > published:
+                    self.arrivals.publish(fd, chunks[published:ready])
+                    published = ready
+        self.stats["received"] += end - pos
+        return end
+
+    def copy(self, op, number, fd, pos, sha):
+        kind, where, offset, n = op
+        if kind == "old":
+            src = self.held.fd(where, self.index)
+            view = self.held.view(where, src)
+            if offset + n > len(view):
+                raise ValueError(where + " is shorter than indexed")
+            done = 0
+            while done < n:
+                k = min(PIECE, n - done)
+                part = view[offset + done : offset + done + k]
+                sha.update(part)  # the bytes the kernel copies next, hashed in order
+                self.stats["kernel_copied" if self.kernel_copy else "written"] += k
+                if not self.kernel_copy or not kernel_copy(src, fd, k, offset + done, pos + done):
+                    self.kernel_copy = False
+                    write_all(fd, part, pos + done)
+                done += k
+            return
+        if where != number and where not in self.ok:
+            raise RuntimeError("a file this one shares chunks with failed")
+        data = os.pread(self.written[where], n, offset)  # a chunk repeated within this push
+        if len(data) != n:
+            raise ValueError("a chunk written earlier in this push is missing")
+        sha.update(data)
+        write_all(fd, data, pos)
+        self.stats["written"] += n
 
     # -- relay: serve this node's chunks to the others ------------------------------------
     def op_serve(self, msg):
-        self.server = RelayServer(msg["host"], bytes.fromhex(msg["secret"]), self.index.chunk_sources())
+        sources = self.sources if self.sources is not None else self.index.sources()
+        fds = {}
+        for path in {p for p, _ in sources.values()}:
+            try:
+                fds[path] = self.held.fd(path, self.index)
+            except (OSError, ValueError):
+                continue
+        located = {r: (fds[p], off) for r, (p, off) in sources.items() if p in fds}
+        self.arrivals = Arrivals(self.plan)
+        self.server = RelayServer(msg["host"], bytes.fromhex(msg["secret"]), located, self.arrivals)
         self.reply(op="serving", port=self.server.port)
 
     def op_stop(self, msg):
@@ -326,17 +558,26 @@ class Agent:
         self.reply(op="stopped", bytes=sent)
 
 
-def merge(ops):
-    """Coalesce adjacent reads from the same local file into one pread (up to 8 MiB)."""
-    out = []
-    for op in ops:
-        last = out[-1] if out else None
-        if (last is not None and op[0] != "recv" and last[0] == op[0] and last[1] == op[1]
-                and last[2] + last[3] == op[2] and last[3] + op[3] <= 8 << 20):
-            out[-1] = (last[0], last[1], last[2], last[3] + op[3])
-        else:
-            out.append(op)
-    return out
+def write_all(fd, data, pos):
+    view = memoryview(data)
+    while view:
+        k = os.pwrite(fd, view, pos)
+        view, pos = view[k:], pos + k
+
+
+def kernel_copy(src, dst, n, src_offset, dst_offset):
+    """Copy in the kernel; False when this filesystem pair cannot (the caller writes)."""
+    while n:
+        try:
+            k = os.copy_file_range(src, dst, n, src_offset, dst_offset)
+        except OSError as exc:
+            if exc.errno in NO_KERNEL_COPY:
+                return False
+            raise
+        if k == 0:
+            raise ValueError("a local source file is shorter than indexed")
+        n, src_offset, dst_offset = n - k, src_offset + k, dst_offset + k
+    return True
 
 
 def mac(secret, nonce, role):
@@ -344,32 +585,31 @@ def mac(secret, nonce, role):
 
 
 def relay_reader(host, port, secret, plan):
-    sock = socket.create_connection((host, port), timeout=30)
+    sock = socket.create_connection((host, port), timeout=120)
     f = sock.makefile("rwb")
+    sock.close()  # the file object keeps the socket open
     nonce = read_exact(f, 32)
     f.write(mac(secret, nonce, b"client"))
     f.flush()
     if not hmac.compare_digest(read_exact(f, 32), mac(secret, nonce, b"server")):
         raise RuntimeError("the relay failed the challenge")
-    wanted = b"".join(op[1] for p in plan for op in p[5] if op[0] == "recv")
-    f.write(frame(R, wanted))
+    f.write(frame(R, b"".join(r for p in plan for op in p[5] if op[0] == "recv" for r, _ in op[2])))
     f.flush()
     return f
 
 
 class RelayServer:
-    """Serves chunks by hash to nodes that answer the HMAC challenge; one thread each."""
+    """Serves chunks by record to nodes that answer the HMAC challenge; one thread each."""
 
-    def __init__(self, host, secret, sources):
-        self.secret, self.sources, self.sent = secret, sources, 0
+    def __init__(self, host, secret, located, arrivals):
+        self.secret, self.located, self.arrivals, self.sent = secret, located, arrivals, 0
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((host, 0))
         self.sock.listen(64)
         self.port = self.sock.getsockname()[1]
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self.accept, daemon=True)
-        self.thread.start()
+        threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
         while True:
@@ -380,8 +620,9 @@ class RelayServer:
             threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
     def handle(self, conn):
+        sent = 0
         try:
-            conn.settimeout(60)
+            conn.settimeout(120)
             f = conn.makefile("rwb")
             nonce = os.urandom(32)
             f.write(nonce)
@@ -391,27 +632,40 @@ class RelayServer:
             f.write(mac(self.secret, nonce, b"server"))
             f.flush()
             kind, wanted = read_frame(f)
-            files, sent = {}, 0
-            for i in range(0, len(wanted) if kind == R else 0, 16):
-                where = self.sources.get(wanted[i : i + 16])
+            run = None  # [fd, offset, length]: adjacent chunks leave in one read
+            for i in range(0, len(wanted) if kind == R else 0, REC):
+                r = wanted[i : i + REC]
+                n = int.from_bytes(r[16:], "big")
+                where = self.located.get(r)
+                if where is None:
+                    if run is not None:  # keep the pipe moving while we wait
+                        sent += self.ship(f, run)
+                        run = None
+                        f.flush()
+                    where = self.arrivals.wait(r)
                 if where is None:
                     f.write(frame(E, b"chunk not on the relay"))
                     break
-                path, offset, n = where
-                if path not in files:
-                    files[path] = open(path, "rb")  # noqa: SIM115
-                data = os.pread(files[path].fileno(), n, offset)
-                f.write(frame(D, data))
-                sent += len(data)
+                if run is not None and run[0] == where[0] and run[1] + run[2] == where[1] and run[2] < (1 << 20):
+                    run[2] += n
+                    continue
+                if run is not None:
+                    sent += self.ship(f, run)
+                run = [where[0], where[1], n]
+            if run is not None:
+                sent += self.ship(f, run)
             f.flush()
-            for fh in files.values():
-                fh.close()
-            with self.lock:
-                self.sent += sent
-        except OSError:
+        except (OSError, ValueError, EOFError):
             pass
         finally:
+            with self.lock:
+                self.sent += sent
             conn.close()
+
+    def ship(self, f, run):
+        data = os.pread(run[0], run[2], run[1])
+        f.write(frame(D, data))
+        return len(data)
 
     def stop(self):
         self.sock.close()

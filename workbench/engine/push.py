@@ -16,11 +16,17 @@ import asyncio
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.push_manifest import ChunkCache, LocalFile, build_manifest, select_sources
+from workbench.engine.push_manifest import (
+    ChunkCache,
+    LocalFile,
+    build_manifest,
+    push_roots,
+    select_sources,
+)
 from workbench.engine.push_session import AgentSession, launch
 from workbench.events import Bus, StageFinished, StageProgress, StageStarted
 from workbench.profile import Profile
@@ -42,6 +48,8 @@ class NodeResult:
     bytes_planned: int = 0
     via: str = "direct"  # direct | relay | none (dry run)
     error: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)  # seconds since start at each phase
+    files_removed: int = 0  # files the agent had put there that the build no longer has
 
 
 @dataclass(frozen=True)
@@ -90,13 +98,11 @@ async def push(
 
     relay = not direct and profile.push.relay and master in targets and len(targets) > 1
     ctx = _Push(bus, manifest_task, launcher or default_launch, dry_run,
-                (relay_host or profile.cluster.master_ip) if relay else None, pipeline)
-    ctx.minions_left = len(targets) - 1 if relay else 0
-    runs = [
-        ctx.run_master(name, conn) if relay and name == master
-        else ctx.run_node(name, conn, via_relay=relay)
-        for name, (_node, conn) in targets.items()
-    ]
+                (relay_host or profile.cluster.master_ip) if relay and not dry_run else None, pipeline)
+    ctx.roots, ctx.fsync = push_roots(profile), profile.push.fsync
+    ctx.minions_left = len(targets) - 1 if ctx.relay_host else 0
+    runs = [ctx.run_node(name, conn, role=("master" if name == master else "minion") if ctx.relay_host else "direct")
+            for name, (_node, conn) in targets.items()]
     try:
         results = tuple(await asyncio.gather(*runs))
         manifest = await manifest_task
@@ -111,11 +117,12 @@ async def push(
 
 def _remember(state: StateDir, manifest: Sequence[LocalFile], report: PushReport) -> None:
     files = {f.dest: f.digest for f in manifest}
-    for n in report.nodes:
-        if n.ok:
+    for n in report.nodes:  # rewritten only when it changes: a no-change push writes nothing
+        if n.ok and (n.files_changed or n.files_removed or not state.manifest_path(n.name).exists()):
             state.write_json(f"manifests/{n.name}.json", {"at": time.time(), "files": files})
-    state.append_history("push", {"at": time.time(), "seconds": round(report.seconds, 3),
-                                  "ok": report.ok, "bytes": report.bytes_from_workstation})
+    if any(n.files_changed or n.files_removed or not n.ok for n in report.nodes):
+        state.append_history("push", {"at": time.time(), "seconds": round(report.seconds, 3),
+                                      "ok": report.ok, "bytes": report.bytes_from_workstation})
 
 
 class _Push:
@@ -126,6 +133,8 @@ class _Push:
         self.bus, self.manifest, self.launcher = bus, manifest, launcher
         self.pipeline = pipeline
         self.dry_run, self.relay_host = dry_run, relay_host
+        self.roots: list[str] = []
+        self.fsync = False
         self.secret = secrets.token_hex(32)
         REDACTOR.add(self.secret)
         self.relay_port: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
@@ -137,78 +146,95 @@ class _Push:
     def bytes_from_workstation(self) -> int:
         return sum(s.bytes_written for s in self.sessions)
 
-    async def run_master(self, name: str, conn: Any) -> NodeResult:
-        result, session = await self._node(name, conn, relay=False)
+    async def run_node(self, name: str, conn: Any, *, role: str) -> NodeResult:
+        """role: ``master`` (serves the relay while pushing), ``minion`` (fetches), ``direct``."""
+        session: AgentSession | None = None
         try:
-            if session is not None and result.ok and not self.dry_run and self.relay_host:
-                port = await session.serve(self.relay_host, self.secret)
-                self.bus.log("push", name, f"relay serving on {self.relay_host}:{port}")
-                self._set_relay(port)
-                if self.minions_left:
-                    await self.minions_done.wait()
-                served = await session.stop_serving()
-                self.bus.log("push", name, f"relay served {_mb(served)} to the minions")
-        except Exception as exc:
-            self.bus.log("push", name, f"relay failed: {exc}", "stderr")
-        finally:
-            self._set_relay(None)
-            if session is not None:
-                await session.close()
-        return result
-
-    async def run_node(self, name: str, conn: Any, *, via_relay: bool) -> NodeResult:
-        try:
-            result, session = await self._node(name, conn, relay=via_relay)
-            if session is not None:
-                await session.close()
+            result, session = await self._node(name, conn, role)
+            if role == "master" and session is not None:
+                await self._serve_until_minions_done(name, session)
             return result
         finally:
-            if via_relay:
+            if role == "master":
+                self._set_relay(None)
+            if role == "minion":
                 self.minions_left -= 1
                 if not self.minions_left:
                     self.minions_done.set()
+            if session is not None:
+                await session.close()
+
+    async def _serve_until_minions_done(self, name: str, session: AgentSession) -> None:
+        try:
+            if self.minions_left:
+                await self.minions_done.wait()
+            served = await session.stop_serving()
+            self.bus.log("push", name, f"relay served {_mb(served)} to the minions")
+        except Exception as exc:
+            self.bus.log("push", name, f"relay failed: {exc}", "stderr")
 
     def _set_relay(self, port: int | None) -> None:
         if not self.relay_port.done():
             self.relay_port.set_result(port)
 
-    async def _node(self, name: str, conn: Any, *, relay: bool) -> tuple[NodeResult, AgentSession | None]:
+    async def _node(self, name: str, conn: Any, role: str) -> tuple[NodeResult, AgentSession | None]:
         started = time.monotonic()
         self.bus.publish(StageStarted(self.pipeline, "push", name))
         progress = _Progress(self.bus, name, started, self.pipeline)
         session: AgentSession | None = None
+        phases: dict[str, float] = {}
+
+        def mark(phase: str) -> None:
+            phases[phase] = round(time.monotonic() - started, 4)
+
         via = "none" if self.dry_run else "direct"
+        removed = 0
         try:
             session = await self.launcher(name, conn)
+            mark("launched")
             self.sessions.append(session)
             session.on_file = progress.file_done
             manifest = await asyncio.shield(self.manifest)
-            changed = await session.check(manifest)
+            mark("manifest")
+            changed = await session.check(manifest, self.roots)
+            mark("checked")
             missing = await session.plan(changed) if changed else []
-            planned = sum(n for f, want in zip(changed, missing, strict=True)
-                          for n in _lengths(f, want))
+            mark("planned")
+            planned = sum(_run_bytes(f, runs) for f, runs in zip(changed, missing, strict=True))
             progress.plan(len(changed), planned)
+            if role == "master":
+                port = await session.serve(self.relay_host or "", self.secret)
+                self.bus.log("push", name, f"relay serving on {self.relay_host}:{port}")
+                self._set_relay(port)
             sent, done = 0, {"ok": True}
             if changed and not self.dry_run:
-                port = await self.relay_port if relay else None
+                port = await self.relay_port if role == "minion" else None
                 if port is not None and self.relay_host is not None:
                     via = "relay"
-                    done = await session.fetch(self.relay_host, port, self.secret)
+                    done = await session.fetch(self.relay_host, port, self.secret, fsync=self.fsync)
                     sent = planned if done.get("ok") else 0
                     if not done.get("ok"):
                         self.bus.log("push", name, "relay fetch failed; pushing directly", "stderr")
-                        via, changed = "direct", await session.check(manifest)
+                        progress.failed.clear()
+                        via, changed = "direct", await session.check(manifest, self.roots)
                         missing = await session.plan(changed) if changed else []
                 if via == "direct":
-                    done, sent = await session.send(changed, missing, progress.sent)
+                    done, sent = await session.send(changed, missing, progress.sent, fsync=self.fsync)
+                mark("sent")
             ok = bool(done.get("ok"))
+            if ok and session.stale and not self.dry_run:
+                removed = await session.prune(session.stale)
+                mark("pruned")
+            phases.update({f"agent_{k}": round(v, 4) for k, v in done.get("stats", {}).items()})
+            phases["agent_plan"] = round(session.plan_seconds, 4)
             error = None if ok else f"{len(progress.failed)} file(s) failed: {'; '.join(progress.failed[:3])}"
             files = len(changed) if self.dry_run else progress.files
             result = NodeResult(name, ok, files, sent, time.monotonic() - started,
-                                len(changed), planned, via, error)
+                                len(changed), planned, via, error, phases,
+                                removed if not self.dry_run else len(session.stale))
         except Exception as exc:
             result = NodeResult(name, False, progress.files, 0, time.monotonic() - started,
-                                error=str(exc) or type(exc).__name__, via=via)
+                                error=str(exc) or type(exc).__name__, via=via, phases=phases)
             if session is not None:
                 await session.close()
                 session = None
@@ -217,11 +243,11 @@ class _Push:
         return result, session
 
 
-def _lengths(f: LocalFile, wanted: Sequence[int]) -> list[int]:
-    if not wanted:
-        return []
+def _run_bytes(f: LocalFile, runs: Sequence[tuple[int, int]]) -> int:
+    if not runs:
+        return 0
     sizes = [n for _, _, n in f.chunks()]
-    return [sizes[i] for i in wanted]
+    return sum(sum(sizes[a : a + n]) for a, n in runs)
 
 
 class _Progress:
@@ -269,4 +295,5 @@ def _summary(r: NodeResult) -> str:
         return f"push failed after {r.seconds:.2f} s: {r.error}"
     if r.via == "none":
         return f"dry run: {r.files_planned} file(s) differ, {_mb(r.bytes_planned)} would travel"
-    return f"{r.files_changed} file(s) updated, {_mb(r.bytes_sent)} sent ({r.via}) in {r.seconds:.2f} s"
+    gone = f", {r.files_removed} removed" if r.files_removed else ""
+    return f"{r.files_changed} file(s) updated{gone}, {_mb(r.bytes_sent)} sent ({r.via}) in {r.seconds:.2f} s"

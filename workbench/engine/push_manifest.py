@@ -97,6 +97,16 @@ def select_sources(profile: Profile, root: Path | None = None) -> list[Source]:
     return out
 
 
+def push_roots(profile: Profile) -> list[str]:
+    """The node directories a push owns: files the agent put there and the build dropped go."""
+    release = profile.paths.release_dir.rstrip("/") or "/"
+    roots = [release] if profile.push.include_tars else []
+    if profile.push.include_salt:
+        roots.append(profile.paths.salt_tree.rstrip("/") or "/")
+    roots += [f"{release}/{Path(extra).name}" for extra in profile.push.extra if not profile.push.include_tars]
+    return roots
+
+
 def _tree(base: Path, dest: str) -> list[Source]:
     return [
         Source(p, f"{dest}/{p.relative_to(base).as_posix()}")

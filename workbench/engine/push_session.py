@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import itertools
 import json
 import os
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -27,6 +29,7 @@ AGENT_HASH = hashlib.sha256(AGENT_SOURCE).hexdigest()[:16]
 AGENT_DIR = "$HOME/.cache/workbench"
 MISSING_AGENT = 97
 _FLUSH_AT = 1 << 20
+_PIECE = 1 << 20  # one data frame: compressed alone, written by the node in one call
 _PAYS = 0.9  # compress a chunk only when it shrinks below 90 %
 
 
@@ -55,6 +58,8 @@ class AgentSession:
         self.on_file: FileDone | None = None
         self.codecs: tuple[str, ...] = ()
         self.bytes_written = 0
+        self.stale: list[str] = []
+        self.plan_seconds = 0.0
         self._zstd = zstandard.ZstdCompressor(level=1)
 
     async def start(self) -> dict[str, Any]:
@@ -100,39 +105,48 @@ class AgentSession:
         return await self._next(reply_op)
 
     # -- the push protocol --------------------------------------------------------------
-    async def check(self, files: Sequence[LocalFile]) -> list[LocalFile]:
-        """The files the node does not hold as they are here."""
-        reply = await self.request("changed", op="check", files=[[f.dest, f.size, f.digest] for f in files])
+    async def check(self, files: Sequence[LocalFile], roots: Sequence[str] = ()) -> list[LocalFile]:
+        """The files the node does not hold as they are here; ``stale`` gets what to prune."""
+        reply = await self.request("changed", op="check", files=[[f.dest, f.size, f.digest] for f in files],
+                                   roots=list(roots))
+        self.stale = list(reply.get("stale", ()))
         return [files[i] for i in reply["files"]]
 
-    async def plan(self, files: Sequence[LocalFile]) -> list[list[int]]:
-        """Per file, the indices of the chunks that must travel (the node has the rest)."""
+    async def plan(self, files: Sequence[LocalFile]) -> list[list[tuple[int, int]]]:
+        """Per file, the runs (first chunk index, count) that must travel (the node has the rest)."""
         spec = [[f.dest, f.digest, f.size, f.mode, base64.b64encode(f.table).decode()] for f in files]
         reply = await self.request("missing", op="plan", files=spec)
-        return [list(x) for x in reply["files"]]
+        self.plan_seconds = float(reply.get("seconds", 0.0))
+        return [[(int(a), int(n)) for a, n in runs] for runs in reply["files"]]
 
-    async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[int]],
-                   progress: Callable[[int], None] | None = None) -> tuple[dict[str, Any], int]:
-        """Stream the missing chunks; returns the agent's ``done`` and the payload bytes sent."""
-        self._send(wire.J, json.dumps({"op": "send", "source": "stdin"}).encode())
+    async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]],
+                   progress: Callable[[int], None] | None = None, *, fsync: bool = False,
+                   copy: str = "auto") -> tuple[dict[str, Any], int]:
+        """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes."""
+        self._send(wire.J, json.dumps({"op": "send", "source": "stdin", "fsync": fsync, "copy": copy}).encode())
         sent = pending = 0
-        for f, wanted in zip(files, missing, strict=True):
-            if not wanted:
+        for f, runs in zip(files, missing, strict=True):
+            if not runs:
                 continue
-            where = [(off, n) for _, off, n in f.chunks()]
+            starts = [0, *itertools.accumulate(n for _, _, n in f.chunks())]
             fd = os.open(f.source, os.O_RDONLY)
             try:
-                for i in wanted:
-                    off, n = where[i]
-                    kind, payload = self._encode(os.pread(fd, n, off))
-                    self._send(kind, payload)
-                    sent += len(payload)
-                    pending += len(payload)
-                    if pending >= _FLUSH_AT:
-                        await self._writer.drain()
-                        if progress is not None:
-                            progress(sent)
-                        pending = 0
+                for first, count in runs:
+                    at, end = starts[first], starts[first + count]
+                    while at < end:
+                        data = os.pread(fd, min(_PIECE, end - at), at)
+                        if not data:
+                            raise NodeError(self.node, f"{f.source} shrank while it was sent")
+                        at += len(data)
+                        kind, payload = self._encode(data)
+                        self._send(kind, payload)
+                        sent += len(payload)
+                        pending += len(payload)
+                        if pending >= _FLUSH_AT:
+                            await self._writer.drain()
+                            if progress is not None:
+                                progress(sent)
+                            pending = 0
             finally:
                 os.close(fd)
         await self._writer.drain()
@@ -148,16 +162,18 @@ class AgentSession:
             return wire.D, data
         if "zstd" in self.codecs:
             return wire.S, probe
-        import zlib
-
         return wire.Z, zlib.compress(data, 1)
 
-    async def fetch(self, host: str, port: int, secret: str) -> dict[str, Any]:
+    async def fetch(self, host: str, port: int, secret: str, *, fsync: bool = False) -> dict[str, Any]:
         """Have the node fetch its missing chunks from the relay (the master's agent)."""
-        self._send(wire.J, json.dumps({"op": "send", "source": "relay", "host": host,
-                                       "port": port, "secret": secret}).encode())
+        self._send(wire.J, json.dumps({"op": "send", "source": "relay", "host": host, "port": port,
+                                       "secret": secret, "fsync": fsync}).encode())
         await self._writer.drain()
         return await self._next("done")
+
+    async def prune(self, paths: Sequence[str]) -> int:
+        """Remove files the agent put under the pushed roots that the build no longer has."""
+        return int((await self.request("pruned", op="prune", paths=list(paths)))["files"])
 
     async def serve(self, host: str, secret: str) -> int:
         reply = await self.request("serving", op="serve", host=host, secret=secret)
