@@ -74,6 +74,7 @@ def test_embedded_terminal_snapshot(snap_compare: Any) -> None:
         while "invalid utf-8" not in screen.current.view.text():
             await pilot.pause(0.02)
         await pilot.press("ctrl+pageup")
+        await pilot.wait_for_scheduled_animations()  # the tab underline slides
         await pilot.pause()
 
     assert snap_compare(TerminalApp(), terminal_size=(120, 40), run_before=settle)
