@@ -30,3 +30,17 @@ def test_first_frame_comes_before_openstack_and_quit_leaves_nothing() -> None:
     assert result["leftover_processes"] == []
     # The target (600 ms) is the benchmark's business; this catches gross regressions only.
     assert result["first_frame_ms_p50"] < 5000, done.stdout
+
+
+def test_sandbox_is_the_default_only_without_any_cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.cli.tui import cloud_configured
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WORKBENCH_PROFILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert cloud_configured(None, {}) is False
+    assert cloud_configured(None, {"OS_CLOUD": "mycloud"}) is True
+    assert cloud_configured(None, {"OS_AUTH_URL": "https://keystone.example/v3"}) is True
+    assert cloud_configured("my.toml", {}) is True
+    (tmp_path / "workbench.toml").write_text("[cluster]\nminions = 1\n")
+    assert cloud_configured(None, {}) is True
