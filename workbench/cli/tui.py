@@ -88,6 +88,7 @@ class SandboxStarter:
 
 
 def run(args: argparse.Namespace) -> int:
+    from workbench.errors import UsageError
     from workbench.profile import load_profile
 
     profile_arg = getattr(args, "profile", None)
@@ -96,7 +97,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if use_sandbox:
             directory = Path(args.sandbox_dir) if args.sandbox_dir else default_sandbox_dir()
-            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise UsageError(f"--sandbox-dir {directory}: {exc.strerror or exc}") from None
             starter = SandboxStarter(directory.resolve())
             if not starter.profile_path.is_file():
                 starter.wait()  # the first run: its profile is written as it starts
