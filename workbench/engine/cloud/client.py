@@ -110,7 +110,10 @@ class CloudCore:
             raise self._config_error(exc) from None
         auth = region.config.get("auth") or {}
         REDACTOR.add(auth.get("password"), auth.get("token"), auth.get("application_credential_secret"))
-        conn = openstack.connection.Connection(config=region)
+        try:
+            conn = openstack.connection.Connection(config=region)
+        except Exception as exc:  # a malformed value (e.g. interface: false) in clouds.yaml
+            raise self._config_error(exc) from None
         delay = self.backoff
         for attempt in range(1, self.attempts + 1):
             try:
