@@ -25,6 +25,8 @@ class LogFile:
         self._file: TextIO | None = None
         self._size = 0
         self.failed: str | None = None
+        self._stamp_second = -1
+        self._stamp_text = ""
 
     def _open(self) -> TextIO:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,8 +42,7 @@ class LogFile:
             if self._file is None:
                 self._file = self._open()
             chunk = "".join(
-                f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(r.at))} "
-                f"{r.node} {r.source}{' !' if r.stderr else ''} {r.text}\n"
+                f"{self._stamp(r.at)} {r.node} {r.source}{' !' if r.stderr else ''} {r.text}\n"
                 for r in records
             )
             self._file.write(chunk)
@@ -51,6 +52,13 @@ class LogFile:
                 self._rotate()
         except OSError as exc:
             self.failed = f"{self.path}: cannot write the log file ({exc.strerror})"
+
+    def _stamp(self, at: float) -> str:
+        second = int(at)
+        if second != self._stamp_second:
+            self._stamp_second = second
+            self._stamp_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(second))
+        return self._stamp_text
 
     def _rotate(self) -> None:
         assert self._file is not None

@@ -25,6 +25,8 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 def safe_line(text: str, limit: int = MAX_DISPLAY_CHARS) -> str:
     """One display line: escapes removed, controls and lone surrogates replaced, tabs
     expanded, newlines flattened, and absurdly long lines cut with a marker."""
+    if len(text) <= limit and text.isprintable():  # the common case, at C speed
+        return text
     if len(text) > limit * 4:
         text = text[: limit * 4]  # bound the regex work on megabyte lines
     if _HAS_ESCAPE.search(text):
