@@ -34,8 +34,6 @@ from workbench.sandbox.hooks import NodeHooks, NullNodes
 from workbench.state import atomic_write
 
 log = logging.getLogger(__name__)
-_OCTETS_IN_USE: set[int] = set()
-_OCTETS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -66,10 +64,30 @@ def _octet(subnet: int | str | None) -> int | None:
     return int(parts[1])
 
 
-def _pick_octet() -> int:
-    with _OCTETS_LOCK:
-        free = [n for n in range(10, 251, 2) if n not in _OCTETS_IN_USE]
-        return random.choice(free)
+_CLAIM_PORT = 2222
+
+
+def _claim_octet(octet: int) -> socket.socket | None:
+    """Hold 127.N.0.1:2222 (the subnet's gateway, which no node uses) for as long as the
+    sandbox lives: the kernel then keeps every other sandbox, in any process, off 127.N."""
+    claim = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        claim.bind((f"127.{octet}.0.1", _CLAIM_PORT))
+        claim.listen(1)
+    except OSError:
+        claim.close()
+        return None
+    return claim
+
+
+def _pick_octet() -> tuple[int, socket.socket]:
+    candidates = list(range(10, 251, 2))
+    random.shuffle(candidates)
+    for octet in candidates:
+        claim = _claim_octet(octet)
+        if claim is not None:
+            return octet, claim
+    raise UsageError("subnet: every 127.N.0.0/24 from 127.10 to 127.250 is in use")
 
 
 class Sandbox:
@@ -99,7 +117,7 @@ class Sandbox:
         self.nodes: NodeHooks = NullNodes()
         self.kube: Any = None
         self._runner: web.AppRunner | None = None
-        self._octet: int | None = None
+        self._claim: socket.socket | None = None
         self._announced = False
 
     @property
@@ -113,18 +131,25 @@ class Sandbox:
         state_path = self.state_dir / "cloud.json"
         store = Store.load(state_path)
         if store is None:
-            store = Store(octet=self.wanted_octet or _pick_octet(), password=new_password())
+            if self.wanted_octet is None:
+                octet, self._claim = _pick_octet()
+            else:
+                octet = self.wanted_octet
+            store = Store(octet=octet, password=new_password())
         elif self.wanted_octet is not None and self.wanted_octet != store.octet:
             raise UsageError(
                 f"subnet: {self.state_dir} already uses 127.{store.octet}.0.0/24; "
                 "use another state dir for another subnet"
             )
+        if self._claim is None:
+            self._claim = _claim_octet(store.octet)
+            if self._claim is None:
+                raise UsageError(
+                    f"subnet: 127.{store.octet}.0.0/24 is in use by another sandbox"
+                )
         require_loopback("subnet", store.mgmt_cidr)
         require_loopback("floating pool", store.public_cidr)
         REDACTOR.add(store.password)
-        with _OCTETS_LOCK:
-            _OCTETS_IN_USE.add(store.octet)
-        self._octet = store.octet
         bootstrap.furnish(store)
         public_key = clientfiles.ensure_private_key(self.private_key_path, "workbench@sandbox")
         existing = store.keypairs.get(clientfiles.KEYPAIR_NAME)
@@ -252,10 +277,9 @@ class Sandbox:
                     await part.close()
                 except Exception:
                     log.exception("closing %s failed", type(part).__name__)
-        if self._octet is not None:
-            with _OCTETS_LOCK:
-                _OCTETS_IN_USE.discard(self._octet)
-            self._octet = None
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     async def set_fault(
         self, name: str, on: bool = True, server: str | None = None, count: int | None = None
