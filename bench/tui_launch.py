@@ -47,10 +47,12 @@ def child(out: str, argv: list[str]) -> int:
             seen["text"] = str(seen["text"]) + _ANSI.sub("", data)
             if all(name in str(seen["text"]) for name in PANES):
                 seen["done"] = True
-                Path(out).write_text(json.dumps({
-                    "at": time.time(), "started": started,
+                at = time.time()
+                Path(out + ".tmp").write_text(json.dumps({
+                    "at": at, "started": started,
                     "openstack": "openstack" in sys.modules, "modules": len(sys.modules),
                 }))
+                os.replace(out + ".tmp", out)  # the parent never reads half a file
 
     linux_driver.LinuxDriver.write = write  # type: ignore[method-assign]
     from workbench.cli import main

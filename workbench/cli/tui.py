@@ -5,8 +5,9 @@ With no cloud configured anywhere (no ``--profile``, no profile file, no ``OS_CL
 ``--sandbox`` forces that. Quitting stops the sandbox.
 
 Launch speed: the first frame comes before any cloud call (so before ``import
-openstack``): the engine's watch loops wait for it. When the sandbox's profile exists
-from an earlier run, the sandbox boots in a thread while the app draws.
+openstack``): the engine's watch loops and pipelines wait for it. When the sandbox's
+profile exists from an earlier run, the sandbox boots on a thread after the first frame
+(its imports would otherwise compete with the app's for the CPU).
 """
 
 from __future__ import annotations
@@ -64,7 +65,10 @@ class SandboxStarter:
         self.box: Any = None
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, name="sandbox-start", daemon=True)
-        self._thread.start()
+
+    def start(self) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
 
     def _start(self) -> None:
         try:
@@ -76,12 +80,15 @@ class SandboxStarter:
             self.error = exc
 
     def wait(self) -> Any:
+        self.start()
         self._thread.join()
         if self.error is not None:
             raise self.error
         return self.box
 
     def stop(self) -> None:
+        if self._thread.ident is None:
+            return
         self._thread.join()
         if self.box is not None and self.error is None:
             self.box.stop()
