@@ -113,7 +113,7 @@ async def test_wrong_token_with_kubectl_is_unauthorized(server: str, tmp_path: P
 
 
 async def test_wrong_token_over_https_is_one_clear_error(server: str, tmp_path: Path) -> None:
-    with pytest.raises(KubeError, match=r"Unauthorized.*provide credentials") as caught:
+    with pytest.raises(KubeError, match=r"You must be logged in to the server \(Unauthorized\): is the cluster token right") as caught:
         await KubeClient(server, "f" * 32, tmp_path / "w", kubectl=None, ca_pem=CA[server]).refresh()
     assert "\n" not in str(caught.value)
     with pytest.raises(KubeError, match="Unauthorized"):

@@ -18,6 +18,7 @@ import re
 import shlex
 import shutil
 import ssl
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -178,11 +179,14 @@ class KubeClient:
     """Talks to one cluster's API server at ``server`` (``https://<master>:6443``).
 
     ``ca_pem`` is the cluster CA (the master's ``/srv/kubernetes/ca.crt``) that the
-    server's certificate must chain to; without it the system's roots are used.
+    server's certificate must chain to; ``ca_loader`` fetches it at the first https
+    refresh instead (e.g. ``lambda: fetch_ca(pool, master, path)``); with neither the
+    system's roots are used.
     """
 
     def __init__(self, server: str, token: str | None, state_dir: Path, *, bus: Bus | None = None,
-                 kubectl: str | None = "auto", timeout: float = 20.0, ca_pem: bytes | None = None) -> None:
+                 kubectl: str | None = "auto", timeout: float = 20.0, ca_pem: bytes | None = None,
+                 ca_loader: Callable[[], Awaitable[bytes]] | None = None) -> None:
         self.server = server.rstrip("/")
         self.token = token or None
         REDACTOR.add(self.token)
@@ -191,6 +195,7 @@ class KubeClient:
         self.kubectl = shutil.which("kubectl") if kubectl == "auto" else kubectl
         self.timeout = timeout
         self.ca_pem = ca_pem or None
+        self.ca_loader = ca_loader
 
     @property
     def kubeconfig_path(self) -> Path:
@@ -211,6 +216,8 @@ class KubeClient:
         return self.kubeconfig_path
 
     async def refresh(self) -> ClusterInfo:
+        if self.ca_pem is None and self.ca_loader is not None and self.server.startswith("https://"):
+            self.ca_pem = await self.ca_loader() or None
         info = await (self._with_kubectl() if self.kubectl else self._with_http())
         if self.bus is not None:
             self.bus.publish(ClusterInfoChanged(info))
@@ -218,7 +225,7 @@ class KubeClient:
 
     async def _with_kubectl(self) -> ClusterInfo:
         self.write_kubeconfig()
-        text, nodes, pods = await asyncio.gather(
+        text, nodes, pods = await _all(
             self._kubectl("cluster-info"),
             self._kubectl("get", "nodes", "-o", "json"),
             self._kubectl("get", "pods", "--all-namespaces", "-o", "json"),
@@ -241,7 +248,7 @@ class KubeClient:
         if proc.returncode != 0:
             lines = [ln for ln in ANSI.sub("", err.decode("utf-8", "replace")).splitlines() if ln.strip()]
             why = lines[-1] if lines else f"exit status {proc.returncode}"
-            if "(Unauthorized)" in why:
+            if "You must be logged in" in why:
                 why += ": is the cluster token right?"
             raise KubeError(redact(f"kubectl {' '.join(args)}: {why}"))
         return out.decode("utf-8", "replace")
@@ -258,13 +265,12 @@ class KubeClient:
                 async def get(path: str) -> dict[str, Any]:
                     async with session.get(self.server + path, ssl=tls) as resp:
                         if resp.status == 401:
-                            raise KubeError(f"{self.server}: {UNAUTHORIZED}: the server has asked for the "
-                                            "client to provide credentials (is the cluster token right?)")
+                            raise KubeError(f"{self.server}: {UNAUTHORIZED}: is the cluster token right?")
                         if resp.status != 200:
                             raise KubeError(f"GET {self.server}{path}: HTTP {resp.status}")
                         return _doc(await resp.read(), path)
 
-                svcs, nodes, pods = await asyncio.gather(
+                svcs, nodes, pods = await _all(
                     get(f"/api/v1/namespaces/kube-system/services?labelSelector={CLUSTER_SERVICE}"),
                     get("/api/v1/nodes"), get("/api/v1/pods"))
         except aiohttp.ClientConnectorCertificateError as exc:
@@ -288,6 +294,15 @@ class KubeClient:
             return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
         except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
             raise KubeError(f"the cluster CA is not a usable PEM certificate: {exc}") from None
+
+
+async def _all(*calls: Awaitable[Any]) -> list[Any]:
+    """Every call's result; the first failure raised only after all finished (none left behind)."""
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def server_url(address: str, port: int | None = None, *, tls: bool = False) -> str:
