@@ -58,6 +58,7 @@ class WorkbenchApp(App[None]):
         self.pending_lines: list[LogLine] = []
         self._pump: asyncio.Task[None] | None = None
         self.log_file = LogFile(engine.state.log_path)
+        self._log_failure_shown = False
         self.theme_errors: list[str] = []
         themes, self.theme_errors = load_themes()
         for theme in themes:
@@ -151,9 +152,9 @@ class WorkbenchApp(App[None]):
             return
         records = main.query_one(LogsPane).add_lines(lines)
         self.log_file.write(records)
-        if self.log_file.failed:
+        if self.log_file.failed and not self._log_failure_shown:
+            self._log_failure_shown = True  # once: the file stays off, the pane goes on
             self.notify(self.log_file.failed, severity="error")
-            self.log_file.failed = ""
 
     # -- app actions ------------------------------------------------------------------------
     def _restyle(self, _theme: Any = None) -> None:
