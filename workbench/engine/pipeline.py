@@ -41,18 +41,6 @@ class Stage:
     run: Callable[[], Awaitable[None]]
 
 
-class StageBus(Bus):
-    """What a module's own pipeline events become inside ours: its stages, not a pipeline."""
-
-    def __init__(self, parent: Bus) -> None:
-        super().__init__()
-        self.parent = parent
-
-    def publish(self, event: Event) -> None:
-        if not isinstance(event, PipelineStarted | PipelineFinished):
-            self.parent.publish(event)
-
-
 class Engine:
     """Everything the TUI and the headless verbs ask of the engine."""
 
@@ -264,52 +252,37 @@ class Engine:
         except (OSError, WorkbenchError) as exc:
             self.bus.notice(f"could not record the {name} history: {exc}", "warning")
 
-    # -- stages ------------------------------------------------------------------------
-    async def _build(self) -> None:
-        from workbench.engine.build import run_build
+    # -- stages (in pipeline_stages; imported when a pipeline runs) ---------------------
+    async def _stage(self, name: str, *args: Any) -> None:
+        from workbench.engine import pipeline_stages
 
-        result = await run_build(self.profile, self.bus, self.state.ensure())
-        result.raise_for_status()
+        await getattr(pipeline_stages, name)(self, *args)
+
+    async def _build(self) -> None:
+        await self._stage("build")
 
     async def _up(self) -> None:
-        from workbench.engine.cloud import up
-
-        result = await up(self.cloud, self.state.ensure(), StageBus(self.bus))
-        self.bus.publish(InstancesChanged(tuple(result.instances)))
-        if not result.ok:
-            nodes = tuple(n for n, _ in result.failed)
-            why = "; ".join(f"{n}: {w}" for n, w in result.failed)
-            raise PipelineFailed("up", "instances", why, nodes)
+        await self._stage("up")
 
     async def _connect(self) -> None:
-        """Reach every ACTIVE node over SSH (learning and pinning its host key)."""
-        from workbench.engine.pipeline_stages import connect_all
-
-        await connect_all(self)
+        await self._stage("connect_all")
 
     async def _down(self) -> None:
-        from workbench.engine.cloud import down
-
-        result = await down(self.cloud, self.state.ensure(), StageBus(self.bus))
-        if self._ssh is not None:
-            await self._ssh.close()
-        if not result.ok:
-            raise PipelineFailed("down", "down", "left: " + ", ".join(result.remaining))
+        await self._stage("down")
 
     async def _push(self, direct: bool) -> None:
-        from workbench.engine.pipeline_stages import push
-
-        await push(self, direct)
+        await self._stage("push", direct)
 
     async def _salt(self, failed_only: bool) -> None:
-        from workbench.engine.pipeline_stages import salt
-
-        await salt(self, failed_only)
+        await self._stage("salt", failed_only)
 
     async def _verify(self) -> None:
-        from workbench.engine.pipeline_stages import verify
+        await self._stage("verify")
 
-        await verify(self)
+    async def drop_connections(self) -> None:
+        """Close every SSH connection (the nodes went away)."""
+        if self._ssh is not None:
+            await self._ssh.close()
 
     # -- shutdown ----------------------------------------------------------------------
     def _reset_parts(self) -> None:

@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import PipelineFailed
+from workbench.events import Bus, Event, InstancesChanged, PipelineFinished, PipelineStarted
 
 VERIFY_SECONDS = 60.0  # kubelets register within a few heartbeats
 VERIFY_POLL = 0.25
@@ -18,6 +19,44 @@ VERIFY_POLL = 0.25
 if TYPE_CHECKING:
     from workbench.engine.cloud import Instance
     from workbench.engine.pipeline import Engine
+
+
+class StageBus(Bus):
+    """What a module's own pipeline events become inside ours: its stages, not a pipeline."""
+
+    def __init__(self, parent: Bus) -> None:
+        super().__init__()
+        self.parent = parent
+
+    def publish(self, event: Event) -> None:
+        if not isinstance(event, PipelineStarted | PipelineFinished):
+            self.parent.publish(event)
+
+
+async def build(engine: Engine) -> None:
+    from workbench.engine.build import run_build
+
+    result = await run_build(engine.profile, engine.bus, engine.state.ensure())
+    result.raise_for_status()
+
+
+async def up(engine: Engine) -> None:
+    from workbench.engine.cloud import up as cloud_up
+
+    result = await cloud_up(engine.cloud, engine.state.ensure(), StageBus(engine.bus))
+    engine.bus.publish(InstancesChanged(tuple(result.instances)))
+    if not result.ok:
+        why = "; ".join(f"{n}: {w}" for n, w in result.failed)
+        raise PipelineFailed("up", "instances", why, tuple(n for n, _ in result.failed))
+
+
+async def down(engine: Engine) -> None:
+    from workbench.engine.cloud import down as cloud_down
+
+    result = await cloud_down(engine.cloud, engine.state.ensure(), StageBus(engine.bus))
+    await engine.drop_connections()
+    if not result.ok:
+        raise PipelineFailed("down", "down", "left: " + ", ".join(result.remaining))
 
 
 async def active_nodes(engine: Engine, stage: str) -> list[Instance]:
