@@ -156,3 +156,32 @@ async def test_ca_from_pillar_wins(rig: Rig) -> None:
     assert result.exit_status == 0, result.stdout
     config = yaml.safe_load((disk(rig, minion) / "var/lib/kubelet/kubeconfig").read_text())
     assert base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]) == pem
+
+
+async def test_new_master_address_reissues_the_server_cert_under_the_same_ca(rig: Rig) -> None:
+    import dataclasses
+
+    from cryptography import x509
+
+    from workbench.sandbox.nodes.rig import free_address_and_port
+
+    master = rig.server("kubernetes-master")
+    await rig.manager.boot(master)
+    provision_files(rig, master)
+    assert (await run(rig, master, "salt-call state.highstate")).exit_status == 0
+    certs = disk(rig, master) / "srv/kubernetes"
+    ca, first = (certs / "ca.crt").read_bytes(), (certs / "server.cert").read_bytes()
+    for name, mode in (("ca.key", 0o600), ("server.key", 0o600), ("ca.crt", 0o644), ("server.cert", 0o644)):
+        assert stat.S_IMODE((certs / name).stat().st_mode) == mode, name
+    floating, _ = free_address_and_port()
+    master = dataclasses.replace(master, floating_ips=(floating,))
+    await rig.manager.set_addresses(master)
+    result = await run(rig, master, "salt-call state.highstate")
+    assert result.exit_status == 0 and "wrote /srv/kubernetes/server.cert" in result.stdout, result.stdout
+    assert (certs / "ca.crt").read_bytes() == ca and (certs / "server.cert").read_bytes() != first
+    cert = x509.load_pem_x509_certificate((certs / "server.cert").read_bytes())
+    sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    ips = {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)}
+    assert ips >= {master.fixed_ips[0], floating, "127.0.0.1", "10.0.0.1"}
+    assert {"kubernetes", "kubernetes.default"} <= set(sans.get_values_for_type(x509.DNSName))
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(ca))
