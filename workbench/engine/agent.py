@@ -25,6 +25,7 @@ import errno
 import fcntl
 import hashlib
 import hmac
+import itertools
 import json
 import mmap
 import os
@@ -74,8 +75,9 @@ def frame(kind, payload):
 
 def split(table):
     """(records, lengths) of a chunk table; a record (hash + length) names a chunk."""
-    recs = [table[i : i + REC] for i in range(0, len(table), REC)]
-    return recs, [int.from_bytes(r[16:], "big") for r in recs]
+    count = len(table) // REC
+    recs = [table[i : i + REC] for i in range(0, count * REC, REC)]
+    return recs, struct.unpack_from(">" + "16xI" * count, table) if count else ()
 
 
 def identity(st):
@@ -144,16 +146,12 @@ class Index:
     def sources(self):
         """record -> (path, offset) over every file still as indexed (first holder wins)."""
         found = {}
-        for path in list(self.entries):
+        for path in reversed(list(self.entries)):  # later updates win: the first file holds
             e = self.valid(path)
-            if e is None:
-                continue
-            recs, lens = split(base64.b64decode(e["c"]))
-            offset = 0
-            for r, n in zip(recs, lens):  # noqa: B905 (node pythons older than 3.10)
-                if r not in found:
-                    found[r] = (path, offset)
-                offset += n
+            if e is not None:
+                recs, lens = split(base64.b64decode(e["c"]))
+                offsets = itertools.accumulate(lens, initial=0)
+                found.update(zip(recs, zip(itertools.repeat(path), offsets)))  # noqa: B905
         return found
 
     def close(self):
@@ -420,7 +418,7 @@ class Agent:
         fsync = bool(msg.get("fsync"))
         if msg.get("copy") == "read/write":
             self.kernel_copy = False
-        self.stats = {"kernel_copied": 0, "written": 0, "received": 0}
+        self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0}
         ok_count, dirs = 0, set()
         try:
             if msg.get("source") == "relay":
@@ -487,6 +485,7 @@ class Agent:
                 raise error
             if fsync:
                 os.fsync(fd)
+                self.stats["fsynced"] += 1
             os.fchmod(fd, mode)
             os.replace(tmp, path)
             self.ok.add(number)
