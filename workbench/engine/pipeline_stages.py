@@ -131,13 +131,17 @@ def summary_lines(run: Any) -> list[str]:
 
 def kube_client(engine: Engine, master: Instance) -> Any:
     """A client for the master's API server, authenticated with the cluster's token."""
-    from workbench.engine.kube import KubeClient, server_url
+    from workbench.engine.kube import KubeClient, fetch_ca, server_url
 
     address = master.floating_ip or master.fixed_ip
     if not address:
         raise PipelineFailed(engine.running or "verify", "verify", "the master has no address", (master.name,))
     state = engine.state.ensure()
-    return KubeClient(server_url(address), state.cluster_token(), state.root)
+    # The secure port checks the token; its CA comes from the master over SSH.
+    return KubeClient(
+        server_url(address, tls=True), state.cluster_token(), state.root,
+        ca_loader=lambda: fetch_ca(engine.ssh, master, engine.profile.paths.kube_ca),
+    )
 
 
 async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
