@@ -169,8 +169,6 @@ kube_items = st.lists(st.fixed_dictionaries({}, optional={
 kube_docs = st.text(max_size=200) | kube_items.map(lambda items: json.dumps({"items": items}))
 
 
-@pytest.mark.xfail(strict=True, reason="engine/kube.py parse_nodes/parse_pods: a non-mapping status "
-                   "(AttributeError) or a non-numeric restartCount (ValueError) escapes instead of KubeError")
 @FUZZ
 @given(text=kube_docs)
 @example(text='{"items": [{"status": ["Ready"]}]}')

@@ -18,7 +18,7 @@ import re
 import shlex
 import shutil
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -115,39 +115,59 @@ def _doc(text: str | bytes | dict[str, Any], what: str) -> dict[str, Any]:
     return doc
 
 
+def _items(text: str | bytes | dict[str, Any], what: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    for index, item in enumerate(_doc(text, what).get("items", [])):
+        if isinstance(item, dict):
+            yield index, item
+
+
+def _malformed(what: str, index: int, exc: Exception) -> KubeError:
+    return KubeError(f"{what}: item {index} is malformed ({type(exc).__name__}: {exc})")
+
+
 def parse_nodes(text: str | bytes | dict[str, Any]) -> tuple[NodeInfo, ...]:
     nodes = []
-    for item in _doc(text, "nodes").get("items", []):
-        if not isinstance(item, dict):
-            continue
-        status = item.get("status") or {}
-        ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in status.get("conditions") or [])
-        version = str((status.get("nodeInfo") or {}).get("kubeletVersion", ""))
-        nodes.append(NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version))
+    for index, item in _items(text, "nodes"):
+        try:
+            nodes.append(_node(item))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise _malformed("nodes", index, exc) from None
     return tuple(sorted(nodes, key=lambda n: n.name))
+
+
+def _node(item: dict[str, Any]) -> NodeInfo:
+    status = item.get("status") or {}
+    ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions") or [])
+    version = str((status.get("nodeInfo") or {}).get("kubeletVersion", ""))
+    return NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version)
 
 
 def parse_pods(text: str | bytes | dict[str, Any]) -> tuple[PodInfo, ...]:
     pods = []
-    for item in _doc(text, "pods").get("items", []):
-        if not isinstance(item, dict):
-            continue
-        meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
-        statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
-        total = len(spec.get("containers") or []) or len(statuses)
-        ready = sum(1 for c in statuses if c.get("ready"))
-        restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-        phase = str(status.get("reason") or status.get("phase") or "Unknown")
-        for c in statuses:
-            waiting = (c.get("state") or {}).get("waiting") or {}
-            if waiting.get("reason"):
-                phase = str(waiting["reason"])
-        if meta.get("deletionTimestamp"):
-            phase = "Terminating"
-        pods.append(PodInfo(str(meta.get("namespace", "")), str(meta.get("name", "")),
-                            f"{ready}/{total}", phase, restarts))
+    for index, item in _items(text, "pods"):
+        try:
+            pods.append(_pod(item))
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise _malformed("pods", index, exc) from None
     return tuple(sorted(pods, key=lambda p: (p.namespace, p.name)))
+
+
+def _pod(item: dict[str, Any]) -> PodInfo:
+    meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
+    statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
+    total = len(spec.get("containers") or []) or len(statuses)
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    phase = str(status.get("reason") or status.get("phase") or "Unknown")
+    for c in statuses:
+        waiting = (c.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            phase = str(waiting["reason"])
+    if meta.get("deletionTimestamp"):
+        phase = "Terminating"
+    return PodInfo(str(meta.get("namespace", "")), str(meta.get("name", "")),
+                   f"{ready}/{total}", phase, restarts)
 
 
 def services_from_api(server: str, doc: dict[str, Any]) -> tuple[Service, ...]:
