@@ -47,6 +47,7 @@ BINARIES = {"kube-apiserver": 0.24, "kube-controller-manager": 0.18, "kubelet": 
             "kubectl": 0.17, "kube-scheduler": 0.10, "kube-proxy": 0.09}
 TARBALL_SHARE = 0.15
 VERBOSE = False
+VERIFY = "full"
 LOW = bytes.maketrans(bytes(range(256)), bytes(b % 16 for b in range(256)))
 
 
@@ -140,12 +141,16 @@ def rsync_parallel(src: Path, nodes: list[SSHDNode], dest: str) -> tuple[float, 
 
 
 def profile_for(root: Path, nodes: list[SSHDNode]) -> Profile:
+    return _profile(root, nodes, VERIFY)
+
+
+def _profile(root: Path, nodes: list[SSHDNode], verify: str) -> Profile:
     return Profile(
         cluster=ClusterSection(name="kubernetes", minions=len(nodes) - 1, master_ip=nodes[0].address),
         ssh=SSHSection(user="root"),
         kube=KubeSection(root=root),
         paths=PathsSection(release_dir="push", salt_tree="salt"),
-        push=PushSection(include_tars=False, include_salt=False, extra=("tree",)),
+        push=PushSection(include_tars=False, include_salt=False, extra=("tree",), verify=verify),
     )
 
 
@@ -173,9 +178,11 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir, removed)")
     ap.add_argument("--verbose", action="store_true", help="print each node's phase timings")
+    ap.add_argument("--verify", choices=("full", "delta"), default="full",
+                    help="push.verify for both pushes (default full: sha256 of every byte a node writes)")
     args = ap.parse_args()
-    global VERBOSE
-    VERBOSE = args.verbose
+    global VERBOSE, VERIFY
+    VERBOSE, VERIFY = args.verbose, args.verify
     with tempfile.TemporaryDirectory(prefix="push-bench-", dir=args.workdir) as tmp:
         return run(Path(tmp), args.size, args.nodes)
 
@@ -220,13 +227,13 @@ def run(work: Path, size: int, n: int) -> int:
     say(f"{'method':<36}{'wall s':>9}{'MB from workstation':>22}")
     for label, s, b in rows:
         say(f"{label:<36}{s:>9.2f}{b / 1e6:>22.2f}")
-    say(f"workbench push with nothing changed: {nochange:.3f} s (connections included)")
+    say(f"workbench push with nothing changed: {nochange:.3f} s (connections included); push.verify = {VERIFY}")
     say(f"best workbench / rsync sequential = {best / seq_s:.3f}; / rsync parallel = {best / par_s:.3f}")
     print(json.dumps({
         "size_bytes": size, "nodes": n, "rsync_sequential_s": round(seq_s, 3),
         "rsync_parallel_s": round(par_s, 3), "direct_s": round(direct_s, 3), "relay_s": round(relay_s, 3),
         "ratio_vs_rsync_sequential": round(best / seq_s, 3), "ratio_vs_rsync_parallel": round(best / par_s, 3),
-        "relay_bytes_from_workstation": relay_b,
+        "relay_bytes_from_workstation": relay_b, "nochange_s": round(nochange, 3), "verify": VERIFY,
     }))
     return 0
 

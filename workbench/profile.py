@@ -83,6 +83,8 @@ class PushSection:
     extra: tuple[str, ...] = ()  # more paths under KUBE_ROOT to push
     relay: bool = True
     fsync: bool = False  # fsync each file before its rename (durable on power loss; rsync doesn't)
+    # "full": sha256 of every byte a node writes; "delta": of every byte that travelled (see push.md)
+    verify: str = "full"
 
 
 @dataclass(frozen=True)
@@ -351,3 +353,5 @@ def _validate(profile: Profile, where: object) -> None:
     for f in fields(profile.paths):
         if not getattr(profile.paths, f.name):
             raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
+    if profile.push.verify not in ("full", "delta"):
+        raise ProfileError(where, "push.verify", '"full" or "delta"')

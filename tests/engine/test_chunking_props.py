@@ -62,7 +62,7 @@ def apply(data: bytes, changes: list[Edit]) -> bytes:
     return bytes(out)
 
 
-async def push_local(files: dict[str, bytes], work: Path, node: Path) -> tuple[int, int]:
+async def push_local(files: dict[str, bytes], work: Path, node: Path, verify: str = "full") -> tuple[int, int]:
     """Write ``files`` on the "workstation", push them; returns (chunks sent, chunks total)."""
     sources = []
     for name, data in files.items():
@@ -74,7 +74,7 @@ async def push_local(files: dict[str, bytes], work: Path, node: Path) -> tuple[i
         changed = await session.check(manifest)
         missing = await session.plan(changed) if changed else []
         if changed:
-            done, _ = await session.send(changed, missing)
+            done, _ = await session.send(changed, missing, verify=verify)
             assert done["ok"], done
     finally:
         await session.close()
@@ -93,8 +93,9 @@ def test_push_reproduces_any_edited_file(seed: int, size: int, first: list[Edit]
         node.mkdir()
 
         async def scenario() -> None:
-            await push_local({"a.bin": old, "b.bin": new_a}, work, node)
-            sent, total = await push_local({"a.bin": new_a, "b.bin": new_b}, work, node)
+            verify = "delta" if seed % 2 else "full"  # both ways a node proves what it wrote
+            await push_local({"a.bin": old, "b.bin": new_a}, work, node, verify)
+            sent, total = await push_local({"a.bin": new_a, "b.bin": new_b}, work, node, verify)
             assert (node / "dest" / "a.bin").read_bytes() == new_a
             assert (node / "dest" / "b.bin").read_bytes() == new_b
             if new_a == old:

@@ -130,11 +130,13 @@ async def test_direct_push_sends_what_nodes_need_and_then_nothing(
     assert again.ok and all(n.files_changed == 0 and n.bytes_sent == 0 for n in again.nodes)
 
 
+@pytest.mark.parametrize("verify", ["full", "delta"])
 async def test_relay_push_of_a_rebuild_sends_a_small_fraction_once(
     kube_root: Path, sshd_nodes: list[SSHDNode], connections: dict[str, asyncssh.SSHClientConnection],
-    tmp_path: Path,
+    tmp_path: Path, verify: str,
 ) -> None:
     profile = relative_paths(profile_for(kube_root, sshd_nodes, tmp_path))
+    profile = replace(profile, push=replace(profile.push, verify=verify))
     state = StateDir(tmp_path / "state")
     targets = {n: (None, c) for n, c in connections.items()}
     first = await push(profile, state, targets, bus=Bus())

@@ -12,8 +12,11 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from workbench.engine.push_manifest import ChunkCache, Source, build_manifest
 from workbench.engine.push_session import launch_local
+from workbench.errors import WorkbenchError
 
 MB = 1 << 20
 
@@ -58,7 +61,8 @@ async def push_files(files: dict[str, bytes], work: Path, node: Path, roots: tup
     return done, stale, pruned
 
 
-async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verify", ["full", "delta"])
+async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path: Path, verify: str) -> None:
     old = binary(1, 4 * MB)
     new = edit(old, 2)
     for copy in ("auto", "read/write"):
@@ -66,7 +70,7 @@ async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path:
         work.mkdir(parents=True)
         node.mkdir(parents=True)
         await push_files({"kubelet": old}, work, node)
-        done, _, _ = await push_files({"kubelet": new}, work, node, copy=copy)
+        done, _, _ = await push_files({"kubelet": new}, work, node, copy=copy, verify=verify)
         assert done["ok"], done
         assert (node / "dest" / "kubelet").read_bytes() == new
         stats = done["stats"]
@@ -75,6 +79,38 @@ async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path:
             assert stats["kernel_copied"] > len(new) // 2 and stats["written"] == 0
         else:
             assert stats["kernel_copied"] == 0 and stats["written"] > len(new) // 2
+        # full hashes every byte it writes; delta only the bytes that travelled
+        assert stats["hashed"] == (len(new) if verify == "full" else stats["received"])
+
+
+@pytest.mark.parametrize("verify", ["full", "delta"])
+async def test_a_local_file_changed_between_plan_and_send_never_lands(tmp_path: Path, verify: str) -> None:
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    old = binary(5, 2 * MB)
+    await push_files({"kubelet": old}, work, node)
+    new = edit(old, 6)
+    (work / "kubelet").write_bytes(new)
+    manifest = build_manifest([Source(work / "kubelet", str(node / "dest" / "kubelet"))], ChunkCache(None))
+    session = await launch_local("agent-test", node / "index")
+    try:
+        changed = await session.check(manifest)
+        missing = await session.plan(changed)
+        other = bytearray(new)  # same size, other bytes: as if a build rewrote it right now
+        for at in range(0, len(other), 64 * 1024):
+            other[at] ^= 0xFF
+        (work / "kubelet").write_bytes(bytes(other))
+        if verify == "delta":  # the workstation proves the runs against the chunk table first
+            with pytest.raises(WorkbenchError, match="changed since it was chunked"):
+                await session.send(changed, missing, verify=verify)
+        else:  # the node's whole-file sha256 refuses it
+            done, _ = await session.send(changed, missing, verify=verify)
+            assert not done["ok"]
+    finally:
+        await session.close()
+    assert (node / "dest" / "kubelet").read_bytes() == old
+    assert not list((node / "dest").glob(".*.tmp"))
 
 
 async def test_fsync_option_syncs_every_file_and_default_does_not(tmp_path: Path) -> None:
@@ -90,7 +126,8 @@ async def test_fsync_option_syncs_every_file_and_default_does_not(tmp_path: Path
     assert all((node / "dest" / k).read_bytes() == v for k, v in files.items())
 
 
-async def test_a_node_file_edited_in_place_is_not_trusted(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verify", ["full", "delta"])
+async def test_a_node_file_edited_in_place_is_not_trusted(tmp_path: Path, verify: str) -> None:
     work, node = tmp_path / "w", tmp_path / "n"
     work.mkdir()
     node.mkdir()
@@ -103,7 +140,7 @@ async def test_a_node_file_edited_in_place_is_not_trusted(tmp_path: Path) -> Non
         f.write(b"\xff" * 4096)
     os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert target.stat().st_mtime_ns == st.st_mtime_ns and target.stat().st_size == st.st_size
-    done, _, _ = await push_files({"kube-proxy": data}, work, node)
+    done, _, _ = await push_files({"kube-proxy": data}, work, node, verify=verify)
     assert done["ok"] and target.read_bytes() == data
 
 

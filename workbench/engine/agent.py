@@ -173,16 +173,23 @@ class Held:
     """Source files opened once per push: the inode stays readable across a rename over it."""
 
     def __init__(self):
-        self.fds, self.maps = {}, {}
+        self.fds, self.maps, self.identities = {}, {}, {}
 
     def fd(self, path, index):
         if path not in self.fds:
             fd = os.open(path, os.O_RDONLY)
-            if index.valid(path, os.fstat(fd)) is None:
+            st = os.fstat(fd)
+            if index.valid(path, st) is None:
                 os.close(fd)
                 raise ValueError(path + " changed since it was indexed")
-            self.fds[path] = fd
+            self.fds[path], self.identities[path] = fd, identity(st)
         return self.fds[path]
+
+    def unchanged(self, path):
+        """Nothing wrote to the held file since it was opened. ctime is left out here: this
+        push's own rename over the path unlinks the old inode, which moves its ctime."""
+        now, then = identity(os.fstat(self.fds[path])), self.identities[path]
+        return all(now[k] == then[k] for k in "smi")
 
     def view(self, key, fd):
         """A zero-copy view of a whole source file (for hashing what is copied)."""
@@ -268,6 +275,52 @@ def plan_file(number, table, sources, fresh):
             ops.append([op[0], op[1], op[2], n])
         offset += n
     return ops, runs
+
+
+class Full:
+    """push.verify = full: sha256 of every byte written, in order, against the workstation's."""
+
+    def __init__(self, digest):
+        self.digest, self.whole = digest, hashlib.sha256()
+
+    def run_hasher(self):
+        return self.whole
+
+    def run_done(self, hasher):
+        return None
+
+    def finish(self, size, sources):
+        if self.whole.hexdigest() != self.digest:
+            return ValueError("sha256 mismatch after assembly")
+        return None
+
+
+class Delta:
+    """push.verify = delta: sha256 of every byte that travelled, run by run, against digests
+    the workstation sent over SSH (so relayed bytes are proven end to end); the bytes copied
+    from this node's own files are trusted because each source is still, by inode, size,
+    mtime and ctime, the very file this agent wrote and proved; the size must match."""
+
+    whole = None
+
+    def __init__(self, size, digests, agent):
+        self.size, self.digests, self.agent = size, iter(digests), agent
+
+    def run_hasher(self):
+        return hashlib.sha256()
+
+    def run_done(self, hasher):
+        if hasher.hexdigest() != next(self.digests, None):
+            return ValueError("a run of received bytes does not match its sha256")
+        return None
+
+    def finish(self, size, sources):
+        if size != self.size:
+            return ValueError(f"assembled {size} bytes, expected {self.size}")
+        for path in set(sources):  # unchanged while we copied from it
+            if not self.agent.held.unchanged(path):
+                return ValueError(path + " changed while it was copied")
+        return None
 
 
 class Arrivals:
@@ -415,10 +468,10 @@ class Agent:
     # -- send: assemble every planned file ------------------------------------------------
     def op_send(self, msg):
         t0 = time.monotonic()
-        fsync = bool(msg.get("fsync"))
+        fsync, delta = bool(msg.get("fsync")), msg.get("verify") == "delta"
         if msg.get("copy") == "read/write":
             self.kernel_copy = False
-        self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0}
+        self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0}
         ok_count, dirs = 0, set()
         try:
             if msg.get("source") == "relay":
@@ -430,9 +483,11 @@ class Agent:
             self.plan = []
             return
         stream = Stream(inp, self.zstd)
+        runs = msg.get("runs") or [[] for _ in self.plan]
         for number, (path, digest, size, mode, table, ops) in enumerate(self.plan):
             try:
-                self.assemble(number, path, digest, mode, ops, stream, fsync)
+                check = Delta(size, runs[number], self) if delta else Full(digest)
+                self.assemble(number, path, mode, ops, stream, fsync, check)
                 st = os.stat(path)
                 self.index.record(path, dict(identity(st), d=digest, c=base64.b64encode(table).decode()))
                 ok_count += 1
@@ -441,9 +496,10 @@ class Agent:
             except (OSError, ValueError, RuntimeError, StreamError, EOFError) as exc:
                 self.index.forget(path)
                 if isinstance(exc, ValueError):  # a source that lied is no longer trusted
-                    for op in ops:
-                        if op[0] == "old":
-                            self.index.forget(op[1])
+                    for src in {op[1] for op in ops if op[0] == "old"}:
+                        e = self.index.entries.get(src)
+                        if e is not None and all(e.get(k) == v for k, v in self.held.identities[src].items()):
+                            self.index.forget(src)
                 self.reply(op="file", path=path, ok=False, error=str(exc))
                 if isinstance(exc, (StreamError, EOFError)):
                     break  # the stream is out of step: the rest cannot be read
@@ -460,27 +516,29 @@ class Agent:
                    stats=dict(self.stats, seconds=time.monotonic() - t0))
         self.plan = []
 
-    def assemble(self, number, path, digest, mode, ops, stream, fsync):
+    def assemble(self, number, path, mode, ops, stream, fsync, check):
         """Write ``path`` from its ops into a temp file, prove it, rename it into place."""
         d = os.path.dirname(path)
         os.makedirs(d, exist_ok=True)
         tmp = os.path.join(d, "." + os.path.basename(path) + TMP_MARK + str(os.getpid()) + ".tmp")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         self.written[number] = fd  # kept open to the end: the relay may still read from it
-        sha, error, pos = hashlib.sha256(), None, 0
+        error, pos = None, 0
         try:
             for op in ops:
                 if op[0] == "recv":  # always consumed, even after an error: keeps the stream in step
-                    pos = self.receive(op, stream, fd, pos, sha if error is None else None)
+                    hasher = check.run_hasher() if error is None else None
+                    pos = self.receive(op, stream, fd, pos, hasher)
+                    if hasher is not None and error is None:
+                        error = check.run_done(hasher)
                     continue
                 if error is None:
                     try:
-                        self.copy(op, number, fd, pos, sha)
+                        self.copy(op, number, fd, pos, check.whole)
                     except (OSError, ValueError, RuntimeError) as exc:
                         error = exc
                 pos += op[3]
-            if error is None and sha.hexdigest() != digest:
-                error = ValueError("sha256 mismatch after assembly")
+            error = error or check.finish(pos, [op[1] for op in ops if op[0] == "old"])
             if error is not None:
                 raise error
             if fsync:
@@ -493,14 +551,16 @@ class Agent:
             os.unlink(tmp)
             raise
 
-    def receive(self, op, stream, fd, pos, sha):
+    def receive(self, op, stream, fd, pos, hasher):
+        """Write the next ``op[1]`` stream bytes at ``pos`` (skipped when hasher is None)."""
         chunks, published, end = op[2], 0, pos
         for piece in stream.pieces(op[1]):
-            if sha is not None:
-                sha.update(piece)
+            if hasher is not None:
+                hasher.update(piece)
                 write_all(fd, piece, end)
+                self.stats["hashed"] += len(piece)
             end += len(piece)
-            if self.arrivals is not None and sha is not None:
+            if self.arrivals is not None and hasher is not None:
                 ready = published
                 while ready < len(chunks) and chunks[ready][1] + int.from_bytes(chunks[ready][0][16:], "big") <= end:
                     ready += 1
@@ -511,9 +571,22 @@ class Agent:
         return end
 
     def copy(self, op, number, fd, pos, sha):
+        """Copy one run this node already holds; with ``sha``, hash its bytes in order too."""
         kind, where, offset, n = op
         if kind == "old":
             src = self.held.fd(where, self.index)
+            if sha is None:  # nothing to hash: the kernel copies the whole run
+                if self.kernel_copy and kernel_copy(src, fd, n, offset, pos):
+                    self.stats["kernel_copied"] += n
+                    return
+                self.kernel_copy = False
+                for done in range(0, n, PIECE):
+                    part = os.pread(src, min(PIECE, n - done), offset + done)
+                    if not part:
+                        raise ValueError(where + " is shorter than indexed")
+                    write_all(fd, part, pos + done)
+                self.stats["written"] += n
+                return
             view = self.held.view(where, src)
             if offset + n > len(view):
                 raise ValueError(where + " is shorter than indexed")
@@ -527,13 +600,16 @@ class Agent:
                     self.kernel_copy = False
                     write_all(fd, part, pos + done)
                 done += k
+            self.stats["hashed"] += n
             return
         if where != number and where not in self.ok:
             raise RuntimeError("a file this one shares chunks with failed")
         data = os.pread(self.written[where], n, offset)  # a chunk repeated within this push
         if len(data) != n:
             raise ValueError("a chunk written earlier in this push is missing")
-        sha.update(data)
+        if sha is not None:
+            sha.update(data)
+            self.stats["hashed"] += n
         write_all(fd, data, pos)
         self.stats["written"] += n
 

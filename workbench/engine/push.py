@@ -99,7 +99,7 @@ async def push(
     relay = not direct and profile.push.relay and master in targets and len(targets) > 1
     ctx = _Push(bus, manifest_task, launcher or default_launch, dry_run,
                 (relay_host or profile.cluster.master_ip) if relay and not dry_run else None, pipeline)
-    ctx.roots, ctx.fsync = push_roots(profile), profile.push.fsync
+    ctx.roots, ctx.fsync, ctx.verify = push_roots(profile), profile.push.fsync, profile.push.verify
     ctx.minions_left = len(targets) - 1 if ctx.relay_host else 0
     runs = [ctx.run_node(name, conn, role=("master" if name == master else "minion") if ctx.relay_host else "direct")
             for name, (_node, conn) in targets.items()]
@@ -135,6 +135,7 @@ class _Push:
         self.dry_run, self.relay_host = dry_run, relay_host
         self.roots: list[str] = []
         self.fsync = False
+        self.verify = "full"
         self.secret = secrets.token_hex(32)
         REDACTOR.add(self.secret)
         self.relay_port: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
@@ -211,7 +212,8 @@ class _Push:
                 port = await self.relay_port if role == "minion" else None
                 if port is not None and self.relay_host is not None:
                     via = "relay"
-                    done = await session.fetch(self.relay_host, port, self.secret, fsync=self.fsync)
+                    done = await session.fetch(self.relay_host, port, self.secret, fsync=self.fsync,
+                                               verify=self.verify, files=changed, missing=missing)
                     sent = planned if done.get("ok") else 0
                     if not done.get("ok"):
                         self.bus.log("push", name, "relay fetch failed; pushing directly", "stderr")
@@ -219,7 +221,8 @@ class _Push:
                         via, changed = "direct", await session.check(manifest, self.roots)
                         missing = await session.plan(changed) if changed else []
                 if via == "direct":
-                    done, sent = await session.send(changed, missing, progress.sent, fsync=self.fsync)
+                    done, sent = await session.send(changed, missing, progress.sent, fsync=self.fsync,
+                                                    verify=self.verify)
                 mark("sent")
             ok = bool(done.get("ok"))
             if ok and session.stale and not self.dry_run:

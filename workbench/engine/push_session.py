@@ -18,11 +18,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import xxhash
 import zstandard
 
 from workbench.engine import agent as wire
-from workbench.engine.push_manifest import LocalFile
-from workbench.errors import NodeError
+from workbench.engine.push_manifest import REC, LocalFile
+from workbench.errors import NodeError, WorkbenchError
 
 AGENT_SOURCE = Path(wire.__file__).read_bytes()
 AGENT_HASH = hashlib.sha256(AGENT_SOURCE).hexdigest()[:16]
@@ -122,9 +123,12 @@ class AgentSession:
 
     async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]],
                    progress: Callable[[int], None] | None = None, *, fsync: bool = False,
-                   copy: str = "auto") -> tuple[dict[str, Any], int]:
+                   copy: str = "auto", verify: str = "full") -> tuple[dict[str, Any], int]:
         """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes."""
-        self._send(wire.J, json.dumps({"op": "send", "source": "stdin", "fsync": fsync, "copy": copy}).encode())
+        msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify}
+        if verify == "delta":
+            msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
+        self._send(wire.J, json.dumps(msg).encode())
         sent = pending = 0
         for f, runs in zip(files, missing, strict=True):
             if not runs:
@@ -167,10 +171,15 @@ class AgentSession:
             return wire.Z, zlib.compress(data, 1)
         return wire.D, data
 
-    async def fetch(self, host: str, port: int, secret: str, *, fsync: bool = False) -> dict[str, Any]:
+    async def fetch(self, host: str, port: int, secret: str, *, fsync: bool = False, verify: str = "full",
+                    files: Sequence[LocalFile] = (), missing: Sequence[Sequence[tuple[int, int]]] = ()
+                    ) -> dict[str, Any]:
         """Have the node fetch its missing chunks from the relay (the master's agent)."""
-        self._send(wire.J, json.dumps({"op": "send", "source": "relay", "host": host, "port": port,
-                                       "secret": secret, "fsync": fsync}).encode())
+        msg = {"op": "send", "source": "relay", "host": host, "port": port, "secret": secret,
+               "fsync": fsync, "verify": verify}
+        if verify == "delta":  # over SSH: the relayed bytes are proven against the workstation
+            msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
+        self._send(wire.J, json.dumps(msg).encode())
         await self._writer.drain()
         return await self._next("done")
 
@@ -196,6 +205,25 @@ class AgentSession:
         finally:
             if self._task is not None:
                 self._task.cancel()
+
+
+def run_digests(files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
+    """sha256 of each run of chunks that travels (push.verify = delta), read from the local files."""
+    out: list[list[str]] = []
+    for f, runs in zip(files, missing, strict=True):
+        starts = [0, *itertools.accumulate(n for _, _, n in f.chunks())] if runs else []
+        digests, table = [], f.table
+        with open(f.source, "rb") as fh:
+            for first, count in runs:
+                fh.seek(starts[first])
+                data = fh.read(starts[first + count] - starts[first])
+                for i in range(first, first + count):  # the bytes are still the chunks planned
+                    chunk = data[starts[i] - starts[first] : starts[i + 1] - starts[first]]
+                    if xxhash.xxh3_128_digest(chunk) != table[i * REC : i * REC + 16]:
+                        raise WorkbenchError(f"{f.source}: changed since it was chunked; is a build running?")
+                digests.append(hashlib.sha256(data).hexdigest())
+        out.append(digests)
+    return out
 
 
 def agent_command(index: str = f"{AGENT_DIR}/push-index", *, sudo: bool = False) -> str:
@@ -247,4 +275,4 @@ async def launch_local(node: str, index: Path, python: str = "python3") -> Agent
     return session
 
 
-__all__ = ["AGENT_HASH", "AgentSession", "agent_command", "launch", "launch_local"]
+__all__ = ["AGENT_HASH", "AgentSession", "agent_command", "launch", "launch_local", "run_digests"]
