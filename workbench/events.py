@@ -9,6 +9,7 @@ kept, so a slow pane never loses a stage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -211,10 +212,8 @@ class Bus:
 
     def _remember_loop(self) -> None:
         if self._loop is None:
-            try:
+            with contextlib.suppress(RuntimeError):
                 self._loop = asyncio.get_running_loop()
-            except RuntimeError:
-                pass
 
     def publish(self, event: Event) -> None:
         self._remember_loop()

@@ -13,6 +13,7 @@ Every write is atomic (temp file in the same dir, fsync, rename).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -37,10 +38,8 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
 
 
