@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.engine.test_push_sshd import SSHDNode, start_nodes, stop_nodes  # noqa: E402
-from workbench.engine.push import push  # noqa: E402
+from workbench.engine.push import push, start_manifest  # noqa: E402
 from workbench.events import Bus  # noqa: E402
 from workbench.profile import (  # noqa: E402
     ClusterSection,
@@ -156,17 +156,23 @@ def _profile(root: Path, nodes: list[SSHDNode], verify: str) -> Profile:
 
 async def workbench_push(root: Path, nodes: list[SSHDNode], state: StateDir, *, direct: bool) -> tuple[float, int]:
     t0 = time.perf_counter()
+    profile = profile_for(root, nodes)
+    manifest = start_manifest(profile, state)  # chunking overlaps the SSH handshakes
     conns = await asyncio.gather(*(n.connect() for n in nodes))
+    t1 = time.perf_counter()
     try:
         names = ["kubernetes-master"] + [f"kubernetes-minion-{i}" for i in range(1, len(nodes))]
         targets = {name: (None, c) for name, c in zip(names, conns, strict=True)}
-        report = await push(profile_for(root, nodes), state, targets, bus=Bus(), direct=direct)
+        report = await push(profile, state, targets, bus=Bus(), direct=direct, manifest=manifest)
     finally:
+        t2 = time.perf_counter()
         for c in conns:
             c.close()
     if VERBOSE:
+        say(f"  connect {t1 - t0:.3f} s, push() {t2 - t1:.3f} s (report {report.seconds:.3f} s)")
         for n in report.nodes:
-            say(f"  {n.name} {n.via}: " + " ".join(f"{k}={v:.3f}" for k, v in n.phases.items()))
+            say(f"  {n.name} {n.via}: " + " ".join(f"{k}={v:.3f}" for k, v in n.phases.items()
+                                                  if not k.startswith("agent_") or k in ("agent_seconds",)))
     if not report.ok:
         raise RuntimeError(f"push failed: {[n.error for n in report.nodes if not n.ok]}")
     return time.perf_counter() - t0, report.bytes_from_workstation

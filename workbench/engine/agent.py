@@ -757,8 +757,9 @@ def main(argv):
         sys.stdout.buffer.write(frame(E, str(exc).encode()))
         sys.stdout.buffer.flush()
         return 1
-    agent.run()
-    return 0
+    agent.run()  # the index is closed: skip the interpreter's teardown, the push waits on it
+    sys.stdout.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

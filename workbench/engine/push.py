@@ -23,6 +23,7 @@ from typing import Any
 from workbench.engine.push_manifest import (
     ChunkCache,
     LocalFile,
+    Source,
     build_manifest,
     push_roots,
     select_sources,
@@ -83,14 +84,18 @@ async def push(
     relay_host: str | None = None,
     launcher: Launcher | None = None,
     pipeline: str = PIPELINE,
+    manifest: asyncio.Task[list[LocalFile]] | None = None,
 ) -> PushReport:
-    """Push the build to every target; one failing node never stops the others."""
+    """Push the build to every target; one failing node never stops the others.
+
+    ``manifest`` from :func:`start_manifest`, begun before connecting, overlaps the chunking
+    of what changed with the SSH handshakes.
+    """
     started = time.monotonic()
     master = master or profile.master_name
     sources = select_sources(profile, root)
-    cache = ChunkCache(state.ensure().root / "push-cache.json")
     # the agents start while the workstation chunks what changed
-    manifest_task = asyncio.create_task(asyncio.to_thread(build_manifest, sources, cache))
+    manifest_task = manifest or start_manifest(profile, state, root, sources)
     sudo = profile.ssh.user != "root" and any(s.dest.startswith("/") for s in sources)
 
     async def default_launch(name: str, conn: Any) -> AgentSession:
@@ -113,6 +118,14 @@ async def push(
     if not dry_run:
         _remember(state, manifest, report)
     return report
+
+
+def start_manifest(profile: Profile, state: StateDir, root: Path | None = None,
+                   sources: Sequence[Source] | None = None) -> asyncio.Task[list[LocalFile]]:
+    """Chunk what changed since the last push, in a thread (cached by path, size and mtime)."""
+    sources = list(sources) if sources is not None else select_sources(profile, root)
+    cache = ChunkCache(state.ensure().root / "push-cache.json")
+    return asyncio.create_task(asyncio.to_thread(build_manifest, sources, cache))
 
 
 def _remember(state: StateDir, manifest: Sequence[LocalFile], report: PushReport) -> None:
