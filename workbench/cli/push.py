@@ -1,7 +1,7 @@
 """Headless verb ``push``: the build to every ACTIVE node, only the chunks each lacks.
 
-``--json`` prints ``{"nodes": [{"name", "ok", "files_changed", "bytes_sent", "seconds", ...}],
-"bytes_from_workstation"}``. A node that cannot be reached is reported failed; the others
+``--json`` prints ``{"nodes": [{"name", "ok", "files_changed", "bytes_sent", "seconds",
+"files_removed", "via", "phases", ...}], "bytes_from_workstation"}``. A node that cannot be reached is reported failed; the others
 are still pushed.
 """
 
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) -> dict[str, Any]:
     from workbench.engine.pipeline import Engine
-    from workbench.engine.push import push
+    from workbench.engine.push import push, start_manifest
 
     engine = Engine(profile, bus=bus, state=state)
     try:
@@ -62,6 +62,7 @@ async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) ->
             nodes = [i for i in nodes if i.name in args.nodes]
         if not nodes:
             raise WorkbenchError("no ACTIVE instances: run `workbench up` first")
+        manifest = start_manifest(profile, state)  # chunking overlaps the SSH handshakes
         conns = await engine.ssh.connect_all(nodes)
         targets = {i.name: (i, conns[i.name]) for i in nodes if not isinstance(conns[i.name], Exception)}
         unreachable = [{"name": i.name, "ok": False, "files_changed": 0, "bytes_sent": 0, "seconds": 0.0,
@@ -69,7 +70,9 @@ async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) ->
         report = None
         if targets:
             report = await push(profile, state, targets, bus=bus, master=profile.master_name,
-                                direct=args.direct, dry_run=args.dry_run)
+                                direct=args.direct, dry_run=args.dry_run, manifest=manifest)
+        else:
+            manifest.cancel()
         pushed = [asdict(n) for n in report.nodes] if report is not None else []
         return {"nodes": pushed + unreachable,
                 "bytes_from_workstation": report.bytes_from_workstation if report else 0,
