@@ -1,15 +1,35 @@
 """Delta push: every node gets the new build, sending only the chunks it lacks.
 
-    push(profile, state, {name: (node, asyncssh connection)}, bus=bus) -> PushReport
+    manifest = start_manifest(profile, state)            # optional: before connecting
+    push(profile, state, {name: (node, asyncssh connection)}, bus=bus, manifest=manifest)
+        -> PushReport
 
 The workstation cuts the files that travel (push_manifest) into content-defined chunks; each
-node's agent (agent.py, via push_session) says which files differ and which chunks it lacks,
-and assembles new files from its old ones plus the chunks that arrive. With the relay (the
-default), the workstation sends each missing chunk once, to the master, and the minions
-fetch theirs from the master's agent over the cluster network (one-time secret, HMAC
-challenge, bound to the master's fixed IP). ``direct`` pushes to every node in parallel.
-"""
+node's agent (agent.py, via push_session, one per connection) says which files differ and
+which chunk runs it lacks, and assembles new files from its old ones (kernel copies of whole
+runs) plus the bytes that arrive. With the relay (the default), the workstation sends each
+missing run once, to the master, and the minions fetch theirs from the master's agent over
+the cluster network (one-time secret, HMAC challenge, bound to the master's fixed IP) while
+the master is still receiving: a chunk is served as soon as the master has written it, so
+the three assemblies run at once. ``direct`` pushes to every node in parallel.
 
+Guarantees (profile ``[push]``):
+- Every file is assembled in a temp file and renamed into place: an interrupted push leaves
+  each file old or new, never mixed; a rerun finishes the job (always, whatever the options).
+- ``verify = "full"`` (default): the node computes sha256 of every byte it writes, in order,
+  while writing (nothing is re-read), and renames only on a match with the workstation's.
+  ``verify = "delta"`` (opt-in, faster): only the bytes that travelled are hashed, run by run,
+  against digests the workstation sends over SSH (so relayed bytes are proven end to end);
+  the bytes copied from the node's own files are trusted because each source is still, by
+  inode, size, mtime and ctime, the file the agent wrote and proved. It does not detect a
+  node file corrupted under an unchanged identity (bit rot, raw device writes).
+- ``fsync = false`` (default, like rsync): files reach the disk when the kernel writes them
+  back; a node crash (power loss) right after a push may lose the newest files, and the
+  next push, seeing their size/mtime/ctime changed, sends them again. ``fsync = true``
+  makes each file and its directory durable before the push reports success.
+- Files the agent put under the pushed roots (release dir, salt tree) that the build no
+  longer has are removed after a successful push; nothing else on the node is touched.
+"""
 from __future__ import annotations
 
 import asyncio
