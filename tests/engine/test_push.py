@@ -200,3 +200,28 @@ async def test_a_connection_killed_mid_push_leaves_old_or_new_files_and_a_rerun_
     assert rerun.ok, rerun
     assert node_files(victim.home) == new
     assert not list((victim.home / "srv").rglob(".*.tmp"))
+
+
+async def test_relay_serves_minions_from_files_the_master_replaces_in_the_same_push(
+    kube_root: Path, sshd_nodes: list[SSHDNode], connections: dict[str, asyncssh.SSHClientConnection],
+    tmp_path: Path,
+) -> None:
+    """The master holds build 1, the minions nothing: they get build 2 through the relay, old
+    chunks read from the master's build-1 inodes (held open while the master renames build 2
+    over them) and new ones as soon as the master has written them."""
+    profile = relative_paths(profile_for(kube_root, sshd_nodes, tmp_path))
+    state = StateDir(tmp_path / "state")
+    master = sshd_nodes[0]
+    assert (await push(profile, state, {master.name: (None, connections[master.name])}, bus=Bus())).ok
+    tars = kube_root / "_output" / "release-tars"
+    rebuild(tars / "kubernetes-server-linux-amd64.tar.gz", 11)
+    targets = {n: (None, c) for n, c in connections.items()}
+    report = await push(profile, state, targets, bus=Bus())
+    assert report.ok, report
+    for node in sshd_nodes:
+        assert node_files(node.home) == expected(kube_root)
+    minions = [n for n in report.nodes if n.name != master.name]
+    assert all(n.via == "relay" and n.files_changed == len(expected(kube_root)) for n in minions), minions
+    # the uplink carried the master's small delta, not the minions' whole tree
+    whole = sum((tars / Path(k).name).stat().st_size for k in expected(kube_root) if k.startswith("srv/kube-release"))
+    assert report.bytes_from_workstation < 0.2 * whole

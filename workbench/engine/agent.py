@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import mmap
 import os
 import socket
 import struct
@@ -173,7 +172,7 @@ class Held:
     """Source files opened once per push: the inode stays readable across a rename over it."""
 
     def __init__(self):
-        self.fds, self.maps, self.identities = {}, {}, {}
+        self.fds, self.identities = {}, {}
 
     def fd(self, path, index):
         if path not in self.fds:
@@ -191,22 +190,10 @@ class Held:
         now, then = identity(os.fstat(self.fds[path])), self.identities[path]
         return all(now[k] == then[k] for k in "smi")
 
-    def view(self, key, fd):
-        """A zero-copy view of a whole source file (for hashing what is copied)."""
-        if key not in self.maps:
-            mm = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-            if hasattr(mm, "madvise"):
-                mm.madvise(mmap.MADV_SEQUENTIAL)
-            self.maps[key] = (mm, memoryview(mm))
-        return self.maps[key][1]
-
     def close(self):
-        for mm, view in self.maps.values():
-            view.release()
-            mm.close()
         for fd in self.fds.values():
             os.close(fd)
-        self.fds, self.maps = {}, {}
+        self.fds = {}
 
 
 class Stream:
@@ -364,6 +351,7 @@ class Agent:
         self.kernel_copy = hasattr(os, "copy_file_range")
         self.server = self.arrivals = None
         self.stats = {}
+        self.buffer = memoryview(bytearray(PIECE))  # reused: hashing reads sources through it
 
     def send(self, kind, payload):
         try:
@@ -386,6 +374,12 @@ class Agent:
             msg = json.loads(payload)
             getattr(self, "op_" + msg["op"])(msg)
         self.close()
+
+    def op_quit(self, msg):
+        """Close the index, say so, and exit at once (the push does not wait for teardown)."""
+        self.close()
+        self.reply(op="bye")
+        os._exit(0)
 
     def close(self):
         if self.server is not None:
@@ -587,13 +581,12 @@ class Agent:
                     write_all(fd, part, pos + done)
                 self.stats["written"] += n
                 return
-            view = self.held.view(where, src)
-            if offset + n > len(view):
-                raise ValueError(where + " is shorter than indexed")
-            done = 0
+            done, buf = 0, self.buffer
             while done < n:
                 k = min(PIECE, n - done)
-                part = view[offset + done : offset + done + k]
+                if os.preadv(src, [buf[:k]], offset + done) != k:
+                    raise ValueError(where + " is shorter than indexed")
+                part = buf[:k]
                 sha.update(part)  # the bytes the kernel copies next, hashed in order
                 self.stats["kernel_copied" if self.kernel_copy else "written"] += k
                 if not self.kernel_copy or not kernel_copy(src, fd, k, offset + done, pos + done):

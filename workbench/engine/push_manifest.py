@@ -14,8 +14,8 @@ import json
 import mmap
 import os
 import re
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,18 +117,37 @@ def _tree(base: Path, dest: str) -> list[Source]:
 
 def chunk_file(path: Path, avg: int = AVG_CHUNK) -> tuple[str, bytes]:
     """(sha256 hex, chunk table) of one file; sha256 runs beside the chunker (it drops the GIL)."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size == 0:
-            return hashlib.sha256().hexdigest(), b""
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm, ThreadPoolExecutor(1) as pool:
-            view = memoryview(mm)
-            try:
-                digest = pool.submit(lambda: hashlib.sha256(view).hexdigest())
-                table = chunk_table(view, avg)
-                return digest.result(), table
-            finally:
-                view.release()
+    with ThreadPoolExecutor(1) as pool:
+        digest, table, done = _chunk_started(path, avg, pool)
+        try:
+            return digest.result(), table
+        finally:
+            done()
+
+
+def _chunk_started(path: Path, avg: int, pool: ThreadPoolExecutor) -> tuple[Future[str], bytes, Callable[[], None]]:
+    """Cut ``path`` here and start its sha256 on ``pool``; call the returned closer after the digest."""
+    f = open(path, "rb")  # noqa: SIM115 (closed by the closer, after the digest)
+    if os.fstat(f.fileno()).st_size == 0:
+        f.close()
+        empty: Future[str] = Future()
+        empty.set_result(hashlib.sha256().hexdigest())
+        return empty, b"", lambda: None
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    view = memoryview(mm)
+    digest = pool.submit(lambda: hashlib.sha256(view).hexdigest())
+
+    def done() -> None:
+        view.release()
+        mm.close()
+        f.close()
+
+    try:
+        return digest, chunk_table(view, avg), done
+    except BaseException:
+        digest.result()
+        done()
+        raise
 
 
 def chunk_table(data: bytes | memoryview, avg: int = AVG_CHUNK) -> bytes:
@@ -172,17 +191,33 @@ class ChunkCache:
 
 
 def build_manifest(sources: Sequence[Source], cache: ChunkCache, avg: int = AVG_CHUNK) -> list[LocalFile]:
-    """Stat every source; chunk only those whose size or mtime the cache doesn't know."""
-    out: list[LocalFile] = []
-    for src in sources:
-        st = src.path.stat()
-        hit = cache.lookup(src.path, st.st_size, st.st_mtime_ns)
-        if hit is None:
-            hit = chunk_file(src.path, avg)
-            after = src.path.stat()
-            if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
-                raise WorkbenchError(f"{src.path}: changed while it was read; is a build running?")
-            cache.store(src.path, st.st_size, st.st_mtime_ns, *hit)
-        out.append(LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777, *hit))
+    """Stat every source; chunk only those whose size or mtime the cache doesn't know.
+
+    The chunker holds the GIL; each file's sha256 runs on a second core meanwhile, and the
+    next file is cut while the previous one is still being hashed.
+    """
+    out: list[LocalFile | None] = []
+    started: list[tuple[int, Source, os.stat_result, Future[str], bytes, Callable[[], None]]] = []
+    with ThreadPoolExecutor(2) as pool:
+        try:
+            for src in sources:
+                st = src.path.stat()
+                hit = cache.lookup(src.path, st.st_size, st.st_mtime_ns)
+                if hit is None:
+                    started.append((len(out), src, st, *_chunk_started(src.path, avg, pool)))
+                    out.append(None)
+                else:
+                    out.append(LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777, *hit))
+            for i, src, st, digest, table, _ in started:
+                after = src.path.stat()
+                if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+                    raise WorkbenchError(f"{src.path}: changed while it was read; is a build running?")
+                cache.store(src.path, st.st_size, st.st_mtime_ns, digest.result(), table)
+                out[i] = LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777,
+                                   digest.result(), table)
+        finally:
+            for *_, digest, _, done in started:
+                digest.exception()  # wait: the mapping must outlive the hashing
+                done()
     cache.save({str(s.path) for s in sources})
-    return out
+    return [f for f in out if f is not None]

@@ -62,6 +62,7 @@ class AgentSession:
         self.bytes_written = 0
         self.stale: list[str] = []
         self.plan_seconds = 0.0
+        self.wait_exit = True
         self._zstd = zstandard.ZstdCompressor(level=1)
 
     async def start(self) -> dict[str, Any]:
@@ -195,12 +196,16 @@ class AgentSession:
         return int((await self.request("stopped", op="stop"))["bytes"])
 
     async def close(self) -> None:
-        """EOF on stdin: the agent compacts its index and exits."""
+        """The agent closes its index, answers ``bye`` and exits; with ``wait_exit`` we also
+        wait for the process (local agents); over SSH the channel closes on its own."""
         try:
+            if self._task is not None and not self._task.done():
+                self._send(wire.J, json.dumps({"op": "quit"}).encode())
+                await asyncio.wait_for(self._next("bye"), 30)
             self._writer.write_eof()
-            if self._wait is not None:
+            if self._wait is not None and self.wait_exit:
                 await asyncio.wait_for(self._wait(), 30)
-        except (TimeoutError, OSError, ConnectionError):
+        except (TimeoutError, OSError, ConnectionError, NodeError):
             pass
         finally:
             if self._task is not None:
@@ -249,6 +254,7 @@ async def launch(conn: Any, node: str, *, sudo: bool = False) -> AgentSession:
         proc = await conn.create_process(agent_command(sudo=sudo), encoding=None)
         session = AgentSession(node, proc.stdout, proc.stdin, proc.wait)
         session.bytes_written = installed
+        session.wait_exit = False  # after "bye" the index is closed; exit is the node's business
         try:
             await session.start()
             return session
