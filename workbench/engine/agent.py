@@ -376,8 +376,11 @@ class Agent:
         self.close()
 
     def op_quit(self, msg):
-        """Close the index, say so, and exit at once (the push does not wait for teardown)."""
-        self.close()
+        """Close the index, say so, and exit: the kernel closes the held files afterwards
+        (dropping a replaced file's last reference frees its pages, which takes a while)."""
+        if self.server is not None:
+            self.server.stop()
+        self.index.close()
         self.reply(op="bye")
         os._exit(0)
 

@@ -33,6 +33,8 @@ Guarantees (profile ``[push]``):
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -149,10 +151,16 @@ def start_manifest(profile: Profile, state: StateDir, root: Path | None = None,
 
 
 def _remember(state: StateDir, manifest: Sequence[LocalFile], report: PushReport) -> None:
-    files = {f.dest: f.digest for f in manifest}
+    files = json.dumps({"at": time.time(), "files": {f.dest: f.digest for f in manifest}}, indent=2)
     for n in report.nodes:  # rewritten only when it changes: a no-change push writes nothing
-        if n.ok and (n.files_changed or n.files_removed or not state.manifest_path(n.name).exists()):
-            state.write_json(f"manifests/{n.name}.json", {"at": time.time(), "files": files})
+        path = state.manifest_path(n.name)
+        if n.ok and (n.files_changed or n.files_removed or not path.exists()):
+            # informational (the node's agent index is the truth): atomic, but no fsync, which
+            # on ext4 would wait for the writeback of everything just written
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(files + "\n")
+            os.replace(tmp, path)
     if any(n.files_changed or n.files_removed or not n.ok for n in report.nodes):
         state.append_history("push", {"at": time.time(), "seconds": round(report.seconds, 3),
                                       "ok": report.ok, "bytes": report.bytes_from_workstation})
@@ -183,10 +191,13 @@ class _Push:
     async def run_node(self, name: str, conn: Any, *, role: str) -> NodeResult:
         """role: ``master`` (serves the relay while pushing), ``minion`` (fetches), ``direct``."""
         session: AgentSession | None = None
+        started = time.monotonic()
+        result: NodeResult | None = None
         try:
             result, session = await self._node(name, conn, role)
             if role == "master" and session is not None:
                 await self._serve_until_minions_done(name, session)
+                result.phases["relay_stopped"] = round(time.monotonic() - started, 4)
             return result
         finally:
             if role == "master":
@@ -197,6 +208,8 @@ class _Push:
                     self.minions_done.set()
             if session is not None:
                 await session.close()
+                if result is not None:
+                    result.phases["closed"] = round(time.monotonic() - started, 4)
 
     async def _serve_until_minions_done(self, name: str, session: AgentSession) -> None:
         try:
