@@ -36,11 +36,15 @@ SCREEN_BINDINGS: list[Binding] = [
     Binding(
         "S", "ssh_system", "SSH (system)",
         tooltip="Suspend the app and run the system ssh to the selected node.", id="ssh-system",
+        show=False,
     ),
     Binding("escape", "cancel", "Cancel", tooltip="Cancel the running pipeline.", id="cancel"),
     Binding("slash", "search_logs", "Search", tooltip="Filter and search the log lines.", id="search-logs"),
     Binding("F", "toggle_follow", "Follow", tooltip="Follow new log lines on or off.", id="logs-follow", show=False),
-    Binding("z", "zoom", "Zoom", tooltip="Show the focused pane full screen, or restore.", id="zoom"),
+    Binding(
+        "z", "zoom", "Zoom", tooltip="Show the focused pane full screen, or restore.", id="zoom",
+        show=False,
+    ),
     Binding("tab", "next_pane", "Next pane", tooltip="Move to the next pane.", id="next-pane", show=False),
     Binding(
         "shift+tab", "previous_pane", "Previous pane",
@@ -50,12 +54,13 @@ SCREEN_BINDINGS: list[Binding] = [
 
 #: Bindings of the app: available on every screen.
 APP_BINDINGS: list[Binding] = [
-    Binding("t", "next_theme", "Theme", tooltip="Switch to the next colour theme.", id="theme"),
+    Binding("t", "next_theme", "Theme", tooltip="Switch to the next colour theme.", id="theme", show=False),
     Binding("question_mark", "help", "Help", tooltip="Show every key and what it does.", id="help"),
     Binding("q", "quit", "Quit", tooltip="Quit the workbench.", id="quit"),
     Binding(
         "ctrl+p", "command_palette", "Commands",
         tooltip="Search every command by name.", id="command-palette",
+        show=False,  # the footer shows the palette key on its right already
     ),
 ]
 

@@ -8,12 +8,19 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Label
 
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
+SUBJECT_WIDTH = 22
+EMPTY = "No alerts: nothing needs fixing."
+
+
+def clipped(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, an ellipsis marking the cut (ids are long)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def alert_row_key(alert: Any) -> str:
@@ -34,6 +41,7 @@ class AlertsPane(Vertical):
         for column in ("severity", "kind", "subject", "message", "fixes"):
             table.add_column(column, key=column)
         yield table
+        yield Label(EMPTY, id="alerts-empty", classes="empty", markup=False)
 
     @property
     def table(self) -> DataTable[Any]:
@@ -70,12 +78,14 @@ class AlertsPane(Vertical):
             table.add_row(
                 Text(alert.severity.upper(), style=style),
                 Text(safe_line(alert.kind, 40)),
-                Text(safe_line(alert.subject, 60)),
+                Text(clipped(safe_line(alert.subject, 60), SUBJECT_WIDTH)),
                 Text(safe_line(alert.message, 200)),
                 Text(", ".join(f.name for f in alert.fixes) or "-"),
                 key=alert_row_key(alert),
             )
         count = len(self.alerts)
+        table.set_class(not count, "-empty")
+        self.query_one("#alerts-empty").display = not count
         self.border_subtitle = "no alerts" if not count else f"{count} alert{'s' * (count != 1)} · enter: details · f: fix"
         if previous is not None and any(alert_row_key(a) == alert_row_key(previous) for a in self.alerts):
             table.move_cursor(row=table.get_row_index(alert_row_key(previous)), animate=False)

@@ -19,6 +19,7 @@ from workbench.events import (
 )
 
 HISTORY_POINTS = 30
+STAGE_WIDTH = 20
 
 
 def duration_text(seconds: float | None) -> str:
@@ -53,6 +54,7 @@ class BuildPane(Vertical):
         self.percent = 0.0
         self.eta: float | None = None
         self.current = ""
+        self.outcome = ""  # "done" / "failed" once the build has ended
         self.border_title = "Build"
 
     def compose(self) -> ComposeResult:
@@ -71,6 +73,7 @@ class BuildPane(Vertical):
         spark = self.query_one("#build-history", Sparkline)
         spark.data = list(durations)
         label = self.query_one("#build-history-label", Label)
+        spark.display = bool(durations)  # an empty sparkline draws a misleading flat line
         if durations:
             label.update(f"last {len(durations)}: {duration_text(durations[-1])}")
         else:
@@ -80,36 +83,62 @@ class BuildPane(Vertical):
         if isinstance(event, PipelineStarted):
             if event.pipeline in ("build", "redeploy"):
                 self.stages = {}
-                self.percent, self.eta, self.current = 0.0, None, ""
+                self.percent, self.eta, self.current, self.outcome = 0.0, None, "", ""
         elif isinstance(event, BuildProgress):
             self.percent = max(0.0, min(100.0, event.percent))
             self.eta = event.eta_seconds
-            self.current = event.stage
             for name, seconds in event.stages:
                 self.stages[name] = ("done" if seconds is not None else "running", seconds)
-            if event.stage and event.stage not in self.stages:
-                self.stages[event.stage] = ("running", None)
+            if self.percent < 100.0:  # the runner's last report ("done", 100%) is not a stage
+                self.current = event.stage
+                if event.stage and event.stage not in self.stages:
+                    self.stages[event.stage] = ("running", None)
         elif isinstance(event, StageStarted) and event.pipeline == "build" and event.node is None:
             self.stages[event.stage] = ("running", None)
             self.current = event.stage
         elif isinstance(event, StageFinished) and event.pipeline == "build" and event.node is None:
             self.stages[event.stage] = ("done" if event.ok else "failed", event.seconds)
-        elif isinstance(event, PipelineFinished) and event.pipeline == "build":
-            if event.ok:
-                self.percent, self.eta = 100.0, 0.0
-            self.current = "" if event.ok else f"failed: {event.error or event.failed_stage or ''}"
+        elif isinstance(event, PipelineFinished) and event.pipeline in ("build", "redeploy"):
+            self._finish(event)
         self._redraw()
+
+    def _finish(self, event: PipelineFinished) -> None:
+        """No stage is left "running" once its pipeline has ended (ok, failed or cancelled)."""
+        built = self.percent >= 100.0
+        for name, (state, seconds) in self.stages.items():
+            if state == "running":
+                self.stages[name] = ("done" if event.ok or built else "failed", seconds)
+        if built or (event.ok and event.pipeline == "build"):
+            self.percent, self.eta, self.current, self.outcome = 100.0, None, "", "done"
+        elif event.pipeline == "build" or event.failed_stage == "build":
+            self.eta, self.outcome = None, "failed"
+            self.current = f"failed: {event.error or event.failed_stage or ''}"
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._redraw)  # how many stage rows fit has changed
+
+    def _stage_rows(self) -> list[str]:
+        """One row per stage; when they don't fit, the latest ones (the running stage)."""
+        marks = {"done": "[$success]✓[/]", "running": "[$accent]▶[/]", "failed": "[$error]✗[/]"}
+        rows = [
+            f" {marks.get(state, ' ')} {escape(f'{name[:STAGE_WIDTH]:<{STAGE_WIDTH}}')}"
+            f"{duration_text(seconds) if state != 'running' else '…':>8}"
+            for name, (state, seconds) in self.stages.items()
+        ]
+        height = self.query_one("#build-stages", Static).size.height
+        if height and len(rows) > height:
+            hidden = len(rows) - height + 1
+            rows = [f" [$foreground-muted]… {hidden} earlier[/]", *rows[hidden:]]
+        return rows
 
     def _redraw(self) -> None:
         self.query_one("#build-progress", ProgressBar).update(progress=self.percent)
-        eta = "" if self.eta is None else f"{duration_text(self.eta)} left"
+        if self.eta is not None and self.percent < 100.0:
+            eta = f"{duration_text(self.eta)} left"
+        else:
+            eta = self.outcome
         self.query_one("#build-eta", Label).update(eta)
-        marks = {"done": "[$success]✓[/]", "running": "[$accent]▶[/]", "failed": "[$error]✗[/]"}
-        rows = [
-            f" {marks.get(state, ' ')} {escape(f'{name:<24}')}"
-            f"{duration_text(seconds) if state != 'running' else '…':>9}"
-            for name, (state, seconds) in self.stages.items()
-        ]
-        text = "\n".join(rows) if rows else " no build running — press b to build"
+        rows = self._stage_rows()
+        text = "\n".join(rows) if rows else " no build yet — press b to build"
         self.query_one("#build-stages", Static).update(text)
         self.border_subtitle = self.current

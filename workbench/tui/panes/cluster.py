@@ -13,6 +13,8 @@ from textual.widgets import DataTable, Label
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
+EMPTY = "No cluster info yet: it appears once the master's API server answers (u, then r)."
+
 
 def _plain(value: object, limit: int = 64) -> Text:
     """Remote text as a cell: never parsed as markup, escapes removed."""
@@ -38,6 +40,7 @@ class ClusterPane(VerticalScroll):
         self._variables: Mapping[str, str] = {}
 
     def compose(self) -> ComposeResult:
+        yield Label(EMPTY, id="cluster-empty", classes="empty", markup=False)
         yield Label("services", classes="section")
         yield _table("cluster-services", ("service", "url"))
         yield Label("nodes", classes="section")
@@ -67,6 +70,9 @@ class ClusterPane(VerticalScroll):
         pods = self.query_one("#cluster-pods", DataTable)
         for table in (services, nodes, pods):
             table.clear()
+        for widget in self.query(".section, DataTable"):
+            widget.display = info is not None
+        self.query_one("#cluster-empty").display = info is None
         if info is None:
             self.border_subtitle = "no cluster info yet"
             return

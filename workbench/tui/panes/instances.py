@@ -13,14 +13,17 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Label
 
 from workbench.events import StageFinished, StageStarted
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
-#: flavor last: at 120 columns everything before it fits without scrolling
-COLUMNS = ("name", "role", "status", "fixed IP", "floating IP", "age", "pipeline", "flavor")
+#: What matters most first: at 100 columns everything up to the floating IP fits.
+COLUMNS = ("name", "role", "status", "pipeline", "floating IP", "fixed IP", "age", "flavor")
+EMPTY = "No instances yet — press u to bring the cluster up."
+#: Seconds between age refreshes (ages read "40s", "12m", "4h": the next change is near).
+AGE_TICK = 1.0
 
 _STATUS_VARIABLE = {
     "ACTIVE": "wb-status-active",
@@ -66,6 +69,7 @@ class InstancesPane(Vertical):
     def compose(self) -> ComposeResult:
         table: DataTable[Any] = DataTable(id="instances-table", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Label(EMPTY, id="instances-empty", classes="empty", markup=False)
 
     @property
     def table(self) -> DataTable[Any]:
@@ -76,6 +80,16 @@ class InstancesPane(Vertical):
         for column in COLUMNS:
             self.table.add_column(column, key=column)
         self._render_rows()
+        self.set_interval(AGE_TICK, self.tick_ages)
+
+    def tick_ages(self) -> None:
+        """Ages move on without a new inventory: rewrite the cells whose text changed."""
+        now = self.clock()
+        table = self.table
+        for inst in self.instances:
+            age = age_text(getattr(inst, "created", None), now)
+            if str(table.get_cell(inst.name, "age")) != age:
+                table.update_cell(inst.name, "age", Text(age))
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         self._variables = variables
@@ -122,13 +136,16 @@ class InstancesPane(Vertical):
                 Text(safe_line(inst.name, 64)),
                 Text(str(getattr(inst, "role", "") or "-")),
                 Text(status or "-", style=style_of(self._variables, variable, bold=True)),
-                Text(str(getattr(inst, "fixed_ip", "") or "-")),
-                Text(str(getattr(inst, "floating_ip", "") or "-")),
-                Text(age_text(getattr(inst, "created", None), now)),
                 self._state_cell(inst.name),
+                Text(str(getattr(inst, "floating_ip", "") or "-")),
+                Text(str(getattr(inst, "fixed_ip", "") or "-")),
+                Text(age_text(getattr(inst, "created", None), now)),
                 Text(str(getattr(inst, "flavor", "") or "-")),
                 key=inst.name,
             )
-        self.border_subtitle = f"{len(self.instances)} instances"
+        count = len(self.instances)
+        self.border_subtitle = f"{count} instance{'s' * (count != 1)}"
+        table.set_class(not count, "-empty")  # header only; the hint shows below it
+        self.query_one("#instances-empty").display = not count
         if selected is not None and any(i.name == selected for i in self.instances):
             table.move_cursor(row=table.get_row_index(selected), animate=False)

@@ -15,12 +15,14 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Input, Log
+from textual.widgets import Input, Label, Log
 
 from workbench.events import LogLine
 from workbench.tui.log_query import LogHighlighter, LogQuery, LogRecord
 
 DEFAULT_MAX_LINES = 20_000
+EMPTY = ("Output of builds, pushes, Salt runs and kubelets appears here, tagged by node and "
+         "source. / searches, F pauses following.")
 
 
 class SearchInput(Input):
@@ -50,6 +52,7 @@ class LogsPane(Vertical):
         self.border_title = "Logs"
 
     def compose(self) -> ComposeResult:
+        yield Label(EMPTY, id="logs-empty", classes="empty", markup=False)
         log = Log(max_lines=self.max_lines, highlight=True, id="log-view")
         log.can_focus = True
         yield log
@@ -79,6 +82,10 @@ class LogsPane(Vertical):
         records = [LogRecord.from_event(line) for line in lines]
         if not records:
             return records
+        if not self.received:
+            self.query_one("#logs-empty").display = False
+            if self.follow:  # the log grows into the hint's place: follow once laid out
+                self.call_after_refresh(self.log_view.scroll_end, animate=False)
         self.records.extend(records)
         self.received += len(records)
         for record in records:

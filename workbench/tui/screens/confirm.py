@@ -28,12 +28,14 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog"):
-            yield Label(self.title_text, id="confirm-title", classes="dialog-title")
+            yield Label(self.title_text, id="confirm-title", classes="dialog-title", markup=False)
             yield Static(self.body, id="confirm-body", markup=False)
             with Horizontal(id="confirm-buttons"):
                 for index, (label, _) in enumerate(self.choices):
                     yield Button(label, id=f"choice-{index}", variant="error" if index == 0 else "warning")
                 yield Button("Cancel", id="cancel", variant="default")
+            first = self.choices[0][0] if self.choices else "Yes"
+            yield Label(f"y: {first} · n or Esc: Cancel", id="confirm-hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

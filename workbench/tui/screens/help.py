@@ -28,12 +28,13 @@ class HelpScreen(ModalScreen[None]):
         with Vertical(id="help-dialog", classes="dialog"):
             yield Label("Keys", classes="dialog-title")
             table: DataTable[Any] = DataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            table.add_columns("key", "action", "what it does")
-            for keys, _id, description, tooltip in key_rows(self.keymap):
-                table.add_row(Text(keys), Text(description), Text(tooltip))
+            table.add_columns("key", "action", "id", "what it does")
+            for keys, binding_id, description, tooltip in key_rows(self.keymap):
+                table.add_row(Text(keys), Text(description), Text(binding_id), Text(tooltip))
             yield table
             yield Label(
-                "Remap any key by its id in the profile's [keymap], e.g.  build = \"B\"",
+                "Remap a key by its id in the profile's [keymap], e.g.  build = \"B\"\n"
+                "Esc, ? or q closes this help.",
                 id="help-footer", markup=False,
             )
 

@@ -7,10 +7,11 @@ Events come back through the app's event pump and ``apply_event``.
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
@@ -35,8 +36,8 @@ from workbench.events import (
 )
 from workbench.tui.bindings import MUTATING_ACTIONS, SCREEN_BINDINGS
 from workbench.tui.header import WorkbenchHeader
-from workbench.tui.panes.alerts import AlertsPane
-from workbench.tui.panes.build import BuildPane
+from workbench.tui.panes.alerts import AlertsPane, alert_row_key
+from workbench.tui.panes.build import BuildPane, duration_text
 from workbench.tui.panes.cluster import ClusterPane
 from workbench.tui.panes.instances import InstancesPane
 from workbench.tui.panes.logs import LogsPane
@@ -46,6 +47,7 @@ from workbench.tui.screens.confirm import ConfirmScreen
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
+PALETTE_KEY_MIN_WIDTH = 112
 PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
 _FOCUS_TARGET = {
     "build": "#build", "instances": "#instances-table", "logs": "#log-view",
@@ -54,11 +56,27 @@ _FOCUS_TARGET = {
 _NOTIFY_SEVERITY = {"info": "information", "warning": "warning", "error": "error", "critical": "error"}
 
 
+def failure_text(event: PipelineFinished) -> str:
+    """``up failed at instances (kubernetes-minion-1): <error>``; nodes the error already
+    names are not repeated."""
+    error = event.error or ""
+    nodes = [n for n in event.failed_nodes if n not in error]
+    where = event.failed_stage or ""
+    if nodes:
+        where = f"{where} ({', '.join(nodes)})" if where else ", ".join(nodes)
+    return f"{event.pipeline} failed{f' at {where}' if where else ''}: {error}"
+
+
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(SCREEN_BINDINGS)
     ALLOW_IN_MAXIMIZED_VIEW = "#header, Footer"
 
     app: WorkbenchApp  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._started: dict[str, float] = {}  # pipeline -> monotonic start, for "finished in"
+        self._alert_keys: set[str] | None = None  # alerts of the last check; None before the first
 
     def compose(self) -> ComposeResult:
         yield WorkbenchHeader(self.app.engine.profile, readonly=self.app.readonly)
@@ -75,6 +93,10 @@ class MainScreen(Screen[None]):
         self.query_one("#instances-table").focus()
         self.refresh_history()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Below ~110 columns the palette key gives its place to Help and Quit (Ctrl+P still works)."""
+        self.query_one(Footer).show_command_palette = event.size.width >= PALETTE_KEY_MIN_WIDTH
+
     # -- events -------------------------------------------------------------------------
     def apply_event(self, event: Event) -> None:
         if isinstance(event, (StageStarted, StageFinished)):
@@ -83,22 +105,45 @@ class MainScreen(Screen[None]):
             self.query_one(WorkbenchHeader).pipeline_event(event)
         if isinstance(event, (PipelineStarted, PipelineFinished, StageStarted, StageFinished, BuildProgress)):
             self.query_one(BuildPane).pipeline_event(event)
+        if isinstance(event, (PipelineStarted, PipelineFinished)):
+            self.refresh_bindings()  # Esc (cancel) comes and goes with a running pipeline
+        if isinstance(event, PipelineStarted):
+            self._started[event.pipeline] = time.monotonic()
         if isinstance(event, PipelineFinished):
             self.refresh_history()
-            if not event.ok and event.error:
-                where = " ".join(filter(None, [event.failed_stage, ", ".join(event.failed_nodes)]))
-                self.notify(f"{event.pipeline} failed{f' at {where}' if where else ''}: {event.error}",
-                            severity="error", timeout=10)
+            started = self._started.pop(event.pipeline, None)
+            if event.ok and event.pipeline != "fix":  # a fix's own result is its toast
+                took = f" in {duration_text(time.monotonic() - started)}" if started is not None else ""
+                self.notify(f"{event.pipeline} finished{took}", timeout=4)
+            elif event.error:
+                self.notify(failure_text(event), severity="error", timeout=10)
         elif isinstance(event, InstancesChanged):
             self.query_one(InstancesPane).show_instances(event.instances)
         elif isinstance(event, ClusterInfoChanged):
             self.query_one(ClusterPane).show_info(event.info)
         elif isinstance(event, AlertsChanged):
+            self._announce_new_alerts(event.alerts)
             self.query_one(AlertsPane).show_alerts(event.alerts)
         elif isinstance(event, LinesDropped):
             self.query_one(LogsPane).note_dropped(event.count)
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
+
+    def _announce_new_alerts(self, alerts: tuple[Any, ...]) -> None:
+        """A toast for each alert that appeared since the last check (not for the first
+        check: those are in the pane for the person to see as the app opens)."""
+        keys = {alert_row_key(a) for a in alerts}
+        seen, self._alert_keys = self._alert_keys, keys
+        if seen is None:
+            return
+        new = [a for a in alerts if alert_row_key(a) not in seen and a.severity != "info"]
+        for alert in new[:3]:
+            self.notify(f"{alert.kind} on {alert.subject}: {alert.message}",
+                        title="new alert · Tab to Alerts, Enter for details",
+                        severity="error" if alert.severity in ("error", "critical") else "warning",
+                        timeout=8)
+        if len(new) > 3:
+            self.notify(f"… and {len(new) - 3} more new alerts in the Alerts pane", severity="warning")
 
     def refresh_history(self) -> None:
         from workbench.tui.panes.build import history_durations
@@ -112,6 +157,13 @@ class MainScreen(Screen[None]):
     def restyle(self, variables: dict[str, str]) -> None:
         for pane in (InstancesPane, ClusterPane, AlertsPane, LogsPane):
             self.query_one(pane).restyle(variables)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Esc is in the footer only when it has something to cancel (or a zoom to undo):
+        the footer then has room for Help and Quit."""
+        if action == "cancel":
+            return bool(self.busy_with()) or self.maximized is not None
+        return True
 
     # -- guards and workers ---------------------------------------------------------------
     def refused(self, action: str, description: str) -> bool:
@@ -163,6 +215,7 @@ class MainScreen(Screen[None]):
                 self.notify(str(error), severity="error", timeout=10)
             else:
                 self.notify(f"{type(error).__name__}: {error}", severity="error", timeout=10)
+        self.refresh_bindings()
         finished = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
         if finished and worker.group == "pipeline":
             self.query_one(WorkbenchHeader).set_running(getattr(self.app.engine, "running", None))
@@ -210,6 +263,7 @@ class MainScreen(Screen[None]):
             self.notify(f"cancelling {busy}…", severity="warning")
         elif self.maximized is not None:
             self.minimize()
+            self.refresh_bindings()
 
     # -- alerts ---------------------------------------------------------------------------
     def action_fix(self, alert: Any = None) -> None:
@@ -226,6 +280,7 @@ class MainScreen(Screen[None]):
 
         def chosen(value: str | None) -> None:
             if value is not None:
+                self.notify(f"fixing {alert.kind} on {alert.subject} ({value})…", title="fix", timeout=4)
                 self.run_fix(alert, value)
 
         choices = [(fix.name.capitalize(), fix.name) for fix in alert.fixes]
@@ -297,11 +352,14 @@ class MainScreen(Screen[None]):
             self.minimize()
         else:
             self.maximize(self.query_one(f"#{self.current_pane()}"), container=False)
+        self.refresh_bindings()
 
     def _move_pane(self, step: int) -> None:
         index = (PANE_ORDER.index(self.current_pane()) + step) % len(PANE_ORDER)
         pane = PANE_ORDER[index]
-        self.query_one(_FOCUS_TARGET[pane]).focus()
+        # set_focus now, not focus() (scheduled): the next Tab in the same batch of keys
+        # must see where this one went
+        self.set_focus(self.query_one(_FOCUS_TARGET[pane]))
         if self.maximized is not None:
             self.maximize(self.query_one(f"#{pane}"), container=False)
 
