@@ -33,6 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    command = ssh_command(args) if args.verb == "ssh" else []
     profile, state = render.load(args)
     from workbench.events import Bus
 
@@ -50,14 +51,35 @@ def run(args: argparse.Namespace) -> int:
             if not doc["nodes"]:
                 render.say("salt: no node to run on (nothing failed last time)")
         return 0 if doc["ok"] else 1
-    command = list(args.command or [])
-    if command[:1] == ["--"]:
-        command = command[1:]
     if not command:
         argv = render.run(_ssh_argv(profile, state, bus, args.node))
         sys.stdout.flush()
         os.execvp(argv[0], argv)
     return int(render.run(_ssh_run(profile, state, bus, args.node, command)))
+
+
+def ssh_command(args: argparse.Namespace) -> list[str]:
+    """The command after NODE; the common options written after NODE (``ssh NODE --profile P
+    -- CMD``) are taken out of it first: REMAINDER would hand them to the node."""
+    words = list(args.command or [])
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word == "--":
+            return words[index + 1:]
+        if word == "--json":
+            args.json = True
+        elif word == "--profile":
+            if index + 1 >= len(words):
+                raise UsageError("--profile: needs a PATH")
+            index += 1
+            args.profile = words[index]
+        elif word.startswith("--profile="):
+            args.profile = word.removeprefix("--profile=")
+        else:
+            return words[index:]  # the command (argparse may have eaten its "--")
+        index += 1
+    return []
 
 
 async def _nodes(profile: Any, bus: Any) -> tuple[Any, list[Any]]:
