@@ -59,11 +59,24 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
-    tokens = await token_alerts(pool, ctx.profile, master, minions)
+    tokens = await token_alerts(pool, ctx.profile, master, minions, provision=_provisioner(ctx, pool))
     alerts += tokens
     mismatched = {a.subject for a in tokens}
     alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
     return alerts
+
+
+def _provisioner(ctx: Any, pool: SSHPool) -> Any:
+    """Salt on one node: the fix for a minion Salt has not provisioned yet."""
+
+    async def provision(node: NodeLike) -> str:
+        report = await SaltRunner(pool, ctx.state, ctx.bus, pipeline="fix").run([node])
+        run = report.runs[0]
+        if not run.ok:
+            raise NodeError(node.name, f"Salt run failed: {run.error}")
+        return f"{node.name}: provisioned by Salt ({run.succeeded} states ok, {run.seconds:.1f}s)"
+
+    return provision
 
 
 def _ssh_hint(node: NodeLike) -> list[str]:

@@ -13,7 +13,7 @@ import csv
 import json
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +36,7 @@ class TokenCheck:
     master: str  # masked
     minion: str  # masked, or "(none)"
     error: str | None = None
+    missing: bool = False  # no kubeconfig at all: Salt has not provisioned the minion yet
 
 
 def master_token_from_csv(text: str) -> str | None:
@@ -120,21 +121,60 @@ async def check_tokens(
         try:
             got = await read_minion_token(pool, profile, minion)
         except WorkbenchError as exc:
-            return TokenCheck(minion.name, False, mask(expected), "(unreadable)", str(exc))
+            missing = await _missing(pool, minion, profile.paths.kubelet_kubeconfig)
+            return TokenCheck(minion.name, False, mask(expected), "(none)" if missing else "(unreadable)",
+                              str(exc), missing=missing)
         return TokenCheck(minion.name, got == expected, mask(expected), mask(got) if got else "(none)")
 
     return list(await asyncio.gather(*(one(m) for m in minions)))
 
 
+async def _missing(pool: SSHPool, node: NodeLike, path: str) -> bool:
+    """True when ``path`` does not exist on the node (not merely unreadable)."""
+    try:
+        result = await pool.run(node, f"sudo test -e {shlex.quote(path)}")
+    except WorkbenchError:
+        return False
+    return result.exit_status == 1
+
+
+Provision = Callable[[NodeLike], Awaitable[str]]
+
+
+def unprovisioned_alert(profile: Profile, check: TokenCheck, minion: NodeLike,
+                        provision: Provision | None) -> Alert:
+    """A minion with no kubelet kubeconfig: new or recreated, Salt has not run there yet.
+    Writing a token into a file that is not there fixes nothing; a Salt run does."""
+    fixes: tuple[Fix, ...] = ()
+    if provision is not None:
+        async def fix() -> str:
+            return await provision(minion)
+
+        fixes = (Fix("salt", f"run Salt (highstate, with the cluster's token) on {check.node}",
+                     fix, destructive=False),)
+    return Alert(
+        kind="node-unprovisioned", severity="warning", subject=check.node,
+        message=(f"{check.node} has no kubelet kubeconfig ({profile.paths.kubelet_kubeconfig}): "
+                 "Salt has not provisioned it yet (a new or recreated instance)"),
+        command=f"workbench salt --nodes {check.node}",
+        details=check.error or "", fixes=fixes,
+    )
+
+
 async def token_alerts(
-    pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike]
+    pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike],
+    *, provision: Provision | None = None,
 ) -> list[Alert]:
-    """A ``token-mismatch`` alert per minion whose kubelet token is not the master's."""
+    """A ``token-mismatch`` alert per minion whose kubelet token is not the master's; a
+    ``node-unprovisioned`` one (fixed by ``provision``, a Salt run) where it has none."""
     alerts = []
     for check in await check_tokens(pool, profile, master, minions):
         if check.ok:
             continue
         minion = next(m for m in minions if m.name == check.node)
+        if check.missing:
+            alerts.append(unprovisioned_alert(profile, check, minion, provision))
+            continue
 
         async def fix(minion: NodeLike = minion) -> str:
             return await fix_token(pool, profile, master, minion)

@@ -1,0 +1,38 @@
+"""A minion Salt has not provisioned yet (new, or recreated by a fix) is not a token mismatch.
+
+Found in the TUI: after the instance-missing fix recreated a minion, the doctor called it
+``token-mismatch`` and offered ``write-token``, which failed ("cannot read
+var/lib/kubelet/kubeconfig: No such file"). The right alert says Salt has not run there,
+and its fix runs Salt on that node.
+"""
+
+from __future__ import annotations
+
+from workbench.engine.node_doctor import node_checks
+from workbench.engine.salt import SaltRunner
+
+from .test_node_doctor import all_ready, ctx_of
+from .test_salt_helpers import start_cluster
+
+
+async def test_a_minion_without_kubeconfig_is_unprovisioned_and_salt_fixes_it(make_sandbox) -> None:
+    c = await start_cluster(make_sandbox, minions=2)
+    try:
+        fresh, provisioned = c.minions
+        assert (await SaltRunner(c.pool, c.state, c.bus).run([c.master, provisioned])).ok
+        alerts = await node_checks(ctx_of(c))
+        assert [a.kind for a in alerts if a.subject == provisioned.name] == []
+        about_fresh = [a for a in alerts if a.subject == fresh.name]
+        assert [a.kind for a in about_fresh] == ["node-unprovisioned"]  # not token-mismatch
+        alert = about_fresh[0]
+        assert "Salt has not provisioned it" in alert.message
+        assert alert.command == f"workbench salt --nodes {fresh.name}"
+        assert [f.name for f in alert.fixes] == ["salt"] and not alert.fixes[0].destructive
+        assert c.state.cluster_token() not in alert.message + alert.details
+
+        done = await alert.fixes[0].run()
+        assert fresh.name in done and "provisioned by Salt" in done
+        await all_ready(c)
+        assert await node_checks(ctx_of(c)) == []
+    finally:
+        await c.close()
