@@ -205,6 +205,28 @@ def parse_output(stdout: str) -> list[StateResult]:
     return parsed if parsed is not None else parse_highstate_text(stdout)
 
 
+def readable_lines(stdout: str) -> list[str]:
+    """The run as a person reads it in the logs, like Salt's ``state_output: mixed``: a line
+    per state that went well, the whole block for one that did not. Text output (no JSON)
+    is already readable and comes back as it is."""
+    states = parse_json_output(stdout)
+    if states is None:
+        return [line for line in stdout.splitlines() if line.strip()]
+    lines: list[str] = []
+    for state in states:
+        took = f"{state.duration_ms:.3f} ms"
+        if state.result is not False:
+            outcome = "Changed" if state.changed else ("Clean" if state.result else "Differs")
+            lines.append(f"  Name: {state.name or state.id} - Function: {state.function} - "
+                         f"Result: {outcome} - Duration: {took}")
+            continue
+        comment = state.comment.splitlines() or [""]
+        lines += ["----------", f"          ID: {state.id}", f"    Function: {state.function}",
+                  f"        Name: {state.name}", "      Result: False", f"     Comment: {comment[0]}",
+                  *(f"              {more}" for more in comment[1:]), f"    Duration: {took}"]
+    return lines
+
+
 # -- running ------------------------------------------------------------------------------
 
 def salt_command(state_name: str | None, token: str, *, json_out: bool = True) -> str:
@@ -272,8 +294,9 @@ class SaltRunner:
 
     async def _attempt(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None, start: float) -> NodeRun:
         try:
+            # stderr live; stdout (one JSON document at the end) is logged as Salt would show it
             result = await self.pool.run(
-                node, salt_command(state_name, token), timeout=timeout, source="salt"
+                node, salt_command(state_name, token), timeout=timeout, source="salt", streams=("stderr",),
             )
         except (WorkbenchError, asyncssh.Error, OSError) as exc:
             error = str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"
@@ -285,6 +308,8 @@ class SaltRunner:
             return NodeRun(node.name, False, seconds=seconds, exit_status=result.exit_status,
                            error=f"salt-call missing and could not be installed: {tail}")
         states = tuple(parse_output(result.stdout))
+        for line in readable_lines(result.stdout):
+            self._log(node.name, line)
         race = bool(RACE.search(result.stdout) or RACE.search(result.stderr))
         failed = [s for s in states if s.result is False]
         ok = result.exit_status == 0 and bool(states) and not failed

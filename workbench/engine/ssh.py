@@ -295,8 +295,10 @@ class SSHPool:
         timeout: float | None = None,
         source: str | None = None,
         check: bool = False,
+        streams: tuple[Stream, ...] = ("stdout", "stderr"),
     ) -> RunResult:
-        """Run ``command``; with ``source`` every output line is a ``LogLine`` on the bus."""
+        """Run ``command``; with ``source`` every output line of ``streams`` is a ``LogLine``
+        on the bus (a caller that renders stdout itself, like Salt's JSON, streams stderr only)."""
         start = time.monotonic()
         for attempt in (1, 2):
             conn = await self.connect(node)
@@ -313,8 +315,8 @@ class SSHPool:
                     proc.stdin.write(input.encode() if isinstance(input, str) else input)
                 proc.stdin.write_eof()
                 out, err = await asyncio.gather(
-                    self._collect(proc.stdout, node.name, source, "stdout"),
-                    self._collect(proc.stderr, node.name, source, "stderr"),
+                    self._collect(proc.stdout, node.name, source if "stdout" in streams else None, "stdout"),
+                    self._collect(proc.stderr, node.name, source if "stderr" in streams else None, "stderr"),
                 )
                 completed = await proc.wait()
         except TimeoutError:
