@@ -67,14 +67,21 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
 
 
 def _provisioner(ctx: Any, pool: SSHPool) -> Any:
-    """Salt on one node: the fix for a minion Salt has not provisioned yet."""
+    """Push the build to one node, then Salt there: what a new or recreated minion lacks."""
 
     async def provision(node: NodeLike) -> str:
+        from workbench.engine.push import push
+
+        pushed = await push(ctx.profile, ctx.state, {node.name: (node, await pool.connect(node))},
+                            bus=ctx.bus, direct=True, pipeline="fix")
+        if not all(n.ok for n in pushed.nodes):
+            why = "; ".join(str(n.error) for n in pushed.nodes if not n.ok)
+            raise NodeError(node.name, f"push failed (is there a build? press b): {why}")
         report = await SaltRunner(pool, ctx.state, ctx.bus, pipeline="fix").run([node])
         run = report.runs[0]
         if not run.ok:
-            raise NodeError(node.name, f"Salt run failed: {run.error}")
-        return f"{node.name}: provisioned by Salt ({run.succeeded} states ok, {run.seconds:.1f}s)"
+            raise NodeError(node.name, f"build pushed, but Salt failed: {run.error}")
+        return f"{node.name}: build pushed and provisioned by Salt ({run.succeeded} states ok)"
 
     return provision
 

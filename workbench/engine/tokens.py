@@ -150,13 +150,13 @@ def unprovisioned_alert(profile: Profile, check: TokenCheck, minion: NodeLike,
         async def fix() -> str:
             return await provision(minion)
 
-        fixes = (Fix("salt", f"run Salt (highstate, with the cluster's token) on {check.node}",
-                     fix, destructive=False),)
+        fixes = (Fix("provision", f"push the build to {check.node}, then run Salt there "
+                     "(highstate, with the cluster's token)", fix, destructive=False),)
     return Alert(
         kind="node-unprovisioned", severity="warning", subject=check.node,
         message=(f"{check.node} has no kubelet kubeconfig ({profile.paths.kubelet_kubeconfig}): "
                  "Salt has not provisioned it yet (a new or recreated instance)"),
-        command=f"workbench salt --nodes {check.node}",
+        command=f"workbench push && workbench salt --nodes {check.node}",
         details=check.error or "", fixes=fixes,
     )
 
