@@ -93,17 +93,22 @@ async def test_a_failure_names_its_node_once(make_app, engine) -> None:
 
 
 async def test_new_alerts_get_a_toast_the_first_check_does_not(make_app, engine) -> None:
+    unnamed = Alert(kind="stale-vagrant-machine", severity="warning", subject="kube-1",
+                    message="an old machine entry", command="ls .vagrant/machines")
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         engine.bus.publish(AlertsChanged((PORT_ALERT,)))
         await until(pilot, lambda: app.screen.query_one("#alerts-table").row_count == 1, "first alerts")
         assert not notes(app)  # they are in the pane as the app opens
-        engine.bus.publish(AlertsChanged((PORT_ALERT, TOKEN_ALERT)))
-        await until(pilot, lambda: notes(app), "a toast for the new alert")
-        assert len(notes(app)) == 1 and notes(app)[0].startswith("token-mismatch on kubernetes-minion-1")
-        engine.bus.publish(AlertsChanged((TOKEN_ALERT,)))  # one resolved: no toast
+        engine.bus.publish(AlertsChanged((PORT_ALERT, TOKEN_ALERT, unnamed)))
+        await until(pilot, lambda: len(notes(app)) == 2, "a toast for each new alert")
+        # a message that names its node already is not prefixed with it again
+        assert sorted(notes(app)) == sorted([
+            f"token-mismatch: {TOKEN_ALERT.message}", "stale-vagrant-machine on kube-1: an old machine entry",
+        ])
+        engine.bus.publish(AlertsChanged((TOKEN_ALERT,)))  # resolved ones: no toast
         await until(pilot, lambda: app.screen.query_one("#alerts-table").row_count == 1, "resolved")
-        assert len(notes(app)) == 1
+        assert len(notes(app)) == 2
 
 
 async def test_a_fix_says_it_started_and_a_subject_is_never_markup(make_app, engine) -> None:
@@ -155,4 +160,4 @@ async def test_alerts_after_a_quiet_start_get_a_toast(make_app, engine, monkeypa
         await until(pilot, lambda: app.screen._alert_keys is not None, "the grace period over")
         engine.bus.publish(AlertsChanged((TOKEN_ALERT,)))
         await until(pilot, lambda: notes(app), "a toast for the first alert")
-        assert notes(app)[0].startswith("token-mismatch on kubernetes-minion-1")
+        assert notes(app)[0] == f"token-mismatch: {TOKEN_ALERT.message}"

@@ -147,7 +147,8 @@ class MainScreen(Screen[None]):
             return
         new = [a for a in alerts if alert_row_key(a) not in seen and a.severity != "info"]
         for alert in new[:3]:
-            self.notify(f"{alert.kind} on {alert.subject}: {alert.message}",
+            about = "" if alert.subject in alert.message else f" on {alert.subject}"
+            self.notify(f"{alert.kind}{about}: {alert.message}",
                         title="new alert · Tab to Alerts, Enter for details",
                         severity="error" if alert.severity in ("error", "critical") else "warning",
                         timeout=8)
