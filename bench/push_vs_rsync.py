@@ -21,10 +21,15 @@ import os
 import platform
 import random
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -118,6 +123,51 @@ def _sent(stats: str) -> int:
     return int(m.group(1).replace(",", "")) if m else 0
 
 
+def _meminfo() -> dict[str, int]:
+    with open("/proc/meminfo") as f:
+        return {k: int(v.split()[0]) << 10 for k, v in (line.split(":", 1) for line in f)}
+
+
+def _pages_written() -> int:
+    with open("/proc/vmstat") as f:
+        return next((int(line.split()[1]) for line in f if line.startswith("nr_written ")), 0)
+
+
+@contextmanager
+def disk_watch(label: str) -> Iterator[None]:
+    """With --verbose on Linux: peak Dirty/Writeback (/proc/meminfo, every 10 ms) and the
+    pages the kernel wrote back (/proc/vmstat nr_written) while ``label`` ran."""
+    if not VERBOSE or not os.path.exists("/proc/vmstat"):
+        yield
+        return
+    peak = {"Dirty": 0, "Writeback": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.01):
+            m = _meminfo()
+            for k in peak:
+                peak[k] = max(peak[k], m[k])
+
+    written = _pages_written()
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        end = _meminfo()
+        say(f"  [{label}] written back during the run {(_pages_written() - written) * 4096 / 1e6:.0f} MB; "
+            f"peak Dirty {peak['Dirty'] / 1e6:.0f} MB, peak Writeback {peak['Writeback'] / 1e6:.0f} MB; "
+            f"Dirty at the end {end['Dirty'] / 1e6:.0f} MB")
+
+
+def timed(label: str, run: Callable[[], tuple[float, int]]) -> tuple[float, int]:
+    with disk_watch(label):
+        return run()
+
+
 def rsync_sequential(src: Path, nodes: list[SSHDNode], dest: str) -> tuple[float, int]:
     t0 = time.perf_counter()
     sent = 0
@@ -173,6 +223,9 @@ async def workbench_push(root: Path, nodes: list[SSHDNode], state: StateDir, *, 
         for n in report.nodes:
             say(f"  {n.name} {n.via}: " + " ".join(f"{k}={v:.3f}" for k, v in n.phases.items()
                                                   if not k.startswith("agent_") or k in ("agent_seconds",)))
+            agent = {k[6:]: v for k, v in n.phases.items() if k.startswith("agent_t_") or k.startswith("agent_cpu")}
+            if agent:
+                say("    agent " + " ".join(f"{k}={v:.3f}" for k, v in agent.items()))
     if not report.ok:
         raise RuntimeError(f"push failed: {[n.error for n in report.nodes if not n.ok]}")
     return time.perf_counter() - t0, report.bytes_from_workstation
@@ -183,6 +236,9 @@ def main() -> int:
     ap.add_argument("--size", type=parse_size, default=1 << 30, help="release tree size (default 1G)")
     ap.add_argument("--nodes", type=int, default=3)
     ap.add_argument("--workdir", type=Path, help="keep files here (default: a temp dir, removed)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure every method this many times (a rebuild each round, rotating order); "
+                         "the table shows the median and the spread")
     ap.add_argument("--verbose", action="store_true", help="print each node's phase timings")
     ap.add_argument("--verify", choices=("full", "delta"), default="full",
                     help="push.verify for both pushes (default full: sha256 of every byte a node writes)")
@@ -190,11 +246,16 @@ def main() -> int:
     global VERBOSE, VERIFY
     VERBOSE, VERIFY = args.verbose, args.verify
     with tempfile.TemporaryDirectory(prefix="push-bench-", dir=args.workdir) as tmp:
-        return run(Path(tmp), args.size, args.nodes)
+        return run(Path(tmp), args.size, args.nodes, max(1, args.repeat))
 
 
-def run(work: Path, size: int, n: int) -> int:
+METHODS = ("rsync sequential", "rsync parallel", "push --direct", "push relay")
+CHANGED = ("kube-apiserver", "kubelet")  # the binaries rebuild() edits
+
+
+def run(work: Path, size: int, n: int, repeat: int = 1) -> int:
     root = work / "kube-root"
+    load = os.getloadavg()[0]  # others' work on this machine skews every figure
     t = time.perf_counter()
     make_tree(root, size)
     say(f"tree of {size / 2**20:.0f} MiB made in {time.perf_counter() - t:.1f} s")
@@ -202,9 +263,17 @@ def run(work: Path, size: int, n: int) -> int:
     rsync_nodes = start_nodes(work / "rsync", names)
     direct_nodes = start_nodes(work / "direct", names)
     relay_nodes = start_nodes(work / "relay", names)
+    times: dict[str, list[float]] = {m: [] for m in METHODS}
+    sent: dict[str, int] = {}
     try:
         src = root / "tree"
         state_d, state_r = StateDir(work / "state-direct"), StateDir(work / "state-relay")
+        methods: dict[str, Callable[[], tuple[float, int]]] = {
+            "rsync sequential": lambda: rsync_sequential(src, rsync_nodes, "seq"),
+            "rsync parallel": lambda: rsync_parallel(src, rsync_nodes, "par"),
+            "push --direct": lambda: asyncio.run(workbench_push(root, direct_nodes, state_d, direct=True)),
+            "push relay": lambda: asyncio.run(workbench_push(root, relay_nodes, state_r, direct=False)),
+        }
         t = time.perf_counter()
         rsync_parallel(src, rsync_nodes, "seq")  # warm-up: every destination gets build 1
         rsync_parallel(src, rsync_nodes, "par")
@@ -213,35 +282,57 @@ def run(work: Path, size: int, n: int) -> int:
         say(f"warm-up (first build everywhere) {time.perf_counter() - t:.1f} s")
         os.sync()
         nochange, _ = asyncio.run(workbench_push(root, direct_nodes, state_d, direct=True))
+        builds = [work / "build-1", work / "build-2"]
+        _save(src, builds[0])
         new = rebuild(root)
-        os.sync()  # each method starts without the previous one's writeback
-        seq_s, seq_b = rsync_sequential(src, rsync_nodes, "seq")
-        os.sync()
-        par_s, par_b = rsync_parallel(src, rsync_nodes, "par")
-        os.sync()
-        direct_s, direct_b = asyncio.run(workbench_push(root, direct_nodes, state_d, direct=True))
-        os.sync()
-        relay_s, relay_b = asyncio.run(workbench_push(root, relay_nodes, state_r, direct=False))
+        _save(src, builds[1])
+        for r in range(repeat):
+            if r:  # each round is a rebuild: the nodes hold the other build
+                _restore(builds[(r + 1) % 2], src)
+            order = METHODS[r % len(METHODS):] + METHODS[: r % len(METHODS)]  # no method always first
+            for name in order:
+                os.sync()  # each method starts without the previous one's writeback
+                seconds, sent[name] = timed(name, methods[name])
+                times[name].append(seconds)
+            if repeat > 1:
+                say(f"round {r + 1}: " + ", ".join(f"{m} {times[m][-1]:.2f} s" for m in METHODS))
         verify(src, direct_nodes + relay_nodes, rsync_nodes)
     finally:
         stop_nodes(rsync_nodes + direct_nodes + relay_nodes)
+    med = {m: statistics.median(v) for m, v in times.items()}
+    seq_s, par_s, direct_s, relay_s = (med[m] for m in METHODS)
     best = min(direct_s, relay_s)
-    rows = [("rsync -a, nodes one after another", seq_s, seq_b), ("rsync -a, nodes in parallel", par_s, par_b),
-            ("workbench push --direct", direct_s, direct_b), ("workbench push (relay)", relay_s, relay_b)]
+    labels = ("rsync -a, nodes one after another", "rsync -a, nodes in parallel",
+              "workbench push --direct", "workbench push (relay)")
     say(f"\nrebuild of a {size / 2**20:.0f} MiB tree to {n} nodes ({new / 1e3:.0f} KB genuinely new); "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}")
-    say(f"{'method':<36}{'wall s':>9}{'MB from workstation':>22}")
-    for label, s, b in rows:
-        say(f"{label:<36}{s:>9.2f}{b / 1e6:>22.2f}")
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}; "
+        f"1-min load average before the bench {load:.2f}")
+    say(f"{'method':<36}{'median s':>9}{'min-max s':>14}{'MB from workstation':>22}   ({repeat} run(s) each)")
+    for label, m in zip(labels, METHODS, strict=True):
+        say(f"{label:<36}{med[m]:>9.2f}{min(times[m]):>7.2f}-{max(times[m]):<6.2f}{sent[m] / 1e6:>22.2f}")
     say(f"workbench push with nothing changed: {nochange:.3f} s (connections included); push.verify = {VERIFY}")
     say(f"best workbench / rsync sequential = {best / seq_s:.3f}; / rsync parallel = {best / par_s:.3f}")
     print(json.dumps({
         "size_bytes": size, "nodes": n, "rsync_sequential_s": round(seq_s, 3),
         "rsync_parallel_s": round(par_s, 3), "direct_s": round(direct_s, 3), "relay_s": round(relay_s, 3),
         "ratio_vs_rsync_sequential": round(best / seq_s, 3), "ratio_vs_rsync_parallel": round(best / par_s, 3),
-        "relay_bytes_from_workstation": relay_b, "nochange_s": round(nochange, 3), "verify": VERIFY,
+        "relay_bytes_from_workstation": sent["push relay"], "nochange_s": round(nochange, 3), "verify": VERIFY,
+        "runs": {m: [round(x, 3) for x in v] for m, v in times.items()},
     }))
     return 0
+
+
+def _save(src: Path, to: Path) -> None:
+    to.mkdir(exist_ok=True)
+    for name in CHANGED:
+        shutil.copyfile(src / "bin" / name, to / name)
+
+
+def _restore(build: Path, src: Path) -> None:
+    for name in CHANGED:  # a new file, as a build writes it: new inode and mtime
+        tmp = src / "bin" / f".{name}.tmp"
+        shutil.copyfile(build / name, tmp)
+        os.replace(tmp, src / "bin" / name)
 
 
 def verify(src: Path, push_nodes: list[SSHDNode], rsync_nodes: list[SSHDNode]) -> None:

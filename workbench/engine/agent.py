@@ -11,9 +11,10 @@ the file's stat identity is unchanged, so a push never re-reads the node's disk 
 A file is assembled in a temporary file: runs of chunks the node already holds are copied
 by the kernel (``copy_file_range``, falling back to read/write), new bytes are written in big
 buffered writes, and sha256 is computed while writing, in order, from the very bytes written
-(so nothing is re-read), then compared with the workstation's before the temp file is renamed
-into place. Every file is therefore always old or new. ``fsync`` (off by default, as rsync)
-makes each file durable before its rename. With ``serve`` it hands chunks to other nodes over
+(so nothing is re-read), then compared with the workstation's before the temp file is put in
+place (swapped in where the kernel can, else renamed: see Replacer). Every file is
+therefore always old or new. ``fsync`` (off by default, as rsync) makes each file durable
+before it is put in place. With ``serve`` it hands chunks to other nodes over
 TCP after an HMAC challenge with the push's one-time secret: chunks it already holds at once,
 chunks still arriving from the workstation as soon as they are written (the pipelined relay).
 
@@ -21,6 +22,7 @@ Nothing here may import anything but the standard library: it runs on the node's
 """
 
 import base64
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -29,6 +31,7 @@ import itertools
 import json
 import os
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -42,6 +45,8 @@ VERSION = 2
 TMP_MARK = ".wbpush-"
 PIECE = 4 << 20  # hash/copy granularity: big enough for few syscalls, small enough for cache
 NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM)
+RENAME_EXCHANGE = 2  # linux/fs.h
+NO_EXCHANGE = (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP)
 
 
 class StreamError(Exception):
@@ -349,8 +354,10 @@ class Agent:
         self.held = Held()
         self.written, self.ok = {}, set()  # file number -> temp fd (kept for refs and the relay)
         self.kernel_copy = hasattr(os, "copy_file_range")
+        self.replacer = Replacer()
         self.server = self.arrivals = None
         self.stats = {}
+        self.timers = {}  # seconds per activity of the current send (phase timings)
         self.buffer = memoryview(bytearray(PIECE))  # reused: hashing reads sources through it
 
     def send(self, kind, payload):
@@ -468,7 +475,12 @@ class Agent:
         fsync, delta = bool(msg.get("fsync")), msg.get("verify") == "delta"
         if msg.get("copy") == "read/write":
             self.kernel_copy = False
-        self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0}
+        self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0,
+                      "exchanged": 0, "renamed": 0}
+        if msg.get("replace") == "rename":
+            self.replacer.exchange = None
+        self.timers = dict.fromkeys(("read", "hash", "copy", "receive", "fsync", "replace"), 0.0)
+        cpu0 = os.times()
         ok_count, dirs = 0, set()
         try:
             if msg.get("source") == "relay":
@@ -509,8 +521,11 @@ class Agent:
             self.arrivals.finish()
         if inp is not self.inp:
             inp.close()
+        cpu = os.times()
+        timers = {"t_" + k: round(v, 4) for k, v in self.timers.items()}
         self.reply(op="done", ok=ok_count == len(self.plan), files=ok_count,
-                   stats=dict(self.stats, seconds=time.monotonic() - t0))
+                   stats=dict(self.stats, seconds=time.monotonic() - t0, **timers,
+                              cpu_user=cpu.user - cpu0.user, cpu_sys=cpu.system - cpu0.system))
         self.plan = []
 
     def assemble(self, number, path, mode, ops, stream, fsync, check):
@@ -538,11 +553,15 @@ class Agent:
             error = error or check.finish(pos, [op[1] for op in ops if op[0] == "old"])
             if error is not None:
                 raise error
+            t = time.perf_counter()
             if fsync:
                 os.fsync(fd)
                 self.stats["fsynced"] += 1
+            t1 = time.perf_counter()
             os.fchmod(fd, mode)
-            os.replace(tmp, path)
+            self.stats[self.replacer.put(tmp, path) + "d"] += 1
+            self.timers["fsync"] += t1 - t
+            self.timers["replace"] += time.perf_counter() - t1
             self.ok.add(number)
         except BaseException:
             os.unlink(tmp)
@@ -551,6 +570,7 @@ class Agent:
     def receive(self, op, stream, fd, pos, hasher):
         """Write the next ``op[1]`` stream bytes at ``pos`` (skipped when hasher is None)."""
         chunks, published, end = op[2], 0, pos
+        t0 = time.perf_counter()
         for piece in stream.pieces(op[1]):
             if hasher is not None:
                 hasher.update(piece)
@@ -565,6 +585,7 @@ class Agent:
                     self.arrivals.publish(fd, chunks[published:ready])
                     published = ready
         self.stats["received"] += end - pos
+        self.timers["receive"] += time.perf_counter() - t0
         return end
 
     def copy(self, op, number, fd, pos, sha):
@@ -573,8 +594,10 @@ class Agent:
         if kind == "old":
             src = self.held.fd(where, self.index)
             if sha is None:  # nothing to hash: the kernel copies the whole run
+                t0 = time.perf_counter()
                 if self.kernel_copy and kernel_copy(src, fd, n, offset, pos):
                     self.stats["kernel_copied"] += n
+                    self.timers["copy"] += time.perf_counter() - t0
                     return
                 self.kernel_copy = False
                 for done in range(0, n, PIECE):
@@ -584,18 +607,24 @@ class Agent:
                     write_all(fd, part, pos + done)
                 self.stats["written"] += n
                 return
-            done, buf = 0, self.buffer
+            done, buf, timers, clock = 0, self.buffer, self.timers, time.perf_counter
             while done < n:
                 k = min(PIECE, n - done)
+                t0 = clock()
                 if os.preadv(src, [buf[:k]], offset + done) != k:
                     raise ValueError(where + " is shorter than indexed")
                 part = buf[:k]
+                t1 = clock()
                 sha.update(part)  # the bytes the kernel copies next, hashed in order
+                t2 = clock()
                 self.stats["kernel_copied" if self.kernel_copy else "written"] += k
                 if not self.kernel_copy or not kernel_copy(src, fd, k, offset + done, pos + done):
                     self.kernel_copy = False
                     write_all(fd, part, pos + done)
                 done += k
+                timers["read"] += t1 - t0
+                timers["hash"] += t2 - t1
+                timers["copy"] += clock() - t2
             self.stats["hashed"] += n
             return
         if where != number and where not in self.ok:
@@ -627,6 +656,56 @@ class Agent:
         sent = self.server.stop() if self.server is not None else 0
         self.server = None
         self.reply(op="stopped", bytes=sent)
+
+
+def libc_renameat2():
+    """glibc's renameat2 through ctypes, or None (not Linux, no ctypes, glibc < 2.28)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (ImportError, OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return lambda a, b: 0 if fn(-100, a, -100, b, RENAME_EXCHANGE) == 0 else ctypes.get_errno()
+
+
+class Replacer:
+    """Puts a proven temp file at its path, atomically: readers see the old file or the new.
+
+    Where the kernel can, it swaps the two names (renameat2 RENAME_EXCHANGE) and then unlinks
+    the old file, now under the temp name; else (not Linux, a filesystem without exchange, no
+    file there yet) it renames over the path. Same old-or-new guarantee, but a rename over an
+    existing file makes ext4 (auto_da_alloc) start writing the whole new file back at once,
+    in the middle of the push; the swap leaves that to the kernel's usual writeback. What that
+    means on power loss without push.fsync is in engine/push.py.
+    """
+
+    def __init__(self, exchange="auto"):
+        self.exchange = libc_renameat2() if exchange == "auto" else exchange
+
+    def put(self, tmp, path):
+        """Returns "exchange" or "rename", the way it went."""
+        if self.exchange is not None:
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                st = None
+            if st is not None and not stat.S_ISDIR(st.st_mode):
+                err = self.exchange(os.fsencode(tmp), os.fsencode(path))
+                if err == 0:
+                    with contextlib.suppress(OSError):  # a crash here leaves it to the next check
+                        os.unlink(tmp)  # the old file
+                    return "exchange"
+                if err in NO_EXCHANGE:
+                    self.exchange = None  # this filesystem cannot: rename from now on
+                elif err != errno.ENOENT:  # ENOENT: the file went away meanwhile, rename
+                    raise OSError(err, os.strerror(err), path)
+        os.replace(tmp, path)
+        return "rename"
 
 
 def write_all(fd, data, pos):

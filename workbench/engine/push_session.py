@@ -124,9 +124,12 @@ class AgentSession:
 
     async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]],
                    progress: Callable[[int], None] | None = None, *, fsync: bool = False,
-                   copy: str = "auto", verify: str = "full") -> tuple[dict[str, Any], int]:
-        """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes."""
-        msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify}
+                   copy: str = "auto", verify: str = "full", replace: str = "auto") -> tuple[dict[str, Any], int]:
+        """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes.
+
+        ``copy="read/write"`` and ``replace="rename"`` force the agent's fallbacks (tests)."""
+        msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify,
+               "replace": replace}
         if verify == "delta":
             msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
         self._send(wire.J, json.dumps(msg).encode())
