@@ -83,7 +83,7 @@ class PushSection:
     extra: tuple[str, ...] = ()  # more paths under KUBE_ROOT to push
     relay: bool = True
     fsync: bool = False  # fsync each file before its rename (durable on power loss; rsync doesn't)
-    # "full": sha256 of every byte a node writes; "delta": of the bytes that travelled (engine/push.py)
+    # "full": CRC-32 of every byte a node writes + sha256 of the bytes that travelled; "delta": the latter (engine/push.py)
     verify: str = "full"
 
 

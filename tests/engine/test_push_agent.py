@@ -79,8 +79,9 @@ async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path:
             assert stats["kernel_copied"] > len(new) // 2 and stats["written"] == 0
         else:
             assert stats["kernel_copied"] == 0 and stats["written"] > len(new) // 2
-        # full hashes every byte it writes; delta only the bytes that travelled
-        assert stats["hashed"] == (len(new) if verify == "full" else stats["received"])
+        # both prove the bytes that travelled (sha256); full also checks every byte it writes
+        assert stats["hashed"] == stats["received"]
+        assert stats["checked"] == (len(new) if verify == "full" else 0)
 
 
 @pytest.mark.parametrize("verify", ["full", "delta"])
@@ -101,12 +102,9 @@ async def test_a_local_file_changed_between_plan_and_send_never_lands(tmp_path: 
         for at in range(0, len(other), 64 * 1024):
             other[at] ^= 0xFF
         (work / "kubelet").write_bytes(bytes(other))
-        if verify == "delta":  # the workstation proves the runs against the chunk table first
-            with pytest.raises(WorkbenchError, match="changed since it was chunked"):
-                await session.send(changed, missing, verify=verify)
-        else:  # the node's whole-file sha256 refuses it
-            done, _ = await session.send(changed, missing, verify=verify)
-            assert not done["ok"]
+        # the workstation proves the runs against the chunk table before it sends them
+        with pytest.raises(WorkbenchError, match="changed since it was chunked"):
+            await session.send(changed, missing, verify=verify)
     finally:
         await session.close()
     assert (node / "dest" / "kubelet").read_bytes() == old

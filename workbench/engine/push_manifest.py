@@ -1,19 +1,20 @@
 """What a push sends and what it is made of: the file list, chunks and a cached manifest.
 
 Files are cut with FastCDC (content-defined, so an insert shifts only the chunks around it)
-and each chunk is named by its xxh3_128; the whole file by sha256, which the node can check
-with its standard library. Results are cached by path + size + mtime, so a push after a
-rebuild reads only the files that changed.
+and each chunk is named by its xxh3_128; the whole file by the xxh3_128 of its size and
+chunk table (its content id: what the node's index compares) and by its CRC-32, which the
+node checks with its standard library (verify = full, see engine/push.py). Results are cached
+by path + size + mtime, so a push after a rebuild reads only the files that changed.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import mmap
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,8 +49,9 @@ class LocalFile:
     size: int
     mtime_ns: int
     mode: int
-    digest: str  # sha256 hex of the whole file
+    digest: str  # content id: content_id(size, table)
     table: bytes  # chunk table: REC bytes per chunk
+    crc32: int  # zlib.crc32 of the whole file: the node's check of what it assembled
 
     def chunks(self) -> Iterator[tuple[bytes, int, int]]:
         """(xxh3_128, offset, length) of every chunk, in order."""
@@ -115,27 +117,33 @@ def _tree(base: Path, dest: str) -> list[Source]:
     ]
 
 
-def chunk_file(path: Path, avg: int = AVG_CHUNK) -> tuple[str, bytes]:
-    """(sha256 hex, chunk table) of one file; sha256 runs beside the chunker (it drops the GIL)."""
+def content_id(size: int, table: bytes) -> str:
+    """The file's identity for the node's index: chunks are named by xxh3_128 already."""
+    return "x3:" + xxhash.xxh3_128_hexdigest(size.to_bytes(8, "big") + table)
+
+
+def chunk_file(path: Path, avg: int = AVG_CHUNK) -> tuple[str, bytes, int]:
+    """(content id, chunk table, crc32) of one file; the CRC runs beside the chunker."""
     with ThreadPoolExecutor(1) as pool:
-        digest, table, done = _chunk_started(path, avg, pool)
+        crc, table, done = _chunk_started(path, avg, pool)
         try:
-            return digest.result(), table
+            return content_id(os.path.getsize(path), table), table, crc.result()
         finally:
             done()
 
 
-def _chunk_started(path: Path, avg: int, pool: ThreadPoolExecutor) -> tuple[Future[str], bytes, Callable[[], None]]:
-    """Cut ``path`` here and start its sha256 on ``pool``; call the returned closer after the digest."""
-    f = open(path, "rb")  # noqa: SIM115 (closed by the closer, after the digest)
+def _chunk_started(path: Path, avg: int, pool: ThreadPoolExecutor) -> tuple[Future[int], bytes, Callable[[], None]]:
+    """Cut ``path`` here and start its CRC-32 on ``pool`` (zlib drops the GIL); call the
+    returned closer after the CRC."""
+    f = open(path, "rb")  # noqa: SIM115 (closed by the closer, after the CRC)
     if os.fstat(f.fileno()).st_size == 0:
         f.close()
-        empty: Future[str] = Future()
-        empty.set_result(hashlib.sha256().hexdigest())
+        empty: Future[int] = Future()
+        empty.set_result(0)
         return empty, b"", lambda: None
     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(mm)
-    digest = pool.submit(lambda: hashlib.sha256(view).hexdigest())
+    digest = pool.submit(zlib.crc32, view)
 
     def done() -> None:
         view.release()
@@ -171,14 +179,15 @@ class ChunkCache:
             except (OSError, ValueError):
                 self.entries = {}
 
-    def lookup(self, path: Path, size: int, mtime_ns: int) -> tuple[str, bytes] | None:
+    def lookup(self, path: Path, size: int, mtime_ns: int) -> tuple[str, bytes, int] | None:
+        """(content id, chunk table, crc32), or None (unknown, changed, or an older format)."""
         e = self.entries.get(str(path))
-        if e is None or e[0] != size or e[1] != mtime_ns:
+        if e is None or len(e) != 5 or e[0] != size or e[1] != mtime_ns:
             return None
-        return str(e[2]), base64.b64decode(str(e[3]))
+        return str(e[2]), base64.b64decode(str(e[3])), int(e[4])  # type: ignore[call-overload]
 
-    def store(self, path: Path, size: int, mtime_ns: int, digest: str, table: bytes) -> None:
-        self.entries[str(path)] = [size, mtime_ns, digest, base64.b64encode(table).decode()]
+    def store(self, path: Path, size: int, mtime_ns: int, digest: str, table: bytes, crc: int) -> None:
+        self.entries[str(path)] = [size, mtime_ns, digest, base64.b64encode(table).decode(), crc]
         self.dirty = True
 
     def save(self, keep: set[str]) -> None:
@@ -193,11 +202,11 @@ class ChunkCache:
 def build_manifest(sources: Sequence[Source], cache: ChunkCache, avg: int = AVG_CHUNK) -> list[LocalFile]:
     """Stat every source; chunk only those whose size or mtime the cache doesn't know.
 
-    The chunker holds the GIL; each file's sha256 runs on a second core meanwhile, and the
-    next file is cut while the previous one is still being hashed.
+    The chunker holds the GIL; each file's CRC-32 runs on a second core meanwhile, and the
+    next file is cut while the previous one is still being checked.
     """
     out: list[LocalFile | None] = []
-    started: list[tuple[int, Source, os.stat_result, Future[str], bytes, Callable[[], None]]] = []
+    started: list[tuple[int, Source, os.stat_result, Future[int], bytes, Callable[[], None]]] = []
     with ThreadPoolExecutor(2) as pool:
         try:
             for src in sources:
@@ -208,13 +217,14 @@ def build_manifest(sources: Sequence[Source], cache: ChunkCache, avg: int = AVG_
                     out.append(None)
                 else:
                     out.append(LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777, *hit))
-            for i, src, st, digest, table, _ in started:
+            for i, src, st, crc, table, _ in started:
                 after = src.path.stat()
                 if (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
                     raise WorkbenchError(f"{src.path}: changed while it was read; is a build running?")
-                cache.store(src.path, st.st_size, st.st_mtime_ns, digest.result(), table)
+                digest = content_id(st.st_size, table)
+                cache.store(src.path, st.st_size, st.st_mtime_ns, digest, table, crc.result())
                 out[i] = LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777,
-                                   digest.result(), table)
+                                   digest, table, crc.result())
         finally:
             for *_, digest, _, done in started:
                 digest.exception()  # wait: the mapping must outlive the hashing

@@ -117,7 +117,7 @@ class AgentSession:
 
     async def plan(self, files: Sequence[LocalFile]) -> list[list[tuple[int, int]]]:
         """Per file, the runs (first chunk index, count) that must travel (the node has the rest)."""
-        spec = [[f.dest, f.digest, f.size, f.mode, base64.b64encode(f.table).decode()] for f in files]
+        spec = [[f.dest, f.digest, f.size, f.mode, base64.b64encode(f.table).decode(), f.crc32] for f in files]
         reply = await self.request("missing", op="plan", files=spec)
         self.plan_seconds = float(reply.get("seconds", 0.0))
         return [[(int(a), int(n)) for a, n in runs] for runs in reply["files"]]
@@ -130,8 +130,7 @@ class AgentSession:
         ``copy="read/write"`` and ``replace="rename"`` force the agent's fallbacks (tests)."""
         msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify,
                "replace": replace}
-        if verify == "delta":
-            msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
+        msg["runs"] = await asyncio.to_thread(run_digests, files, missing)  # both verify modes
         self._send(wire.J, json.dumps(msg).encode())
         sent = pending = 0
         for f, runs in zip(files, missing, strict=True):
@@ -181,8 +180,8 @@ class AgentSession:
         """Have the node fetch its missing chunks from the relay (the master's agent)."""
         msg = {"op": "send", "source": "relay", "host": host, "port": port, "secret": secret,
                "fsync": fsync, "verify": verify}
-        if verify == "delta":  # over SSH: the relayed bytes are proven against the workstation
-            msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
+        # over SSH: the relayed bytes are proven against the workstation (both verify modes)
+        msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
         self._send(wire.J, json.dumps(msg).encode())
         await self._writer.drain()
         return await self._next("done")
@@ -216,7 +215,8 @@ class AgentSession:
 
 
 def run_digests(files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
-    """sha256 of each run of chunks that travels (push.verify = delta), read from the local files."""
+    """sha256 of each run of chunks that travels, read from the local files (checked against
+    the chunk table first: a file rewritten since it was chunked stops the push here)."""
     out: list[list[str]] = []
     for f, runs in zip(files, missing, strict=True):
         starts = [0, *itertools.accumulate(n for _, _, n in f.chunks())] if runs else []
