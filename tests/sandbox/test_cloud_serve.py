@@ -72,7 +72,7 @@ def test_serve_prints_ready_serves_switches_faults_and_stops_clean(tmp_path):
 
         on = _fault(state_dir, "boot-error")
         assert on.returncode == 0, on.stderr
-        assert on.stdout.strip() == "faults on: boot-error, leaked-ports"
+        assert on.stdout.splitlines() == ["fault boot-error: on", "faults on: boot-error, leaked-ports"]
         image = conn.image.find_image("fedora-21-cloud")
         server = conn.compute.create_server(
             name="served", image_id=image.id, flavor_id=conn.compute.find_flavor("m1.small").id,
@@ -82,7 +82,13 @@ def test_serve_prints_ready_serves_switches_faults_and_stops_clean(tmp_path):
             conn.compute.wait_for_server(server, interval=0.02, wait=20)
 
         off = _fault(state_dir, "leaked-ports", "--off")
-        assert (off.returncode, off.stdout.strip()) == (0, "faults on: none")
+        assert (off.returncode, off.stdout.splitlines()) == (0, ["fault leaked-ports: off", "faults on: none"])
+        gone = _fault(state_dir, "out-of-band-delete", "--server", "served")
+        assert (gone.returncode, gone.stdout) == (0, "deleted served (out of band)\n"), gone.stderr
+        assert conn.compute.find_server("served") is None  # it did what it says
+        for bad_args in (("--off", "--server", "served"), ()):
+            refused = _fault(state_dir, "out-of-band-delete", *bad_args)
+            assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
         bad = _fault(state_dir, "out-of-band-delete", "--server", "nobody")
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "nobody" in bad.stderr
         info = json.loads((state_dir / "sandbox.json").read_text())

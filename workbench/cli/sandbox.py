@@ -47,12 +47,30 @@ def run(args: argparse.Namespace) -> int:
 
         return main(args.state_dir, minions=args.minions, faults=faults, port=args.port,
                     subnet=args.subnet, delays=Delays().scale(args.delay_scale))
+    return _fault(args)
+
+
+def _fault(args: argparse.Namespace) -> int:
+    """Switch a fault, then say exactly what happened (out-of-band-delete deletes at once)."""
     from workbench.sandbox.serve import send_fault
 
+    one_shot_delete = args.name == "out-of-band-delete"
+    if one_shot_delete and args.off:
+        raise UsageError("out-of-band-delete: an action, not a switch; there is nothing to turn --off")
+    if one_shot_delete and not args.server:
+        raise UsageError("out-of-band-delete: --server NAME says which server to delete")
     now_on = send_fault(args.state_dir, args.name, on=not args.off, server=args.server,
                         count=args.count)
-    if getattr(args, "json", False):
-        print(json.dumps({"faults": now_on}))
+    if one_shot_delete:
+        lines = [f"deleted {args.server} (out of band)"]
+        doc = {"deleted": args.server, "faults": now_on}
     else:
-        print("faults on: " + (", ".join(now_on) or "none"))
+        state = "off" if args.off else "on"
+        lines = [f"fault {args.name}: {state}" + (f" for {args.server}" if args.server else ""),
+                 "faults on: " + (", ".join(now_on) or "none")]
+        doc = {"fault": args.name, "on": not args.off, "server": args.server, "faults": now_on}
+    if getattr(args, "json", False):
+        print(json.dumps(doc))
+    else:
+        print("\n".join(lines))
     return 0
