@@ -79,14 +79,26 @@ salt_docs = st.dictionaries(st.text(max_size=10), json_values | st.dictionaries(
     max_size=4), min_size=1, max_size=1)
 
 
-@pytest.mark.xfail(strict=True, reason="engine/salt.py parse_json_output: a non-numeric duration (ValueError) "
-                   "or mixed-type __run_num__ (TypeError) escapes instead of a WorkbenchError")
 @FUZZ
 @given(text=st.text(max_size=400) | salt_docs.map(json.dumps))
 @example(text='{"local": {"a_|-b_|-c_|-d": {"duration": "fast"}}}')
 @example(text='{"local": {"x": {"__run_num__": "1"}, "y": {"__run_num__": 2}}}')
+@example(text='{"local": {"x": 1}}')
+@example(text='{"local": {"x": {"result": "yes"}}}')
 def test_salt_json_output(text: str) -> None:
     contained(lambda: salt.parse_output(text), "salt JSON")
+    contained(lambda: salt.readable_lines(text), "salt log lines")
+
+
+def test_a_malformed_salt_state_is_named_in_one_line() -> None:
+    text = '[INFO ] starting\n{"local": {"file_|-kubeconfig_|-/k_|-managed": {"duration": "fast"}}}'
+    with pytest.raises(salt.SaltOutputError) as caught:
+        salt.parse_output(text)
+    assert str(caught.value) == ("salt output: state 'file_|-kubeconfig_|-/k_|-managed' is malformed "
+                                 "(duration 'fast' is not a number of ms)")
+    assert salt.readable_lines(text) == text.splitlines()  # the logs still show what Salt said
+    older = '{"local": {"b": {"__run_num__": 1, "duration": "2.5 ms"}, "a": {"__run_num__": 0, "duration": 1}}}'
+    assert [(s.id, s.duration_ms) for s in salt.parse_output(older)] == [("a", 1.0), ("b", 2.5)]
 
 
 salt_fields = st.sampled_from(["          ID: ", "    Function: ", "        Name: ", "      Result: ",
@@ -107,6 +119,7 @@ def test_salt_text_output(text: str) -> None:
 @given(text=st.text(max_size=300) | st.lists(st.lists(st.text(max_size=12), max_size=4).map(",".join),
                                               max_size=6).map("\n".join))
 @example(text='"unterminated,kubelet')
+@example(text="x" * 200_000)  # past the csv module's field limit
 def test_known_tokens_csv(text: str) -> None:
     contained(lambda: tokens.master_token_from_csv(text), "known_tokens.csv")
 
@@ -120,18 +133,40 @@ kubeconfigs = st.fixed_dictionaries({}, optional={
 })
 
 
-@pytest.mark.xfail(strict=True, reason="engine/tokens.py kubeconfig_token/with_token: yaml.YAMLError, "
-                   "AttributeError on a non-mapping context and a bare ValueError escape")
 @FUZZ
 @given(text=st.text(max_size=300) | kubeconfigs.map(lambda d: yaml.safe_dump(d)))
 @example(text="users: [\n")  # YAML syntax error
 @example(text="contexts: [{name: null, context: [1]}]\n")
+@example(text="a: 2001-13-01\n")  # a bad timestamp: ValueError inside the YAML loader
+@example(text="users: [{name: kubelet, user: [1]}]\n")
+@example(text="[1, 2]\n")
 def test_kubeconfig_yaml(text: str) -> None:
     def both() -> None:
         tokens.kubeconfig_token(text)
         tokens.with_token(text, "tok")
 
     contained(both, "kubeconfig YAML")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("users: [\n", "kubeconfig: not valid YAML at line 2, column 1 (expected the node content, but found '<stream end>')"),
+    ("contexts: [{name: null, context: [1]}]\n", "kubeconfig: contexts[0].context: expected a mapping"),
+    ("users: kubelet\n", "kubeconfig: users: expected a list, found str"),
+    ("[1, 2]\n", "kubeconfig: expected a mapping, found list"),
+])
+def test_a_malformed_kubeconfig_names_what_is_wrong(text: str, message: str) -> None:
+    for parse in (tokens.kubeconfig_token, lambda t: tokens.with_token(t, "tok")):
+        with pytest.raises(tokens.KubeconfigError) as caught:
+            parse(text)
+        assert str(caught.value) == message
+
+
+def test_a_kubeconfig_token_is_read_and_replaced() -> None:
+    text = ("current-context: c\ncontexts: [{name: c, context: {user: kubelet}}]\n"
+            "users: [{name: other, user: {token: a}}, {name: kubelet, user: {token: old}}]\n")
+    assert tokens.kubeconfig_token(text) == "old"
+    assert tokens.kubeconfig_token(tokens.with_token(text, "new")) == "new"
+    assert tokens.kubeconfig_token("") is None
 
 
 # -- build output -------------------------------------------------------------------------
@@ -248,8 +283,6 @@ def test_clouds_yaml_values(sandbox: Any, tmp_path_factory: pytest.TempPathFacto
     contained(connect, "clouds.yaml values")
 
 
-@pytest.mark.xfail(strict=True, reason="sandbox/cloud/identity.py: a non-ASCII password makes "
-                   "secrets.compare_digest raise TypeError, answered 500 instead of 401")
 def test_a_non_ascii_password_is_a_plain_auth_failure(sandbox: Any, tmp_path: Path) -> None:
     from workbench.engine.cloud.client import CloudCore
     from workbench.errors import CloudAuthError
@@ -270,3 +303,23 @@ def _profile_for(where: Path, clouds: Path) -> Path:
     path = where / "profile.toml"
     path.write_text(f'state_dir = "{where / "state"}"\n[cloud]\nname = "sandbox"\nclouds_yaml = "{clouds}"\n')
     return path
+
+
+@pytest.mark.parametrize(("identity", "status"), [
+    ({"methods": ["password"], "password": {"user": {"name": "workbench", "password": "pässwörd"}}}, 401),
+    ({"methods": ["password"], "password": {"user": {"name": "workbench", "password": "\ud800"}}}, 401),
+    ({"methods": ["password"], "password": {"user": {"name": "workbench", "password": 12}}}, 401),
+    ({"methods": ["password"], "password": "admin"}, 400),
+    ({"methods": 5}, 400),
+    ("password", 400),
+])
+def test_keystone_answers_odd_auth_bodies_without_a_500(sandbox: Any, identity: Any, status: int) -> None:
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"auth": {"identity": identity}}).encode()
+    request = urllib.request.Request(f"{sandbox.api_url}/v3/auth/tokens", data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == status

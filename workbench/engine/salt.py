@@ -20,6 +20,14 @@ from typing import Any
 import asyncssh
 
 from workbench.engine.alerts import Alert, Fix
+from workbench.engine.salt_output import (  # noqa: F401  (parsers re-exported for callers)
+    SaltOutputError,
+    StateResult,
+    parse_highstate_text,
+    parse_json_output,
+    parse_output,
+    readable_lines,
+)
 from workbench.engine.ssh import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
@@ -41,17 +49,6 @@ INSTALL = (
     " else echo 'no dnf, yum or apt-get to install salt with' >&2; false; fi;"
     " } || exit 97"
 )
-
-
-@dataclass(frozen=True)
-class StateResult:
-    id: str
-    function: str  # "file.managed"
-    name: str
-    result: bool | None  # None: test mode / would change
-    comment: str
-    duration_ms: float = 0.0
-    changed: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,120 +108,6 @@ class SaltReport:
             "nodes": [r.to_json() for r in self.runs], "ok": self.ok,
             "wall_s": round(self.wall_s, 3), "alerts": [a.to_json() for a in self.alerts],
         }
-
-
-# -- parsing ------------------------------------------------------------------------------
-
-def _record(key: str, ret: dict[str, Any]) -> StateResult:
-    comps = key.split("_|-")
-    function = f"{comps[0]}.{comps[3]}" if len(comps) == 4 else comps[0]
-    comment = ret.get("comment", "")
-    if isinstance(comment, list):
-        comment = "\n".join(map(str, comment))
-    return StateResult(
-        id=str(ret.get("__id__") or (comps[1] if len(comps) > 1 else key)),
-        function=function,
-        name=str(ret.get("name") or (comps[2] if len(comps) > 2 else "")),
-        result=ret.get("result"),
-        comment=str(comment).strip(),
-        duration_ms=float(ret.get("duration") or 0.0),
-        changed=bool(ret.get("changes")),
-    )
-
-
-def parse_json_output(text: str) -> list[StateResult] | None:
-    """States from ``--out=json`` (None if ``text`` holds no such document)."""
-    start = text.find("{")
-    while start != -1:
-        try:
-            doc, _ = json.JSONDecoder().raw_decode(text[start:])
-        except ValueError:
-            start = text.find("\n{", start + 1)
-            start = start + 1 if start != -1 else -1
-            continue
-        if not isinstance(doc, dict) or len(doc) != 1:
-            return None
-        data = next(iter(doc.values()))
-        if isinstance(data, list):  # compile errors
-            return [StateResult("(compile)", "state.highstate", "", False, str(e)) for e in data]
-        if isinstance(data, str):
-            return [StateResult("(error)", "salt-call", "", False, data)]
-        if not isinstance(data, dict):
-            return None
-        items = sorted(data.items(), key=lambda kv: kv[1].get("__run_num__", 0))
-        return [_record(k, v) for k, v in items if isinstance(v, dict)]
-    return None
-
-
-_FIELD = re.compile(r"^\s{0,12}(ID|Function|Name|Result|Comment|Started|Duration|Changes):\s?(.*)$")
-
-
-def parse_highstate_text(text: str) -> list[StateResult]:
-    """States from Salt's text highstate outputter (``----------`` blocks; Summary ignored)."""
-    states: list[StateResult] = []
-    lines = text.replace("\r\n", "\n").split("\n")
-    compile_error = any(line.strip() == "Data failed to compile:" for line in lines)
-    block: dict[str, str] = {}
-    current: str | None = None
-
-    def flush() -> None:
-        if "ID" in block:
-            result = {"True": True, "False": False}.get(block.get("Result", ""))
-            duration = re.match(r"([\d.]+)\s*(ms|s)?", block.get("Duration", ""))
-            ms = float(duration.group(1)) * (1000 if duration and duration.group(2) == "s" else 1) if duration else 0.0
-            changes = block.get("Changes", "").strip()
-            states.append(StateResult(
-                block["ID"], block.get("Function", ""), block.get("Name", block["ID"]),
-                result, block.get("Comment", "").strip(), ms, bool(changes),
-            ))
-        elif compile_error and block.get("_text", "").strip():
-            states.append(StateResult("(compile)", "state.highstate", "", False, block["_text"].strip()))
-        block.clear()
-
-    for line in lines:
-        if line == "----------":
-            flush()
-            current = None
-            continue
-        if line.startswith("Summary for "):
-            break
-        match = _FIELD.match(line)
-        if match and (match.group(1) != "Changes" or "ID" in block):
-            current = match.group(1)
-            block[current] = match.group(2)
-        elif current in ("Comment", "Changes"):
-            block[current] += "\n" + line.strip()
-        elif compile_error and line.startswith("    ") and line.strip() != "Data failed to compile:":
-            block["_text"] = block.get("_text", "") + line.strip() + "\n"
-    flush()
-    return states
-
-
-def parse_output(stdout: str) -> list[StateResult]:
-    parsed = parse_json_output(stdout)
-    return parsed if parsed is not None else parse_highstate_text(stdout)
-
-
-def readable_lines(stdout: str) -> list[str]:
-    """The run as a person reads it in the logs, like Salt's ``state_output: mixed``: a line
-    per state that went well, the whole block for one that did not. Text output (no JSON)
-    is already readable and comes back as it is."""
-    states = parse_json_output(stdout)
-    if states is None:
-        return [line for line in stdout.splitlines() if line.strip()]
-    lines: list[str] = []
-    for state in states:
-        took = f"{state.duration_ms:.3f} ms"
-        if state.result is not False:
-            outcome = "Changed" if state.changed else ("Clean" if state.result else "Differs")
-            lines.append(f"  Name: {state.name or state.id} - Function: {state.function} - "
-                         f"Result: {outcome} - Duration: {took}")
-            continue
-        comment = state.comment.splitlines() or [""]
-        lines += ["----------", f"          ID: {state.id}", f"    Function: {state.function}",
-                  f"        Name: {state.name}", "      Result: False", f"     Comment: {comment[0]}",
-                  *(f"              {more}" for more in comment[1:]), f"    Duration: {took}"]
-    return lines
 
 
 # -- running ------------------------------------------------------------------------------
@@ -307,10 +190,14 @@ class SaltRunner:
             tail = (result.stderr.strip().splitlines() or ["salt-call is missing"])[-1]
             return NodeRun(node.name, False, seconds=seconds, exit_status=result.exit_status,
                            error=f"salt-call missing and could not be installed: {tail}")
-        states = tuple(parse_output(result.stdout))
         for line in readable_lines(result.stdout):
             self._log(node.name, line)
         race = bool(RACE.search(result.stdout) or RACE.search(result.stderr))
+        try:
+            states = tuple(parse_output(result.stdout))
+        except SaltOutputError as exc:
+            return NodeRun(node.name, False, seconds=seconds, exit_status=result.exit_status,
+                           error=redact(str(exc)), race=race, installed=installed)
         failed = [s for s in states if s.result is False]
         ok = result.exit_status == 0 and bool(states) and not failed
         error = None

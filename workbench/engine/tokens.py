@@ -9,7 +9,6 @@ restarts the kubelet and waits until the API server sees the node Ready.
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import shlex
 import time
@@ -17,10 +16,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from workbench.engine.alerts import Alert, Fix
 from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.token_files import (
+    KnownTokensError,
+    KubeconfigError,
+    kubeconfig_token,
+    master_token_from_csv,
+    with_token,
+)
 from workbench.errors import NodeError, WorkbenchError
 from workbench.profile import Profile
 from workbench.redact import REDACTOR, mask
@@ -39,50 +43,9 @@ class TokenCheck:
     missing: bool = False  # no kubeconfig at all: Salt has not provisioned the minion yet
 
 
-def master_token_from_csv(text: str) -> str | None:
-    """The kubelet's token in a known_tokens.csv (token,user,uid[,groups]); else the first."""
-    rows = [r for r in csv.reader(text.splitlines()) if r and r[0].strip()]
-    for row in rows:
-        if len(row) > 1 and row[1].strip() == "kubelet":
-            return row[0].strip()
-    return rows[0][0].strip() if rows else None
-
-
-def _kubeconfig_user(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The ``user`` mapping the current context uses (or the only / kubelet one)."""
-    users = [u for u in doc.get("users") or [] if isinstance(u, dict)]
-    wanted = None
-    current = doc.get("current-context")
-    for ctx in doc.get("contexts") or []:
-        if isinstance(ctx, dict) and ctx.get("name") == current:
-            wanted = (ctx.get("context") or {}).get("user")
-    for entry in users:
-        if entry.get("name") == wanted or (wanted is None and entry.get("name") == "kubelet"):
-            return entry.setdefault("user", {})  # type: ignore[no-any-return]
-    if len(users) == 1:
-        return users[0].setdefault("user", {})  # type: ignore[no-any-return]
-    return None
-
-
-def kubeconfig_token(text: str) -> str | None:
-    doc = yaml.safe_load(text)
-    if not isinstance(doc, dict):
-        return None
-    user = _kubeconfig_user(doc)
-    token = user.get("token") if user else None
-    return str(token) if token else None
-
-
-def with_token(text: str, token: str) -> str:
-    """The kubeconfig with the current user's token replaced (other fields kept)."""
-    doc = yaml.safe_load(text) if text.strip() else None
-    if not isinstance(doc, dict):
-        raise ValueError("not a kubeconfig mapping")
-    user = _kubeconfig_user(doc)
-    if user is None:
-        raise ValueError("no user entry to put the token in")
-    user["token"] = token
-    return yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
+def _detail(exc: KubeconfigError) -> str:
+    """The message without its ``kubeconfig: `` prefix, for one that names the file."""
+    return str(exc).removeprefix("kubeconfig: ")
 
 
 async def _read(pool: SSHPool, node: NodeLike, path: str) -> str:
@@ -94,7 +57,10 @@ async def _read(pool: SSHPool, node: NodeLike, path: str) -> str:
 
 
 async def read_master_token(pool: SSHPool, profile: Profile, master: NodeLike) -> str:
-    token = master_token_from_csv(await _read(pool, master, profile.paths.known_tokens))
+    try:
+        token = master_token_from_csv(await _read(pool, master, profile.paths.known_tokens))
+    except KnownTokensError as exc:
+        raise NodeError(master.name, f"{profile.paths.known_tokens}: {str(exc).removeprefix('known_tokens.csv: ')}") from None
     if not token:
         raise NodeError(master.name, f"{profile.paths.known_tokens} holds no token")
     REDACTOR.add(token)
@@ -105,8 +71,8 @@ async def read_minion_token(pool: SSHPool, profile: Profile, minion: NodeLike) -
     text = await _read(pool, minion, profile.paths.kubelet_kubeconfig)
     try:
         token = kubeconfig_token(text)
-    except yaml.YAMLError:
-        raise NodeError(minion.name, f"{profile.paths.kubelet_kubeconfig} is not valid YAML") from None
+    except KubeconfigError as exc:
+        raise NodeError(minion.name, f"{profile.paths.kubelet_kubeconfig}: {_detail(exc)}") from None
     REDACTOR.add(token)
     return token
 
@@ -204,8 +170,8 @@ async def fix_token(
     path = profile.paths.kubelet_kubeconfig
     try:
         text = with_token(await _read(pool, minion, path), token)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise NodeError(minion.name, f"{path}: {exc}") from None
+    except KubeconfigError as exc:
+        raise NodeError(minion.name, f"{path}: {_detail(exc)}") from None
     quoted, tmp = shlex.quote(path), shlex.quote(f"{path}.workbench-tmp")
     await pool.run(
         minion, f"sudo sh -c 'umask 077 && cat > {tmp} && mv -f {tmp} {quoted}'",
@@ -244,17 +210,24 @@ async def api_get(pool: SSHPool, master: NodeLike, token: str, path: str) -> Any
         status = int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/") else 0
         if status != 200:
             raise NodeError(master.name, f"API server answered {status} for {path}")
-        return json.loads(body)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise NodeError(master.name, f"API server answered {path} with something that is not JSON") from None
     raise NodeError(master.name, f"API server not reachable on port {API_PORT}: {last}")
 
 
 def ready_nodes(doc: Any) -> dict[str, bool]:
     """{node name: Ready} from a NodeList."""
     out: dict[str, bool] = {}
-    for item in (doc or {}).get("items") or []:
-        name = (item.get("metadata") or {}).get("name")
-        conditions = (item.get("status") or {}).get("conditions") or []
-        out[name] = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    items = doc.get("items") if isinstance(doc, dict) else None
+    for item in items if isinstance(items, list) else []:
+        meta, status = (item.get(k) if isinstance(item, dict) else None for k in ("metadata", "status"))
+        name = meta.get("name") if isinstance(meta, dict) else None
+        conditions = status.get("conditions") if isinstance(status, dict) else None
+        if isinstance(name, str):
+            out[name] = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
+                            for c in (conditions if isinstance(conditions, list) else []))
     return out
 
 

@@ -60,6 +60,22 @@ def catalog(request: web.Request) -> list[dict[str, Any]]:
     return out
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A JSON object from the request body, or a bad request (a 400, never a 500)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _BAD_BODY
+    return value
+
+
+def _same_secret(given: Any, stored: str) -> bool:
+    """Constant-time compare on UTF-8 bytes: ``compare_digest`` refuses non-ASCII str (a
+    TypeError, once a 500 for a password like 'pässwörd'); lone surrogates from JSON too."""
+    return secrets.compare_digest(str(given).encode("utf-8", "surrogatepass"),
+                                  stored.encode("utf-8", "surrogatepass"))
+
+
 @routes.post("/v3/auth/tokens")
 async def issue_token(request: web.Request) -> web.Response:
     c = cloud(request)
@@ -67,14 +83,16 @@ async def issue_token(request: web.Request) -> web.Response:
     auth = body.get("auth")
     if not isinstance(auth, dict):
         raise _BAD_BODY
-    identity = auth.get("identity") or {}
+    identity = _mapping(auth.get("identity"))
     methods = identity.get("methods") or []
-    user = ((identity.get("password") or {}).get("user")) or {}
+    if not isinstance(methods, list):
+        raise _BAD_BODY
+    user = _mapping(_mapping(identity.get("password")).get("user"))
     if "password" not in methods or not (
         user.get("name") == USER_NAME or user.get("id") == c.store.user_id
-    ) or not secrets.compare_digest(str(user.get("password", "")), c.store.password):
+    ) or not _same_secret(user.get("password", ""), c.store.password):
         raise errors.keystone(401, "Unauthorized", "The request you have made requires authentication.")
-    scope = (auth.get("scope") or {}).get("project") or {}
+    scope = _mapping(_mapping(auth.get("scope")).get("project"))
     if scope and scope.get("name") not in (None, PROJECT_NAME) and scope.get("id") != c.store.project_id:
         raise errors.keystone(401, "Unauthorized", "The request you have made requires authentication.")
     issued = datetime.now(UTC)
