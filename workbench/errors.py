@@ -64,10 +64,18 @@ class CloudResourceMissing(CloudError):
     pass
 
 
+def names_first(message: str, nodes: tuple[str, ...] | list[str]) -> bool:
+    """True when ``message`` already starts by naming its node(s) ("node: ..."), as a wrapped
+    NodeError's text or "a: x; b: y" do: wrappers then add no second "node:"."""
+    return bool(nodes) and all(
+        message.startswith(f"{n}: ") or f"; {n}: " in message for n in nodes
+    )
+
+
 class NodeError(WorkbenchError):
     def __init__(self, node: str, message: str) -> None:
         self.node = node
-        super().__init__(f"{node}: {message}")
+        super().__init__(message if names_first(message, [node]) else f"{node}: {message}")
 
 
 class SSHConnectError(NodeError):
@@ -90,7 +98,7 @@ class PipelineFailed(WorkbenchError):
         self.stage = stage
         self.message = message
         self.nodes = tuple(nodes)
-        where = f" on {', '.join(self.nodes)}" if self.nodes else ""
+        where = f" on {', '.join(self.nodes)}" if self.nodes and not names_first(message, self.nodes) else ""
         super().__init__(f"{pipeline} failed at {stage}{where}: {message}")
 
 

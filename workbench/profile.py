@@ -165,6 +165,11 @@ _ENV_OVERLAY: dict[str, tuple[str, str]] = {
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
 
 
+def profile_search_places() -> list[str]:
+    """Where ``find_profile_path`` looks, in order, for messages about a missing profile."""
+    return ["--profile", "$WORKBENCH_PROFILE", "./workbench.toml", str(user_config_path("workbench") / "profile.toml")]
+
+
 def find_profile_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The profile file to use, or None when there is none anywhere."""
     if explicit:

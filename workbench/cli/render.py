@@ -34,13 +34,21 @@ T = TypeVar("T")
 _console: Any = None
 
 
+#: Columns of the console when stderr is not a terminal (a pipe, a log file): wide enough
+#: that no table cell is ever cut ("kubernete…"); COLUMNS is ignored there.
+PIPE_WIDTH = 10_000
+
+
 def console() -> Any:
-    """A Rich console on stderr (stdout is kept for the JSON document)."""
+    """A Rich console on stderr (stdout is kept for the JSON document). On a terminal it
+    fits the window; piped or redirected, it never truncates or wraps."""
     global _console
     if _console is None:
         from rich.console import Console
 
         _console = Console(stderr=True, highlight=False, soft_wrap=True)
+        if not _console.is_terminal:
+            _console = Console(stderr=True, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
     return _console
 
 

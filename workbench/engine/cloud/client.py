@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.events import Bus
-from workbench.profile import Profile
+from workbench.profile import Profile, profile_search_places
 from workbench.redact import REDACTOR, redact
 
 T = TypeVar("T")
@@ -99,7 +100,7 @@ class CloudCore:
         explicit = c.clouds_yaml is not None or c.name is not None
         files = [str(c.clouds_yaml)] if c.clouds_yaml is not None else None
         if c.clouds_yaml is not None and not Path(c.clouds_yaml).is_file():
-            raise ProfileError(self.profile.path or "(profile)", "cloud.clouds_yaml", "an existing clouds.yaml file")
+            raise ProfileError(self._profile_where(), "cloud.clouds_yaml", "an existing clouds.yaml file")
         try:
             config = OpenStackConfig(config_files=files, load_envvars=not explicit)
             kwargs: dict[str, Any] = {}
@@ -128,8 +129,17 @@ class CloudCore:
         REDACTOR.add(conn.auth_token)
         return conn
 
+    def _profile_where(self) -> str:
+        """The profile file, or, with none, where profiles were searched and what the env holds."""
+        if self.profile.path is not None:
+            return str(self.profile.path)
+        searched = ", ".join(profile_search_places())
+        env = [name for name in ("OS_CLOUD", "OS_AUTH_URL") if os.environ.get(name)]
+        source = f"credentials from {'/'.join(env)}" if env else "no OS_CLOUD/OS_AUTH_URL"
+        return f"no profile found (searched {searched}) and {source}"
+
     def _config_error(self, exc: Exception) -> WorkbenchError:
-        where = self.profile.cloud.clouds_yaml or self.profile.path or "(profile)"
+        where = self.profile.cloud.clouds_yaml or self._profile_where()
         text = redact(" ".join(str(exc).split()))
         if self.profile.cloud.name and "not found" in text.lower():
             return ProfileError(where, "cloud.name", f"a cloud defined in clouds.yaml ({text})")

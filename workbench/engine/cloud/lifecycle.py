@@ -21,7 +21,7 @@ from workbench.state import StateDir
 class Outcome:
     ok: bool
     instance: Instance | None = None
-    error: str | None = None
+    error: str | None = None  # why, without the member's name (callers put it in front)
 
 
 class Lifecycle:
@@ -48,8 +48,9 @@ class Lifecycle:
             self.bus.log("cloud", name, f"server {inst.id} created on {ip}")
             inst = await self.wait_settled(inst)
         except CloudError as exc:
-            self._finish(name, started, str(exc))
-            return Outcome(False, None, str(exc))
+            why = str(exc).removeprefix(f"{name}: ")  # the outcome is about ``name`` already
+            self._finish(name, started, why)
+            return Outcome(False, None, why)
         if inst.status != "ACTIVE":
             why = f"ended in {inst.status}: {inst.fault or 'no fault given'}"
             self._finish(name, started, why)
