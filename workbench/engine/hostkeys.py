@@ -138,6 +138,17 @@ def parse_console_host_keys(text: str) -> ConsoleHostKeys:
 
 
 @dataclass(frozen=True)
+class HostKeyProblem:
+    """A refused host key: what the node presented and what its instance vouches for."""
+
+    node: str
+    instance_id: str
+    address: str
+    presented: str  # SHA256 fingerprint
+    expected: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Trusted:
     """The keys a connection to one instance may present."""
 

@@ -1,10 +1,9 @@
 """A pool of asyncssh connections, one per node, opened in parallel and reused.
 
 Host keys come from the instance's console (``hostkeys``), pinned per instance id, never
-``known_hosts=None``. Nodes without a floating IP are reached through the master.
-``~/.ssh/config`` and the agent are honoured unless the profile says otherwise; a profile
-``private_key`` means that key only. aes128-gcm is offered first (twice chacha20's
-throughput in asyncssh); GSSAPI is off (a classic source of slow logins).
+``known_hosts=None``. Nodes without a floating IP are reached through the master. How one
+connection is opened (ciphers, GSSAPI off, ssh config and agent) is ``ssh_connect``; the
+system ``ssh``'s config and known_hosts are ``ssh_config``.
 """
 
 from __future__ import annotations
@@ -13,24 +12,24 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import asyncssh
 
-from workbench.engine.hostkeys import HostKeyTrust, Trusted, key_body, sha256_fingerprint
+from workbench.engine import ssh_config
+from workbench.engine.hostkeys import HostKeyProblem, HostKeyTrust, Trusted, sha256_fingerprint
+from workbench.engine.ssh_connect import (  # noqa: F401  (FIRST_CIPHER, encryption_algs: re-exported)
+    FIRST_CIPHER,
+    ConnectTiming,
+    TimedClient,
+    connect_options,
+    encryption_algs,
+)
 from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError, WorkbenchError
 from workbench.events import Bus, LogLine, Notice, Stream
 from workbench.profile import Profile
 from workbench.redact import redact
-from workbench.state import StateDir, atomic_write
-
-FIRST_CIPHER = "aes128-gcm@openssh.com"
-KEEPALIVE_S = 15.0
-SYSTEM_CIPHERS = (
-    "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,"
-    "aes128-ctr,aes192-ctr,aes256-ctr"
-)
+from workbench.state import StateDir
 
 
 class NodeLike(Protocol):
@@ -57,54 +56,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.exit_status == 0
-
-
-@dataclass(frozen=True)
-class HostKeyProblem:
-    """A refused host key: what the node presented and what its instance vouches for."""
-
-    node: str
-    instance_id: str
-    address: str
-    presented: str  # SHA256 fingerprint
-    expected: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ConnectTiming:
-    """Where a fresh connection spends its time (seconds)."""
-
-    node: str
-    tcp_s: float
-    kex_s: float
-    auth_s: float
-    total_s: float
-
-
-def encryption_algs() -> list[str]:
-    others = [a.decode() for a in asyncssh.encryption.get_default_encryption_algs()]
-    return [FIRST_CIPHER, *(a for a in others if a != FIRST_CIPHER)]
-
-
-class _Client(asyncssh.SSHClient):
-    """Records the presented host key and when key exchange and auth end."""
-
-    def __init__(self, trusted: Trusted) -> None:
-        self.trusted = trusted
-        self.presented: str | None = None
-        self.kex_done: float | None = None
-        self.auth_done: float | None = None
-
-    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
-        self.presented = key.export_public_key().decode().strip()
-        return bool(self.trusted.fingerprints) and self.trusted.accepts(self.presented)
-
-    def begin_auth(self, username: str) -> bool:
-        self.kex_done = time.monotonic()
-        return True
-
-    def auth_completed(self) -> None:
-        self.auth_done = time.monotonic()
 
 
 @dataclass
@@ -186,7 +137,7 @@ class SSHPool:
             out[node.name] = result
         return out
 
-    async def _open(self, node: NodeLike, *, retry: bool = True) -> tuple[asyncssh.SSHClientConnection, _Client]:
+    async def _open(self, node: NodeLike, *, retry: bool = True) -> tuple[asyncssh.SSHClientConnection, TimedClient]:
         addr = self.address(node)
         jump = self.jump_host(node)
         tunnel = await self.connect(jump) if jump is not None else None
@@ -198,13 +149,13 @@ class SSHPool:
             raise SSHConnectError(
                 node.name, f"the console of instance {node.id} shows no SSH host keys yet"
             )
-        client = _Client(trusted)
+        client = TimedClient(trusted)
         timeout = self.profile.ssh.connect_timeout
         try:
             async with asyncio.timeout(timeout + 1):
                 conn = await asyncssh.connect(
                     addr, client_factory=lambda: client, tunnel=tunnel,
-                    **self._options(trusted, timeout),
+                    **connect_options(self.profile.ssh, trusted, timeout),
                 )
         except asyncssh.HostKeyNotVerifiable:
             presented = client.presented
@@ -225,29 +176,6 @@ class SSHPool:
         if trusted.source != "pinned" and not trusted.keys and client.presented:
             self.trust.pin_presented(node.id, node.name, client.presented)
         return conn, client
-
-    def _options(self, trusted: Trusted, timeout: float) -> dict[str, Any]:
-        ssh = self.profile.ssh
-        opts: dict[str, Any] = {
-            "port": ssh.port,
-            "username": ssh.user,
-            "encryption_algs": encryption_algs(),
-            "gss_auth": False,
-            "keepalive_interval": KEEPALIVE_S,
-            "keepalive_count_max": 3,
-            "connect_timeout": timeout,
-            "login_timeout": timeout,
-        }
-        if trusted.source != "none":
-            opts["known_hosts"] = (trusted.ssh_keys(), [], [])
-        if not ssh.use_ssh_config:
-            opts["config"] = []
-        if ssh.private_key is not None:
-            opts["client_keys"] = [str(ssh.private_key)]
-            opts["agent_path"] = None
-        elif not ssh.use_agent:
-            opts["agent_path"] = None
-        return opts
 
     def _mismatch(self, node: NodeLike, addr: str, trusted: Trusted, presented: str | None) -> HostKeyMismatch:
         seen = sha256_fingerprint(presented) if presented else "(unknown)"
@@ -355,53 +283,8 @@ class SSHPool:
 
     # -- the system ssh --------------------------------------------------------------------
     def system_ssh_argv(self, node: NodeLike) -> list[str]:
-        """argv for the system ``ssh``: pinned keys, the right user, port, key and jump host.
-
-        The keys must be pinned (connect once, or ``await pool.trust.trusted(...)``).
-        """
-        self.nodes[node.name] = node
-        jump = self.jump_host(node)
-        for host in [node] if jump is None else [jump, node]:
-            if not self.trust.pinned(host.id):
-                raise SSHConnectError(host.name, "no pinned host key yet; connect once first")
-        # Every known node goes in: a running ssh's jump child re-reads this file later.
-        hosts = [n for n in self.nodes.values() if self.trust.pinned(n.id) and _has_ip(n)]
-        config = self._write_system_config(hosts)
-        argv = ["ssh", "-F", str(config)]
-        if jump is not None:
-            argv += ["-J", _alias(jump)]
-        return [*argv, _alias(node)]
-
-    def _write_system_config(self, hosts: list[NodeLike]) -> Path:
-        ssh = self.profile.ssh
-        folder = self.state.root / "ssh"
-        known_hosts = folder / "known_hosts"
-        lines = [
-            f"{h.id} {key_body(k)}" for h in hosts for k in self.trust.pinned(h.id)
-        ]
-        atomic_write(known_hosts, "\n".join(lines) + "\n", mode=0o600)
-        blocks = ["# written by workbench: host keys pinned per instance id"]
-        for h in hosts:
-            blocks += [
-                f"Host {_alias(h)}",
-                f"  HostName {self.address(h)}",
-                f"  Port {ssh.port}",
-                f"  User {ssh.user}",
-                f"  HostKeyAlias {h.id}",
-                f"  UserKnownHostsFile {known_hosts}",
-                "  StrictHostKeyChecking yes",
-                "  CheckHostIP no",
-            ]
-            if ssh.private_key is not None:
-                blocks += [f"  IdentityFile {ssh.private_key}", "  IdentitiesOnly yes"]
-            if ssh.private_key is not None or not ssh.use_agent:
-                blocks.append("  IdentityAgent none")
-        if ssh.use_ssh_config:
-            blocks += ["Host *", "  Include ~/.ssh/config"]
-        blocks += ["Host *", "  GSSAPIAuthentication no", f"  Ciphers {SYSTEM_CIPHERS}"]
-        config = folder / "config"
-        atomic_write(config, "\n".join(blocks) + "\n", mode=0o600)
-        return config
+        """argv for the system ``ssh`` (see ``ssh_config``); the keys must be pinned."""
+        return ssh_config.system_ssh_argv(self, node)
 
     def _say(self, node: str, text: str) -> None:
         if self.bus is not None:
@@ -416,10 +299,3 @@ class SSHPool:
         for entry in entries:
             await entry.conn.wait_closed()
 
-
-def _has_ip(node: NodeLike) -> bool:
-    return bool(node.floating_ip or node.fixed_ip)
-
-
-def _alias(node: NodeLike) -> str:
-    return f"wb-{node.name}"
