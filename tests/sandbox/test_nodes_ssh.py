@@ -221,3 +221,37 @@ async def test_openssh_pty_session(rig: Rig) -> None:
     argv.insert(1, "-tt")
     status, out, err = await run_ssh(argv)
     assert status == 0 and b"on-a-tty" in out, err
+
+
+async def test_shell_prompts_name_the_ssh_user_and_the_node(rig: Rig) -> None:
+    """A real node says ``[fedora@kubernetes-master ~]$``; the sandbox's machine (its user,
+    its hostname, the host's /etc/bash.bashrc) must not show through, in bash -i or sh."""
+    import socket
+
+    server = rig.server("kubernetes-master")
+    await rig.manager.boot(server)
+    host_user = os.environ.get("USER") or "root"
+    async with await rig.connect(server) as conn:
+        assert (await conn.run("hostname; echo $HOSTNAME", check=True)).stdout == "kubernetes-master\n" * 2
+        proc = await conn.create_process(term_type="xterm", term_size=(120, 24), encoding=None)
+        seen = b""
+
+        async def expect(needle: bytes) -> bytes:
+            nonlocal seen
+            while needle not in seen:
+                seen += await asyncio.wait_for(proc.stdout.read(4096), 10)
+            before, _, seen = seen.partition(needle)
+            return before + needle
+
+        assert b"[fedora@kubernetes-master ~]$ " in await expect(b"]$ ")  # the login shell
+        proc.stdin.write(b"cd srv\n")
+        assert b"[fedora@kubernetes-master srv]$ " in await expect(b"]$ ")
+        proc.stdin.write(b"cd; bash -i\n")  # reads the host's /etc/bash.bashrc, then ~/.bashrc
+        assert b"[fedora@kubernetes-master ~]$ " in await expect(b"]$ ")
+        proc.stdin.write(b"exit\n")
+        await expect(b"]$ ")
+        proc.stdin.write(b"sh\n")  # dash: PS1 from the environment
+        assert b"[fedora@kubernetes-master ~]$ " in await expect(b"]$ ")
+        proc.stdin.write(b"exit\nexit 0\n")
+        await asyncio.wait_for(proc.wait_closed(), 10)
+        assert f"{host_user}@{socket.gethostname()}".encode() not in seen

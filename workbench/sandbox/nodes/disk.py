@@ -61,6 +61,25 @@ if [ $# -eq 0 ]; then echo "usage: sudo [-nEH] [-u user] command" >&2; exit 1; f
 exec "$@"
 """
 BOOT_UNITS = ("sshd", "salt-minion")
+#: The working directory in a prompt, as ``\\W`` shows it ("~" at home), in plain POSIX sh
+#: (dash and bash both expand it): one prompt, exported, serves bash and the sh it starts.
+PROMPT_DIR = '$([ "$PWD" = "$HOME" ] && echo "~" || echo "${PWD##*/}")'
+#: The node's /etc/bashrc: Fedora's prompt for the SSH user on this node. bash reads the
+#: host's /etc/bash.bashrc first (``\\u@\\h``: the sandbox's own user and machine), then ~/.bashrc.
+ETC_BASHRC = f"""\
+# sandbox node /etc/bashrc: the prompt names the SSH user and this node, [fedora@kubernetes-master ~]$
+if [ -n "$PS1" ]; then
+  if [ "$USER" = root ]; then _sign='#'; else _sign='$'; fi
+  PS1="[${{USER}}@${{HOSTNAME%%.*}} "'{PROMPT_DIR}'"]${{_sign}} "
+  unset _sign
+fi
+"""
+USER_BASHRC = """\
+# .bashrc
+if [ -f "$HOME/etc/bashrc" ]; then
+  . "$HOME/etc/bashrc"
+fi
+"""
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -99,6 +118,9 @@ def install_commands(root: Path) -> None:
         )
         _write(bin_dir / command, launcher, 0o755)
     _write(bin_dir / "sudo", SUDO, 0o755)
+    _write(root / "etc/bashrc", ETC_BASHRC)
+    if not (root / ".bashrc").exists():  # the user's own: written once, then theirs
+        _write(root / ".bashrc", USER_BASHRC)
     python = bin_dir / "python3"
     if python.is_symlink() or python.exists():
         python.unlink()

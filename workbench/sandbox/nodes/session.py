@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
+from .disk import PROMPT_DIR
 from .procs import MARKER
 
 if TYPE_CHECKING:
@@ -23,8 +24,16 @@ CHUNK = 1 << 18
 CLIENT_ENV = {"LANG", "LANGUAGE", "TERM", "TZ", "COLORTERM"}
 
 
+def sh_prompt(user: str, host: str) -> str:
+    """Fedora's ``[user@host dir]$ `` for any POSIX sh (dash, bash): literal user and host,
+    since ``\\u`` and ``\\h`` would name the machine running the sandbox."""
+    sign = "#" if user == "root" else "$"
+    return f"[{user}@{host.split('.')[0]} {PROMPT_DIR}]{sign} "
+
+
 def session_env(node: Node, process: asyncssh.SSHServerProcess) -> dict[str, str]:
-    """PATH, HOME, USER and friends; from the client only LANG, LC_* and a few more."""
+    """PATH, HOME, USER and friends; from the client only LANG, LC_* and a few more.
+    HOSTNAME and PS1 name the SSH user and the node, as a shell on a real node would."""
     user = process.get_extra_info("username") or "root"
     root = str(node.root)
     env = {
@@ -32,6 +41,8 @@ def session_env(node: Node, process: asyncssh.SSHServerProcess) -> dict[str, str
         "HOME": root,
         "USER": user,
         "LOGNAME": user,
+        "HOSTNAME": node.name,
+        "PS1": sh_prompt(user, node.name),
         "SHELL": "/bin/sh",
         "LANG": "C.UTF-8",
         "TERM": "dumb",
@@ -160,8 +171,7 @@ async def run_pty(node: Node, process: asyncssh.SSHServerProcess) -> None:
     shell = "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh"
     command = process.command
     argv = [shell, "-c", command] if command is not None else [shell, "-i"]
-    env = session_env(node, process)
-    env["PS1"] = f"[{process.get_extra_info('username') or 'root'}@{node.name} ~]$ "
+    env = session_env(node, process)  # bash -i: the node's ~/.bashrc sets PS1 again
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=slave, stdout=slave, stderr=slave, cwd=node.root, env=env,
