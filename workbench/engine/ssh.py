@@ -18,13 +18,7 @@ import asyncssh
 
 from workbench.engine import ssh_config
 from workbench.engine.hostkeys import HostKeyProblem, HostKeyTrust, Trusted, sha256_fingerprint
-from workbench.engine.ssh_connect import (  # noqa: F401  (FIRST_CIPHER, encryption_algs: re-exported)
-    FIRST_CIPHER,
-    ConnectTiming,
-    TimedClient,
-    connect_options,
-    encryption_algs,
-)
+from workbench.engine.ssh_connect import ConnectTiming, TimedClient, connect_options
 from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError, WorkbenchError
 from workbench.events import Bus, LogLine, Notice, Stream
 from workbench.profile import Profile
