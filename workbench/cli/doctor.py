@@ -10,13 +10,6 @@ from workbench.errors import UsageError, WorkbenchError
 
 HELP = "find what is wrong with the cloud, the nodes and the build output; --fix repairs it"
 
-KNOWN_KINDS = (
-    "leaked-port", "orphan-floating-ip", "instance-error", "instance-missing",
-    "stale-vagrant-machine", "token-mismatch", "salt-minion-down", "slow-ssh", "node-not-ready",
-    "host-key-mismatch", "output-bloat",
-)
-
-
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument(
         "--fix", nargs="*", metavar="KIND",
@@ -29,9 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     kinds = list(args.fix or [])
-    unknown = [k for k in kinds if k not in KNOWN_KINDS]
-    if unknown:
-        raise UsageError(f"--fix: unknown kind {', '.join(unknown)} (known: {', '.join(KNOWN_KINDS)})")
+    if kinds:
+        from workbench.engine.doctor import known_kinds
+
+        known = known_kinds()  # what the checks themselves registered
+        unknown = [k for k in kinds if k not in known]
+        if unknown:
+            raise UsageError(f"--fix: unknown kind {', '.join(unknown)} (known: {', '.join(known)})")
     profile, state = render.load(args)
     from workbench.events import Bus
 

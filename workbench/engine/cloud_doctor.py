@@ -16,10 +16,11 @@ from workbench.engine.cloud import members
 from workbench.engine.cloud.api import FloatingIP, Port
 from workbench.engine.cloud.lifecycle import Lifecycle
 from workbench.engine.cloud.models import Instance
-from workbench.engine.doctor import DoctorContext
+from workbench.engine.doctor import DoctorContext, register_kinds
 from workbench.errors import CloudError
 
 KINDS = ("leaked-port", "orphan-floating-ip", "instance-error", "instance-missing", "stale-vagrant-machine")
+register_kinds("cloud", *KINDS)
 CONSOLE_TAIL = 25
 
 

@@ -41,6 +41,27 @@ _FIX_ORDER = {
 }
 #: Errors that make every check pointless: they end the doctor with one line.
 _FATAL = (CloudAuthError, CloudUnreachable, ProfileError)
+#: Every alert kind a check can raise -> the group raising it. Each check module registers
+#: its kinds when imported (``register_kinds``); ``known_kinds`` imports them all first, so
+#: ``doctor --fix KIND`` knows a new kind as soon as its check exists.
+_KINDS: dict[str, str] = {}
+
+
+def register_kinds(group: str, *kinds: str) -> None:
+    """Declare the alert kinds ``group``'s checks raise (call at the check module's import)."""
+    for kind in kinds:
+        _KINDS.setdefault(kind, group)
+
+
+def known_kinds() -> tuple[str, ...]:
+    """Every kind any check can raise: the cloud's, the nodes', the build's, then the doctor's."""
+    order = [name for name, _ in _groups("all")]
+    rank = {group: i for i, group in enumerate(order)}
+    return tuple(sorted(_KINDS, key=lambda kind: rank.get(_KINDS[kind], len(order))))
+
+
+register_kinds("doctor", "check-failed")
+register_kinds("build", "output-bloat")  # raised by _build_checks below (engine.build.output)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import shlex
 from typing import Any
 
 from workbench.engine.alerts import Alert, Fix
+from workbench.engine.doctor import register_kinds
 from workbench.engine.salt import SaltRunner, salt_minion_down_alert
 from workbench.engine.ssh import ConnectTiming, NodeLike, SSHPool
 from workbench.engine.tokens import (
@@ -24,6 +25,8 @@ from workbench.engine.tokens import (
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 
 SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
+register_kinds("nodes", "node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
+               "token-mismatch", "node-unprovisioned", "node-not-ready")
 
 
 async def node_checks(ctx: Any) -> list[Alert]:
