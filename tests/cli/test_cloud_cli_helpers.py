@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.sandbox_helpers import TAG, ours, sdk
+
+__all__ = ["TAG", "edited_profile", "ours", "sdk", "wb", "wb_json"]
+
 REPO = Path(__file__).resolve().parents[2]
-TAG = "workbench:kubernetes"
 
 
 def wb(*args: str, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -28,30 +31,6 @@ def wb_json(*args: str, expect: int = 0) -> dict[str, Any]:
     doc = json.loads(proc.stdout)  # exactly one JSON document
     assert isinstance(doc, dict)
     return doc
-
-
-def sdk(box: Any) -> Any:
-    """An openstacksdk connection to the sandbox, blind to the environment."""
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(
-        config_files=[str(box.clouds_path)], load_envvars=False, vendor_files=[], secure_files=[],
-    )
-    return openstack.connection.Connection(config=config.get_one(cloud="sandbox"))
-
-
-def ours(conn: Any) -> dict[str, list[Any]]:
-    """Every server, port and floating IP carrying our tag (or our metadata)."""
-    servers = [
-        s for s in conn.compute.servers(details=True)
-        if TAG in (s.tags or []) or (s.metadata or {}).get("workbench-cluster") == "kubernetes"
-    ]
-    return {
-        "servers": servers,
-        "ports": [p for p in conn.network.ports() if TAG in (p.tags or [])],
-        "floating_ips": [f for f in conn.network.ips() if TAG in (f.tags or [])],
-    }
 
 
 def edited_profile(box: Any, tmp: Path, replace: dict[str, str]) -> Path:

@@ -11,8 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.sandbox_helpers import TAG, sdk  # noqa: F401  (sdk: for the tests that import it from here)
+
 REPO = Path(__file__).resolve().parents[2]
-TAG = "workbench:kubernetes"
 
 
 def cli_env(box: Any, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -46,17 +47,6 @@ def wb_json(box: Any, *args: str, expect: int | None = 0, **kw: Any) -> dict[str
     doc = json.loads(proc.stdout)
     assert isinstance(doc, dict)
     return doc
-
-
-def sdk(box: Any) -> Any:
-    """An openstacksdk connection to the sandbox, blind to the environment."""
-    import openstack.config
-    import openstack.connection
-
-    config = openstack.config.OpenStackConfig(
-        config_files=[str(box.clouds_path)], load_envvars=False, vendor_files=[], secure_files=[],
-    )
-    return openstack.connection.Connection(config=config.get_one(cloud="sandbox"))
 
 
 def ours(box: Any, tag: str = TAG) -> dict[str, list[dict[str, Any]]]:

@@ -9,6 +9,7 @@ import openstack.exceptions
 import pytest
 
 from tests.conftest import TEST_DELAYS, os_conn
+from tests.sandbox_helpers import until
 
 
 def _boot(conn, name: str, **kw):  # type: ignore[no-untyped-def]
@@ -19,16 +20,6 @@ def _boot(conn, name: str, **kw):  # type: ignore[no-untyped-def]
         name=name, image_id=image.id, flavor_id=flavor.id, key_name="workbench",
         networks=[{"uuid": net.id}], **kw,
     )
-
-
-def _until(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_boot_error_is_one_shot_and_carries_a_fault(make_sandbox):
@@ -46,7 +37,7 @@ def test_boot_error_is_one_shot_and_carries_a_fault(make_sandbox):
     assert fine.status == "ACTIVE" and not fine.fault
     box.set_fault("boot-error")
     again = _boot(conn, "kubernetes-minion-3")
-    _until(lambda: conn.compute.get_server(again.id).status == "ERROR", "second boot error")
+    until(lambda: conn.compute.get_server(again.id).status == "ERROR", "second boot error")
     assert "No valid host was found" in conn.compute.get_server(again.id).fault["message"]
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import stat
-import time
 
 import openstack.exceptions
 import pytest
 import yaml
 
 from tests.conftest import TEST_DELAYS, os_conn
+from tests.sandbox_helpers import until
 from workbench.errors import UsageError
 from workbench.profile import load_profile
 from workbench.sandbox.core import Sandbox, SandboxThread
@@ -37,16 +37,6 @@ class RecordingNodes(NullNodes):
 
     async def set_addresses(self, server: ServerInfo) -> None:
         self.calls.append(("addresses", server.name, server.addresses))
-
-
-def _until(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _boot(conn, name: str, ip: str | None = None):  # type: ignore[no-untyped-def]
@@ -96,15 +86,15 @@ def test_hooks_follow_the_server_life(make_sandbox):
     assert nodes.calls[-1] == ("addresses", "kubernetes-master", (ip,))
 
     conn.compute.reboot_server(server, "HARD")
-    _until(lambda: ("reboot-hard", server.id, ()) in nodes.calls, "hard reboot")
+    until(lambda: ("reboot-hard", server.id, ()) in nodes.calls, "hard reboot")
     conn.compute.wait_for_server(server, interval=0.02, wait=20)
     conn.compute.rebuild_server(server, image=conn.image.find_image("fedora-21-cloud").id)
-    _until(lambda: nodes.calls[-1][0] == "rebuild", "rebuild")
-    _until(lambda: conn.compute.get_server(server.id).status == "ACTIVE", "active after rebuild")
+    until(lambda: nodes.calls[-1][0] == "rebuild", "rebuild")
+    until(lambda: conn.compute.get_server(server.id).status == "ACTIVE", "active after rebuild")
     conn.compute.delete_server(server)
     with pytest.raises(openstack.exceptions.ConflictException):  # it is being deleted
         conn.compute.reboot_server(server, "SOFT")
-    _until(lambda: ("destroy", server.id, ()) in nodes.calls, "destroy")
+    until(lambda: ("destroy", server.id, ()) in nodes.calls, "destroy")
     assert "Linux version" in conn.compute.get_server_console_output(_boot(conn, "again"))["output"]
 
 
@@ -131,7 +121,7 @@ def test_state_survives_a_restart(tmp_path):
         assert conn.network.get_port(port.id).device_id == server.id
         assert conn.network.get_ip(fip.id).port_id == port.id
         assert conn.compute.find_keypair("extra") is not None
-        _until(lambda: again.calls, "re-boot after restart")
+        until(lambda: again.calls, "re-boot after restart")
         assert again.calls[0] == ("boot", "kubernetes-master", (prefix + "2", fip.floating_ip_address))
 
 

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import openstack.exceptions
 import pytest
 
 from tests.conftest import os_conn
-
-
-def _wait(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _base(conn):  # type: ignore[no-untyped-def]
