@@ -47,6 +47,11 @@ class Instance:
     def in_transition(self) -> bool:
         return self.status in TRANSITIONAL or bool(self.task_state)
 
+    @property
+    def going_away(self) -> bool:
+        """Being deleted: Nova still lists it (often ACTIVE, task_state deleting), but it is gone soon."""
+        return self.task_state == "deleting" or self.status in ("DELETED", "SOFT_DELETED")
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,

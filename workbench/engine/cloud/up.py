@@ -78,7 +78,7 @@ async def _up(
     resolved = await client.resolve()
     plan = profile.node_plan()
     plan_names = {name for name, _, _ in plan}
-    instances = await client.list_instances()
+    instances, freed_ports = await _settle_deletions(client, life, bus, plan_names)
     ours = {i.name: i for i in instances if i.tagged}
     problems: list[str] = []
     for inst in instances:
@@ -92,7 +92,7 @@ async def _up(
     extra = [i for i in ours.values() if i.name not in plan_names]
 
     ports = await client.ports(network_id=resolved.network_id)
-    reusable = members.pending_ports(state)
+    reusable = members.pending_ports(state) | freed_ports
     reusable |= {p.id for p in ports if any(p.device_id == b.id for b in broken)}
     leaked = await _check_ips(client, missing, ports, reusable, problems)
     await _check_quota(client, resolved, len(missing), problems)
@@ -136,6 +136,26 @@ async def _up(
         instances=final, created=created, removed=tuple(n for n in removed if n),
         failed=tuple(failed), seconds=round(time.monotonic() - started, 3),
     )
+
+
+async def _settle_deletions(
+    client: CloudClient, life: Lifecycle, bus: Bus, plan_names: set[str]
+) -> tuple[list[Instance], set[str]]:
+    """Servers of ours (or named as ours) that are being deleted are going away, not present:
+    wait for them to go (within ``life.timeout``), then list again. Returns the instances and
+    the ids of our ports the deleted servers held, which may be reused for their addresses."""
+    instances = await client.list_instances()
+    going = [i for i in instances if i.going_away and (i.tagged or i.name in plan_names)]
+    if not going:
+        return instances, set()
+    held = await asyncio.gather(*(client.ports(ours=True, device_id=i.id) for i in going))
+    for inst in going:
+        bus.log("cloud", inst.name, f"server {inst.id} is being deleted; waiting for it to go before planning")
+    try:
+        await asyncio.gather(*(life.wait_gone(i) for i in going))
+    except CloudError as exc:
+        raise PreflightError(f"preflight: {exc}; rerun up once it is gone") from None
+    return await client.list_instances(), {p.id for ports in held for p in ports}
 
 
 def _plan_ip(plan: list[tuple[str, str, str]], name: str) -> str:
