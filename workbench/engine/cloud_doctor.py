@@ -17,7 +17,7 @@ from workbench.engine.cloud.api import FloatingIP, Port
 from workbench.engine.cloud.lifecycle import Lifecycle
 from workbench.engine.cloud.models import Instance
 from workbench.engine.doctor import DoctorContext, register_kinds
-from workbench.errors import CloudError
+from workbench.errors import CloudError, NodeError, WorkbenchError
 
 KINDS = ("leaked-port", "orphan-floating-ip", "instance-error", "instance-missing", "stale-vagrant-machine")
 register_kinds("cloud", *KINDS)
@@ -114,14 +114,12 @@ async def _instance_error(ctx: DoctorContext, inst: Instance, ports: list[Port])
     tail = "\n".join(console.splitlines()[-CONSOLE_TAIL:])
     attached = any(p.device_id == inst.id for p in ports)
     fault = inst.fault or "Nova gave no fault message"
-    recreate = Fix(
-        "recreate", f"delete {inst.name} and create it again on {inst.fixed_ip or 'its planned address'}",
-        _recreate_fix(ctx, inst.name, inst),
-    )
+    recreate = _recreate(ctx, inst.name, inst)
     fixes = [recreate]
     if attached:
         fixes = [
-            Fix("hard-reboot", f"hard-reboot {inst.name}", _action_fix(ctx, inst, "hard-reboot")),
+            Fix("hard-reboot", f"hard-reboot {inst.name} (power off and on; its disk is kept)",
+                _action_fix(ctx, inst, "hard-reboot"), destructive=False),
             Fix("rebuild", f"rebuild {inst.name} from its image (its disk is wiped)", _action_fix(ctx, inst, "rebuild")),
             recreate,
         ]
@@ -130,7 +128,7 @@ async def _instance_error(ctx: DoctorContext, inst: Instance, ports: list[Port])
         kind="instance-error", severity="error", subject=inst.name,
         message=f"{inst.name} is in ERROR: {fault}",
         command=f"openstack server show {inst.id} -c fault; openstack console log show --lines {CONSOLE_TAIL} {inst.id}",
-        details=f"fault: {fault}{note}\n\nconsole (last {CONSOLE_TAIL} lines):\n{tail}",
+        details=f"fault: {fault}{note}\n\nrecreate: {recreate.description}\n\nconsole (last {CONSOLE_TAIL} lines):\n{tail}",
         fixes=tuple(fixes),
     )
 
@@ -166,16 +164,69 @@ def _instances_missing(ctx: DoctorContext, ours: list[Instance]) -> list[Alert]:
             continue
         old = known.get(name, {})
         was = f" (server {old['id']})" if old.get("id") else ""
+        recreate = _recreate(ctx, name, None)
         alerts.append(
             Alert(
                 kind="instance-missing", severity="error", subject=name,
                 message=f"{name}{was}, the {role} on {ip}, no longer exists: it was deleted outside the workbench",
                 command=f"openstack server list --name '^{name}$'",
-                details=f"planned: {name} ({role}) on {ip}\nlast known id: {old.get('id', 'never created')}",
-                fixes=(Fix("recreate", f"create {name} again on {ip}", _recreate_fix(ctx, name, None)),),
+                details=(f"planned: {name} ({role}) on {ip}\nlast known id: {old.get('id', 'never created')}"
+                         f"\n\nrecreate: {recreate.description}"),
+                fixes=(recreate,),
             )
         )
     return alerts
+
+
+def _recreate(ctx: DoctorContext, name: str, existing: Instance | None) -> Fix:
+    """Recreate ``name`` (deleting ``existing`` first, if any), then provision it where the
+    doctor can (an SSH pool and a build to push); destructive only when it deletes."""
+    ip = next((i for n, _, i in ctx.profile.node_plan() if n == name), "its planned address")
+    role = next((r for n, r, _ in ctx.profile.node_plan() if n == name), "minion")
+    first = f"delete {name} and create it again on {ip}" if existing else f"create {name} again on {ip}"
+    blocked = provision_blocker(ctx)
+    then = ("; then push the build to it and run Salt there (highstate, with the cluster's token)"
+            if blocked is None else f"; it starts unprovisioned ({blocked}): {follow_up(name, role)}")
+    return Fix("recreate", f"{first} (port, server, floating IP){then}",
+               _recreate_fix(ctx, name, existing), destructive=existing is not None)
+
+
+def provision_blocker(ctx: DoctorContext) -> str | None:
+    """Why the doctor cannot provision a recreated node itself, or None when it can."""
+    if ctx.ssh is None:
+        return "no SSH pool here to push and run Salt with"
+    try:
+        from workbench.engine.push_manifest import select_sources
+
+        select_sources(ctx.profile)
+    except (ImportError, WorkbenchError) as exc:
+        return f"nothing to push: {exc}"
+    return None
+
+
+def follow_up(name: str, role: str) -> str:
+    """What provisions a node the recreate fix could not."""
+    if role == "master":
+        return f"push and run Salt on it next (workbench push && workbench salt --nodes {name})"
+    return "the node-unprovisioned alert follows, whose fix pushes the build and runs Salt there"
+
+
+async def _provision(ctx: DoctorContext, inst: Instance, done: str) -> str:
+    """Push the build to the recreated node and run Salt there (node-unprovisioned's fix)."""
+    blocked = provision_blocker(ctx)
+    if blocked is not None:
+        return f"{done}; not provisioned ({blocked}): {follow_up(inst.name, inst.role)}"
+    from workbench.engine.node_doctor import provisioner
+
+    current = await ctx.cloud.get_instance(inst.id) or inst  # with its floating IP now
+    ctx.ssh.remember(await ctx.cloud.list_instances())  # the master, to jump through
+    try:
+        provisioned = await provisioner(ctx, ctx.ssh)(current)
+    except WorkbenchError as exc:
+        why = str(exc).removeprefix(f"{inst.name}: ")
+        raise NodeError(inst.name, f"{done.removeprefix(f'{inst.name}: ')}, but provisioning failed: {why}; "
+                        f"{follow_up(inst.name, inst.role)}") from None
+    return f"{done}; {provisioned.removeprefix(f'{inst.name}: ')}"
 
 
 def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None):  # type: ignore[no-untyped-def]
@@ -200,7 +251,7 @@ def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None):  # 
         error = await life.ensure_floating_ip(outcome.instance, resolved)
         if error:
             raise CloudError(f"{name}: recreated, but {error}")
-        return f"recreated {name} on {ip} (server {outcome.instance.id})"
+        return await _provision(ctx, outcome.instance, f"recreated {name} on {ip} (server {outcome.instance.id})")
 
     return run
 

@@ -62,14 +62,14 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
-    tokens = await token_alerts(pool, ctx.profile, master, minions, provision=_provisioner(ctx, pool))
+    tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
     alerts += tokens
     mismatched = {a.subject for a in tokens}
     alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
     return alerts
 
 
-def _provisioner(ctx: Any, pool: SSHPool) -> Any:
+def provisioner(ctx: Any, pool: SSHPool) -> Any:
     """Push the build to one node, then Salt there: what a new or recreated minion lacks."""
 
     async def provision(node: NodeLike) -> str:
