@@ -87,6 +87,27 @@ async def test_failed_and_unreachable_nodes_do_not_stop_the_others(make_sandbox)
         await c.close()
 
 
+async def test_malformed_salt_json_fails_that_node_in_one_line(make_sandbox) -> None:
+    c = await start_cluster(make_sandbox, minions=1)
+    minion = c.minions[0]
+    try:
+        # this minion's salt-call answers a JSON document with a state Salt never writes
+        script = ("#!/bin/sh\necho '{\"local\": {\"file_|-k_|-/k_|-managed\": "
+                  "{\"result\": true, \"duration\": \"fast\"}}}'\n")
+        await c.pool.run(minion, "cat > usr/local/bin/salt-call", input=script, check=True)
+        report = await SaltRunner(c.pool, c.state, c.bus).run(c.instances)
+        by_node = {r.node: r for r in report.runs}
+        assert by_node[c.master.name].ok
+        broken = by_node[minion.name]
+        assert not broken.ok and not broken.states
+        assert broken.error == ("salt output: state 'file_|-k_|-/k_|-managed' is malformed "
+                                "(duration 'fast' is not a number of ms)")
+        logged = [e.text for e in c.events if isinstance(e, LogLine) and e.node == minion.name]
+        assert any('"duration": "fast"' in line for line in logged)  # what Salt said, as it said it
+    finally:
+        await c.close()
+
+
 async def test_salt_is_installed_with_the_node_package_manager(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=0)
     node = c.master
