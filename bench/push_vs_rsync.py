@@ -7,9 +7,16 @@ overwrites), starts one OpenSSH sshd per node on 127.x.y.z, warms up (every dest
 gets the first build), then measures the rebuild with: rsync -a to the nodes one after
 another (the seed's kube-push), rsync -a to all in parallel, workbench push --direct and
 workbench push (relay). The two pushes use separate node sets so neither reuses the
-other's chunks. Every wall time includes opening the SSH connections.
+other's chunks. Every wall time includes opening the SSH connections. rsync runs over
+OpenSSH with aes128-gcm (the cipher makes no measurable difference: ~1.6 MB travels).
 
-    .venv/bin/python bench/push_vs_rsync.py --size 256M
+``--repeat N`` measures every method N times, each round a rebuild (the tree alternates
+between the two builds), in rotating order, and prints the median and the spread.
+``--verbose`` adds per-node phase timings, the agents' time per activity and CPU, and per
+method the kernel writeback (/proc/vmstat nr_written, peak Dirty/Writeback) and the whole
+machine's CPU use (/proc/stat: other work on the machine shows up there).
+
+    .venv/bin/python bench/push_vs_rsync.py --size 256M [--repeat 3] [--verbose]
 """
 
 from __future__ import annotations
@@ -128,6 +135,12 @@ def _meminfo() -> dict[str, int]:
         return {k: int(v.split()[0]) << 10 for k, v in (line.split(":", 1) for line in f)}
 
 
+def _cpu_ticks() -> list[int]:
+    """user nice system idle iowait irq softirq steal, summed over all CPUs (/proc/stat)."""
+    with open("/proc/stat") as f:
+        return [int(x) for x in f.readline().split()[1:9]]
+
+
 def _pages_written() -> int:
     with open("/proc/vmstat") as f:
         return next((int(line.split()[1]) for line in f if line.startswith("nr_written ")), 0)
@@ -149,7 +162,7 @@ def disk_watch(label: str) -> Iterator[None]:
             for k in peak:
                 peak[k] = max(peak[k], m[k])
 
-    written = _pages_written()
+    written, ticks, t0 = _pages_written(), _cpu_ticks(), time.perf_counter()
     thread = threading.Thread(target=sample, daemon=True)
     thread.start()
     try:
@@ -158,6 +171,10 @@ def disk_watch(label: str) -> Iterator[None]:
         stop.set()
         thread.join()
         end = _meminfo()
+        hz, wall = os.sysconf("SC_CLK_TCK"), time.perf_counter() - t0
+        used = [(b - a) / hz for a, b in zip(ticks, _cpu_ticks(), strict=True)]
+        say(f"  [{label}] CPU seconds over {wall:.2f} s wall on {os.cpu_count()} CPUs: user {used[0] + used[1]:.2f}, "
+            f"system {used[2] + used[5] + used[6]:.2f}, idle {used[3]:.2f}, iowait {used[4]:.2f}, steal {used[7]:.2f}")
         say(f"  [{label}] written back during the run {(_pages_written() - written) * 4096 / 1e6:.0f} MB; "
             f"peak Dirty {peak['Dirty'] / 1e6:.0f} MB, peak Writeback {peak['Writeback'] / 1e6:.0f} MB; "
             f"Dirty at the end {end['Dirty'] / 1e6:.0f} MB")
@@ -222,7 +239,7 @@ async def workbench_push(root: Path, nodes: list[SSHDNode], state: StateDir, *, 
         say(f"  connect {t1 - t0:.3f} s, push() {t2 - t1:.3f} s (report {report.seconds:.3f} s)")
         for n in report.nodes:
             say(f"  {n.name} {n.via}: " + " ".join(f"{k}={v:.3f}" for k, v in n.phases.items()
-                                                  if not k.startswith("agent_") or k in ("agent_seconds",)))
+                                                  if not k.startswith("agent_") or k in ("agent_seconds", "agent_plan")))
             agent = {k[6:]: v for k, v in n.phases.items() if k.startswith("agent_t_") or k.startswith("agent_cpu")}
             if agent:
                 say("    agent " + " ".join(f"{k}={v:.3f}" for k, v in agent.items()))
