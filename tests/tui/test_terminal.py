@@ -65,7 +65,7 @@ async def test_hostname_is_rendered_and_keys_reach_the_shell(engine: Engine) -> 
     app = ShellApp(engine, master)
     async with app.run_test(size=(100, 30)) as pilot:
         view = current_view(app)
-        await wait_for(pilot, view, "#")  # the node's prompt
+        await wait_for(pilot, view, "$")  # the node's prompt ([user@host ~]$)
         for key in ["h", "o", "s", "t", "n", "a", "m", "e", "enter"]:
             await pilot.press(key)  # through the real key path
         text = await wait_for(pilot, view, f"\n{master}")
@@ -84,7 +84,7 @@ async def test_pty_is_sized_to_the_widget_and_follows_resizes(engine: Engine) ->
     app = ShellApp(engine, engine.profile.master_name)
     async with app.run_test(size=(100, 30)) as pilot:
         view = current_view(app)
-        await wait_for(pilot, view, "#")
+        await wait_for(pilot, view, "$")
         rows, cols = view.size.height, view.size.width
         await type_line(pilot, view, "stty size")
         await wait_for(pilot, view, f"{rows} {cols}")
@@ -102,10 +102,10 @@ async def test_several_sessions_at_once_and_closing(engine: Engine) -> None:
         screen = app.screen
         assert isinstance(screen, TerminalScreen)
         first = current_view(app)
-        await wait_for(pilot, first, "#")
+        await wait_for(pilot, first, "$")
         second_session = await screen.open_session(minion)
         second = second_session.view
-        await wait_for(pilot, second, "#")
+        await wait_for(pilot, second, "$")
         await type_line(pilot, second, "hostname")
         await wait_for(pilot, second, f"\n{minion}")
         assert len(screen.sessions) == 2 and screen.current is second_session

@@ -1,13 +1,15 @@
 """A terminal emulator widget: pyte interprets the remote bytes, we render its cells.
 
-Remote output never reaches the real terminal: pyte turns escape sequences into a grid
-of cells, and each cell becomes a Rich segment with control characters removed. Keys are
-translated to the bytes a VT100/xterm would send and handed to ``writer``.
+Remote output never reaches the real terminal: pyte (made tolerant in ``terminal_vt``)
+turns escape sequences into a grid of cells, and each cell becomes a Rich segment with
+control characters removed. Keys are translated to the bytes a VT100/xterm would send
+and handed to ``writer``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +21,8 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
+
+from workbench.tui.terminal_vt import SequenceFilter, VTScreen
 
 DECCKM = 1 << 5  # pyte stores private mode N as N << 5: application cursor keys
 
@@ -68,17 +72,6 @@ def _printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else " " for c in text) or " "
-
-
-class _PyteScreen(pyte.Screen):
-    """A pyte screen whose replies (device status, attributes) go back to the remote."""
-
-    def __init__(self, columns: int, lines: int, reply: Callable[[str], None]) -> None:
-        super().__init__(columns, lines)
-        self._reply = reply
-
-    def write_process_input(self, data: str) -> None:
-        self._reply(data)
 
 
 @dataclass(frozen=True)
@@ -134,15 +127,20 @@ class TerminalView(Widget, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.writer = writer
-        self.screen_buffer = _PyteScreen(cols, rows, self._reply)
+        self.screen_buffer = VTScreen(cols, rows, self._reply)
         self.stream = pyte.ByteStream(self.screen_buffer)
+        self._filter = SequenceFilter()
         self.sized = asyncio.Event()
         self._styles: dict[tuple[_Attrs, bool], Style] = {}
 
     # -- data in / out -------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        """Interpret remote output (any bytes: escapes, invalid UTF-8, controls)."""
-        self.stream.feed(data)
+        """Interpret remote output (any bytes: escapes, invalid UTF-8, controls).
+
+        Never raises: the screen's handlers tolerate what they do not implement, and
+        should pyte itself still fail, the rest of this chunk is lost, not the session."""
+        with contextlib.suppress(Exception):  # pyte has reset its parser; keep the session
+            self.stream.feed(self._filter(data))
         self.screen_buffer.dirty.clear()
         self.refresh()
 
