@@ -48,3 +48,17 @@ def test_no_profile_anywhere_says_where_it_looked_and_which_field(tmp_path: Path
     assert line.startswith("workbench: no profile found (searched --profile, $WORKBENCH_PROFILE, ./workbench.toml, ")
     assert str(home / "cfg" / "workbench" / "profile.toml") in line
     assert "and no OS_CLOUD/OS_AUTH_URL: cloud: " in line
+
+
+def test_alert_lines_name_their_node_once(make_sandbox) -> None:
+    box = make_sandbox(minions=1, faults=["boot-error"])
+    profile = str(box.profile_path)
+    up = wb_json("up", "--profile", profile, expect=1)
+    [(name, _)] = [(f["name"], f["error"]) for f in up["failed"]]
+    for verb in (["status"], ["doctor", "--cloud-only"]):
+        result = _run([*verb, "--profile", profile])
+        lines = [ln for ln in result.stderr.splitlines() if "instance-error" in ln]
+        assert lines, result.stderr
+        assert all(ln.count(name) == 1 for ln in lines), lines
+        assert f"instance-error: {name} is in ERROR" in lines[0]
+    wb_json("down", "--profile", profile)

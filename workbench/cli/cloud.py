@@ -145,7 +145,7 @@ def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
         render.say(f"cloud {profile.cloud.name or '(environment)'}, cluster {profile.cluster.name}")
         _print_instances(instances)
         for alert in alerts:
-            render.say(f"{alert.severity}: {alert.kind} {alert.subject}: {alert.message}", "yellow")
+            render.say(f"{alert.severity}: {render.about(alert.kind, alert.subject, alert.message)}", "yellow")
     return 0
 
 

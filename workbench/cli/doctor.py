@@ -99,7 +99,7 @@ def _confirm_all(plans: list[tuple[Any, Any]], yes: bool) -> None:
         )
     declined = []
     for alert, fix in destructive:
-        if not render.confirm(f"{alert.kind} {alert.subject}: {fix.description}?", assume_yes=False):
+        if not render.confirm(f"{render.about(alert.kind, alert.subject, fix.description)}?", assume_yes=False):
             declined.append((alert, fix))
     for item in declined:
         plans.remove(item)
@@ -113,7 +113,7 @@ async def _apply(plans: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
             ok = True
         except WorkbenchError as exc:
             summary, ok = str(exc), False
-        render.say(f"{'fixed' if ok else 'FAILED'} {alert.kind} {alert.subject}: {summary}", "" if ok else "red")
+        render.say(f"{'fixed' if ok else 'FAILED'} {render.about(alert.kind, alert.subject, summary)}", "" if ok else "red")
         out.append({"kind": alert.kind, "subject": alert.subject, "fix": fix.name, "ok": ok, "summary": summary})
     return out
 
@@ -124,7 +124,7 @@ def _print(alerts: list[Any], fixed: list[dict[str, Any]], remaining: list[Any] 
         return
     styles = {"critical": "bold red", "error": "red", "warning": "yellow", "info": ""}
     for a in alerts:
-        render.say(f"{a.severity:8} {a.kind} {a.subject}: {a.message}", styles.get(a.severity, ""))
+        render.say(f"{a.severity:8} {render.about(a.kind, a.subject, a.message)}", styles.get(a.severity, ""))
         if a.command:
             render.say(f"         $ {a.command}", "dim")
         if a.fixes:

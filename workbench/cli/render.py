@@ -75,6 +75,14 @@ def say(text: str, style: str = "") -> None:
     console().print(redact(text), style=style or None, markup=False)
 
 
+def about(kind: str, subject: str, text: str) -> str:
+    """``kind subject: text``, naming the subject once: most messages already start with it
+    ("kubernetes-minion-1 is in ERROR", "kubernetes-minion-1: salt-minion is inactive")."""
+    if subject and (text.startswith(f"{subject}: ") or text.startswith(f"{subject} ")):
+        return f"{kind}: {text}"
+    return f"{kind} {subject}: {text}"
+
+
 def confirm(question: str, *, assume_yes: bool) -> bool:
     """Ask on a terminal; without one (and without --yes) refuse: one line, exit 1."""
     if assume_yes:
