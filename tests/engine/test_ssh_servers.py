@@ -7,7 +7,10 @@ learns it from a "console". No tests here: helpers only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
+import signal
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -67,6 +70,7 @@ class NodeServer:
     acceptors: list[Any] = field(default_factory=list)
     ptys: list[tuple[str | None, tuple[int, int, int, int]]] = field(default_factory=list)
     logins: int = 0
+    children: set[asyncio.subprocess.Process] = field(default_factory=set)  # killed by stop()
     forwarded: list[str] = field(default_factory=list)  # direct-tcpip destinations (jumps)
 
     async def start(self) -> NodeServer:
@@ -87,9 +91,10 @@ class NodeServer:
         command = process.command or "/bin/sh"
         proc = await asyncio.create_subprocess_shell(
             command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, start_new_session=True,
         )
         assert proc.stdin and proc.stdout and proc.stderr
+        self.children.add(proc)
 
         async def feed() -> None:
             assert proc.stdin
@@ -108,6 +113,7 @@ class NodeServer:
         feeder = asyncio.ensure_future(feed())
         await asyncio.gather(copy(proc.stdout, process.stdout), copy(proc.stderr, process.stderr))
         status = await proc.wait()
+        self.children.discard(proc)
         feeder.cancel()
         process.exit(status)
         await process.wait_closed()
@@ -120,6 +126,11 @@ class NodeServer:
             acceptor.close()
             await acceptor.wait_closed()
         self.acceptors.clear()
+        for proc in list(self.children):  # a command the client gave up on (a timeout) ends here
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the shell and what it started
+            await proc.wait()
+        self.children.clear()
 
 
 class _Server(asyncssh.SSHServer):
