@@ -182,8 +182,8 @@ class SaltRunner:
                 node, salt_command(state_name, token), timeout=timeout, source="salt", streams=("stderr",),
             )
         except (WorkbenchError, asyncssh.Error, OSError) as exc:
-            error = str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"
-            return NodeRun(node.name, False, seconds=time.monotonic() - start, error=error)
+            why = str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"
+            return NodeRun(node.name, False, seconds=time.monotonic() - start, error=why)
         seconds = time.monotonic() - start
         installed = "installing salt-minion" in result.stderr
         if result.exit_status == INSTALL_FAILED:

@@ -188,6 +188,7 @@ class SSHPool:
         addr, port = self.address(node), self.profile.ssh.port
         jump = self.jump_host(node)
         start = time.monotonic()
+        writer: asyncio.StreamWriter | asyncssh.SSHWriter[bytes]
         try:
             if jump is not None:
                 _, writer = await (await self.connect(jump)).open_connection(addr, port)

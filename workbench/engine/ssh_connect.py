@@ -50,9 +50,8 @@ class TimedClient(asyncssh.SSHClient):
         self.presented = key.export_public_key().decode().strip()
         return bool(self.trusted.fingerprints) and self.trusted.accepts(self.presented)
 
-    def begin_auth(self, username: str) -> bool:
+    def begin_auth(self, username: str) -> None:
         self.kex_done = time.monotonic()
-        return True
 
     def auth_completed(self) -> None:
         self.auth_done = time.monotonic()

@@ -102,4 +102,4 @@ def with_token(text: str, token: str) -> str:
     if user is None:
         raise KubeconfigError("kubeconfig: no user entry to put the token in")
     user["token"] = token
-    return yaml.safe_dump(doc, default_flow_style=False, sort_keys=False)
+    return str(yaml.safe_dump(doc, default_flow_style=False, sort_keys=False))
