@@ -362,6 +362,7 @@ class Agent:
         self.index = Index(index_path, durable=False)
         self.zstd = zstd_decompressor()
         self.plan, self.sources, self.stale, self.crcs = [], None, set(), []
+        self.early, self.early_sources = None, None
         self.held = Held()
         self.written, self.ok = {}, set()  # file number -> temp fd (kept for refs and the relay)
         self.kernel_copy = hasattr(os, "copy_file_range")
@@ -382,6 +383,9 @@ class Agent:
         self.send(J, json.dumps(msg).encode())
 
     def run(self):
+        # where every indexed chunk lies, worked out while the workstation still chunks
+        self.early = threading.Thread(target=self.locate_early, daemon=True)
+        self.early.start()
         codecs = ["zlib"] + (["zstd"] if self.zstd else [])
         self.reply(op="hello", version=VERSION, codecs=codecs, pid=os.getpid(),
                    copy="copy_file_range" if self.kernel_copy else "read/write")
@@ -392,6 +396,22 @@ class Agent:
             msg = json.loads(payload)
             getattr(self, "op_" + msg["op"])(msg)
         self.close()
+
+    def locate_early(self):
+        try:
+            self.early_sources = self.index.sources()
+        except (OSError, ValueError):
+            self.early_sources = None
+
+    def located(self):
+        """index.sources(), from the early thread when it got there (plan re-checks each
+        source it uses: Held.fd refuses one changed since it was indexed)."""
+        if self.early is not None:
+            self.early.join()
+            self.early, found = None, self.early_sources
+            if found is not None:
+                return found
+        return self.index.sources()
 
     def op_quit(self, msg):
         """Close the index, say so, and exit: the kernel closes the held files afterwards
@@ -466,7 +486,7 @@ class Agent:
         t0 = time.monotonic()
         files = [(os.path.abspath(f[0]), f[1], f[2], f[3], base64.b64decode(f[4])) for f in msg["files"]]
         self.crcs = [f[5] if len(f) > 5 else None for f in msg["files"]]
-        self.sources = self.index.sources()
+        self.sources = self.located()
         for _ in range(3):
             fresh, self.plan, wanted = {}, [], []
             for number, (path, digest, size, mode, table) in enumerate(files):
