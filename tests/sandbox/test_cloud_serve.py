@@ -125,3 +125,16 @@ def test_serve_refuses_a_subnet_outside_loopback(tmp_path):
     assert result.returncode == 2
     assert "outside 127.0.0.0/8" in result.stderr and "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+def test_control_endpoint_refuses_a_non_ascii_secret_with_403(sandbox):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{sandbox.api_url}/sandbox/status",
+        headers={"X-Sandbox-Control": "sécret"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(request, timeout=10)
+    assert info.value.code == 403

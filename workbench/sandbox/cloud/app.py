@@ -221,7 +221,8 @@ _control = web.RouteTableDef()
 
 def _check_control(request: web.Request) -> Cloud:
     c = cloud(request)
-    if not secrets.compare_digest(request.headers.get(CONTROL_HEADER, ""), c.control_secret):
+    given = request.headers.get(CONTROL_HEADER, "").encode("utf-8", "surrogateescape")
+    if not secrets.compare_digest(given, c.control_secret.encode()):
         raise ApiError(403, {"error": {"code": 403, "title": "Forbidden",
                                        "message": "bad or missing sandbox control secret"}})
     return c
