@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import threading
 from collections.abc import Mapping
@@ -23,6 +24,12 @@ from pathlib import Path
 from typing import Any
 
 HELP = "open the workbench TUI (what `workbench` with no verb does)"
+#: A terminal that shows no frame this long (a broken driver) still gets its engine.
+FIRST_FRAME_TIMEOUT = 30.0
+#: Too narrow for the pane titles: the gate opens this long after every pane had its place.
+SETTLE_S = 1.0
+# What the driver writes besides text: CSI, OSC (BEL or ST), charset and keypad escapes.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 
 
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
@@ -128,11 +135,12 @@ async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | No
     ready = asyncio.Event()
     engine.start_gate = ready.wait  # no cloud call (so no `import openstack`) before it
     app = WorkbenchApp(engine, readonly=readonly)
+    watch = FrameWatch(app)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         loop.add_signal_handler(signum, app.exit)
     running = asyncio.create_task(app.run_async())
-    opener = asyncio.create_task(_open_gate(app, running, ready, starter))
+    opener = asyncio.create_task(_open_gate(app, running, ready, starter, watch))
     try:
         await running
     finally:
@@ -146,10 +154,10 @@ async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | No
 
 
 async def _open_gate(app: Any, running: asyncio.Task[Any], ready: asyncio.Event,
-                     starter: SandboxStarter | None) -> None:
+                     starter: SandboxStarter | None, watch: FrameWatch) -> None:
     """Open the engine's gate once the app's screen is painted and the sandbox answers."""
     try:
-        await _first_frame(app, running)
+        await _first_frame(app, running, watch)
         if starter is not None:
             try:
                 await asyncio.to_thread(starter.wait)
@@ -160,15 +168,56 @@ async def _open_gate(app: Any, running: asyncio.Task[Any], ready: asyncio.Event,
         ready.set()
 
 
-async def _first_frame(app: Any, running: asyncio.Task[Any], timeout: float = 3.0) -> None:
-    """Return once the app's own screen has been painted (or after ``timeout``)."""
+class FrameWatch:
+    """Watches what the app writes to its terminal until its own screen has been shown whole.
+
+    Textual paints a pushed screen in several partial updates (its first paint, made
+    inside a batch, is dropped), and ``call_after_refresh`` may run before any of them;
+    so "shown" is read from the bytes written: every bordered pane's title has reached
+    the terminal. Where a terminal is too narrow to print a title whole, a screen whose
+    panes all have their place and have been written once counts after SETTLE_S.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.shown = asyncio.Event()
+        self.settled_at: float | None = None
+        self._text: list[str] = []
+        watch = self
+
+        class WatchedDriver(app.driver_class):  # type: ignore[misc, name-defined]
+            def write(self, data: str) -> None:
+                super().write(data)
+                if not watch.shown.is_set():
+                    watch.wrote(data)
+
+        app.driver_class = WatchedDriver
+
+    def wrote(self, data: str) -> None:
+        self._text.append(_ESCAPES.sub("", data))
+        app = self.app
+        if len(app.screen_stack) < 2 or not app.screen.is_mounted:
+            return  # Textual's default screen: not ours yet
+        panes = [w for w in app.screen.query("*") if w.border_title]
+        if not panes:
+            return
+        text = "".join(self._text)
+        if all(str(w.border_title) in text for w in panes):
+            self.shown.set()
+        elif self.settled_at is None and all(w.region.area for w in panes):
+            self.settled_at = asyncio.get_running_loop().time()
+
+
+async def _first_frame(app: Any, running: asyncio.Task[Any], watch: FrameWatch,
+                       timeout: float = FIRST_FRAME_TIMEOUT) -> None:
+    """Return once the app's own screen has reached the terminal whole (every pane).
+
+    ``timeout`` only keeps a terminal that never paints from leaving the engine asleep.
+    """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    drawn = asyncio.Event()
-    while not running.done() and loop.time() < deadline:
-        if app.is_running and len(app.screen_stack) > 1 and app.screen.is_mounted:
-            app.screen.call_after_refresh(drawn.set)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(drawn.wait(), max(0.0, deadline - loop.time()))
+    while not running.done() and not watch.shown.is_set() and loop.time() < deadline:
+        if watch.settled_at is not None and loop.time() - watch.settled_at >= SETTLE_S:
             return
-        await asyncio.sleep(0.005)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(watch.shown.wait(), 0.05)

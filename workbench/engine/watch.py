@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 from workbench.errors import WorkbenchError
 from workbench.events import AlertsChanged, ClusterInfoChanged, Event, InstancesChanged
 
-GATE_TIMEOUT = 5.0
-
 if TYPE_CHECKING:
     from workbench.engine.pipeline import Engine
 
@@ -39,13 +37,14 @@ class Watcher:
             self._wake.set()
 
     def start(self, gate: Awaitable[Any] | None = None) -> None:
-        """Start polling, after ``gate`` (at most GATE_TIMEOUT s): the first frame comes first."""
+        """Start polling once ``gate`` is done (the TUI's first frame, a booting sandbox).
+
+        No timeout here: the gate's owner opens it (``cli.tui`` always does, bounded)."""
         self._tasks = [asyncio.create_task(self._after(gate), name="watch")]
 
     async def _after(self, gate: Awaitable[Any] | None) -> None:
         if gate is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gate, GATE_TIMEOUT)
+            await gate
         self._tasks.append(self.engine.inventory.start())
         await self._loop()
 
