@@ -2,8 +2,9 @@
 
 Starts `python -m workbench --sandbox --sandbox-dir TMP` in a detached tmux session on a
 socket of its own, waits for the panes, presses up and redeploy, finds the Salt summary
-and the cluster-info lines on the screen, opens a node shell, runs `hostname`, quits with
-`q`, and checks that no process of ours is left (the in-process sandbox's included).
+and the cluster-info lines on the screen, opens a node shell, runs `hostname` and `vi`
+(whose screen must go away again), quits with `q`, and checks that no process of ours is
+left (the in-process sandbox's included).
 """
 
 from __future__ import annotations
@@ -109,10 +110,19 @@ def test_workbench_in_tmux_up_redeploy_ssh_quit(tmux: Tmux, tmp_path: Path) -> N
     assert "failed" not in screen.splitlines()[0]
 
     tmux.keys("s")
-    tmux.wait(lambda s: "kubernetes-master #1" in s and "#" in s.split("\n", 2)[-1], "a shell prompt", 30)
+    tmux.wait(lambda s: "kubernetes-master #1" in s and "~]$" in s.split("\n", 2)[-1], "a shell prompt", 30)
     tmux.keys("hostname", "Enter")
     tmux.wait(lambda s: any(line.strip() == "kubernetes-master" for line in s.splitlines()),
               "hostname's answer", 15)
+    if shutil.which("vi"):  # QA: vi used to end the session ("connection lost: ...private")
+        tmux.keys("vi notes.txt", "Enter")
+        tmux.wait(lambda s: '"notes.txt"' in s and "hostname" not in s, "vi's screen", 15)
+        tmux.keys(":q!", "Enter")
+        tmux.wait(lambda s: "hostname" in s and '"notes.txt"' not in s, "the shell's screen back", 15)
+        tmux.keys("echo still-$((40+2))", "Enter")
+        tmux.wait(lambda s: any(line.strip() == "still-42" for line in s.splitlines()),
+                  "the shell after vi", 15)
+        assert not tmux.ever("connection lost")
     tmux.keys("F12")
     tmux.wait(lambda s: "Instances" in s and "#1" not in s, "the workbench again", 15)
 
