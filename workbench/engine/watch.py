@@ -1,9 +1,13 @@
 """The Engine's watch loops: instances, doctor alerts and cluster info, kept fresh.
 
-The inventory polls fast while an instance is in transition and slowly otherwise. The
+The inventory polls every FAST_POLL_S while an instance is in transition, every
+CLUSTER_POLL_S while the cluster has instances (a server deleted behind our back shows
+within seconds: one server list per poll, 12 requests a minute), and every IDLE_POLL_S
+while it has none (nothing there to change but by our own pipelines, which poke it). The
 doctor and the cluster info are read again after every change (instances changed, a
-pipeline finished) and every ``slow`` seconds otherwise. Errors become one notice,
-repeated only when they change; a loop never dies of them.
+pipeline finished) and every ``slow`` seconds otherwise; the first doctor run always
+publishes ``AlertsChanged``, empty or not, so a TUI knows what "before" was. Errors
+become one notice, repeated only when they change; a loop never dies of them.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import WorkbenchError
@@ -20,32 +24,61 @@ from workbench.events import AlertsChanged, ClusterInfoChanged, Event, Instances
 if TYPE_CHECKING:
     from workbench.engine.pipeline import Engine
 
+FAST_POLL_S = 1.0  # an instance in transition (BUILD, REBOOT, deleting, ...)
+CLUSTER_POLL_S = 5.0  # the cluster has instances: notice out-of-band changes soon
+IDLE_POLL_S = 15.0  # no instance of ours at all
+CHECKS_POLL_S = 30.0  # doctor and cluster info, besides after every change
+
 
 class Watcher:
-    def __init__(self, engine: Engine, *, slow: float = 30.0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        slow: float = CHECKS_POLL_S,
+        fast_poll: float = FAST_POLL_S,
+        cluster_poll: float = CLUSTER_POLL_S,
+        idle_poll: float = IDLE_POLL_S,
+    ) -> None:
         self.engine = engine
         self.slow = slow
+        self.fast_poll = fast_poll
+        self.cluster_poll = cluster_poll
+        self.idle_poll = idle_poll
         self.alerts: tuple[Any, ...] = ()
+        self.alerts_published = False  # the first doctor run publishes, even when empty
         self.cluster_info: Any = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_error: dict[str, str] = {}
-        self._unlisten = engine.bus.add_listener(self._on_event)
+        self._unlisten: Callable[[], None] | None = None  # listening once started
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, InstancesChanged):
+            self._pace(bool(event.instances))
             self._wake.set()
+
+    def _pace(self, has_instances: bool) -> None:
+        """Set the inventory's intervals for what the cluster holds now."""
+        inventory = self.engine._inventory
+        if inventory is not None:
+            inventory.fast = self.fast_poll
+            inventory.slow = self.cluster_poll if has_instances else self.idle_poll
 
     def start(self, gate: Awaitable[Any] | None = None) -> None:
         """Start polling once ``gate`` is done (the TUI's first frame, a booting sandbox).
 
         No timeout here: the gate's owner opens it (``cli.tui`` always does, bounded)."""
+        if self._unlisten is None:
+            self._unlisten = self.engine.bus.add_listener(self._on_event)
         self._tasks = [asyncio.create_task(self._after(gate), name="watch")]
 
     async def _after(self, gate: Awaitable[Any] | None) -> None:
         if gate is not None:
             await gate
-        self._tasks.append(self.engine.inventory.start())
+        inventory = self.engine.inventory
+        self._pace(bool(inventory.instances or self.engine.instances))
+        self._tasks.append(inventory.start())
         await self._loop()
 
     def poke(self) -> None:
@@ -83,8 +116,9 @@ class Watcher:
         if doctor is None:
             return
         alerts = tuple(await doctor.diagnose(doctor.DoctorContext.from_engine(self.engine)))
-        if alerts != self.alerts:
+        if alerts != self.alerts or not self.alerts_published:
             self.alerts = alerts
+            self.alerts_published = True
             self.engine.bus.publish(AlertsChanged(alerts))
 
     async def _cluster_info(self) -> None:
@@ -107,7 +141,9 @@ class Watcher:
             self.engine.bus.publish(ClusterInfoChanged(info))
 
     async def stop(self) -> None:
-        self._unlisten()
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
