@@ -158,6 +158,10 @@ async def test_relay_push_of_a_rebuild_sends_a_small_fraction_once(
     # the workstation's uplink carried the change once: minions got theirs from the master
     assert second.bytes_from_workstation < 1.5 * master.bytes_sent + 64 * 1024
     assert all(n.via == "relay" and n.bytes_sent > 0 for n in second.nodes if n.name != "kubernetes-master")
+    # relayed bytes (plain TCP) are proven run by run with sha256; the master's came over SSH
+    assert all(n.phases["agent_hashed"] == n.phases["agent_received"] > 0
+               for n in second.nodes if n.name != "kubernetes-master")
+    assert master.phases["agent_hashed"] == 0 and master.phases["agent_received"] > 0
 
 
 async def test_a_connection_killed_mid_push_leaves_old_or_new_files_and_a_rerun_finishes(

@@ -10,8 +10,8 @@ the file's stat identity is unchanged, so a push never re-reads the node's disk 
 
 A file is assembled in a temporary file: runs of chunks the node already holds are copied
 by the kernel (``copy_file_range``, falling back to read/write), new bytes are written in big
-buffered writes. Every run that travelled is proven by sha256 against the workstation's
-digest; with verify = full a CRC-32 of every byte written is computed while writing, in
+buffered writes. Bytes on stdin are authenticated by SSH; every run relayed over TCP is
+proven by sha256 against the workstation's digest (sent over SSH); with verify = full a CRC-32 of every byte written is computed while writing, in
 order, from the very bytes written (so nothing is re-read), and compared with the
 workstation's before the temp file is put in place (swapped in where the kernel can, else
 renamed: see Replacer). Every file is
@@ -272,20 +272,24 @@ def plan_file(number, table, sources, fresh):
 
 
 class Delta:
-    """push.verify = delta: sha256 of every byte that travelled, run by run, against digests
-    the workstation sent over SSH (so relayed bytes are proven end to end); the bytes copied
-    from this node's own files are trusted because each source is still, by inode, size,
-    mtime and ctime, the very file this agent wrote and proved; the size must match."""
+    """push.verify = delta: the bytes that travelled are proven, either by SSH (they came on
+    the agent's stdin: the channel is authenticated end to end) or, relayed over TCP, by the
+    sha256 of each run against digests the workstation sent over SSH; the bytes copied from
+    this node's own files are trusted because each source is still, by inode, size, mtime
+    and ctime, the very file this agent wrote and proved; the size must match."""
 
     whole = None
 
     def __init__(self, size, digests, agent):
-        self.size, self.digests, self.agent = size, iter(digests), agent
+        self.size, self.agent = size, agent
+        self.digests = None if digests is None else iter(digests)
 
     def run_hasher(self):
-        return hashlib.sha256()
+        return None if self.digests is None else hashlib.sha256()
 
     def run_done(self, hasher):
+        if hasher is None:
+            return None
         if hasher.hexdigest() != next(self.digests, None):
             return ValueError("a run of received bytes does not match its sha256")
         return None
@@ -524,7 +528,11 @@ class Agent:
             self.plan = []
             return
         stream = Stream(inp, self.zstd)
-        runs = msg.get("runs") or [[] for _ in self.plan]
+        runs = msg.get("runs")
+        if runs is None and inp is not self.inp:  # relayed bytes are proven by sha256 only
+            runs = [[] for _ in self.plan]  # (every run then fails: the workstation must send them)
+        elif runs is None:
+            runs = [None for _ in self.plan]
         for number, (path, digest, size, mode, table, ops) in enumerate(self.plan):
             try:
                 if delta:
@@ -576,9 +584,10 @@ class Agent:
         try:
             for op in ops:
                 if op[0] == "recv":  # always consumed, even after an error: keeps the stream in step
-                    hasher = check.run_hasher() if error is None else None
-                    pos = self.receive(op, stream, fd, pos, hasher, check.whole)
-                    if hasher is not None and error is None:
+                    live = error is None
+                    hasher = check.run_hasher() if live else None
+                    pos = self.receive(op, stream, fd, pos, live, hasher, check.whole)
+                    if live:
                         error = check.run_done(hasher)
                     continue
                 if error is None:
@@ -604,21 +613,22 @@ class Agent:
             os.unlink(tmp)
             raise
 
-    def receive(self, op, stream, fd, pos, hasher, whole=None):
-        """Write the next ``op[1]`` stream bytes at ``pos`` (skipped when hasher is None);
-        ``hasher`` proves the run, ``whole`` (full) checks the file, both in order."""
+    def receive(self, op, stream, fd, pos, live, hasher, whole):
+        """Write the next ``op[1]`` stream bytes at ``pos`` (only read when not ``live``);
+        ``hasher`` (if any) proves the run, ``whole`` (full) checks the file, in order."""
         chunks, published, end = op[2], 0, pos
         t0 = time.perf_counter()
         for piece in stream.pieces(op[1]):
-            if hasher is not None:
-                hasher.update(piece)
+            if live:
+                if hasher is not None:
+                    hasher.update(piece)
+                    self.stats["hashed"] += len(piece)
                 if whole is not None:
                     whole.update(piece)
                     self.stats["checked"] += len(piece)
                 write_all(fd, piece, end)
-                self.stats["hashed"] += len(piece)
             end += len(piece)
-            if self.arrivals is not None and hasher is not None:
+            if self.arrivals is not None and live:
                 ready = published
                 while ready < len(chunks) and chunks[ready][1] + int.from_bytes(chunks[ready][0][16:], "big") <= end:
                     ready += 1

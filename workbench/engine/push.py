@@ -22,12 +22,14 @@ Guarantees (profile ``[push]``):
   file starts writing the whole new file to disk in the middle of the push (measured: a 1 GiB
   rebuild to 3 nodes wrote 1.26 GB back during the push with rename, 2 MB with the swap).
 - What verification must catch, and with what: (1) bytes that travelled corrupted or
-  forged on the way: the SSH stream is authenticated, but the relay stream between nodes is
-  plain TCP after an HMAC handshake, so an attacker on the cluster network could inject
-  bytes; a cryptographic check is required: sha256 of every run that travelled against
-  digests the workstation sends over SSH (both modes; a few MB, cheap). (2) A wrong
-  assembly (a bug in planning, a stale or wrong chunk table in the node's index) and (3) a
-  node file changed or corrupted under the agent: accidental, not adversarial (whoever can
+  forged on the way: the SSH channel authenticates what comes over it (AEAD cipher, end to
+  end between this process and the agent), but the relay stream between nodes is plain TCP
+  after an HMAC handshake, so an attacker on the cluster network could inject bytes; each
+  relayed run is proven by its sha256 against digests the workstation sends over SSH
+  (both modes; computed once per push; a few MB for a rebuild). The workstation checks every
+  chunk it reads to send or digest against its xxh3_128: a file rewritten since it was
+  chunked stops the push. (2) A wrong assembly (a bug in planning, a stale or wrong chunk
+  table in the node's index) and (3) a node file changed or corrupted under the agent: accidental, not adversarial (whoever can
   write the node's files can replace the binaries outright), so an error-detecting code is
   the right tool; CRC-32 (zlib, ~7 GB/s here) misses a random corruption with probability
   2^-32 per file. sha256 (the fastest cryptographic hash in the node's stdlib here: 2 GB/s
@@ -36,7 +38,7 @@ Guarantees (profile ``[push]``):
   cryptographic proof of the copied bytes, which only someone already able to write the
   node's files could defeat. (After the change, each node re-assembles every file once
   from its own chunks, its index entries naming the old sha256 identity; nothing travels.)
-- ``verify = "full"`` (default): (1) above, plus a CRC-32 of every byte the node writes,
+- ``verify = "full"`` (default): (1), plus a CRC-32 of every byte the node writes,
   computed while writing, in order, from the very bytes written (nothing is re-read),
   compared with the workstation's before the file is put in place; the size must match and
   every source file must be unchanged (inode, size, mtime) while it was copied.
@@ -76,7 +78,7 @@ from workbench.engine.push_manifest import (
     push_roots,
     select_sources,
 )
-from workbench.engine.push_session import AgentSession, launch
+from workbench.engine.push_session import AgentSession, launch, run_digests
 from workbench.events import Bus, StageFinished, StageProgress, StageStarted
 from workbench.profile import Profile
 from workbench.redact import REDACTOR
@@ -209,6 +211,16 @@ class _Push:
         self.minions_left = 0
         self.minions_done = asyncio.Event()
         self.sessions: list[AgentSession] = []
+        self._digests: dict[tuple[object, ...], asyncio.Task[list[list[str]]]] = {}
+
+    async def digests(self, files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]]
+                      ) -> list[list[str]]:
+        """sha256 of every run a minion fetches from the relay, computed once per push for
+        minions that lack the same runs (usually all of them)."""
+        key = tuple((f.dest, f.digest, tuple(map(tuple, runs))) for f, runs in zip(files, missing, strict=True))
+        if key not in self._digests:
+            self._digests[key] = asyncio.create_task(asyncio.to_thread(run_digests, files, missing))
+        return await asyncio.shield(self._digests[key])
 
     @property
     def bytes_from_workstation(self) -> int:
@@ -284,8 +296,10 @@ class _Push:
                 port = await self.relay_port if role == "minion" else None
                 if port is not None and self.relay_host is not None:
                     via = "relay"
+                    digests = await self.digests(changed, missing)
                     done = await session.fetch(self.relay_host, port, self.secret, fsync=self.fsync,
-                                               verify=self.verify, files=changed, missing=missing)
+                                               verify=self.verify, files=changed, missing=missing,
+                                               digests=digests)
                     sent = planned if done.get("ok") else 0
                     if not done.get("ok"):
                         self.bus.log("push", name, "relay fetch failed; pushing directly", "stderr")

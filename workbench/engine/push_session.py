@@ -127,25 +127,37 @@ class AgentSession:
                    copy: str = "auto", verify: str = "full", replace: str = "auto") -> tuple[dict[str, Any], int]:
         """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes.
 
+        The SSH channel authenticates what travels; every chunk read to be sent is checked
+        against its xxh3_128 first (a file rewritten since it was chunked stops the push).
         ``copy="read/write"`` and ``replace="rename"`` force the agent's fallbacks (tests)."""
         msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify,
                "replace": replace}
-        msg["runs"] = await asyncio.to_thread(run_digests, files, missing)  # both verify modes
         self._send(wire.J, json.dumps(msg).encode())
         sent = pending = 0
         for f, runs in zip(files, missing, strict=True):
             if not runs:
                 continue
-            starts = [0, *itertools.accumulate(n for _, _, n in f.chunks())]
+            sizes = [n for _, _, n in f.chunks()]
+            starts = [0, *itertools.accumulate(sizes)]
             fd = os.open(f.source, os.O_RDONLY)
             try:
                 for first, count in runs:
-                    at, end = starts[first], starts[first + count]
-                    while at < end:
-                        data = os.pread(fd, min(_PIECE, end - at), at)
-                        if not data:
+                    i, last = first, first + count
+                    while i < last:
+                        j = i + 1  # whole chunks, about _PIECE at a time
+                        while j < last and starts[j + 1] - starts[i] <= _PIECE:
+                            j += 1
+                        data = os.pread(fd, starts[j] - starts[i], starts[i])
+                        if len(data) != starts[j] - starts[i]:
                             raise NodeError(self.node, f"{f.source} shrank while it was sent")
-                        at += len(data)
+                        try:
+                            _check_chunks(f, data, i, j, starts)
+                        except WorkbenchError as exc:  # the agent drops this send and answers
+                            self._send(wire.E, str(exc).encode())
+                            await self._writer.drain()
+                            await self._next("done")
+                            raise
+                        i = j
                         kind, payload = self._encode(data)
                         self._send(kind, payload)
                         sent += len(payload)
@@ -175,13 +187,15 @@ class AgentSession:
         return wire.D, data
 
     async def fetch(self, host: str, port: int, secret: str, *, fsync: bool = False, verify: str = "full",
-                    files: Sequence[LocalFile] = (), missing: Sequence[Sequence[tuple[int, int]]] = ()
-                    ) -> dict[str, Any]:
-        """Have the node fetch its missing chunks from the relay (the master's agent)."""
+                    files: Sequence[LocalFile] = (), missing: Sequence[Sequence[tuple[int, int]]] = (),
+                    digests: list[list[str]] | None = None) -> dict[str, Any]:
+        """Have the node fetch its missing chunks from the relay (the master's agent).
+
+        The relay stream is not authenticated: every run is proven by its sha256, the
+        digests (``run_digests``, computed here unless given) sent over SSH."""
         msg = {"op": "send", "source": "relay", "host": host, "port": port, "secret": secret,
                "fsync": fsync, "verify": verify}
-        # over SSH: the relayed bytes are proven against the workstation (both verify modes)
-        msg["runs"] = await asyncio.to_thread(run_digests, files, missing)
+        msg["runs"] = digests if digests is not None else await asyncio.to_thread(run_digests, files, missing)
         self._send(wire.J, json.dumps(msg).encode())
         await self._writer.drain()
         return await self._next("done")
@@ -214,21 +228,27 @@ class AgentSession:
                 self._task.cancel()
 
 
+def _check_chunks(f: LocalFile, data: bytes, first: int, end: int, starts: Sequence[int]) -> None:
+    """``data`` (chunks first..end-1 of ``f``) is still what was chunked."""
+    view, table = memoryview(data), f.table
+    for i in range(first, end):
+        chunk = view[starts[i] - starts[first] : starts[i + 1] - starts[first]]
+        if xxhash.xxh3_128_digest(chunk) != table[i * REC : i * REC + 16]:
+            raise WorkbenchError(f"{f.source}: changed since it was chunked; is a build running?")
+
+
 def run_digests(files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]]) -> list[list[str]]:
     """sha256 of each run of chunks that travels, read from the local files (checked against
     the chunk table first: a file rewritten since it was chunked stops the push here)."""
     out: list[list[str]] = []
     for f, runs in zip(files, missing, strict=True):
         starts = [0, *itertools.accumulate(n for _, _, n in f.chunks())] if runs else []
-        digests, table = [], f.table
+        digests = []
         with open(f.source, "rb") as fh:
             for first, count in runs:
                 fh.seek(starts[first])
                 data = fh.read(starts[first + count] - starts[first])
-                for i in range(first, first + count):  # the bytes are still the chunks planned
-                    chunk = data[starts[i] - starts[first] : starts[i + 1] - starts[first]]
-                    if xxhash.xxh3_128_digest(chunk) != table[i * REC : i * REC + 16]:
-                        raise WorkbenchError(f"{f.source}: changed since it was chunked; is a build running?")
+                _check_chunks(f, data, first, first + count, starts)
                 digests.append(hashlib.sha256(data).hexdigest())
         out.append(digests)
     return out
