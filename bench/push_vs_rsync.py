@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -257,20 +258,22 @@ def main() -> int:
                     help="measure every method this many times (a rebuild each round, rotating order); "
                          "the table shows the median and the spread")
     ap.add_argument("--verbose", action="store_true", help="print each node's phase timings")
+    ap.add_argument("--floor", action="store_true",
+                    help="also time, alone, what no push can skip, and print the floor they add up to")
     ap.add_argument("--verify", choices=("full", "delta"), default="full",
                     help="push.verify for both pushes (default full: sha256 of every byte a node writes)")
     args = ap.parse_args()
     global VERBOSE, VERIFY
     VERBOSE, VERIFY = args.verbose, args.verify
     with tempfile.TemporaryDirectory(prefix="push-bench-", dir=args.workdir) as tmp:
-        return run(Path(tmp), args.size, args.nodes, max(1, args.repeat))
+        return run(Path(tmp), args.size, args.nodes, max(1, args.repeat), args.floor)
 
 
 METHODS = ("rsync sequential", "rsync parallel", "push --direct", "push relay")
 CHANGED = ("kube-apiserver", "kubelet")  # the binaries rebuild() edits
 
 
-def run(work: Path, size: int, n: int, repeat: int = 1) -> int:
+def run(work: Path, size: int, n: int, repeat: int = 1, floor: bool = False) -> int:
     root = work / "kube-root"
     load = os.getloadavg()[0]  # others' work on this machine skews every figure
     t = time.perf_counter()
@@ -281,6 +284,7 @@ def run(work: Path, size: int, n: int, repeat: int = 1) -> int:
     direct_nodes = start_nodes(work / "direct", names)
     relay_nodes = start_nodes(work / "relay", names)
     times: dict[str, list[float]] = {m: [] for m in METHODS}
+    floor_s = 0.0
     sent: dict[str, int] = {}
     try:
         src = root / "tree"
@@ -315,6 +319,8 @@ def run(work: Path, size: int, n: int, repeat: int = 1) -> int:
             if repeat > 1:
                 say(f"round {r + 1}: " + ", ".join(f"{m} {times[m][-1]:.2f} s" for m in METHODS))
         verify(src, direct_nodes + relay_nodes, rsync_nodes)
+        if floor:
+            floor_s = measure_floor(src, work, n, nochange_runs(root, direct_nodes, state_d))
     finally:
         stop_nodes(rsync_nodes + direct_nodes + relay_nodes)
     med = {m: statistics.median(v) for m, v in times.items()}
@@ -336,8 +342,66 @@ def run(work: Path, size: int, n: int, repeat: int = 1) -> int:
         "ratio_vs_rsync_sequential": round(best / seq_s, 3), "ratio_vs_rsync_parallel": round(best / par_s, 3),
         "relay_bytes_from_workstation": sent["push relay"], "nochange_s": round(nochange, 3), "verify": VERIFY,
         "runs": {m: [round(x, 3) for x in v] for m, v in times.items()},
+        **({"floor_s": round(floor_s, 3)} if floor else {}),
     }))
     return 0
+
+
+def nochange_runs(root: Path, nodes: list[SSHDNode], state: StateDir) -> float:
+    return statistics.median(asyncio.run(workbench_push(root, nodes, state, direct=True))[0] for _ in range(3))
+
+
+def _best(f: Callable[[], object], times: int = 3) -> float:
+    best = float("inf")
+    for _ in range(times):
+        t = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def measure_floor(src: Path, work: Path, n: int, nochange: float) -> float:
+    """The parts of a rebuild's push that no implementation can skip, each timed alone on
+    this machine (best of 3), and what they add up to with n nodes on the CPUs there are:
+    the fixed cost (connect, start agents, compare: a push with nothing changed), cutting
+    the changed files into chunks (the workstation cannot know what changed without reading
+    them), and per node, writing every byte of each changed file into a new file (kernel
+    copy: what the old-or-new guarantee costs on a filesystem without reflinks) plus, with
+    verify = full, reading those bytes back for the CRC."""
+    from workbench.engine.push_manifest import chunk_file
+
+    changed = [src / "bin" / name for name in CHANGED]
+    nbytes = sum(p.stat().st_size for p in changed)
+    manifest = _best(lambda: [chunk_file(p) for p in changed])
+
+    def copy_all(check: bool) -> None:
+        for p in changed:
+            s, d = os.open(p, os.O_RDONLY), os.open(work / "floor.tmp", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                buf, crc, done, size = memoryview(bytearray(4 << 20)), 0, 0, os.fstat(s).st_size
+                while done < size:
+                    k = min(len(buf), size - done)
+                    if check:
+                        os.preadv(s, [buf[:k]], done)
+                        crc = zlib.crc32(buf[:k], crc)
+                    m = 0
+                    while m < k:
+                        m += os.copy_file_range(s, d, k - m, done + m, done + m)
+                    done += k
+            finally:
+                os.close(s)
+                os.close(d)
+                os.unlink(work / "floor.tmp")
+
+    copy, full = _best(lambda: copy_all(False)), _best(lambda: copy_all(True))
+    cpus = os.cpu_count() or 1
+    per_node = full if VERIFY == "full" else copy
+    total = nochange + manifest + per_node * n / min(n, cpus)
+    say(f"\nfloor ({VERIFY}): nothing-changed push {nochange:.3f} s + chunking the {len(changed)} changed files "
+        f"({nbytes / 1e6:.0f} MB) {manifest:.3f} s + per node rewriting them {copy:.3f} s (kernel copy), "
+        f"{full:.3f} s with the CRC read, x {n} nodes / {min(n, cpus)} CPUs = {total:.2f} s "
+        f"(an upper bound on the floor: the agents start while the workstation chunks)")
+    return total
 
 
 def _save(src: Path, to: Path) -> None:
