@@ -19,7 +19,9 @@ _ESCAPES = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _HAS_ESCAPE = re.compile(r"[\x1b\x80-\x9f]")
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+# Controls, lone surrogates, and the Unicode line/paragraph separators (a display line is
+# one line: the log view does not split it again).
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def safe_line(text: str, limit: int = MAX_DISPLAY_CHARS) -> str:
