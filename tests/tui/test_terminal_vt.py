@@ -32,6 +32,12 @@ def test_unparsed_sequences_split_across_reads_leave_nothing_behind() -> None:
     assert not term.screen.buffer[0][1].underscore
 
 
+def test_a_string_too_long_to_hold_is_skipped_to_its_end() -> None:
+    term = Term()
+    term.feed(b"a\x1bPq" + b"#" * 70000, b"#" * 70000, b"##\x1b\\b")
+    assert term.lines()[0] == "ab"
+
+
 def test_alternate_screen_keeps_the_main_one_through_a_resize() -> None:
     term = Term(20, 5)
     term.feed(b"one\r\ntwo\r\nthree")

@@ -41,6 +41,7 @@ _UNPARSED = re.compile(
 )
 # A chunk that ends inside an escape sequence: kept until the next chunk completes it.
 _PARTIAL = re.compile(rb"\x1b(?:\[[\x30-\x3f]*[\x20-\x2f]*|[P_^X][^\x07\x1b]*\x1b?)?\Z")
+_STRING_END = re.compile(rb"\x1b\\|\x07")
 MAX_HELD = 65536  # an unterminated string longer than this is dropped, not buffered forever
 
 
@@ -49,15 +50,21 @@ class SequenceFilter:
 
     def __init__(self) -> None:
         self._held = b""
+        self._skipping = False  # inside a string too long to hold: drop up to its end
 
     def __call__(self, data: bytes) -> bytes:
+        if self._skipping:
+            end = _STRING_END.search(data)
+            if end is None:
+                return b""
+            data, self._skipping = data[end.end():], False
         data = self._held + data
         self._held = b""
         tail = _PARTIAL.search(data)
         if tail is not None:
             data, self._held = data[: tail.start()], data[tail.start():]
             if len(self._held) > MAX_HELD:
-                self._held = b""
+                self._held, self._skipping = b"", True
         return _UNPARSED.sub(b"", data)
 
 
