@@ -8,9 +8,13 @@ types (so the child's input thread parses them) and times until the frame showin
 result arrives: ``F`` toggles the logs pane between "follow" and "paused", and the
 new word can only appear after the key was handled and a frame rendered.
 
-    .venv/bin/python bench/tui_logs.py [--rate 50000] [--seconds 10]
+    .venv/bin/python bench/tui_logs.py [--rate 50000] [--seconds 10] [--repeat 3]
 
-Ends with one JSON line: {"lines_per_s", "p50_ms", "p99_ms", "peak_rss_mb"}.
+Ends with one JSON line: {"lines_per_s", "p50_ms", "p99_ms", "peak_rss_mb"} (with
+``--repeat``, the median of each and a ``spread`` of min/max p99, and the load average).
+Stderr has the child's diagnostics per round: its main thread's CPU seconds per second,
+garbage collector pauses (all, and full collections), how late a 5 ms timer fired (the
+loop was busy that long) and resident memory when the feed starts and ends.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import fcntl
+import gc
 import json
 import os
 import resource
@@ -57,18 +62,56 @@ class BenchEngine:
         pass
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def child(rate: int, seconds: float, result_path: Path) -> None:
     sys.path.insert(0, str(REPO))
     from workbench.events import LogLine
     from workbench.tui.app import WorkbenchApp
     from workbench.tui.panes.logs import LogsPane
+    from workbench.tui.screens.main import MainScreen
 
     engine = BenchEngine(Path(tempfile.mkdtemp(prefix="wb-bench-")))
+    handled: list[float] = []  # when each F reached its action (CLOCK_MONOTONIC, as the parent's)
+    toggle = MainScreen.action_toggle_follow
+
+    def timed_toggle(screen: MainScreen) -> None:
+        handled.append(time.monotonic())
+        toggle(screen)
+
+    MainScreen.action_toggle_follow = timed_toggle  # type: ignore[method-assign]
     stats: dict[str, float] = {"published": 0, "fed_seconds": 0.0}
     nodes = [f"kubernetes-minion-{i}" for i in range(1, 9)] + ["kubernetes-master"]
     sources = ["salt", "push", "kubelet", "build"]
 
+    pauses: list[float] = []  # garbage collector pauses, seconds
+    full_pauses: list[float] = []  # of them, the full (generation 2) collections
+    gc_started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            gc_started[0] = time.perf_counter()
+            return
+        pauses.append(time.perf_counter() - gc_started[0])
+        if info["generation"] == 2:
+            full_pauses.append(pauses[-1])
+
+    stalls: list[float] = []  # how late a 5 ms timer fired: the loop was busy that long
+
+    async def watch_loop() -> None:
+        while True:
+            asked = time.perf_counter()
+            await asyncio.sleep(0.005)
+            stalls.append(time.perf_counter() - asked - 0.005)
+
     async def feed() -> None:
+        gc.callbacks.append(on_gc)
+        watcher = asyncio.get_running_loop().create_task(watch_loop())
+        cpu_start = time.thread_time()
+        stats["rss_start_mb"] = _rss_mb()
         tick = 0.01
         per_tick = max(1, int(rate * tick))
         publish = engine.bus.publish
@@ -84,6 +127,19 @@ def child(rate: int, seconds: float, result_path: Path) -> None:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
         stats["published"] = n
         stats["fed_seconds"] = time.monotonic() - start
+        stats["main_cpu_share"] = (time.thread_time() - cpu_start) / stats["fed_seconds"]
+        watcher.cancel()
+        gc.callbacks.remove(on_gc)
+        stats["gc_max_ms"] = max(pauses, default=0.0) * 1000
+        stats["gc_total_ms"] = sum(pauses) * 1000
+        stats["gc_full"] = len(full_pauses)
+        stats["gc_full_max_ms"] = max(full_pauses, default=0.0) * 1000
+        stats["gc_objects_k"] = len(gc.get_objects()) / 1000
+        stalls.sort()
+        stats["stall_p99_ms"] = stalls[int(0.99 * (len(stalls) - 1))] * 1000 if stalls else 0.0
+        stats["stall_max_ms"] = max(stalls, default=0.0) * 1000
+        stats["rss_end_mb"] = _rss_mb()
+        stats["handled"] = handled  # type: ignore[assignment]
         logs = app.screen.query_one(LogsPane)
         stats["received"] = logs.received
         stats["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -159,6 +215,7 @@ def parent(rate: int, seconds: float) -> dict[str, float]:
     watcher = PtyWatcher(master)
     watcher.start()
     latencies: list[float] = []
+    sent: list[float] = []  # when each key was written
     try:
         deadline = time.monotonic() + 30
         while "Logs" not in watcher.seen_text or "follow" not in watcher.seen_text:
@@ -169,6 +226,7 @@ def parent(rate: int, seconds: float) -> dict[str, float]:
         word = "paused"
         while time.monotonic() - started < seconds and not result_path.exists():
             watcher.arm(word)
+            sent.append(time.monotonic())
             os.write(master, b"F")
             if not watcher.found.wait(5.0):
                 raise SystemExit(f"no frame showed {word!r} within 5 s of the key")
@@ -192,6 +250,13 @@ def parent(rate: int, seconds: float) -> dict[str, float]:
             proc.wait()
         os.close(master)
     stats = json.loads(result_path.read_text())
+    # each key's latency split at its action: input thread and message queue, then frame
+    to_action = [(h - k) * 1000 for k, h in zip(sent, stats["handled"], strict=False)]
+    to_frame = [lat - a for lat, a in zip(latencies, to_action, strict=False)]
+    for name, values in (("key_to_action", sorted(to_action)), ("action_to_frame", sorted(to_frame))):
+        if values:
+            stats[f"{name}_p50_ms"] = statistics.median(values)
+            stats[f"{name}_max_ms"] = values[-1]
     latencies.sort()
     p99_index = min(len(latencies) - 1, max(0, round(0.99 * len(latencies)) - 1))
     return {
@@ -201,6 +266,10 @@ def parent(rate: int, seconds: float) -> dict[str, float]:
         "peak_rss_mb": round(stats["peak_rss_mb"], 1),
         "samples": len(latencies),
         "published_per_s": round(stats["published"] / stats["fed_seconds"]),
+        "diagnostics": {k: round(stats[k], 2) for k in (
+            "main_cpu_share", "gc_max_ms", "gc_total_ms", "gc_full", "gc_full_max_ms", "gc_objects_k",
+            "stall_p99_ms", "stall_max_ms", "rss_start_mb", "rss_end_mb", "key_to_action_p50_ms",
+            "key_to_action_max_ms", "action_to_frame_p50_ms", "action_to_frame_max_ms") if k in stats},
     }
 
 
@@ -208,16 +277,29 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=int, default=50_000, help="log lines per second")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds; the summary gives medians")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.rate, args.seconds, args.result)
         return 0
-    figures = parent(args.rate, args.seconds)
-    print(f"samples={figures.pop('samples')} published_per_s={figures.pop('published_per_s')}",
-          file=sys.stderr)
-    print(json.dumps(figures))
+    rounds = []
+    for _ in range(max(1, args.repeat)):
+        figures = parent(args.rate, args.seconds)
+        print(f"samples={figures.pop('samples')} published_per_s={figures.pop('published_per_s')} "
+              f"{json.dumps(figures.pop('diagnostics'))}", file=sys.stderr)
+        if args.repeat > 1:
+            print(json.dumps(figures), file=sys.stderr)
+        rounds.append(figures)
+    if len(rounds) == 1:
+        print(json.dumps(rounds[0]))
+        return 0
+    summary: dict[str, object] = {k: round(statistics.median(r[k] for r in rounds), 1) for k in rounds[0]}
+    p99s = sorted(r["p99_ms"] for r in rounds)
+    summary["spread"] = {"p99_ms_min": p99s[0], "p99_ms_max": p99s[-1], "rounds": len(rounds)}
+    summary["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(summary))
     return 0
 
 
