@@ -70,8 +70,6 @@ def failure_text(event: PipelineFinished) -> str:
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(SCREEN_BINDINGS)
     ALLOW_IN_MAXIMIZED_VIEW = "#header, Footer"
-    #: Alerts that arrive this soon after start were there before: no toast for them.
-    ALERT_GRACE_S = 15.0
 
     app: WorkbenchApp  # type: ignore[assignment]
 
@@ -94,13 +92,6 @@ class MainScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#instances-table").focus()
         self.refresh_history()
-        self.set_timer(self.ALERT_GRACE_S, self._alerts_seen_at_start)
-
-    def _alerts_seen_at_start(self) -> None:
-        """The engine says nothing when its first check finds nothing: after the grace
-        period every alert that appears is new."""
-        if self._alert_keys is None:
-            self._alert_keys = set()
 
     def on_resize(self, event: events.Resize) -> None:
         """Below ~110 columns the palette key gives its place to Help and Quit (Ctrl+P still works)."""
@@ -140,7 +131,7 @@ class MainScreen(Screen[None]):
 
     def _announce_new_alerts(self, alerts: tuple[Any, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
-        check within ALERT_GRACE_S: those are in the pane as the app opens)."""
+        check, which the engine always publishes: those are in the pane as the app opens)."""
         keys = {alert_row_key(a) for a in alerts}
         seen, self._alert_keys = self._alert_keys, keys
         if seen is None:
