@@ -736,10 +736,13 @@ class Replacer:
     """
 
     def __init__(self, exchange="auto"):
-        self.exchange = libc_renameat2() if exchange == "auto" else exchange
+        self.exchange = exchange  # "auto": looked up at the first put (a push with nothing
+        # to replace does not import ctypes)
 
     def put(self, tmp, path):
         """Returns "exchange" or "rename", the way it went."""
+        if self.exchange == "auto":
+            self.exchange = libc_renameat2()
         if self.exchange is not None:
             try:
                 st = os.lstat(path)
