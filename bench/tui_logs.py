@@ -111,6 +111,7 @@ def child(rate: int, seconds: float, result_path: Path) -> None:
         gc.callbacks.append(on_gc)
         watcher = asyncio.get_running_loop().create_task(watch_loop())
         cpu_start = time.thread_time()
+        process_start = time.process_time()
         stats["rss_start_mb"] = _rss_mb()
         tick = 0.01
         per_tick = max(1, int(rate * tick))
@@ -128,6 +129,7 @@ def child(rate: int, seconds: float, result_path: Path) -> None:
         stats["published"] = n
         stats["fed_seconds"] = time.monotonic() - start
         stats["main_cpu_share"] = (time.thread_time() - cpu_start) / stats["fed_seconds"]
+        stats["process_cpu_share"] = (time.process_time() - process_start) / stats["fed_seconds"]
         watcher.cancel()
         gc.callbacks.remove(on_gc)
         stats["gc_max_ms"] = max(pauses, default=0.0) * 1000
@@ -267,7 +269,7 @@ def parent(rate: int, seconds: float) -> dict[str, float]:
         "samples": len(latencies),
         "published_per_s": round(stats["published"] / stats["fed_seconds"]),
         "diagnostics": {k: round(stats[k], 2) for k in (
-            "main_cpu_share", "gc_max_ms", "gc_total_ms", "gc_full", "gc_full_max_ms", "gc_objects_k",
+            "main_cpu_share", "process_cpu_share", "gc_max_ms", "gc_total_ms", "gc_full", "gc_full_max_ms", "gc_objects_k",
             "stall_p99_ms", "stall_max_ms", "rss_start_mb", "rss_end_mb", "key_to_action_p50_ms",
             "key_to_action_max_ms", "action_to_frame_p50_ms", "action_to_frame_max_ms") if k in stats},
     }
