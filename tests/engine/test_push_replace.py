@@ -139,3 +139,18 @@ async def test_an_old_file_left_under_a_temp_name_is_cleaned_by_the_next_push(tm
     orphan.write_bytes(b"v0" * 1000)
     await push_files({"kubelet": b"v2" * 1000}, work, node)
     assert not orphan.exists() and (node / "dest" / "kubelet").read_bytes() == b"v2" * 1000
+
+
+def test_another_exchange_error_renames_this_file_and_tries_again_next_time(tmp_path: Path) -> None:
+    calls: list[bytes] = []
+
+    def busy(a: bytes, b: bytes) -> int:
+        calls.append(b)
+        return errno.EPERM
+
+    path, tmp = _files(tmp_path, b"old", b"new")
+    replacer = agent.Replacer(exchange=busy)
+    assert replacer.put(str(tmp), str(path)) == "rename" and path.read_bytes() == b"new"
+    tmp.write_bytes(b"newer")
+    assert replacer.put(str(tmp), str(path)) == "rename" and path.read_bytes() == b"newer"
+    assert len(calls) == 2 and not tmp.exists()

@@ -756,8 +756,7 @@ class Replacer:
                     return "exchange"
                 if err in NO_EXCHANGE:
                     self.exchange = None  # this filesystem cannot: rename from now on
-                elif err != errno.ENOENT:  # ENOENT: the file went away meanwhile, rename
-                    raise OSError(err, os.strerror(err), path)
+                # else (the file went away meanwhile, or anything odd): the rename decides
         os.replace(tmp, path)
         return "rename"
 
