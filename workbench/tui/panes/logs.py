@@ -33,13 +33,18 @@ class LogView(Log):
     messages and garbage cycles) for what is ``len`` on a printable ASCII line."""
 
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
-        if lines:
+        if not lines:
+            return
+        joined = "".join(lines)
+        if joined.isascii() and joined.isprintable():  # the usual batch: one C-speed check
+            width = max(map(len, lines))
+        else:
             process = self._process_line
             width = max(
                 len(line) if line.isascii() and line.isprintable() else cell_len(process(line))
                 for line in lines
             )
-            self._update_maximum_width(updates, width)
+        self._update_maximum_width(updates, width)
 
 
 class SearchInput(Input):
