@@ -154,3 +154,15 @@ def test_another_exchange_error_renames_this_file_and_tries_again_next_time(tmp_
     tmp.write_bytes(b"newer")
     assert replacer.put(str(tmp), str(path)) == "rename" and path.read_bytes() == b"newer"
     assert len(calls) == 2 and not tmp.exists()
+
+
+async def test_by_default_a_push_renames_over_the_old_file_like_rsync(tmp_path: Path) -> None:
+    """ext4 guards replace-by-rename on power loss; the swap is opt-in (profile push.swap)."""
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    old = {"kubelet": binary(13, MB)}
+    await push_files(old, work, node)
+    done, _, _ = await push_files({"kubelet": edit(old["kubelet"], 14)}, work, node)
+    assert done["ok"], done
+    assert (done["stats"]["exchanged"], done["stats"]["renamed"]) == (0, 1)

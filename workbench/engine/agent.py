@@ -513,8 +513,10 @@ class Agent:
             self.kernel_copy = False
         self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0, "checked": 0,
                       "exchanged": 0, "renamed": 0}
-        if msg.get("replace") == "rename":
+        if msg.get("replace", "rename") == "rename":  # as rsync: ext4 guards replace-by-rename
             self.replacer.exchange = None
+        elif self.replacer.exchange is None:
+            self.replacer.exchange = "auto"
         self.timers = dict.fromkeys(("read", "check", "copy", "receive", "fsync", "replace"), 0.0)
         cpu0 = os.times()
         ok_count, dirs = 0, set()

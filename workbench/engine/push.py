@@ -49,10 +49,12 @@ Guarantees (profile ``[push]``):
 - A file's identity in the node's index is the xxh3_128 of its size and chunk table (chunks
   are named by xxh3_128 already); it decides which files differ, never what is accepted.
 - ``fsync = false`` (default, like rsync): files reach the disk when the kernel writes them
-  back (within ~30 s). A node crash or power loss before that may leave a newly pushed file
-  empty or short (ext4's rename heuristic, which rsync relies on, no longer applies to a
-  swap): old-or-new holds for interrupted pushes, not for power loss. The next push sees
-  the file's size/mtime/ctime differ from the agent's index and sends it again. ``fsync =
+  back. Each file is renamed over the old one, as rsync does, so ext4's replace-by-rename
+  heuristic starts its writeback at once and a power loss leaves the old or the new file.
+  ``swap = true`` exchanges the names instead (renameat2 RENAME_EXCHANGE, then the old file
+  is unlinked): no forced writeback in the middle of a push, but a power loss within ~30 s
+  may then leave a newly pushed file empty; the next push sees its size/mtime/ctime differ
+  from the agent's index and sends it again. ``fsync =
   true`` makes each file durable before its swap and the directories after, before the
   push reports success: old or new across power loss too.
 - Files the agent put under the pushed roots (release dir, salt tree) that the build no
@@ -155,6 +157,7 @@ async def push(
     ctx = _Push(bus, manifest_task, launcher or default_launch, dry_run,
                 (relay_host or profile.cluster.master_ip) if relay and not dry_run else None, pipeline)
     ctx.roots, ctx.fsync, ctx.verify = push_roots(profile), profile.push.fsync, profile.push.verify
+    ctx.replace = "auto" if profile.push.swap else "rename"
     ctx.minions_left = len(targets) - 1 if ctx.relay_host else 0
     runs = [ctx.run_node(name, conn, role=("master" if name == master else "minion") if ctx.relay_host else "direct")
             for name, (_node, conn) in targets.items()]
@@ -205,6 +208,7 @@ class _Push:
         self.roots: list[str] = []
         self.fsync = False
         self.verify = "full"
+        self.replace = "rename"  # or "auto": swap where the kernel can (profile push.swap)
         self.secret = secrets.token_hex(32)
         REDACTOR.add(self.secret)
         self.relay_port: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
@@ -298,7 +302,7 @@ class _Push:
                     via = "relay"
                     digests = await self.digests(changed, missing)
                     done = await session.fetch(self.relay_host, port, self.secret, fsync=self.fsync,
-                                               verify=self.verify, files=changed, missing=missing,
+                                               verify=self.verify, replace=self.replace, files=changed, missing=missing,
                                                digests=digests)
                     sent = planned if done.get("ok") else 0
                     if not done.get("ok"):
@@ -308,7 +312,7 @@ class _Push:
                         missing = await session.plan(changed) if changed else []
                 if via == "direct":
                     done, sent = await session.send(changed, missing, progress.sent, fsync=self.fsync,
-                                                    verify=self.verify)
+                                                    verify=self.verify, replace=self.replace)
                 mark("sent")
             ok = bool(done.get("ok"))
             if ok and session.stale and not self.dry_run:

@@ -124,12 +124,13 @@ class AgentSession:
 
     async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]],
                    progress: Callable[[int], None] | None = None, *, fsync: bool = False,
-                   copy: str = "auto", verify: str = "full", replace: str = "auto") -> tuple[dict[str, Any], int]:
+                   copy: str = "auto", verify: str = "full", replace: str = "rename") -> tuple[dict[str, Any], int]:
         """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes.
 
         The SSH channel authenticates what travels; every chunk read to be sent is checked
         against its xxh3_128 first (a file rewritten since it was chunked stops the push).
-        ``copy="read/write"`` and ``replace="rename"`` force the agent's fallbacks (tests)."""
+        ``copy="read/write"`` forces the agent's fallback (tests); ``replace="auto"`` swaps
+        files in where the kernel can (profile ``push.swap``), ``"rename"`` renames over."""
         msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify,
                "replace": replace}
         self._send(wire.J, json.dumps(msg).encode())
@@ -187,14 +188,14 @@ class AgentSession:
         return wire.D, data
 
     async def fetch(self, host: str, port: int, secret: str, *, fsync: bool = False, verify: str = "full",
-                    files: Sequence[LocalFile] = (), missing: Sequence[Sequence[tuple[int, int]]] = (),
+                    replace: str = "rename", files: Sequence[LocalFile] = (), missing: Sequence[Sequence[tuple[int, int]]] = (),
                     digests: list[list[str]] | None = None) -> dict[str, Any]:
         """Have the node fetch its missing chunks from the relay (the master's agent).
 
         The relay stream is not authenticated: every run is proven by its sha256, the
         digests (``run_digests``, computed here unless given) sent over SSH."""
         msg = {"op": "send", "source": "relay", "host": host, "port": port, "secret": secret,
-               "fsync": fsync, "verify": verify}
+               "fsync": fsync, "verify": verify, "replace": replace}
         msg["runs"] = digests if digests is not None else await asyncio.to_thread(run_digests, files, missing)
         self._send(wire.J, json.dumps(msg).encode())
         await self._writer.drain()
