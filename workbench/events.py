@@ -178,7 +178,7 @@ class Subscription:
             self._wakeup.clear()
         return self.get_nowait()
 
-    async def __aiter__(self) -> AsyncIterator[Event]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[Event]:
         while True:
             batch = await self.get_batch()
             if not batch:
