@@ -75,7 +75,7 @@ def read_frame(stream):
     return kind, read_exact(stream, size) if size else b""
 
 
-def frame(kind, payload):
+def frame(kind: int, payload: bytes) -> bytes:  # annotated: push_session calls it under mypy --strict
     return HEADER.pack(kind, len(payload)) + payload
 
 

@@ -163,13 +163,13 @@ async def push(
             for name, (_node, conn) in targets.items()]
     try:
         results = tuple(await asyncio.gather(*runs))
-        manifest = await manifest_task
+        files = await manifest_task
     finally:
         manifest_task.cancel()
     report = PushReport(results, ctx.bytes_from_workstation, time.monotonic() - started,
-                        len(manifest), dry_run)
+                        len(files), dry_run)
     if not dry_run:
-        _remember(state, manifest, report)
+        _remember(state, files, report)
     return report
 
 
@@ -295,13 +295,14 @@ class _Push:
                 port = await session.serve(self.relay_host or "", self.secret)
                 self.bus.log("push", name, f"relay serving on {self.relay_host}:{port}")
                 self._set_relay(port)
-            sent, done = 0, {"ok": True}
+            sent = 0
+            done: dict[str, Any] = {"ok": True}
             if changed and not self.dry_run:
-                port = await self.relay_port if role == "minion" else None
-                if port is not None and self.relay_host is not None:
+                relay_port = await self.relay_port if role == "minion" else None
+                if relay_port is not None and self.relay_host is not None:
                     via = "relay"
                     digests = await self.digests(changed, missing)
-                    done = await session.fetch(self.relay_host, port, self.secret, fsync=self.fsync,
+                    done = await session.fetch(self.relay_host, relay_port, self.secret, fsync=self.fsync,
                                                verify=self.verify, replace=self.replace, files=changed, missing=missing,
                                                digests=digests)
                     sent = planned if done.get("ok") else 0

@@ -143,7 +143,7 @@ def _chunk_started(path: Path, avg: int, pool: ThreadPoolExecutor) -> tuple[Futu
         return empty, b"", lambda: None
     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     view = memoryview(mm)
-    digest = pool.submit(zlib.crc32, view)
+    crc = pool.submit(zlib.crc32, view)
 
     def done() -> None:
         view.release()
@@ -151,9 +151,9 @@ def _chunk_started(path: Path, avg: int, pool: ThreadPoolExecutor) -> tuple[Futu
         f.close()
 
     try:
-        return digest, chunk_table(view, avg), done
+        return crc, chunk_table(view, avg), done
     except BaseException:
-        digest.result()
+        crc.result()
         done()
         raise
 
@@ -182,9 +182,9 @@ class ChunkCache:
     def lookup(self, path: Path, size: int, mtime_ns: int) -> tuple[str, bytes, int] | None:
         """(content id, chunk table, crc32), or None (unknown, changed, or an older format)."""
         e = self.entries.get(str(path))
-        if e is None or len(e) != 5 or e[0] != size or e[1] != mtime_ns:
+        if e is None or len(e) != 5 or e[0] != size or e[1] != mtime_ns or not isinstance(e[4], int):
             return None
-        return str(e[2]), base64.b64decode(str(e[3])), int(e[4])  # type: ignore[call-overload]
+        return str(e[2]), base64.b64decode(str(e[3])), e[4]
 
     def store(self, path: Path, size: int, mtime_ns: int, digest: str, table: bytes, crc: int) -> None:
         self.entries[str(path)] = [size, mtime_ns, digest, base64.b64encode(table).decode(), crc]
@@ -226,8 +226,8 @@ def build_manifest(sources: Sequence[Source], cache: ChunkCache, avg: int = AVG_
                 out[i] = LocalFile(src.path, src.dest, st.st_size, st.st_mtime_ns, st.st_mode & 0o777,
                                    digest, table, crc.result())
         finally:
-            for *_, digest, _, done in started:
-                digest.exception()  # wait: the mapping must outlive the hashing
+            for *_, crc, _, done in started:
+                crc.exception()  # wait: the mapping must outlive the hashing
                 done()
     cache.save({str(s.path) for s in sources})
     return [f for f in out if f is not None]
