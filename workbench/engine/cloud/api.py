@@ -105,7 +105,8 @@ class CloudClient(CloudCore):
                 missing.append(f"floating IP pool {c.floating_ip_pool!r} (cluster.floating_ip_pool)")
             elif not pool.is_router_external:
                 missing.append(f"floating IP pool {c.floating_ip_pool!r}: not an external network")
-            if missing:
+            # each None added to ``missing``; naming them again narrows their types
+            if missing or image is None or flavor is None or keypair is None or net is None or pool is None:
                 raise CloudResourceMissing(f"cloud {self.cloud_label}: not found: {'; '.join(missing)}")
             return Resolved(
                 image_id=image.id, flavor_id=flavor.id, flavor_vcpus=int(flavor.vcpus or 0),

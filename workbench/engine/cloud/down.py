@@ -64,7 +64,7 @@ async def down(
     members.clear_pending(state)
     bus.publish(InstancesChanged(tuple(await client.list_instances())))
     result = DownResult(
-        servers=tuple(servers[k] for k in sorted(gone, key=servers.get)),
+        servers=tuple(servers[k] for k in sorted(gone, key=servers.__getitem__)),
         ports=tuple(sorted(ports.values())),
         floating_ips=tuple(sorted(fips.values())),
         remaining=tuple(remaining),
