@@ -25,6 +25,9 @@ from workbench.profile import Profile
 from workbench.redact import redact
 from workbench.state import StateDir
 
+# ConnectTiming is re-exported: callers get it with the pool that measures it.
+__all__ = ["ConnectTiming", "NodeLike", "RunResult", "SSHPool"]
+
 
 class NodeLike(Protocol):
     @property
