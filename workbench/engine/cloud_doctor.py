@@ -11,7 +11,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from workbench.engine.alerts import Alert, Fix
+from workbench.engine.alerts import Alert, Fix, FixFn
 from workbench.engine.cloud import members
 from workbench.engine.cloud.api import FloatingIP, Port
 from workbench.engine.cloud.lifecycle import Lifecycle
@@ -72,7 +72,7 @@ def _leaked_ports(ctx: DoctorContext, ports: list[Port], ours: list[Instance]) -
     return alerts
 
 
-def _delete_port_fix(ctx: DoctorContext, port_id: str):  # type: ignore[no-untyped-def]
+def _delete_port_fix(ctx: DoctorContext, port_id: str) -> FixFn:
     async def run() -> str:
         port = await ctx.cloud.get_port(port_id)
         if port is None:
@@ -133,7 +133,7 @@ async def _instance_error(ctx: DoctorContext, inst: Instance, ports: list[Port])
     )
 
 
-def _action_fix(ctx: DoctorContext, inst: Instance, action: str):  # type: ignore[no-untyped-def]
+def _action_fix(ctx: DoctorContext, inst: Instance, action: str) -> FixFn:
     async def run() -> str:
         life = Lifecycle(ctx.cloud, ctx.state, ctx.bus, "doctor")
         if action == "hard-reboot":
@@ -229,7 +229,7 @@ async def _provision(ctx: DoctorContext, inst: Instance, done: str) -> str:
     return f"{done}; {provisioned.removeprefix(f'{inst.name}: ')}"
 
 
-def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None):  # type: ignore[no-untyped-def]
+def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None) -> FixFn:
     async def run() -> str:
         plan = {n: (r, ip) for n, r, ip in ctx.profile.node_plan()}
         if name not in plan:
@@ -287,7 +287,7 @@ async def _stale_vagrant(ctx: DoctorContext) -> list[Alert]:
     return alerts
 
 
-def _remove_machine_fix(machines: Path, name: str):  # type: ignore[no-untyped-def]
+def _remove_machine_fix(machines: Path, name: str) -> FixFn:
     async def run() -> str:
         target = machines / name
         if target.resolve().parent != machines.resolve():

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from workbench.engine.cloud import members
 from workbench.engine.cloud.api import CloudClient
 from workbench.engine.cloud.lifecycle import Lifecycle
+from workbench.engine.cloud.models import Instance
 from workbench.errors import CloudError
 from workbench.events import (
     Bus,
@@ -91,7 +92,7 @@ async def _delete_round(
 ) -> None:
     ours = [i for i in await client.list_instances() if i.tagged]
 
-    async def one(inst) -> None:  # type: ignore[no-untyped-def]
+    async def one(inst: Instance) -> None:
         bus.publish(StageStarted(PIPELINE, "servers", inst.name))
         t0 = time.monotonic()
         try:

@@ -77,8 +77,10 @@ def _get(resource: Any, key: str) -> Any:
 
 def role_of(name: str, metadata: dict[str, str] | None) -> Role:
     role = (metadata or {}).get(ROLE_META)
-    if role in ("master", "minion"):
-        return role  # type: ignore[return-value]
+    if role == "master":
+        return "master"
+    if role == "minion":
+        return "minion"
     if name.endswith("-master"):
         return "master"
     if "-minion-" in name:
