@@ -9,32 +9,16 @@ from typing import Any
 import pytest
 from textual.app import App
 
+from tests.tui.terminal_helpers import ShellApp, cluster_engine
 from workbench.engine.pipeline import Engine
-from workbench.events import Bus
-from workbench.profile import load_profile
 from workbench.tui.screens.terminal import TerminalScreen
 from workbench.tui.terminal import TerminalView, key_to_bytes
 
 
-class ShellApp(App[None]):
-    def __init__(self, engine: Engine, node: str) -> None:
-        super().__init__()
-        self.engine = engine
-        self.node = node
-
-    def on_mount(self) -> None:
-        self.push_screen(TerminalScreen(self.engine, self.node))
-
-
 @pytest.fixture
 async def engine(make_sandbox: Callable[..., Any]) -> Any:
-    box = make_sandbox(minions=1)
-    eng = Engine(load_profile(box.profile_path, environ={}), bus=Bus())
-    await eng.up()
-    try:
+    async with cluster_engine(make_sandbox, minions=1) as eng:
         yield eng
-    finally:
-        await eng.close()
 
 
 async def wait_for(pilot: Any, view: TerminalView, text: str, timeout: float = 10.0) -> str:
