@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,7 @@ class Tmux:
     def __init__(self, socket: str) -> None:
         self.socket = socket
         self.seen: list[str] = []  # every screen captured, for what scrolled away
+        self.app_pid: int | None = None  # the workbench we started in the pane
 
     def __call__(self, *args: str) -> str:
         done = subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
@@ -80,6 +82,20 @@ def tmux() -> Iterator[Tmux]:
         yield server
     finally:
         server("kill-server")  # only our own server, on our own socket
+        _reap(server.app_pid)
+
+
+def _reap(pid: int | None) -> None:
+    """The terminal is gone (SIGHUP): the app must exit. If it has not within the deadline,
+    kill it (its own session: tmux made it a session leader) and fail, never leave it."""
+    if pid is None:
+        return
+    deadline = time.monotonic() + 20
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if os.path.exists(f"/proc/{pid}") and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        os.killpg(pid, signal.SIGKILL)
+        raise AssertionError(f"workbench (pid {pid}) did not exit when its terminal went away")
 
 
 def test_workbench_in_tmux_up_redeploy_ssh_quit(tmux: Tmux, tmp_path: Path) -> None:
@@ -88,7 +104,7 @@ def test_workbench_in_tmux_up_redeploy_ssh_quit(tmux: Tmux, tmp_path: Path) -> N
     tmux("new-session", "-d", "-x", "120", "-y", "40", "-c", str(tmp_path),
          *[f"-e{k}={v}" for k, v in env.items() if k in ("PATH", "HOME", "LANG", "LC_ALL")],
          "--", sys.executable, "-m", "workbench", "--sandbox", "--sandbox-dir", str(sandbox_dir))
-    pid = int(tmux("display-message", "-p", "#{pane_pid}").strip())
+    pid = tmux.app_pid = int(tmux("display-message", "-p", "#{pane_pid}").strip())
 
     tmux.wait(lambda s: all(p in s for p in ("Build", "Instances", "Logs", "Cluster", "Alerts")), "the panes", 30)
     assert "SANDBOX" in tmux.screen()
