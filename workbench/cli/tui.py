@@ -19,7 +19,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ HELP = "open the workbench TUI (what `workbench` with no verb does)"
 FIRST_FRAME_TIMEOUT = 30.0
 #: Too narrow for the pane titles: the gate opens this long after every pane had its place.
 SETTLE_S = 1.0
+#: After SIGHUP/SIGTERM the app gets this long to exit before the watchdog ends the process.
+EXIT_GRACE_S = 10.0
 # What the driver writes besides text: CSI, OSC (BEL or ST), charset and keypad escapes.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][0-9A-Za-z]|\x1b[=>78]")
 
@@ -101,6 +103,55 @@ class SandboxStarter:
             self.box.stop()
 
 
+class ExitWatchdog:
+    """Ends the process if a signal's exit has not finished ``grace`` seconds later.
+
+    A Textual driver whose terminal is gone can block the main thread for good (its
+    bounded output queue full, no writer left); then no signal handler on the event
+    loop runs any more either. ``arm`` is safe from a Python signal handler: it only
+    sets an event for a thread started beforehand. On expiry ``cleanup`` (stopping the
+    sandbox, which kills its node processes) gets at most ``grace`` seconds more, then
+    ``exit(128 + signum)``.
+    """
+
+    def __init__(self, cleanup: Callable[[], None], grace: float = EXIT_GRACE_S,
+                 exit: Callable[[int], object] = os._exit) -> None:
+        self.cleanup = cleanup
+        self.grace = grace
+        self._exit = exit
+        self.signum: int | None = None
+        self._armed = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="exit-watchdog", daemon=True)
+
+    def start(self) -> ExitWatchdog:
+        self._thread.start()
+        return self
+
+    def arm(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+        self._armed.set()
+
+    def disarm(self) -> None:
+        """The process is exiting normally: the watchdog stands down."""
+        self._done.set()
+        self._armed.set()
+
+    def _watch(self) -> None:
+        self._armed.wait()
+        if self._done.wait(self.grace) or self.signum is None:
+            return
+        cleaner = threading.Thread(target=self._cleanup, name="exit-cleanup", daemon=True)
+        cleaner.start()
+        cleaner.join(self.grace)
+        self._exit(128 + self.signum)
+
+    def _cleanup(self) -> None:
+        with contextlib.suppress(BaseException):
+            self.cleanup()
+
+
 def run(args: argparse.Namespace) -> int:
     from workbench.errors import UsageError
     from workbench.profile import load_profile
@@ -108,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
     profile_arg = getattr(args, "profile", None)
     use_sandbox = bool(args.sandbox or args.sandbox_dir) or not cloud_configured(profile_arg)
     starter: SandboxStarter | None = None
+    watchdog = ExitWatchdog(lambda: starter.stop() if starter is not None else None).start()
     try:
         if use_sandbox:
             directory = Path(args.sandbox_dir) if args.sandbox_dir else default_sandbox_dir()
@@ -121,13 +173,16 @@ def run(args: argparse.Namespace) -> int:
             profile = load_profile(starter.profile_path, environ={})
         else:
             profile = load_profile(profile_arg)
-        return asyncio.run(_run_app(profile, readonly=bool(args.readonly), starter=starter))
+        return asyncio.run(_run_app(profile, readonly=bool(args.readonly), starter=starter,
+                                    watchdog=watchdog))
     finally:
         if starter is not None:
             starter.stop()
+        watchdog.disarm()
 
 
-async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | None) -> int:
+async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | None,
+                   watchdog: ExitWatchdog | None = None) -> int:
     from workbench.engine.pipeline import Engine
     from workbench.tui.app import WorkbenchApp
 
@@ -137,16 +192,23 @@ async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | No
     app = WorkbenchApp(engine, readonly=readonly)
     watch = FrameWatch(app)
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        loop.add_signal_handler(signum, app.exit)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        # A plain handler, not loop.add_signal_handler: it must run (and arm the
+        # watchdog) even when the loop is stuck in a blocked driver call.
+        if watchdog is not None:
+            watchdog.arm(signum)
+        loop.call_soon_threadsafe(app.exit)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
     running = asyncio.create_task(app.run_async())
     opener = asyncio.create_task(_open_gate(app, running, ready, starter, watch))
     try:
         await running
     finally:
         opener.cancel()
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            loop.remove_signal_handler(signum)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         await engine.close()
     if opener.done() and not opener.cancelled() and opener.exception() is not None:
         raise opener.exception()  # type: ignore[misc]
@@ -186,6 +248,18 @@ class FrameWatch:
         watch = self
 
         class WatchedDriver(app.driver_class):  # type: ignore[misc, name-defined]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                if hasattr(self, "_file"):  # the writer thread's file: see TerminalOut
+                    self._file = TerminalOut(self._file)
+
+            def _sigcont_application(self, *args: Any) -> None:
+                # The kernel sends SIGCONT (after SIGHUP) when the terminal hangs up;
+                # only a SIGCONT after our own SIGTSTP is a resume. Textual's resume
+                # would start a second writer thread that dies on the dead tty.
+                if getattr(self, "_must_signal_resume", True):
+                    super()._sigcont_application(*args)
+
             def write(self, data: str) -> None:
                 super().write(data)
                 if not watch.shown.is_set():
@@ -206,6 +280,38 @@ class FrameWatch:
             self.shown.set()
         elif self.settled_at is None and all(w.region.area for w in panes):
             self.settled_at = asyncio.get_running_loop().time()
+
+
+class TerminalOut:
+    """The driver's output file; once the terminal is gone (EIO) it drops what is written.
+
+    Textual's writer thread dies on the first OSError, and with no reader its bounded
+    queue fills: the next ``write`` (or the ``None`` that stops it) blocks forever.
+    """
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self.gone = False
+
+    def write(self, text: str) -> None:
+        if not self.gone:
+            try:
+                self._file.write(text)
+            except (OSError, ValueError):
+                self.gone = True
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._file.flush()
+            except (OSError, ValueError):
+                self.gone = True
+
+    def fileno(self) -> int:
+        return int(self._file.fileno())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 async def _first_frame(app: Any, running: asyncio.Task[Any], watch: FrameWatch,
