@@ -61,6 +61,7 @@ BINARIES = {"kube-apiserver": 0.24, "kube-controller-manager": 0.18, "kubelet": 
 TARBALL_SHARE = 0.15
 VERBOSE = False
 VERIFY = "full"
+SWAP = False
 LOW = bytes.maketrans(bytes(range(256)), bytes(b % 16 for b in range(256)))
 
 
@@ -209,16 +210,16 @@ def rsync_parallel(src: Path, nodes: list[SSHDNode], dest: str) -> tuple[float, 
 
 
 def profile_for(root: Path, nodes: list[SSHDNode]) -> Profile:
-    return _profile(root, nodes, VERIFY)
+    return _profile(root, nodes, VERIFY, SWAP)
 
 
-def _profile(root: Path, nodes: list[SSHDNode], verify: str) -> Profile:
+def _profile(root: Path, nodes: list[SSHDNode], verify: str, swap: bool = False) -> Profile:
     return Profile(
         cluster=ClusterSection(name="kubernetes", minions=len(nodes) - 1, master_ip=nodes[0].address),
         ssh=SSHSection(user="root"),
         kube=KubeSection(root=root),
         paths=PathsSection(release_dir="push", salt_tree="salt"),
-        push=PushSection(include_tars=False, include_salt=False, extra=("tree",), verify=verify),
+        push=PushSection(include_tars=False, include_salt=False, extra=("tree",), verify=verify, swap=swap),
     )
 
 
@@ -260,11 +261,13 @@ def main() -> int:
     ap.add_argument("--verbose", action="store_true", help="print each node's phase timings")
     ap.add_argument("--floor", action="store_true",
                     help="also time, alone, what no push can skip, and print the floor they add up to")
+    ap.add_argument("--swap", action="store_true",
+                    help="push.swap for both pushes (RENAME_EXCHANGE instead of rename over the old file)")
     ap.add_argument("--verify", choices=("full", "delta"), default="full",
                     help="push.verify for both pushes (default full: sha256 of every byte a node writes)")
     args = ap.parse_args()
-    global VERBOSE, VERIFY
-    VERBOSE, VERIFY = args.verbose, args.verify
+    global VERBOSE, VERIFY, SWAP
+    VERBOSE, VERIFY, SWAP = args.verbose, args.verify, args.swap
     with tempfile.TemporaryDirectory(prefix="push-bench-", dir=args.workdir) as tmp:
         return run(Path(tmp), args.size, args.nodes, max(1, args.repeat), args.floor)
 
@@ -334,13 +337,13 @@ def run(work: Path, size: int, n: int, repeat: int = 1, floor: bool = False) -> 
     say(f"{'method':<36}{'median s':>9}{'min-max s':>14}{'MB from workstation':>22}   ({repeat} run(s) each)")
     for label, m in zip(labels, METHODS, strict=True):
         say(f"{label:<36}{med[m]:>9.2f}{min(times[m]):>7.2f}-{max(times[m]):<6.2f}{sent[m] / 1e6:>22.2f}")
-    say(f"workbench push with nothing changed: {nochange:.3f} s (connections included); push.verify = {VERIFY}")
+    say(f"workbench push with nothing changed: {nochange:.3f} s (connections included); push.verify = {VERIFY}, push.swap = {SWAP}")
     say(f"best workbench / rsync sequential = {best / seq_s:.3f}; / rsync parallel = {best / par_s:.3f}")
     print(json.dumps({
         "size_bytes": size, "nodes": n, "rsync_sequential_s": round(seq_s, 3),
         "rsync_parallel_s": round(par_s, 3), "direct_s": round(direct_s, 3), "relay_s": round(relay_s, 3),
         "ratio_vs_rsync_sequential": round(best / seq_s, 3), "ratio_vs_rsync_parallel": round(best / par_s, 3),
-        "relay_bytes_from_workstation": sent["push relay"], "nochange_s": round(nochange, 3), "verify": VERIFY,
+        "relay_bytes_from_workstation": sent["push relay"], "nochange_s": round(nochange, 3), "verify": VERIFY, "swap": SWAP,
         "runs": {m: [round(x, 3) for x in v] for m, v in times.items()},
         **({"floor_s": round(floor_s, 3)} if floor else {}),
     }))
