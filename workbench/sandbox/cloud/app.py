@@ -194,26 +194,25 @@ def _microversion(request: web.Request) -> str:
     return wanted
 
 
-def _internal(path: str) -> ApiError:
-    message = "An unexpected error prevented the server from fulfilling your request."
+def _service_error(path: str, status: int, neutron_type: str, title: str, message: str) -> ApiError:
+    """The error body of the service that owns ``path``, as that service writes it."""
     if path.startswith("/compute"):
-        return errors.nova(500, message)
+        return errors.nova(status, message)
     if path.startswith("/network"):
-        return errors.neutron(500, "HTTPInternalServerError", message)
+        return errors.neutron(status, neutron_type, message)
     if path.startswith("/image"):
-        return errors.glance(500, message)
-    return errors.keystone(500, "Internal Server Error", message)
+        return errors.glance(status, message)
+    return errors.keystone(status, title, message)
+
+
+def _internal(path: str) -> ApiError:
+    return _service_error(path, 500, "HTTPInternalServerError", "Internal Server Error",
+                          "An unexpected error prevented the server from fulfilling your request.")
 
 
 def _unavailable(path: str) -> ApiError:
-    message = "The server is currently unavailable. Please try again at a later time."
-    if path.startswith("/compute"):
-        return errors.nova(503, message)
-    if path.startswith("/network"):
-        return errors.neutron(503, "ServiceUnavailable", message)
-    if path.startswith("/image"):
-        return errors.glance(503, message)
-    return errors.keystone(503, "Service Unavailable", message)
+    return _service_error(path, 503, "ServiceUnavailable", "Service Unavailable",
+                          "The server is currently unavailable. Please try again at a later time.")
 
 
 _control = web.RouteTableDef()
