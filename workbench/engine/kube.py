@@ -21,7 +21,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 
@@ -121,18 +121,25 @@ def _items(text: str | bytes | dict[str, Any], what: str) -> Iterator[tuple[int,
             yield index, item
 
 
+T = TypeVar("T")
+
+
 def _malformed(what: str, index: int, exc: Exception) -> KubeError:
     return KubeError(f"{what}: item {index} is malformed ({type(exc).__name__}: {exc})")
 
 
-def parse_nodes(text: str | bytes | dict[str, Any]) -> tuple[NodeInfo, ...]:
-    nodes = []
-    for index, item in _items(text, "nodes"):
+def _parse(text: str | bytes | dict[str, Any], what: str, one: Callable[[dict[str, Any]], T]) -> list[T]:
+    out = []
+    for index, item in _items(text, what):
         try:
-            nodes.append(_node(item))
+            out.append(one(item))
         except (AttributeError, TypeError, ValueError) as exc:
-            raise _malformed("nodes", index, exc) from None
-    return tuple(sorted(nodes, key=lambda n: n.name))
+            raise _malformed(what, index, exc) from None
+    return out
+
+
+def parse_nodes(text: str | bytes | dict[str, Any]) -> tuple[NodeInfo, ...]:
+    return tuple(sorted(_parse(text, "nodes", _node), key=lambda n: n.name))
 
 
 def _node(item: dict[str, Any]) -> NodeInfo:
@@ -144,13 +151,7 @@ def _node(item: dict[str, Any]) -> NodeInfo:
 
 
 def parse_pods(text: str | bytes | dict[str, Any]) -> tuple[PodInfo, ...]:
-    pods = []
-    for index, item in _items(text, "pods"):
-        try:
-            pods.append(_pod(item))
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise _malformed("pods", index, exc) from None
-    return tuple(sorted(pods, key=lambda p: (p.namespace, p.name)))
+    return tuple(sorted(_parse(text, "pods", _pod), key=lambda p: (p.namespace, p.name)))
 
 
 def _pod(item: dict[str, Any]) -> PodInfo:
