@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 from textual.app import App
+from textual.widgets import ContentSwitcher
 
 from workbench.tui.screens.terminal import TerminalScreen
 
@@ -70,10 +71,16 @@ def test_embedded_terminal_snapshot(snap_compare: Any) -> None:
         screen = pilot.app.screen
         while screen.current is None or "invalid utf-8" not in screen.current.view.text():
             await pilot.pause(0.02)
+        first = screen.current
         await screen.open_session("kubernetes-minion-1")
         while "invalid utf-8" not in screen.current.view.text():
             await pilot.pause(0.02)
         await pilot.press("ctrl+pageup")
+        # the switch is a message away from the key, and the first view must be laid out
+        # again before it paints: wait for both (under load a bare pause() was too early)
+        switcher = screen.query_one(ContentSwitcher)
+        while switcher.current != first.view.id or not first.view.region.area:
+            await pilot.pause(0.02)
         await pilot.wait_for_scheduled_animations()  # the tab underline slides
         await pilot.pause()
 
