@@ -191,3 +191,41 @@ async def test_system_ssh_uses_pinned_keys_and_the_jump_host(lab: Lab) -> None:
         assert pinned[master.id]["keys"] != [other]
     finally:
         await pool.close()
+
+
+async def test_jump_proxy_exits_when_the_destination_hangs_up_first(lab: Lab) -> None:
+    """The ``ssh -W`` child that ``-J`` starts must end once both directions have ended, also
+    when the destination closes before the client's EOF reaches the master (what a minion's
+    sshd does on the client's disconnect): else it outlives the ``ssh`` that started it."""
+    master = lab.node("k-master", "master", 2, floating=102)
+    await lab.serve(master)
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"bye\n")
+        writer.close()
+
+    dest = await asyncio.start_server(hang_up, master.fixed_ip, 0)
+    dest_port = dest.sockets[0].getsockname()[1]
+    pool = pool_for(lab)
+    proxy: asyncio.subprocess.Process | None = None
+    try:
+        await pool.connect(master)  # pins its key
+        argv = pool.system_ssh_argv(master)
+        argv[-1:-1] = ["-o", "BatchMode=yes", "-W", f"{master.fixed_ip}:{dest_port}"]
+        proxy = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proxy.stdin and proxy.stdout and proxy.stderr
+        # stdout's EOF: the master relayed the destination's EOF before ours was sent
+        assert await asyncio.wait_for(proxy.stdout.read(), 20) == b"bye\n"
+        proxy.stdin.close()
+        status = await asyncio.wait_for(proxy.wait(), 10)  # the deadline for the channel close
+        assert status == 0, await proxy.stderr.read()
+    finally:
+        if proxy is not None and proxy.returncode is None:
+            proxy.kill()
+            await proxy.wait()
+        dest.close()
+        await dest.wait_closed()
+        await pool.close()

@@ -13,6 +13,7 @@ import random
 import signal
 import socket
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import asyncssh
 
 from workbench.profile import Profile, SSHSection
+from workbench.sandbox.nodes.forward import open_tunnel
 from workbench.state import StateDir
 
 
@@ -137,9 +139,12 @@ class _Server(asyncssh.SSHServer):
     def __init__(self, owner: NodeServer) -> None:
         self.owner = owner
 
-    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> Awaitable[asyncssh.SSHTCPSession[bytes]] | bool:
         self.owner.forwarded.append(dest_host)
-        return dest_host.startswith("127.")
+        # the sandbox's forwarder: asyncssh's own never closes a tunnel whose destination hung up first
+        return open_tunnel(dest_host, dest_port) if dest_host.startswith("127.") else False
 
     def begin_auth(self, username: str) -> bool:
         self.owner.logins += 1

@@ -214,6 +214,40 @@ async def test_jump_through_master_to_minion(rig: Rig) -> None:
             await jump.open_connection("10.0.0.1", 22)
 
 
+async def test_jump_tunnel_closes_when_both_directions_ended_in_either_order(rig: Rig) -> None:
+    """The master's direct-tcpip channel closes once both directions ended, also when the
+    destination's EOF comes first (else ``ssh -J``'s proxy child never exits); a half-closed
+    tunnel still carries the other direction."""
+    master = rig.server("kubernetes-master")
+    await rig.manager.boot(master)
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"bye\n")
+        writer.close()
+
+    async def answer_after_eof(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"got %d\n" % len(await reader.read()))
+        writer.close()
+
+    dests = [await asyncio.start_server(h, master.fixed_ips[0], 0) for h in (hang_up, answer_after_eof)]
+    first, second = (d.sockets[0].getsockname()[1] for d in dests)
+    try:
+        async with await rig.connect(master) as jump:
+            reader, writer = await jump.open_connection(master.fixed_ips[0], first)
+            assert await asyncio.wait_for(reader.read(), 10) == b"bye\n"  # the destination's EOF, relayed
+            writer.write_eof()
+            await asyncio.wait_for(writer.channel.wait_closed(), 10)  # then ours: the master closes
+            reader, writer = await jump.open_connection(master.fixed_ips[0], second)
+            writer.write(b"x" * 1000)
+            writer.write_eof()  # ours first: the answer still comes back, then the close
+            assert await asyncio.wait_for(reader.read(), 10) == b"got 1000\n"
+            await asyncio.wait_for(writer.channel.wait_closed(), 10)
+    finally:
+        for d in dests:
+            d.close()
+            await d.wait_closed()
+
+
 async def test_openssh_pty_session(rig: Rig) -> None:
     server = rig.server("kubernetes-minion-2")
     await rig.manager.boot(server)

@@ -6,10 +6,12 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import asyncssh
 
+from .forward import open_tunnel
 from .session import run_exec, run_pty
 
 if TYPE_CHECKING:
@@ -49,12 +51,15 @@ class NodeSSHServer(asyncssh.SSHServer):
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
         return key.public_data in self.node.authorized_keys()
 
-    def connection_requested(self, dest_host: str, dest_port: int, orig_host: str, orig_port: int) -> bool:
-        """Jump-host forwarding (ssh -J), to loopback addresses only."""
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> Awaitable[asyncssh.SSHTCPSession[bytes]] | bool:
+        """Jump-host forwarding (ssh -J), to loopback addresses only; see ``forward``."""
         try:
-            return ipaddress.ip_address(dest_host).is_loopback
+            allowed = ipaddress.ip_address(dest_host).is_loopback
         except ValueError:
             return False
+        return open_tunnel(dest_host, dest_port) if allowed else False
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return False
