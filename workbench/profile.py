@@ -85,8 +85,8 @@ class PushSection:
     fsync: bool = False  # fsync each file before its rename (durable on power loss; rsync doesn't)
     # "full": CRC-32 of every byte a node writes + sha256 of the bytes that travelled; "delta": the latter (engine/push.py)
     verify: str = "full"
-    # swap files in with renameat2(RENAME_EXCHANGE) instead of renaming over them: spares
-    # ext4 a forced writeback mid-push, but loses its replace-by-rename safety on power loss
+    # swap files in with renameat2(RENAME_EXCHANGE) instead of renaming over them: spares ext4
+    # a forced writeback mid-push where the temp file could not be preallocated (engine/push.py)
     swap: bool = False
 
 

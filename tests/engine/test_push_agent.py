@@ -1,12 +1,14 @@
 """The agent's assembly paths, run as a real local process (same code and protocol as over SSH).
 
-Kernel copy and its read/write fallback give the same bytes; ``fsync`` syncs every file;
+Kernel copy, the checked copy from a mapping and the read/write fallback give the same
+bytes; after a reboot, a file whose data never reached the disk is found and sent again; ``fsync`` syncs every file;
 a node file edited in place (same size, mtime put back) is no longer trusted; files the
 build dropped are pruned, but only those the agent put under the pushed roots.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -75,10 +77,14 @@ async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path:
         assert (node / "dest" / "kubelet").read_bytes() == new
         stats = done["stats"]
         assert stats["received"] < len(new) // 4  # most of it came from the old file
-        if copy == "auto" and hasattr(os, "copy_file_range"):
-            assert stats["kernel_copied"] > len(new) // 2 and stats["written"] == 0
-        else:
-            assert stats["kernel_copied"] == 0 and stats["written"] > len(new) // 2
+        # full checks every old byte as it writes it, from the old file's mapping; delta trusts
+        # them and lets the kernel copy; read/write is the fallback for either
+        path = "written" if copy == "read/write" else "mapped" if verify == "full" else "kernel_copied"
+        if path == "kernel_copied" and not hasattr(os, "copy_file_range"):
+            path = "written"
+        assert stats[path] > len(new) // 2
+        assert all(stats[k] == 0 for k in ("kernel_copied", "mapped", "written") if k != path), stats
+        assert stats["preallocated"] == 1  # the temp file was allocated whole first
         # the bytes came over the (authenticated) SSH stream: no run digests; full checks every
         # byte it writes (relayed runs are proven by sha256: test_push_verify, test_push_sshd)
         assert stats["hashed"] == 0
@@ -160,3 +166,51 @@ async def test_files_dropped_from_the_build_are_pruned_only_under_the_roots(tmp_
     assert (node / "dest" / "release" / "a.tar.gz").read_bytes() == b"a" * 5000
     again = await push_files(build, work, node, roots=("release",))
     assert again[1:] == ([], 0)
+
+
+def rewrite_index(index: Path, change: Any) -> None:
+    """Apply ``change`` to every entry of the agent's index (a JSON-lines journal)."""
+    entries = [json.loads(line) for line in index.read_text().splitlines()]
+    index.write_text("".join(json.dumps(change(e)) + "\n" for e in entries))
+
+
+async def test_after_a_reboot_a_file_whose_data_was_lost_is_sent_again(tmp_path: Path) -> None:
+    """Power loss after a push: the name, size and stat identity are the new file's, but its
+    preallocated blocks read as zeros. The index entry is from another boot and was never
+    known to be on disk, so the next agent checks its CRC once, drops it and the push resends."""
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    lost, kept = binary(7, 2 * MB), binary(8, 2 * MB)
+    done, _, _ = await push_files({"kubelet": lost, "kube-proxy": kept}, work, node)
+    assert done["ok"] and done["stats"]["preallocated"] == 2
+    target = node / "dest" / "kubelet"
+    st = target.stat()
+    with open(target, "r+b") as f:  # what the disk holds: zeros, same identity
+        f.write(bytes(len(lost)))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    rewrite_index(node / "index", lambda e: dict(e, b="an-earlier-boot", t=os.stat(e["p"]).st_ctime_ns))
+    done, _, _ = await push_files({"kubelet": lost, "kube-proxy": kept}, work, node)
+    assert done["ok"] and done["stats"]["received"] > 0
+    assert target.read_bytes() == lost and (node / "dest" / "kube-proxy").read_bytes() == kept
+    # the intact one was confirmed by its CRC and kept: nothing of it travelled
+    entries = {Path(e["p"]).name: e for e in map(json.loads, (node / "index").read_text().splitlines())}
+    assert entries["kube-proxy"]["f"] == 1
+    assert (await push_files({"kubelet": lost, "kube-proxy": kept}, work, node))[0]["stats"] == {}
+
+
+async def test_files_written_a_while_ago_are_made_sure_on_disk_by_a_later_push(tmp_path: Path) -> None:
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    files = {"kubelet": binary(9, MB), "salt/top.sls": b"base: {}\n"}
+    await push_files(files, work, node)
+    index = node / "index"
+    assert all("f" not in e for e in map(json.loads, index.read_text().splitlines()))
+    rewrite_index(index, lambda e: dict(e, w=e["w"] - 120))  # as if pushed two minutes ago
+    await push_files(files, work, node)  # nothing changed: the agent only checks, and flushes
+    latest: dict[str, Any] = {}
+    for line in index.read_text().splitlines():
+        e = json.loads(line)
+        latest[e["p"]] = e
+    assert sorted(e.get("f") for e in latest.values()) == [1, 1]

@@ -8,9 +8,9 @@ likes. It keeps an index of what the node holds (per file: size, mtime, ctime, i
 and the chunk table computed by the workstation) in one JSON-lines file, trusted only while
 the file's stat identity is unchanged, so a push never re-reads the node's disk to learn it.
 
-A file is assembled in a temporary file: runs of chunks the node already holds are copied
-by the kernel (``copy_file_range``, falling back to read/write), new bytes are written in big
-buffered writes. Bytes on stdin are authenticated by SSH; every run relayed over TCP is
+A file is assembled in a temporary file, allocated whole first (``fallocate``): runs of chunks
+the node already holds are copied by the kernel (``copy_file_range``) or, when every byte is
+checked, written straight from the old file's mapping; new bytes are written in big writes. Bytes on stdin are authenticated by SSH; every run relayed over TCP is
 proven by sha256 against the workstation's digest (sent over SSH); with verify = full a CRC-32 of every byte written is computed while writing, in
 order, from the very bytes written (so nothing is re-read), and compared with the
 workstation's before the temp file is put in place (swapped in where the kernel can, else
@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import mmap
 import os
 import socket
 import stat
@@ -46,9 +47,11 @@ REC = 20  # a chunk table record: 16-byte xxh3_128 + 4-byte big-endian length
 VERSION = 2
 TMP_MARK = ".wbpush-"
 PIECE = 4 << 20  # hash/copy granularity: big enough for few syscalls, small enough for cache
+MAPPED_PIECE = 1 << 20  # checked then written while still in the CPU's cache
 NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM)
 RENAME_EXCHANGE = 2  # linux/fs.h
 NO_EXCHANGE = (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP)
+NO_FALLOCATE = (errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL)
 
 
 class StreamError(Exception):
@@ -86,12 +89,39 @@ def split(table):
     return recs, struct.unpack_from(">" + "16xI" * count, table) if count else ()
 
 
+def boot_id():
+    """This boot's id (Linux), or None: entries written in another boot may have lost data."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None
+
+
+def file_crc(fd, size, buf):
+    crc, done = 0, 0
+    while done < size:
+        k = os.preadv(fd, [buf], done)
+        if k == 0:
+            break
+        crc, done = zlib.crc32(buf[:k], crc), done + k
+    return crc if done == size else None
+
+
 def identity(st):
     return {"s": st.st_size, "m": st.st_mtime_ns, "t": st.st_ctime_ns, "i": st.st_ino}
 
 
 class Index:
-    """What this node holds: {path: entry}, journalled as JSON lines, compacted when it grows."""
+    """What this node holds: {path: entry}, journalled as JSON lines, compacted when it grows.
+
+    An entry is trusted while its file's stat identity is unchanged. A file put in place is
+    not on disk yet (preallocated and renamed, its data waits for the kernel's writeback), so
+    a power loss can leave the right name, size and identity over zeros. Each entry therefore
+    carries this boot's id (``b``), the file's CRC-32 (``k``) and when it was written (``w``);
+    once its data is known to be on disk it gets ``f``. After a reboot, an entry without
+    ``f`` is a suspect: ``confirm`` checks its CRC once and drops it if the bytes are wrong.
+    """
 
     def __init__(self, path, durable):
         self.path, self.durable = path, durable
@@ -122,6 +152,9 @@ class Index:
         except FileNotFoundError:
             pass
         self.journal = open(path, "a")  # noqa: SIM115 (held for the session)
+        self.boot = boot_id()
+        self.suspects = [p for p, e in self.entries.items()
+                         if e.get("b") not in (None, self.boot) and not e.get("f")]
 
     def valid(self, path, st=None):
         """The entry for ``path`` if the file on disk is still the one indexed."""
@@ -139,6 +172,36 @@ class Index:
         entry = dict(entry, p=path)
         self.entries[path] = entry
         self._append(entry)
+
+    def confirm(self, buf):
+        """Check each suspect's bytes against its CRC-32: on disk now if they match, else dropped."""
+        for path in self.suspects:
+            e, crc = self.valid(path), None
+            if e is not None and "k" in e:
+                with contextlib.suppress(OSError):
+                    fd = os.open(path, os.O_RDONLY)
+                    try:
+                        crc = file_crc(fd, e["s"], buf)
+                    finally:
+                        os.close(fd)
+            if crc is not None and crc == e["k"]:
+                self.record(path, dict(e, b=self.boot, f=1))
+            else:
+                self.forget(path)
+        self.suspects = []
+
+    def unflushed(self, older_than):
+        """(path, identity) of this boot's entries not known on disk, written before ``older_than``."""
+        return [(p, {k: e[k] for k in "smti"}) for p, e in list(self.entries.items())
+                if self.boot is not None and e.get("b") == self.boot and not e.get("f")
+                and e.get("w", 0) < older_than]
+
+    def flushed(self, done):
+        """Mark entries whose data ``flush`` saw reach the disk (if they are still those files)."""
+        for path, ident in done:
+            e = self.entries.get(path)
+            if e is not None and not e.get("f") and all(e.get(k) == v for k, v in ident.items()):
+                self.record(path, dict(e, f=1))
 
     def forget(self, path):
         if self.entries.pop(path, None) is not None:
@@ -175,11 +238,32 @@ class Index:
         os.replace(tmp, self.path)
 
 
+def flush(pending):
+    """fdatasync each file that is still the one indexed; the ones that made it to disk. Run
+    on files written at least a minute ago, long after the kernel's writeback (30 s), so it
+    is nearly free: it only makes sure, so that a reboot need not re-read them."""
+    done = []
+    for path, ident in pending:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            if identity(os.fstat(fd)) == ident:
+                os.fdatasync(fd)
+                done.append((path, ident))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+    return done
+
+
 class Held:
     """Source files opened once per push: the inode stays readable across a rename over it."""
 
     def __init__(self):
-        self.fds, self.identities = {}, {}
+        self.fds, self.identities, self.maps = {}, {}, {}
 
     def fd(self, path, index):
         if path not in self.fds:
@@ -191,6 +275,17 @@ class Held:
             self.fds[path], self.identities[path] = fd, identity(st)
         return self.fds[path]
 
+    def view(self, path):
+        """The held file mapped read-only: checked and written from in one pass, no copy into
+        a buffer first (a source truncated under the push would end this agent with SIGBUS,
+        leaving every file old or new)."""
+        if path not in self.maps:
+            m = mmap.mmap(self.fds[path], 0, prot=mmap.PROT_READ)
+            with contextlib.suppress(AttributeError, OSError):  # MADV_SEQUENTIAL: Python >= 3.8, Linux
+                m.madvise(mmap.MADV_SEQUENTIAL)
+            self.maps[path] = (m, memoryview(m))
+        return self.maps[path][1]
+
     def unchanged(self, path):
         """Nothing wrote to the held file since it was opened. ctime is left out here: this
         push's own rename over the path unlinks the old inode, which moves its ctime."""
@@ -198,9 +293,13 @@ class Held:
         return all(now[k] == then[k] for k in "smi")
 
     def close(self):
+        for m, view in self.maps.values():
+            with contextlib.suppress(BufferError):  # a slice still alive: the GC unmaps it
+                view.release()
+                m.close()
         for fd in self.fds.values():
             os.close(fd)
-        self.fds = {}
+        self.fds, self.maps = {}, {}
 
 
 class Stream:
@@ -375,6 +474,10 @@ class Agent:
         self.stats = {}
         self.timers = {}  # seconds per activity of the current send (phase timings)
         self.buffer = memoryview(bytearray(PIECE))  # reused: hashing reads sources through it
+        self.index.confirm(self.buffer)  # after a reboot only: the last push's files, once
+        self.mapped = True  # verify = full checks and writes old runs from a mapping
+        self.fallocate = "auto"  # libc's fallocate, looked up at the first file
+        self.flusher, self.flushed = None, None
 
     def send(self, kind, payload):
         try:
@@ -406,6 +509,19 @@ class Agent:
             self.early_sources = self.index.sources()
         except (OSError, ValueError):
             self.early_sources = None
+        pending = self.index.unflushed(time.time() - 60)
+        if pending:  # then, off the critical path, make sure older pushes reached the disk
+            self.flusher = threading.Thread(target=lambda: setattr(self, "flushed", flush(pending)), daemon=True)
+            self.flusher.start()
+
+    def settle(self):
+        """Record what the flusher saw reach the disk: it has nothing left to write unless the
+        disk is slow, so it gets two seconds; if not done by then, the next push will see."""
+        if self.flusher is not None:
+            self.flusher.join(2)
+        if self.flusher is not None and not self.flusher.is_alive() and self.flushed:
+            self.index.flushed(self.flushed)
+            self.flusher = self.flushed = None
 
     def located(self):
         """index.sources(), from the early thread when it got there (plan re-checks each
@@ -422,6 +538,7 @@ class Agent:
         (dropping a replaced file's last reference frees its pages, which takes a while)."""
         if self.server is not None:
             self.server.stop()
+        self.settle()
         self.index.close()
         self.reply(op="bye")
         os._exit(0)
@@ -433,6 +550,7 @@ class Agent:
         for fd in self.written.values():
             os.close(fd)
         self.written = {}
+        self.settle()
         self.index.close()
 
     # -- check: which files differ, which of ours are no longer in the build -------------
@@ -510,9 +628,9 @@ class Agent:
         t0 = time.monotonic()
         fsync, delta = bool(msg.get("fsync")), msg.get("verify") == "delta"
         if msg.get("copy") == "read/write":
-            self.kernel_copy = False
-        self.stats = {"kernel_copied": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0, "checked": 0,
-                      "exchanged": 0, "renamed": 0}
+            self.kernel_copy = self.mapped = False
+        self.stats = {"kernel_copied": 0, "mapped": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0,
+                      "checked": 0, "exchanged": 0, "renamed": 0, "preallocated": 0}
         if msg.get("replace", "rename") == "rename":  # as rsync: ext4 guards replace-by-rename
             self.replacer.exchange = None
         elif self.replacer.exchange is None:
@@ -543,9 +661,11 @@ class Agent:
                     raise ValueError("verify = full needs the file's crc32 from the workstation")
                 else:
                     check = Full(size, self.crcs[number], runs[number], self)
-                self.assemble(number, path, mode, ops, stream, fsync, check)
+                self.assemble(number, path, size, mode, ops, stream, fsync, check)
                 st = os.stat(path)
-                self.index.record(path, dict(identity(st), d=digest, c=base64.b64encode(table).decode()))
+                entry = dict(identity(st), d=digest, c=base64.b64encode(table).decode(), k=self.crcs[number],
+                             b=self.index.boot, w=time.time())
+                self.index.record(path, dict(entry, f=1) if fsync else entry)
                 ok_count += 1
                 dirs.add(os.path.dirname(path))
                 self.reply(op="file", path=path, ok=True, size=size)
@@ -575,7 +695,7 @@ class Agent:
                               cpu_user=cpu.user - cpu0.user, cpu_sys=cpu.system - cpu0.system))
         self.plan = []
 
-    def assemble(self, number, path, mode, ops, stream, fsync, check):
+    def assemble(self, number, path, size, mode, ops, stream, fsync, check):
         """Write ``path`` from its ops into a temp file, prove it, rename it into place."""
         d = os.path.dirname(path)
         os.makedirs(d, exist_ok=True)
@@ -584,6 +704,7 @@ class Agent:
         self.written[number] = fd  # kept open to the end: the relay may still read from it
         error, pos = None, 0
         try:
+            self.preallocate(fd, size)
             for op in ops:
                 if op[0] == "recv":  # always consumed, even after an error: keeps the stream in step
                     live = error is None
@@ -614,6 +735,23 @@ class Agent:
         except BaseException:
             os.unlink(tmp)
             raise
+
+    def preallocate(self, fd, size):
+        """Allocate the whole temp file first: a full disk fails here, before anything is
+        written; the file gets few extents; and ext4 has no delayed allocation left to force
+        out when the file is renamed over the old one (auto_da_alloc), so the rename is
+        instant and writeback stays in the background (see Index for power loss)."""
+        if self.fallocate == "auto":
+            self.fallocate = libc_function("fallocate", "iiqq")
+        if self.fallocate is None or size == 0:
+            return
+        err = self.fallocate(fd, 0, 0, size)
+        if err in NO_FALLOCATE:
+            self.fallocate = None  # this filesystem cannot: write as it comes
+        elif err:
+            raise OSError(err, os.strerror(err) + " (preallocating " + str(size) + " bytes)")
+        else:
+            self.stats["preallocated"] += 1
 
     def receive(self, op, stream, fd, pos, live, hasher, whole):
         """Write the next ``op[1]`` stream bytes at ``pos`` (only read when not ``live``);
@@ -660,6 +798,9 @@ class Agent:
                     write_all(fd, part, pos + done)
                 self.stats["written"] += n
                 return
+            if self.mapped:
+                self.copy_mapped(where, offset, n, fd, pos, whole)
+                return
             done, buf, timers, clock = 0, self.buffer, self.timers, time.perf_counter
             while done < n:
                 k = min(PIECE, n - done)
@@ -691,6 +832,24 @@ class Agent:
         write_all(fd, data, pos)
         self.stats["written"] += n
 
+    def copy_mapped(self, where, offset, n, fd, pos, whole):
+        """verify = full: each piece of the old run is checked and written straight from the
+        source's mapping, one pass over the bytes instead of read, check, copy."""
+        view, timers, clock = self.held.view(where), self.timers, time.perf_counter
+        if offset + n > len(view):
+            raise ValueError(where + " is shorter than indexed")
+        for done in range(0, n, MAPPED_PIECE):
+            part = view[offset + done : offset + min(n, done + MAPPED_PIECE)]
+            t0 = clock()
+            whole.update(part)
+            t1 = clock()
+            write_all(fd, part, pos + done)
+            part.release()
+            timers["check"] += t1 - t0
+            timers["copy"] += clock() - t1
+        self.stats["mapped"] += n
+        self.stats["checked"] += n
+
     # -- relay: serve this node's chunks to the others ------------------------------------
     def op_serve(self, msg):
         sources = self.sources if self.sources is not None else self.index.sources()
@@ -711,19 +870,27 @@ class Agent:
         self.reply(op="stopped", bytes=sent)
 
 
-def libc_renameat2():
-    """glibc's renameat2 through ctypes, or None (not Linux, no ctypes, glibc < 2.28)."""
+def libc_function(name, argtypes):
+    """A Linux libc call through ctypes that returns 0 or the errno, or None where there is
+    none (not Linux, no ctypes, an old glibc). ``argtypes``: i int, q int64, s char *."""
     if not sys.platform.startswith("linux"):
         return None
     try:
         import ctypes
 
-        fn = ctypes.CDLL(None, use_errno=True).renameat2
+        fn = getattr(ctypes.CDLL(None, use_errno=True), name)
     except (ImportError, OSError, AttributeError):
         return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    types = {"i": ctypes.c_int, "q": ctypes.c_int64, "s": ctypes.c_char_p}
+    fn.argtypes = [types[t] for t in argtypes]
     fn.restype = ctypes.c_int
-    return lambda a, b: 0 if fn(-100, a, -100, b, RENAME_EXCHANGE) == 0 else ctypes.get_errno()
+    return lambda *args: 0 if fn(*args) == 0 else ctypes.get_errno()
+
+
+def libc_renameat2():
+    """renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE), or None (glibc < 2.28 too)."""
+    fn = libc_function("renameat2", "isisi")
+    return None if fn is None else lambda a, b: fn(-100, a, -100, b, RENAME_EXCHANGE)
 
 
 class Replacer:
