@@ -7,6 +7,7 @@ import io
 import json
 import os
 import tarfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 
 from workbench.sandbox.faults import FaultSet
 from workbench.sandbox.hooks import NodeView
+from workbench.sandbox.nodes.disk import read_units
 from workbench.sandbox.nodes.rig import Rig, ZeroDelays
 
 BINARIES = ("kube-apiserver", "kubelet", "kubectl")
@@ -266,9 +268,13 @@ async def test_no_process_outlives_the_node(rig: Rig) -> None:
         async with await rig.connect(minion) as conn2:
             await conn2.run("nohup sleep 302 >/dev/null 2>&1 &", check=True)
         node = rig.manager.nodes[master.id]
+        # create_process returns once the exec request is accepted; the command starts after
+        deadline = time.monotonic() + 10
+        while len(node.procs.strays()) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
         assert len(node.procs.strays()) >= 2
         long.close()
-    await rig.manager.destroy(master.id)
+    await rig.manager.destroy(master.id)  # returns once the node's processes are gone
     assert node.procs.strays() == []
     minion_node = rig.manager.nodes[minion.id]
     assert minion_node.procs.strays()
@@ -291,3 +297,31 @@ async def test_client_disconnect_kills_the_command(rig: Rig) -> None:
     while node.procs.strays() and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert node.procs.strays() == []
+
+
+async def test_sshd_restart_is_never_seen_stopped(rig: Rig) -> None:
+    """``systemctl restart`` of a running unit is one step: a reconcile that runs meanwhile
+    (any other session ending) must not see sshd stopped and close the listeners, or a
+    client connecting right after the restart returned is refused."""
+    master, _ = await boot_cluster(rig)
+    root = rig.manager.root / master.id / "root"
+    seen: list[tuple[bool, int]] = []
+    done = threading.Event()
+
+    def watch() -> None:  # what a concurrent reconcile would read, as often as possible
+        while not done.is_set():
+            seen.append(read_units(root)["sshd"])
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        async with await rig.connect(master) as conn:
+            for _ in range(10):
+                await conn.run("sudo systemctl restart sshd", check=True)
+                async with await rig.connect(master) as fresh:  # the listener is up
+                    assert (await fresh.run("systemctl is-active sshd")).stdout == "active\n"
+    finally:
+        done.set()
+        watcher.join()
+    assert len(seen) > 10 and all(active for active, _ in seen), [s for s in seen if not s[0]][:3]
+    assert max(starts for _, starts in seen) >= 10

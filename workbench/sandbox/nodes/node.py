@@ -10,6 +10,7 @@ import contextlib
 import logging
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,8 +106,9 @@ class Node:
         for conn in list(self.connections):
             conn.abort()
         self.connections.clear()
-        self.procs.kill_all()
-        await self._notify({unit: (False, 0) for unit, on in self.units.items() if on})
+        if alive := await self.procs.kill_all():
+            log.error("node %s: processes %s survived SIGKILL", self.name, alive)
+        await self._notify(lambda: {unit: (False, 0) for unit, on in self.units.items() if on})
         self.starts.clear()
 
     async def sync_listeners(self) -> None:
@@ -145,13 +147,17 @@ class Node:
         """Tell the sandbox's Kubernetes which units changed since the last look."""
         if not self.root.exists():
             return
-        await self._notify(disk.read_units(self.root))
+        await self._notify(lambda: disk.read_units(self.root))
         if "sshd" in self.units:
             await self.sync_listeners()
 
-    async def _notify(self, seen: dict[str, tuple[bool, int]]) -> None:
-        """Report each change; a restart (more starts, active before and after) as stop+start."""
+    async def _notify(self, look: Callable[[], dict[str, tuple[bool, int]]]) -> None:
+        """Report each change; a restart (more starts, active before and after) as stop+start.
+
+        ``look`` reads the units under the lock: a reconcile that read them earlier but got
+        the lock later would otherwise apply an older state over a newer one."""
         async with self._lock:
+            seen = look()
             events: list[tuple[str, bool]] = []
             for unit, (active, starts) in sorted(seen.items()):
                 was = self.units.get(unit, False)

@@ -7,9 +7,11 @@ left its group) still carrying the marker.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
+import time
 from pathlib import Path
 
 MARKER = "SANDBOX_NODE"
@@ -30,13 +32,22 @@ class ProcessTracker:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, sig)
 
-    def kill_all(self) -> None:
+    async def kill_all(self, deadline_s: float = 10.0) -> list[int]:
+        """SIGKILL the groups and the strays, and wait until none is alive (a signalled
+        process dies when the kernel next runs it; a session still spawning adds one late).
+        Returns the pids still alive at the deadline (none, unless stuck in the kernel)."""
         for pgid in list(self._groups):
             self.kill_group(pgid)
         self._groups.clear()
-        for pid in self.strays():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + deadline_s
+        while True:
+            alive = self.strays()
+            if not alive or time.monotonic() > deadline:
+                return alive
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            await asyncio.sleep(0.02)
 
     def strays(self) -> list[int]:
         """Live processes carrying this node's marker."""

@@ -126,3 +126,19 @@ def stop_unit(unit: str) -> None:
     set_active(unit, False)
     journal(unit, f"Stopped {desc}.")
     journal("systemd", f"Stopped {desc}.", pid=1)
+
+
+def restart_unit(unit: str) -> None:
+    """Stop and start in one step: the unit file goes from active to active with one more
+    start, never inactive in between (a reconcile reading it then would close the sshd
+    listeners under the clients); the node manager reports it as stop+start."""
+    if not is_active(unit):
+        return start_unit(unit)
+    desc = UNITS.get(unit, unit)
+    journal("systemd", f"Stopping {desc}...", pid=1)
+    journal(unit, f"Stopped {desc}.")
+    journal("systemd", f"Stopped {desc}.", pid=1)
+    journal("systemd", f"Starting {desc}...", pid=1)
+    set_active(unit, True)
+    journal(unit, f"Started {desc}.")
+    journal("systemd", f"Started {desc}.", pid=1)

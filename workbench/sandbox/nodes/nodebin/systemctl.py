@@ -66,10 +66,10 @@ def main(argv: list[str]) -> int:
             if nodelib.is_active(unit):
                 nodelib.stop_unit(unit)
         elif verb in ("restart", "reload", "try-restart"):
-            if nodelib.is_active(unit):
-                nodelib.stop_unit(unit)
             if verb != "try-restart" or nodelib.is_enabled(unit):
-                nodelib.start_unit(unit)
+                nodelib.restart_unit(unit)
+            elif nodelib.is_active(unit):
+                nodelib.stop_unit(unit)
         elif verb == "enable":
             nodelib.set_enabled(unit, True)
         elif verb == "disable":
