@@ -704,7 +704,10 @@ class Agent:
         self.written[number] = fd  # kept open to the end: the relay may still read from it
         error, pos = None, 0
         try:
-            self.preallocate(fd, size)
+            try:
+                self.preallocate(fd, size)
+            except OSError as exc:  # a full disk: this file fails, its bytes are still read
+                error = exc
             for op in ops:
                 if op[0] == "recv":  # always consumed, even after an error: keeps the stream in step
                     live = error is None
