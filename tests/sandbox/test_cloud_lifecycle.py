@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import socket
 import stat
 
 import openstack.exceptions
@@ -132,12 +134,33 @@ def test_addresses_outside_loopback_are_refused(tmp_path, kw):
         Sandbox(tmp_path, **kw)
 
 
+def _free_odd_octet() -> int:
+    """An odd N with 127.N and 127.N+1 unclaimed now: random sandboxes take even ones, so a
+    fixed N could be one a sandbox elsewhere holds (that refusal is tested below)."""
+    for n in random.sample(range(11, 250, 2), 120):
+        probes = [socket.socket() for _ in range(2)]
+        try:
+            for k, sock in enumerate(probes):
+                sock.bind((f"127.{n + k}.0.1", 2222))
+            return n
+        except OSError:
+            continue
+        finally:
+            for sock in probes:
+                sock.close()
+    raise AssertionError("no free 127.N.0.0/24 pair")
+
+
 def test_explicit_subnet_is_used(make_sandbox):
-    box = make_sandbox(subnet="127.42.0.0/24")
+    n = _free_odd_octet()
+    box = make_sandbox(subnet=f"127.{n}.0.0/24")
     conn = os_conn(box)
     cidrs = {s.name: s.cidr for s in conn.network.subnets()}
-    assert cidrs == {"mgmt-subnet": "127.42.0.0/24", "public-subnet": "127.43.0.0/24"}
-    assert load_profile(box.profile_path, environ={}).cluster.master_ip == "127.42.0.2"
+    assert cidrs == {"mgmt-subnet": f"127.{n}.0.0/24", "public-subnet": f"127.{n + 1}.0.0/24"}
+    assert load_profile(box.profile_path, environ={}).cluster.master_ip == f"127.{n}.0.2"
+    # both subnets are held: a sandbox asking for the floating one as its own is refused
+    with pytest.raises(UsageError, match="in use by another sandbox"):
+        make_sandbox(subnet=f"127.{n + 1}.0.0/24")
 
 
 def test_one_state_dir_serves_one_sandbox(make_sandbox, tmp_path):

@@ -282,6 +282,30 @@ async def test_no_process_outlives_the_node(rig: Rig) -> None:
     assert minion_node.procs.strays() == []
 
 
+async def test_a_node_powered_off_never_listens_again(rig: Rig) -> None:
+    """A session that ends while its node powers off reconciles the units it sees on disk
+    (sshd still active); that must not reopen the listeners, or the deleted server keeps
+    answering on its addresses with its old host key after a new server took them."""
+    master, _ = await boot_cluster(rig)
+    node = rig.manager.nodes[master.id]
+    assert node.listeners
+    address = next(iter(node.listeners))
+    async with node._lock:  # the unit lock: power_off stops before marking its units down
+        off = asyncio.create_task(node.power_off())
+        deadline = time.monotonic() + 10
+        while node.listeners and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert not node.listeners and not off.done()
+        late = asyncio.create_task(node.reconcile())  # a session ending right now
+        await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.gather(off, late), 10)
+    assert node.listeners == {}
+    with pytest.raises(OSError):
+        _, writer = await asyncio.open_connection(address, node.port)
+        writer.close()
+    await rig.manager.close()
+
+
 async def test_client_disconnect_kills_the_command(rig: Rig) -> None:
     master, _ = await boot_cluster(rig)
     node = rig.manager.nodes[master.id]

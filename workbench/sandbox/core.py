@@ -67,20 +67,36 @@ def _octet(subnet: int | str | None) -> int | None:
 _CLAIM_PORT = 2222
 
 
-def _claim_octet(octet: int) -> socket.socket | None:
-    """Hold 127.N.0.1:2222 (the subnet's gateway, which no node uses) for as long as the
-    sandbox lives: the kernel then keeps every other sandbox, in any process, off 127.N."""
-    claim = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        claim.bind((f"127.{octet}.0.1", _CLAIM_PORT))
-        claim.listen(1)
-    except OSError:
-        claim.close()
-        return None
-    return claim
+class _Claim:
+    """The sockets a sandbox holds for its life, one per /24 it uses."""
+
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self.socks = socks
+
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
 
 
-def _pick_octet() -> tuple[int, socket.socket]:
+def _claim_octet(octet: int) -> _Claim | None:
+    """Hold 127.N.0.1:2222 and 127.(N+1).0.1:2222 (the management and floating subnets'
+    gateways, which no node uses) for as long as the sandbox lives: the kernel then keeps
+    every other sandbox, in any process, off both subnets (an explicit odd N included)."""
+    held: list[socket.socket] = []
+    for n in (octet, octet + 1):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind((f"127.{n}.0.1", _CLAIM_PORT))
+            sock.listen(1)
+        except OSError:
+            sock.close()
+            _Claim(held).close()
+            return None
+        held.append(sock)
+    return _Claim(held)
+
+
+def _pick_octet() -> tuple[int, _Claim]:
     candidates = list(range(10, 251, 2))
     random.shuffle(candidates)
     for octet in candidates:
@@ -117,7 +133,7 @@ class Sandbox:
         self.nodes: NodeHooks = NullNodes()
         self.kube: Any = None
         self._runner: web.AppRunner | None = None
-        self._claim: socket.socket | None = None
+        self._claim: _Claim | None = None
         self._announced = False
 
     @property

@@ -41,6 +41,7 @@ class Node:
         self._lock = asyncio.Lock()
         self._listen_lock = asyncio.Lock()
         self._keys: set[bytes] = set()
+        self.powered = False  # between power_on and power_off: only then may it listen
 
     # NodeView
     @property
@@ -77,6 +78,7 @@ class Node:
 
     async def power_on(self, facts: dict[str, object]) -> None:
         """Boot: disk (kept if present), host key, run/ reset, units, console, listeners."""
+        self.powered = True
         fresh = not self.root.exists()
         if fresh:
             disk.create(self.root)
@@ -101,7 +103,13 @@ class Node:
         disk.write_facts(self.root, facts, self.manager.settings())
 
     async def power_off(self) -> None:
-        """Stop listening, drop connections, kill every process; units go down."""
+        """Stop listening, drop connections, kill every process; units go down.
+
+        Off from the first step: a session ending while the processes die reconciles the
+        units it sees (sshd still active on disk), and must not open the listeners again,
+        or a server deleted now would keep answering on its addresses with its old host key
+        after a new one took them."""
+        self.powered = False
         await self.stop_listeners()
         for conn in list(self.connections):
             conn.abort()
@@ -116,7 +124,7 @@ class Node:
             await self._sync_listeners()
 
     async def _sync_listeners(self) -> None:
-        if not self.units.get("sshd", False) or self.host_key is None:
+        if not self.powered or not self.units.get("sshd", False) or self.host_key is None:
             return await self._stop_listeners()
         wanted = set(self.info.addresses)
         for address in set(self.listeners) - wanted:
@@ -145,7 +153,7 @@ class Node:
 
     async def reconcile(self) -> None:
         """Tell the sandbox's Kubernetes which units changed since the last look."""
-        if not self.root.exists():
+        if not self.powered or not self.root.exists():
             return
         await self._notify(lambda: disk.read_units(self.root))
         if "sshd" in self.units:
