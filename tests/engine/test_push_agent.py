@@ -255,3 +255,39 @@ async def test_a_node_out_of_space_fails_that_file_before_writing_and_the_rest_l
     assert (node / "dest" / "kubelet").read_bytes() == big  # old, untouched
     assert (node / "dest" / "salt" / "top.sls").read_bytes() == new_small  # new, intact
     assert not list((node / "dest").rglob(".*.tmp"))
+
+
+@pytest.mark.parametrize("verify", ["full", "delta"])
+async def test_the_pages_of_a_replaced_file_go_back_as_it_is_copied_only_when_clean(tmp_path: Path, verify: str) -> None:
+    """The old version of a file is garbage once copied: its page cache is given back during
+    the copy (the new file reuses it), unless dirty, which would first force a writeback."""
+    from workbench.engine.agent import dirty_pages
+
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    old = binary(12, 8 * MB)
+    await push_files({"kubelet": old}, work, node)
+    target = node / "dest" / "kubelet"
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        dirty = dirty_pages(fd)
+        if dirty is None:
+            pytest.skip("this kernel cannot tell dirty pages (cachestat, Linux >= 6.5)")
+        new = edit(old, 13)
+        if dirty:  # just written: still dirty, so kept
+            done, _, _ = await push_files({"kubelet": new}, work, node, verify=verify)
+            assert done["ok"] and target.read_bytes() == new
+            assert done["stats"]["released"] == 0
+            old, new = new, edit(new, 14)
+    finally:
+        os.close(fd)
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # on disk: its pages are clean now
+        assert dirty_pages(fd) == 0
+    finally:
+        os.close(fd)
+    done, _, _ = await push_files({"kubelet": new}, work, node, verify=verify)
+    assert done["ok"] and target.read_bytes() == new
+    assert done["stats"]["released"] > len(old) // 2
