@@ -85,3 +85,34 @@ def test_embedded_terminal_snapshot(snap_compare: Any) -> None:
         await pilot.pause()
 
     assert snap_compare(TerminalApp(), terminal_size=(120, 40), run_before=settle)
+
+
+async def test_opening_a_tab_never_resizes_the_ones_already_open() -> None:
+    """A transient resize of a hidden tab is not harmless: shrinking a terminal deletes lines
+    from its top (as xterm does), so the first tab came back blank after a second opened.
+    Each Resized message is the view telling its PTY about a new size."""
+    resized: list[tuple[str | None, int, int]] = []
+
+    class Recording(TerminalScreen):
+        def on_terminal_view_resized(self, event: Any) -> None:
+            resized.append((event.view.id, event.cols, event.rows))
+            super().on_terminal_view_resized(event)
+
+    class App2(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(Recording(CannedEngine(), "kubernetes-master"))
+
+    app = App2()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        while screen.current is None or "invalid utf-8" not in screen.current.view.text():
+            await pilot.pause(0.02)
+        first = screen.current
+        sized = [r for r in resized if r[0] == first.view.id]
+        for _ in range(3):
+            await screen.open_session("kubernetes-minion-1")
+            while "invalid utf-8" not in screen.current.view.text():
+                await pilot.pause(0.02)
+        await pilot.pause()
+        assert [r for r in resized if r[0] == first.view.id] == sized
+        assert "invalid utf-8" in first.view.text()

@@ -133,6 +133,10 @@ class TerminalScreen(Screen[None]):
         """Open a new tab with a shell on ``node_name`` and show it."""
         number = next(self._numbers)
         view = TerminalView(id=f"session-{number}-view")
+        # mounted hidden: shown beside the current view for one layout, both would get half
+        # the height, and shrinking a terminal deletes lines from its top (the open tab
+        # came back blank)
+        view.display = False
         session = Session(number, node_name, view)
         view.writer = session.write
         self.sessions[session.tab_id] = session
