@@ -25,8 +25,9 @@ from workbench.errors import StateError
 from workbench.redact import REDACTOR
 
 
-def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half;
+    ``durable`` (the default) fsyncs it first, so a power loss leaves the old or the new too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -35,7 +36,8 @@ def atomic_write(path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -61,8 +63,9 @@ class StateDir:
         except (OSError, ValueError) as exc:
             raise StateError(f"{path}: unreadable state file ({exc}); move it away to reset") from None
 
-    def write_json(self, name: str, value: Any, *, mode: int = 0o644) -> None:
-        atomic_write(self.root / name, json.dumps(value, indent=2, sort_keys=True) + "\n", mode=mode)
+    def write_json(self, name: str, value: Any, *, mode: int = 0o644, durable: bool = True) -> None:
+        atomic_write(self.root / name, json.dumps(value, indent=2, sort_keys=True) + "\n", mode=mode,
+                     durable=durable)
 
     # -- cluster token ----------------------------------------------------------------
     def cluster_token(self) -> str:
@@ -107,7 +110,9 @@ class StateDir:
         records = history.setdefault(kind, [])
         records.append(record)
         del records[:-keep]
-        self.write_json("history.json", history)
+        # informational (durations for ETAs): no fsync, which right after a push waits for a
+        # journal commit behind the GBs just written (measured 26-63 ms of a 0.6 s push)
+        self.write_json("history.json", history, durable=False)
 
     @property
     def log_path(self) -> Path:

@@ -291,3 +291,18 @@ async def test_the_pages_of_a_replaced_file_go_back_as_it_is_copied_only_when_cl
     done, _, _ = await push_files({"kubelet": new}, work, node, verify=verify)
     assert done["ok"] and target.read_bytes() == new
     assert done["stats"]["released"] > len(old) // 2
+
+
+def test_release_limits_keep_what_a_later_op_reads() -> None:
+    """A chunk repeated in a file is copied from its first place each time: nothing below a
+    place some later op still reads is given back; files this push doesn't replace never."""
+    from workbench.engine.agent import release_limits
+
+    inf = float("inf")
+    a_ops = [["old", "/a", 0, 100], ["recv", 10, []], ["old", "/a", 500, 100], ["old", "/a", 0, 50]]
+    b_ops = [["old", "/a", 200, 10], ["old", "/c", 0, 10], ["old", "/b", 0, 5]]
+    plan = [("/a", "d", 0, 0o644, b"", a_ops), ("/b", "d", 0, 0o644, b"", b_ops)]
+    release_limits(plan)
+    assert [op[4] for op in a_ops if op[0] == "old"] == [0, 0, 200]  # /a at 0 is read again
+    assert b_ops[0][4] == inf and b_ops[2][4] == inf  # nothing reads /a or /b after these
+    assert len(b_ops[1]) == 4  # /c is not replaced by this push: never given back

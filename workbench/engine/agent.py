@@ -48,7 +48,6 @@ VERSION = 2
 TMP_MARK = ".wbpush-"
 PIECE = 4 << 20  # hash/copy granularity: big enough for few syscalls, small enough for cache
 MAPPED_PIECE = 1 << 20  # checked then written while still in the CPU's cache
-RELEASE_LAG = 1 << 20  # pages of a replaced file kept behind the copy (a run may look back)
 CACHESTAT = 451  # syscall number (Linux >= 6.5, every architecture)
 NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM)
 RENAME_EXCHANGE = 2  # linux/fs.h
@@ -299,9 +298,9 @@ class Held:
             self.released[path] = 0 if dirty_pages(self.fds[path]) == 0 else None
 
     def release(self, path, upto):
-        """Give back the pages of a file being replaced below ``upto`` (less a lag); bytes."""
+        """Give back the pages of a file being replaced below ``upto``; how many bytes."""
         start = self.released.get(path)
-        end = (upto - RELEASE_LAG) // mmap.PAGESIZE * mmap.PAGESIZE
+        end = int(upto) // mmap.PAGESIZE * mmap.PAGESIZE
         if start is None or end <= start:
             return 0
         try:
@@ -363,6 +362,18 @@ def zstd_decompressor():
         return zstandard.ZstdDecompressor()
     except ImportError:
         return None
+
+
+def release_limits(plan):
+    """Append to every "old" op that reads a file this push replaces how far that file's
+    pages may be given back once the op is done: up to the lowest offset any later op reads
+    (a chunk repeated in a file is copied from its first place, again and again)."""
+    replaced, lowest = {p[0] for p in plan}, {}
+    for p in reversed(plan):
+        for op in reversed(p[5]):
+            if op[0] == "old" and op[1] in replaced:
+                op.append(lowest.get(op[1], float("inf")))
+                lowest[op[1]] = min(lowest.get(op[1], op[2]), op[2])
 
 
 def plan_file(number, table, sources, fresh):
@@ -649,6 +660,7 @@ class Agent:
                 break
             except (OSError, ValueError):  # changed under us: plan without it
                 self.sources = self.index.sources()
+        release_limits(self.plan)
         self.reply(op="missing", files=wanted, seconds=time.monotonic() - t0)
 
     # -- send: assemble every planned file ------------------------------------------------
@@ -812,7 +824,7 @@ class Agent:
 
     def copy(self, op, number, fd, pos, whole):
         """Copy one run this node already holds; with ``whole``, check its bytes in order too."""
-        kind, where, offset, n = op
+        kind, where, offset, n = op[:4]
         if kind == "old":
             src = self.held.fd(where, self.index)
             if where == self.plan[number][0]:
@@ -820,7 +832,8 @@ class Agent:
             try:
                 self.copy_old(src, where, offset, n, fd, pos, whole)
             finally:
-                self.stats["released"] += self.held.release(where, offset + n)
+                if len(op) > 4:  # release_limits: no later op reads below op[4]
+                    self.stats["released"] += self.held.release(where, min(offset + n, op[4]))
             return
         if where != number and where not in self.ok:
             raise RuntimeError("a file this one shares chunks with failed")
