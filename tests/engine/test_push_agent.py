@@ -306,3 +306,25 @@ def test_release_limits_keep_what_a_later_op_reads() -> None:
     assert [op[4] for op in a_ops if op[0] == "old"] == [0, 0, 200]  # /a at 0 is read again
     assert b_ops[0][4] == inf and b_ops[2][4] == inf  # nothing reads /a or /b after these
     assert len(b_ops[1]) == 4  # /c is not replaced by this push: never given back
+
+
+async def test_the_agent_starts_without_site_and_still_finds_zstandard(tmp_path: Path) -> None:
+    """It runs with -S (no site start-up); zstandard, where the node has it (this venv's
+    python does), is still found, and compressible new bytes travel as zstd frames."""
+    import sys
+
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    text = b"".join(b"kube-apiserver flag --v=%d\n" % i for i in range(200_000))  # compresses well
+    (work / "apiserver.log").write_bytes(text)
+    manifest = build_manifest([Source(work / "apiserver.log", str(node / "apiserver.log"))], ChunkCache(None))
+    session = await launch_local("agent-test", node / "index", python=sys.executable)
+    try:
+        assert "zstd" in session.codecs
+        changed = await session.check(manifest)
+        done, sent = await session.send(changed, await session.plan(changed))
+    finally:
+        await session.close()
+    assert done["ok"] and (node / "apiserver.log").read_bytes() == text
+    assert sent < len(text) // 10

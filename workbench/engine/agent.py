@@ -356,12 +356,29 @@ class Stream:
 
 
 def zstd_decompressor():
-    try:
-        import zstandard  # not stdlib: used only when the node happens to have it
+    """zstandard's decompressor if the node has it (not stdlib), else None. The agent runs
+    with -S (no site start-up): the site-packages directories are added only for this."""
+    for attempt in range(2):
+        try:
+            import zstandard
 
-        return zstandard.ZstdDecompressor()
-    except ImportError:
-        return None
+            return zstandard.ZstdDecompressor()
+        except ImportError:
+            if attempt or sys.flags.no_site == 0:
+                return None
+            try:
+                import site
+
+                prefixes = [sys.prefix]  # and a virtualenv's own, which only site.main() finds
+                venv = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
+                if os.path.exists(os.path.join(venv, "pyvenv.cfg")):
+                    prefixes.insert(0, venv)
+                for d in [*site.getsitepackages(prefixes), site.getusersitepackages()]:
+                    if d not in sys.path:
+                        sys.path.append(d)
+            except (ImportError, AttributeError):
+                return None
+    return None
 
 
 def release_limits(plan):
