@@ -10,7 +10,9 @@ the file's stat identity is unchanged, so a push never re-reads the node's disk 
 
 A file is assembled in a temporary file, allocated whole first (``fallocate``): runs of chunks
 the node already holds are copied by the kernel (``copy_file_range``) or, when every byte is
-checked, written straight from the old file's mapping; new bytes are written in big writes. Bytes on stdin are authenticated by SSH; every run relayed over TCP is
+checked, written straight from the old file's mapping; new bytes are written in big writes.
+The old version's pages go back to the kernel as the copy passes them (Held.replacing), so
+a push needs about one copy of a changed file in memory, not two. Bytes on stdin are authenticated by SSH; every run relayed over TCP is
 proven by sha256 against the workstation's digest (sent over SSH); with verify = full a CRC-32 of every byte written is computed while writing, in
 order, from the very bytes written (so nothing is re-read), and compared with the
 workstation's before the temp file is put in place (swapped in where the kernel can, else
