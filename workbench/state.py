@@ -102,7 +102,12 @@ class StateDir:
 
     # -- history ------------------------------------------------------------------------
     def history(self) -> dict[str, list[dict[str, Any]]]:
-        value = self.read_json("history.json", {})
+        """Durations of earlier runs (ETAs). Written without fsync, so a power loss may leave
+        it empty or torn: then it starts over instead of stopping every build and push."""
+        try:
+            value = self.read_json("history.json", {})
+        except StateError:
+            return {}
         return value if isinstance(value, dict) else {}
 
     def append_history(self, kind: str, record: dict[str, Any], *, keep: int = 50) -> None:

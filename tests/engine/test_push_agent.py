@@ -216,10 +216,13 @@ async def test_files_written_a_while_ago_are_made_sure_on_disk_by_a_later_push(t
     assert sorted(e.get("f") for e in latest.values()) == [1, 1]
 
 
-async def test_a_node_out_of_space_fails_that_file_before_writing_and_the_rest_lands(tmp_path: Path) -> None:
-    """The temp file is allocated whole first: a file that cannot fit fails at once, nothing
-    of it written, its bytes still read off the stream so the next file lands intact. The
-    node's limit is RLIMIT_FSIZE (fallocate past it fails with EFBIG, as ENOSPC would)."""
+@pytest.mark.parametrize(("verify", "preallocate"), [("full", True), ("full", False), ("delta", False)])
+async def test_a_node_out_of_space_fails_that_file_alone_and_the_rest_lands(
+        tmp_path: Path, verify: str, preallocate: bool) -> None:
+    """A file that cannot fit fails: at once, nothing of it written, where the temp file is
+    allocated whole first; else at the write that fails. Either way its bytes are still read
+    off the stream, so the next file lands intact (delta trusts the stream's bytes: a stream
+    out of step would land another file's bytes). The limit is RLIMIT_FSIZE (EFBIG, as ENOSPC)."""
     work, node = tmp_path / "w", tmp_path / "n"
     work.mkdir()
     node.mkdir()
@@ -233,7 +236,9 @@ async def test_a_node_out_of_space_fails_that_file_before_writing_and_the_rest_l
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # ignored stays ignored across exec\n"
         "os.execvp('python3', ['python3', *sys.argv[1:]])\n")
     limited.chmod(0o755)
-    new_big, new_small = edit(big, 11), random.randbytes(200_000)
+    # all new bytes: what fails is the write of received bytes, past the limit (a failed copy
+    # of old runs was already handled)
+    new_big, new_small = random.randbytes(2 * MB), random.randbytes(200_000)
     for name, data in (("kubelet", new_big), ("salt/top.sls", new_small)):
         (work / name).write_bytes(data)
     sources = [Source(work / n, str(node / "dest" / n)) for n in ("kubelet", "salt/top.sls")]
@@ -245,13 +250,14 @@ async def test_a_node_out_of_space_fails_that_file_before_writing_and_the_rest_l
         changed = await session.check(manifest)
         assert [f.dest for f in changed] == [s.dest for s in sources]
         missing = await session.plan(changed)
-        done, _ = await session.send(changed, missing)
+        done, _ = await session.send(changed, missing, verify=verify, preallocate=preallocate)
     finally:
         await session.close()
     assert not done["ok"] and done["files"] == 1
     failed = [f for f in files if not f["ok"]]
     assert [f["path"] for f in failed] == [sources[0].dest]
-    assert "File too large (preallocating" in failed[0]["error"]
+    assert "File too large" in failed[0]["error"]
+    assert ("(preallocating" in failed[0]["error"]) == preallocate
     assert (node / "dest" / "kubelet").read_bytes() == big  # old, untouched
     assert (node / "dest" / "salt" / "top.sls").read_bytes() == new_small  # new, intact
     assert not list((node / "dest").rglob(".*.tmp"))

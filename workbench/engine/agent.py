@@ -50,7 +50,9 @@ VERSION = 2
 TMP_MARK = ".wbpush-"
 PIECE = 4 << 20  # hash/copy granularity: big enough for few syscalls, small enough for cache
 MAPPED_PIECE = 1 << 20  # checked then written while still in the CPU's cache
-CACHESTAT = 451  # syscall number (Linux >= 6.5, every architecture)
+CACHESTAT = 451  # syscall number (Linux >= 6.5) on these machines (not alpha, not mips)
+CACHESTAT_MACHINES = ("x86_64", "i386", "i686", "aarch64", "arm64", "armv7l", "armv6l", "riscv64",
+                      "ppc64le", "ppc64", "s390x", "loongarch64")
 NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM)
 RENAME_EXCHANGE = 2  # linux/fs.h
 NO_EXCHANGE = (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP)
@@ -569,12 +571,15 @@ class Agent:
             self.early_sources = None
         pending = self.index.unflushed(time.time() - 60)
         if pending:  # then, off the critical path, make sure older pushes reached the disk
-            self.flusher = threading.Thread(target=lambda: setattr(self, "flushed", flush(pending)), daemon=True)
-            self.flusher.start()
+            flusher = threading.Thread(target=lambda: setattr(self, "flushed", flush(pending)), daemon=True)
+            flusher.start()
+            self.flusher = flusher  # only once started: settle() may look at any moment
 
     def settle(self):
         """Record what the flusher saw reach the disk: it has nothing left to write unless the
         disk is slow, so it gets two seconds; if not done by then, the next push will see."""
+        if self.early is not None:  # a push with nothing to plan never joined it
+            self.early.join(2)
         if self.flusher is not None:
             self.flusher.join(2)
         if self.flusher is not None and not self.flusher.is_alive() and self.flushed:
@@ -688,6 +693,8 @@ class Agent:
         fsync, delta = bool(msg.get("fsync")), msg.get("verify") == "delta"
         if msg.get("copy") == "read/write":
             self.kernel_copy = self.mapped = False
+        if not msg.get("preallocate", True):
+            self.fallocate = None
         self.stats = {"kernel_copied": 0, "mapped": 0, "written": 0, "received": 0, "fsynced": 0, "hashed": 0,
                       "checked": 0, "exchanged": 0, "renamed": 0, "preallocated": 0, "released": 0}
         if msg.get("replace", "rename") == "rename":  # as rsync: ext4 guards replace-by-rename
@@ -771,9 +778,9 @@ class Agent:
                 if op[0] == "recv":  # always consumed, even after an error: keeps the stream in step
                     live = error is None
                     hasher = check.run_hasher() if live else None
-                    pos = self.receive(op, stream, fd, pos, live, hasher, check.whole)
+                    pos, failed = self.receive(op, stream, fd, pos, live, hasher, check.whole)
                     if live:
-                        error = check.run_done(hasher)
+                        error = failed or check.run_done(hasher)
                     continue
                 if error is None:
                     try:
@@ -803,13 +810,16 @@ class Agent:
         written; the file gets few extents; and ext4 has no delayed allocation left to force
         out when the file is renamed over the old one (auto_da_alloc), so the rename is
         instant and writeback stays in the background (see Index for power loss)."""
-        if self.fallocate == "auto":
-            self.fallocate = libc_function("fallocate", "iiqq")
+        if self.fallocate == "auto":  # fallocate64: 64-bit offsets on 32-bit glibc too
+            self.fallocate = libc_function("fallocate64", "iiqq")
         if self.fallocate is None or size == 0:
             return
         err = self.fallocate(fd, 0, 0, size)
         if err in NO_FALLOCATE:
             self.fallocate = None  # this filesystem cannot: write as it comes
+        elif err == errno.ENOSPC:
+            pass  # no room for a whole copy; where copies share blocks (XFS, btrfs) far less
+            # may do: go on, and a write that fails fails this file alone, the stream in step
         elif err:
             raise OSError(err, os.strerror(err) + " (preallocating " + str(size) + " bytes)")
         else:
@@ -818,7 +828,7 @@ class Agent:
     def receive(self, op, stream, fd, pos, live, hasher, whole):
         """Write the next ``op[1]`` stream bytes at ``pos`` (only read when not ``live``);
         ``hasher`` (if any) proves the run, ``whole`` (full) checks the file, in order."""
-        chunks, published, end = op[2], 0, pos
+        chunks, published, end, failed = op[2], 0, pos, None
         t0 = time.perf_counter()
         for piece in stream.pieces(op[1]):
             if live:
@@ -828,7 +838,10 @@ class Agent:
                 if whole is not None:
                     whole.update(piece)
                     self.stats["checked"] += len(piece)
-                write_all(fd, piece, end)
+                try:
+                    write_all(fd, piece, end)
+                except OSError as exc:  # disk full, I/O error: the rest is still read, in step
+                    live, failed = False, exc
             end += len(piece)
             if self.arrivals is not None and live:
                 ready = published
@@ -839,7 +852,7 @@ class Agent:
                     published = ready
         self.stats["received"] += end - pos
         self.timers["receive"] += time.perf_counter() - t0
-        return end
+        return end, failed
 
     def copy(self, op, number, fd, pos, whole):
         """Copy one run this node already holds; with ``whole``, check its bytes in order too."""
@@ -882,8 +895,13 @@ class Agent:
             self.stats["written"] += n
             return
         if self.mapped:
-            self.copy_mapped(where, offset, n, fd, pos, whole)
-            return
+            try:
+                view = self.held.view(where)
+            except (OSError, ValueError):  # cannot be mapped here (FUSE direct_io): read it
+                self.mapped = False
+            else:
+                self.copy_mapped(view, where, offset, n, fd, pos, whole)
+                return
         done, buf, timers, clock = 0, self.buffer, self.timers, time.perf_counter
         while done < n:
             k = min(PIECE, n - done)
@@ -904,10 +922,10 @@ class Agent:
             timers["copy"] += clock() - t2
         self.stats["checked"] += n
 
-    def copy_mapped(self, where, offset, n, fd, pos, whole):
+    def copy_mapped(self, view, where, offset, n, fd, pos, whole):
         """verify = full: each piece of the old run is checked and written straight from the
         source's mapping, one pass over the bytes instead of read, check, copy."""
-        view, timers, clock = self.held.view(where), self.timers, time.perf_counter
+        timers, clock = self.timers, time.perf_counter
         if offset + n > len(view):
             raise ValueError(where + " is shorter than indexed")
         for done in range(0, n, MAPPED_PIECE):
@@ -1006,6 +1024,8 @@ def dirty_pages(fd):
     """Dirty or under-writeback pages of ``fd`` in the page cache (cachestat), or None where
     the kernel cannot say (before 6.5, not Linux)."""
     global _cachestat
+    if _cachestat is None and os.uname().machine not in CACHESTAT_MACHINES:
+        _cachestat = False
     if _cachestat is False:
         return None
     try:

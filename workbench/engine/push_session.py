@@ -124,15 +124,17 @@ class AgentSession:
 
     async def send(self, files: Sequence[LocalFile], missing: Sequence[Sequence[tuple[int, int]]],
                    progress: Callable[[int], None] | None = None, *, fsync: bool = False,
-                   copy: str = "auto", verify: str = "full", replace: str = "rename") -> tuple[dict[str, Any], int]:
+                   copy: str = "auto", verify: str = "full", replace: str = "rename",
+                   preallocate: bool = True) -> tuple[dict[str, Any], int]:
         """Stream the missing runs as one byte stream; returns the agent's ``done`` and payload bytes.
 
         The SSH channel authenticates what travels; every chunk read to be sent is checked
         against its xxh3_128 first (a file rewritten since it was chunked stops the push).
-        ``copy="read/write"`` forces the agent's fallback (tests); ``replace="auto"`` swaps
-        files in where the kernel can (profile ``push.swap``), ``"rename"`` renames over."""
+        ``copy="read/write"`` forces the agent's fallback and ``preallocate=False`` writes as
+        it comes (tests); ``replace="auto"`` swaps files in where the kernel can (profile
+        ``push.swap``), ``"rename"`` renames over."""
         msg = {"op": "send", "source": "stdin", "fsync": fsync, "copy": copy, "verify": verify,
-               "replace": replace}
+               "replace": replace, "preallocate": preallocate}
         self._send(wire.J, json.dumps(msg).encode())
         sent = pending = 0
         for f, runs in zip(files, missing, strict=True):
