@@ -54,7 +54,12 @@ Guarantees (profile ``[push]``):
   and size over zeros. The node's index knows: each entry carries the boot id, the file's
   CRC-32 and when it was written, and a later push fdatasyncs (nearly free by then) and
   marks the files written over a minute before; after a reboot, the first push CRC-checks
-  the few files never marked and sends again any whose bytes are wrong. ``fsync = true``
+  the few files never marked and sends again any whose bytes are wrong. This is a weaker
+  promise than rsync's on ext4, where renaming over a file forces its data out first
+  (auto_da_alloc): until that next push, a node rebooted by a power loss may run a binary
+  of zeros. The trade was made on purpose: that forced writeback cost 0.1-0.2 s per 420 MB
+  on every push (README, Speed), a power loss on a dev node within 30 s of a push is rare,
+  and the repair is automatic. Whoever needs more sets ``fsync = true``, which
   makes each file durable before it is put in place and the directories after, before the
   push reports success: old or new across power loss too. ``swap = true`` puts files in
   place with renameat2 RENAME_EXCHANGE (then unlinks the old one) instead of renaming over
