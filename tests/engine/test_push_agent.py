@@ -40,6 +40,14 @@ def edit(data: bytes, seed: int) -> bytes:
     return bytes(out)
 
 
+def dirs(tmp_path: Path) -> tuple[Path, Path]:
+    """The workstation's side and the node's, empty."""
+    work, node = tmp_path / "w", tmp_path / "n"
+    work.mkdir()
+    node.mkdir()
+    return work, node
+
+
 async def push_files(files: dict[str, bytes], work: Path, node: Path, roots: tuple[str, ...] = (),
                      **send: Any) -> tuple[dict[str, Any], list[str], int]:
     """Write ``files`` locally and push them to ``node``; (done, stale before prune, pruned)."""
@@ -93,9 +101,7 @@ async def test_kernel_copy_and_read_write_fallback_build_the_same_file(tmp_path:
 
 @pytest.mark.parametrize("verify", ["full", "delta"])
 async def test_a_local_file_changed_between_plan_and_send_never_lands(tmp_path: Path, verify: str) -> None:
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     old = binary(5, 2 * MB)
     await push_files({"kubelet": old}, work, node)
     new = edit(old, 6)
@@ -119,9 +125,7 @@ async def test_a_local_file_changed_between_plan_and_send_never_lands(tmp_path: 
 
 
 async def test_fsync_option_syncs_every_file_and_default_does_not(tmp_path: Path) -> None:
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     files = {"a.tar.gz": random.randbytes(300_000), "salt/top.sls": b"base: {}\n"}
     done, _, _ = await push_files(files, work, node)
     assert done["ok"] and done["stats"]["fsynced"] == 0
@@ -133,9 +137,7 @@ async def test_fsync_option_syncs_every_file_and_default_does_not(tmp_path: Path
 
 @pytest.mark.parametrize("verify", ["full", "delta"])
 async def test_a_node_file_edited_in_place_is_not_trusted(tmp_path: Path, verify: str) -> None:
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     data = binary(3, 2 * MB)
     await push_files({"kube-proxy": data}, work, node)
     target = node / "dest" / "kube-proxy"
@@ -150,9 +152,7 @@ async def test_a_node_file_edited_in_place_is_not_trusted(tmp_path: Path, verify
 
 
 async def test_files_dropped_from_the_build_are_pruned_only_under_the_roots(tmp_path: Path) -> None:
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     build = {"release/a.tar.gz": b"a" * 5000, "release/sub/b.tar.gz": b"b" * 5000, "other/c": b"c"}
     await push_files(build, work, node, roots=("release",))
     mine = node / "dest" / "release" / "notes.txt"
@@ -178,9 +178,7 @@ async def test_after_a_reboot_a_file_whose_data_was_lost_is_sent_again(tmp_path:
     """Power loss after a push: the name, size and stat identity are the new file's, but its
     preallocated blocks read as zeros. The index entry is from another boot and was never
     known to be on disk, so the next agent checks its CRC once, drops it and the push resends."""
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     lost, kept = binary(7, 2 * MB), binary(8, 2 * MB)
     done, _, _ = await push_files({"kubelet": lost, "kube-proxy": kept}, work, node)
     assert done["ok"] and done["stats"]["preallocated"] == 2
@@ -200,9 +198,7 @@ async def test_after_a_reboot_a_file_whose_data_was_lost_is_sent_again(tmp_path:
 
 
 async def test_files_written_a_while_ago_are_made_sure_on_disk_by_a_later_push(tmp_path: Path) -> None:
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     files = {"kubelet": binary(9, MB), "salt/top.sls": b"base: {}\n"}
     await push_files(files, work, node)
     index = node / "index"
@@ -223,9 +219,7 @@ async def test_a_node_out_of_space_fails_that_file_alone_and_the_rest_lands(
     allocated whole first; else at the write that fails. Either way its bytes are still read
     off the stream, so the next file lands intact (delta trusts the stream's bytes: a stream
     out of step would land another file's bytes). The limit is RLIMIT_FSIZE (EFBIG, as ENOSPC)."""
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     big, small = binary(10, 2 * MB), random.randbytes(200_000)
     await push_files({"kubelet": big, "salt/top.sls": small}, work, node)
     limited = tmp_path / "python3-limited"
@@ -269,9 +263,7 @@ async def test_the_pages_of_a_replaced_file_go_back_as_it_is_copied_only_when_cl
     the copy (the new file reuses it), unless dirty, which would first force a writeback."""
     from workbench.engine.agent import dirty_pages
 
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     old = binary(12, 8 * MB)
     await push_files({"kubelet": old}, work, node)
     target = node / "dest" / "kubelet"
@@ -319,9 +311,7 @@ async def test_the_agent_starts_without_site_and_still_finds_zstandard(tmp_path:
     python does), is still found, and compressible new bytes travel as zstd frames."""
     import sys
 
-    work, node = tmp_path / "w", tmp_path / "n"
-    work.mkdir()
-    node.mkdir()
+    work, node = dirs(tmp_path)
     text = b"".join(b"kube-apiserver flag --v=%d\n" % i for i in range(200_000))  # compresses well
     (work / "apiserver.log").write_bytes(text)
     manifest = build_manifest([Source(work / "apiserver.log", str(node / "apiserver.log"))], ChunkCache(None))
