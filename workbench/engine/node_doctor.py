@@ -1,4 +1,5 @@
-"""The doctor's node checks: host keys, slow SSH, kubelet tokens, Salt minions, Ready nodes.
+"""The doctor's node checks: host keys, slow SSH, Salt minions, pushed files a reboot may
+have lost (push_doctor), kubelet tokens, Ready nodes.
 
 Every node is looked at in parallel; a node that cannot be reached is one alert, never
 the end of the others' checks.
@@ -12,6 +13,7 @@ from typing import Any
 
 from workbench.engine.alerts import Alert, Fix
 from workbench.engine.doctor import register_kinds
+from workbench.engine.push_doctor import unconfirmed_alerts
 from workbench.engine.salt import SaltRunner, salt_minion_down_alert
 from workbench.engine.ssh import ConnectTiming, NodeLike, SSHPool
 from workbench.engine.tokens import (
@@ -58,6 +60,7 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
             if probe.total_s > SLOW_SSH_S:
                 alerts.append(await slow_ssh_alert(ctx, pool, node, probe))
     alerts += await _salt_minions(ctx, pool, reachable)
+    alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):

@@ -1,0 +1,66 @@
+"""The doctor finds pushed files a node rebooted on before they were known to be on disk,
+and its fix checks them by CRC-32 and sends again the one a power loss zeroed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workbench.engine.doctor import DoctorContext
+from workbench.engine.node_doctor import node_checks
+from workbench.engine.push import push
+from workbench.events import Bus
+from workbench.sandbox.kuberoot import write_kube_root
+
+from .test_push_sandbox import build
+from .test_salt_helpers import start_cluster
+
+
+def power_loss(node_root: Path, victim: Path) -> None:
+    """What a power loss right after a push can leave: the victim's name, size and mtime
+    are the new file's but its bytes are zeros, and every index entry is from another boot."""
+    st = victim.stat()
+    victim.write_bytes(bytes(st.st_size))
+    os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    index = node_root / ".cache" / "workbench" / "push-index"
+    entries = [json.loads(line) for line in index.read_text().splitlines()]
+    for e in entries:
+        e["b"] = "an-earlier-boot"
+        e.pop("f", None)
+        if e["p"] == str(victim):
+            e["t"] = victim.stat().st_ctime_ns  # the identity the disk came back with
+    index.write_text("".join(json.dumps(e) + "\n" for e in entries))
+
+
+async def test_files_a_reboot_may_have_lost_are_found_checked_and_sent_again(make_sandbox: Callable[..., Any]) -> None:
+    cluster = await start_cluster(make_sandbox, minions=1, seed=False)
+    try:
+        root = cluster.profile.kube.root
+        assert root is not None
+        write_kube_root(root, size_mb=6)
+        build(root)
+        conns = await cluster.pool.connect_all(cluster.instances)
+        targets = {i.name: (i, conns[i.name]) for i in cluster.instances}
+        assert (await push(cluster.profile, cluster.state, targets, bus=Bus())).ok
+        ctx = DoctorContext(cluster.profile, cluster.state, cluster.client, cluster.bus, cluster.pool)
+        assert [a for a in await node_checks(ctx) if a.kind == "push-unconfirmed"] == []
+
+        minion = cluster.minions[0]
+        node_root = Path(cluster.box.state_dir) / "nodes" / minion.id / "root"
+        release = node_root / cluster.profile.paths.release_dir.lstrip("/")
+        victim = next(release.glob("kubernetes-server-linux-amd64.tar.gz"))
+        good = (root / "_output" / "release-tars" / victim.name).read_bytes()
+        power_loss(node_root, victim)
+
+        alerts = [a for a in await node_checks(ctx) if a.kind == "push-unconfirmed"]
+        assert [a.subject for a in alerts] == [minion.name]
+        assert str(victim) in alerts[0].details.splitlines()
+        summary = await alerts[0].fixes[0].run()
+        assert "1 sent again" in summary, summary
+        assert victim.read_bytes() == good
+        assert [a for a in await node_checks(ctx) if a.kind == "push-unconfirmed"] == []
+    finally:
+        await cluster.close()
