@@ -57,7 +57,7 @@ Guarantees (profile ``[push]``):
   the few files never marked and sends again any whose bytes are wrong. This is a weaker
   promise than rsync's on ext4, where renaming over a file forces its data out first
   (auto_da_alloc): until that next push, a node rebooted by a power loss may run a binary
-  of zeros. The trade was made on purpose: that forced writeback cost 0.1-0.2 s per 420 MB
+  of zeros (``workbench doctor`` says which: push-unconfirmed, fixed by that push). The trade was made on purpose: that forced writeback cost 0.1-0.2 s per 420 MB
   on every push (README, Speed), a power loss on a dev node within 30 s of a push is rare,
   and the repair is automatic. Whoever needs more sets ``fsync = true``, which
   makes each file durable before it is put in place and the directories after, before the
