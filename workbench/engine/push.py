@@ -17,8 +17,10 @@ Guarantees (profile ``[push]``):
 - Every file is assembled in a temp file and put in place atomically: an interrupted push
   leaves each file old or new, never mixed; a rerun finishes the job (always, whatever the
   options). The temp file is allocated whole before anything is written (fallocate, where
-  the filesystem can): a node short of disk fails that file at once, with nothing written,
-  and ext4 has no delayed allocation to force out at the rename (auto_da_alloc). Measured
+  the filesystem can; short of space it goes on without, as copies may share blocks on
+  XFS or btrfs): a file that cannot fit fails alone, its bytes still read so the files
+  after it land; and ext4 has no delayed allocation to force out at the rename
+  (auto_da_alloc). Measured
   on ext4: renaming an assembled 420 MB file over the old one took 0.1-0.2 s and pushed
   all of it to the disk in the middle of the push; preallocated, the rename is instant,
   the kernel writes back in the background, and the copy itself is ~30% faster.
