@@ -11,11 +11,8 @@ from typing import Any
 
 from workbench.engine.doctor import DoctorContext
 from workbench.engine.node_doctor import node_checks
-from workbench.engine.push import push
-from workbench.events import Bus
-from workbench.sandbox.kuberoot import write_kube_root
 
-from .test_push_sandbox import build
+from .test_push_sandbox import build_and_push
 from .test_salt_helpers import start_cluster
 
 
@@ -38,13 +35,7 @@ def power_loss(node_root: Path, victim: Path) -> None:
 async def test_files_a_reboot_may_have_lost_are_found_checked_and_sent_again(make_sandbox: Callable[..., Any]) -> None:
     cluster = await start_cluster(make_sandbox, minions=1, seed=False)
     try:
-        root = cluster.profile.kube.root
-        assert root is not None
-        write_kube_root(root, size_mb=6)
-        build(root)
-        conns = await cluster.pool.connect_all(cluster.instances)
-        targets = {i.name: (i, conns[i.name]) for i in cluster.instances}
-        assert (await push(cluster.profile, cluster.state, targets, bus=Bus())).ok
+        root, _, _ = await build_and_push(cluster)
         ctx = DoctorContext(cluster.profile, cluster.state, cluster.client, cluster.bus, cluster.pool)
         assert [a for a in await node_checks(ctx) if a.kind == "push-unconfirmed"] == []
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.push import push
+from workbench.engine.push import PushReport, push
 from workbench.events import Bus
 from workbench.sandbox.kuberoot import write_kube_root
 
@@ -41,17 +41,23 @@ async def node_hashes(cluster: Cluster, node: Any, paths: list[str]) -> dict[str
     return {line.split()[1]: line.split()[0] for line in result.stdout.splitlines()}
 
 
+async def build_and_push(cluster: Cluster) -> tuple[Path, dict[str, Any], PushReport]:
+    """A 6 MB fake KUBE_ROOT, built and pushed to every node (relay): (root, targets, report)."""
+    root = cluster.profile.kube.root
+    assert root is not None
+    write_kube_root(root, size_mb=6)
+    build(root)
+    conns = await cluster.pool.connect_all(cluster.instances)
+    targets = {i.name: (i, conns[i.name]) for i in cluster.instances}
+    report = await push(cluster.profile, cluster.state, targets, bus=Bus())
+    assert report.ok, report
+    return root, targets, report
+
+
 async def test_relay_push_of_a_fake_build_to_master_and_minions(make_sandbox: Callable[..., Any]) -> None:
     cluster = await start_cluster(make_sandbox, seed=False)
     try:
-        root = cluster.profile.kube.root
-        assert root is not None
-        write_kube_root(root, size_mb=6)
-        build(root)
-        conns = await cluster.pool.connect_all(cluster.instances)
-        targets = {i.name: (i, conns[i.name]) for i in cluster.instances}
-        report = await push(cluster.profile, cluster.state, targets, bus=Bus())
-        assert report.ok, report
+        root, targets, report = await build_and_push(cluster)
         assert {n.via for n in report.nodes if n.name != cluster.profile.master_name} == {"relay"}
         want = local_hashes(root, cluster)
         for inst in cluster.instances:
