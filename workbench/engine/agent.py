@@ -806,10 +806,11 @@ class Agent:
             raise
 
     def preallocate(self, fd, size):
-        """Allocate the whole temp file first: a full disk fails here, before anything is
-        written; the file gets few extents; and ext4 has no delayed allocation left to force
-        out when the file is renamed over the old one (auto_da_alloc), so the rename is
-        instant and writeback stays in the background (see Index for power loss)."""
+        """Allocate the whole temp file first: the file gets few extents, one that can never
+        fit (a file size limit) fails before anything is written, and ext4 has no delayed
+        allocation left to force out when the file is renamed over the old one (auto_da_alloc),
+        so the rename is instant and writeback stays in the background (see Index for power
+        loss). Short of space it goes on without: copies may share blocks (XFS, btrfs)."""
         if self.fallocate == "auto":  # fallocate64: 64-bit offsets on 32-bit glibc too
             self.fallocate = libc_function("fallocate64", "iiqq")
         if self.fallocate is None or size == 0:
