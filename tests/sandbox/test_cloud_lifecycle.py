@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import socket
 import stat
 
 import openstack.exceptions
@@ -15,7 +14,7 @@ from tests.conftest import TEST_DELAYS, os_conn
 from tests.sandbox_helpers import until
 from workbench.errors import UsageError
 from workbench.profile import load_profile
-from workbench.sandbox.core import Sandbox, SandboxThread
+from workbench.sandbox.core import Sandbox, SandboxThread, _claim_octet
 from workbench.sandbox.hooks import NullNodes, ServerInfo
 
 
@@ -138,16 +137,10 @@ def _free_odd_octet() -> int:
     """An odd N with 127.N and 127.N+1 unclaimed now: random sandboxes take even ones, so a
     fixed N could be one a sandbox elsewhere holds (that refusal is tested below)."""
     for n in random.sample(range(11, 250, 2), 120):
-        probes = [socket.socket() for _ in range(2)]
-        try:
-            for k, sock in enumerate(probes):
-                sock.bind((f"127.{n + k}.0.1", 2222))
+        claim = _claim_octet(n)  # the sandbox's own probe, released at once
+        if claim is not None:
+            claim.close()
             return n
-        except OSError:
-            continue
-        finally:
-            for sock in probes:
-                sock.close()
     raise AssertionError("no free 127.N.0.0/24 pair")
 
 
