@@ -105,7 +105,7 @@ async def _salt(profile: Any, state: Any, bus: Any, args: argparse.Namespace) ->
     cloud, nodes = await _nodes(profile, bus)
     pool = _pool(profile, state, bus, cloud, nodes)
     try:
-        runner = SaltRunner(pool, state, bus, pipeline="salt")
+        runner = SaltRunner(pool, state, bus, pipeline="salt", salt_tree=profile.paths.salt_tree)
         try:
             chosen = runner.select(nodes, args.nodes, args.failed)
         except NodeError as exc:

@@ -83,7 +83,7 @@ def provisioner(ctx: Any, pool: SSHPool) -> Any:
         if not all(n.ok for n in pushed.nodes):
             why = "; ".join(str(n.error) for n in pushed.nodes if not n.ok)
             raise NodeError(node.name, f"push failed (is there a build? press b): {why}")
-        report = await SaltRunner(pool, ctx.state, ctx.bus, pipeline="fix").run([node])
+        report = await SaltRunner(pool, ctx.state, ctx.bus, pipeline="fix", salt_tree=ctx.profile.paths.salt_tree).run([node])
         run = report.runs[0]
         if not run.ok:
             raise NodeError(node.name, f"build pushed, but Salt failed: {run.error}")
@@ -167,7 +167,7 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
 # -- salt minion ----------------------------------------------------------------------------
 
 async def _salt_minions(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
-    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor")
+    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor", salt_tree=ctx.profile.paths.salt_tree)
 
     async def one(node: NodeLike) -> Alert | None:
         result = await pool.run(

@@ -103,7 +103,8 @@ async def salt(engine: Engine, failed_only: bool) -> None:
 
     pipeline = engine.running or "salt"
     nodes = await active_nodes(engine, "salt")
-    runner = SaltRunner(engine.ssh, engine.state.ensure(), engine.bus, pipeline=pipeline)
+    runner = SaltRunner(engine.ssh, engine.state.ensure(), engine.bus, pipeline=pipeline,
+                        salt_tree=engine.profile.paths.salt_tree)
     selected = runner.select(nodes, failed=failed_only)
     if not selected:
         engine.bus.notice("salt: no node failed last time; nothing to run")
