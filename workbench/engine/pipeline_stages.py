@@ -159,7 +159,8 @@ async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
     minions = [n for n in nodes if n.role == "minion"]
     mismatched = [c for c in await check_tokens(engine.ssh, engine.profile, master, minions) if not c.ok]
     if mismatched:
-        why = "; ".join(f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
+        why = "; ".join(f"{c.node}: {c.unmatched}" if c.unmatched else
+                        f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
         raise PipelineFailed(pipeline, "verify", why, tuple(c.node for c in mismatched))
     client = kube_client(engine, master)
     loop = asyncio.get_running_loop()
