@@ -92,7 +92,7 @@ async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(make_sa
         [alert] = [a for a in await node_checks(ctx_of(c)) if a.kind == "token-mismatch"]
         assert "known_tokens.csv has no row for the kubeconfig's user 'kubelet'" in alert.message
         assert "no token is written" in alert.message and alert.fixes == ()
-        with pytest.raises(NodeError, match="has no row for the kubeconfig's user 'kubelet'.*nothing written"):
+        with pytest.raises(NodeError, match=r"has no row for the kubeconfig's user 'kubelet'.*nothing written"):
             await fix_token(c.pool, c.profile, c.master, minion, deadline=2)
         after = (await c.pool.run(minion, f"cat {path}")).stdout
         assert after == stale and ADMIN not in after
