@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from workbench.engine.cloud.conflicts import classify, exception_text
 from workbench.errors import (
     CloudAuthError,
     CloudError,
@@ -29,17 +30,6 @@ from workbench.profile import Profile, profile_search_places
 from workbench.redact import REDACTOR, redact
 
 T = TypeVar("T")
-
-#: 409 answers that will not go away by waiting.
-_PERMANENT_409 = (
-    "IpAddressAlreadyAllocated",
-    "already allocated",
-    "FloatingIPPortAlreadyAssociated",
-    "OverQuota",
-    "quota",
-    "ExternalIpAddressExhausted",
-    "IpAddressGenerationFailure",
-)
 
 _connections: dict[tuple[str, str, str], Any] = {}
 _connections_lock = threading.Lock()
@@ -225,6 +215,9 @@ class CloudCore:
             return CloudResourceMissing(f"cloud {cloud}: {what}: not found")
         if isinstance(exc, os_exc.ResourceTimeout):
             return CloudError(f"cloud {cloud}: {what}: timed out")
+        conflict = classify(_status(exc), exception_text(exc))
+        if conflict is not None and conflict.permanent:
+            return CloudError(f"cloud {cloud}: {what}: {conflict.line()} ({_short(exc)})")
         return None
 
 
@@ -259,6 +252,20 @@ def _short(exc: BaseException) -> str:
     return f"HTTP {status}: {text}" if status and str(status) not in text else text
 
 
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status, from the response or, when the SDK kept none, its exception class."""
+    from openstack import exceptions as os_exc
+
+    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    if status:
+        return int(status)
+    for cls, code in ((os_exc.ConflictException, 409), (os_exc.BadRequestException, 400),
+                      (os_exc.ForbiddenException, 403)):
+        if isinstance(exc, cls):
+            return code
+    return None
+
+
 def _unauthorized(exc: BaseException) -> bool:
     for cause in _chain(exc):
         status = getattr(cause, "status_code", None) or getattr(cause, "http_status", None)
@@ -278,12 +285,10 @@ def _transient_one(exc: BaseException) -> bool:
 
     if isinstance(exc, (ks.ConnectFailure, ks.ConnectTimeout)):
         return True
-    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    status = _status(exc)
     if status is None:
         return False
-    if int(status) in (500, 502, 503, 504):
+    if status in (500, 502, 503, 504):
         return True
-    if int(status) == 409:
-        text = f"{exc} {getattr(exc, 'details', '')}"
-        return not any(marker in text for marker in _PERMANENT_409)
-    return False
+    conflict = classify(status, exception_text(exc))
+    return conflict is not None and not conflict.permanent
