@@ -43,6 +43,9 @@ class ClusterSection:
     master_ip: str = "192.168.0.2"
     node_ip_base: str = "192.168.0."
     mgmt_interface: str = "eth0"
+    # offered by the doctor when Nova finds no host for ``flavor`` (a capacity fault)
+    fallback_flavors: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

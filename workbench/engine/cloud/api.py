@@ -6,6 +6,7 @@ ownership (our tag) without touching openstacksdk objects.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,7 @@ class Resolved:
     keypair: str
     network_id: str
     pool_id: str
+    availability_zone: str | None = None  # None: the cloud's default
 
 
 def _port(p: Any) -> Port:
@@ -116,6 +118,17 @@ class CloudClient(CloudCore):
 
         return await self.call(run, "look up image, flavor, keypair, network and pool")
 
+    async def with_flavor(self, resolved: Resolved, flavor: str) -> Resolved:
+        """``resolved`` with another flavor (by name or id), e.g. one from cluster.fallback_flavors."""
+        def run(conn: Any) -> Resolved:
+            found = conn.compute.find_flavor(flavor, ignore_missing=True)
+            if found is None:
+                raise CloudResourceMissing(f"cloud {self.cloud_label}: not found: flavor {flavor!r} (cluster.fallback_flavors)")
+            return dataclasses.replace(resolved, flavor_id=found.id, flavor_vcpus=int(found.vcpus or 0),
+                                       flavor_ram=int(found.ram or 0))
+
+        return await self.call(run, f"look up flavor {flavor}")
+
     async def limits(self) -> dict[str, int]:
         def run(conn: Any) -> dict[str, int]:
             a = conn.compute.get_limits().absolute
@@ -160,11 +173,12 @@ class CloudClient(CloudCore):
         cluster = self.profile.cluster.name
 
         def run(conn: Any) -> Any:
+            zone = {"availability_zone": resolved.availability_zone} if resolved.availability_zone else {}
             created = conn.compute.create_server(
                 name=name, image_id=resolved.image_id, flavor_id=resolved.flavor_id,
                 key_name=resolved.keypair, networks=[{"port": port_id}],
                 metadata={"workbench-cluster": cluster, "workbench-role": role},
-                tags=[self.tag],
+                tags=[self.tag], **zone,
             )
             return conn.compute.get_server(created.id)  # Nova's create answer has no status
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from workbench.engine.nova_faults import read_fault
+
 Role = Literal["master", "minion", "other"]
 
 #: Statuses and task states that mean "something is changing": the inventory polls fast.
@@ -42,6 +44,7 @@ class Instance:
     fault: str | None
     task_state: str | None
     tagged: bool = True  # False: matched by name only; never deleted by the workbench
+    fault_kind: str = ""  # capacity, port-binding, network, other (engine/nova_faults.py)
 
     @property
     def in_transition(self) -> bool:
@@ -114,15 +117,10 @@ def _name_of(value: Any) -> str:
     return ""
 
 
-def _fault_of(server: Any) -> str | None:
-    fault = _get(server, "fault")
-    if not fault:
-        return None
-    if isinstance(fault, dict):
-        message = fault.get("message") or ""
-        code = fault.get("code")
-        return f"{message} (code {code})" if code and message else (message or str(fault))
-    return str(fault)
+def _fault_of(server: Any) -> tuple[str | None, str]:
+    """The fault's explanation (an older Nova's ``details``, a newer one's ``message``) and kind."""
+    fault = read_fault(_get(server, "fault"))
+    return (fault.text(), fault.kind) if fault is not None else (None, "")
 
 
 def instance_from_server(server: Any, tag: str, cluster: str) -> Instance:
@@ -130,6 +128,7 @@ def instance_from_server(server: Any, tag: str, cluster: str) -> Instance:
     name = _get(server, "name") or ""
     metadata = _get(server, "metadata") or {}
     fixed, floating = _addresses(server)
+    fault, fault_kind = _fault_of(server)
     tagged = has_tag(server, tag) or metadata.get(CLUSTER_META) == cluster
     return Instance(
         id=_get(server, "id") or "",
@@ -141,7 +140,8 @@ def instance_from_server(server: Any, tag: str, cluster: str) -> Instance:
         flavor=_name_of(_get(server, "flavor")),
         image=_name_of(_get(server, "image")),
         created=str(_get(server, "created_at") or ""),
-        fault=_fault_of(server),
+        fault=fault,
         task_state=_get(server, "task_state") or None,
         tagged=tagged,
+        fault_kind=fault_kind,
     )
