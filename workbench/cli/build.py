@@ -148,11 +148,11 @@ def _print_info(info: Any) -> None:
 
     for service in info.services:
         render.say(f"{service.name} is running at {service.url}")
-    nodes = Table("NAME", "STATUS", "VERSION", title="nodes", title_justify="left")
+    nodes = Table("NAME", "STATUS", "ROLES", "VERSION", title="nodes", title_justify="left")
     for node in info.nodes:
-        nodes.add_row(node.name, "Ready" if node.ready else "NotReady", node.version)
+        nodes.add_row(node.name, node.status or ("Ready" if node.ready else "NotReady"), node.roles, node.version)
     pods = Table("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", title="pods", title_justify="left")
     for pod in info.pods:
-        pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, str(pod.restarts))
+        pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, pod.restarts_text or str(pod.restarts))
     render.console().print(nodes)
     render.console().print(pods)

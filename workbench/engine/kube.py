@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import yaml
 
+from workbench.engine.kube_print import node_roles, node_status, pod_columns
 from workbench.errors import WorkbenchError
 from workbench.events import Bus, ClusterInfoChanged
 from workbench.redact import REDACTOR, redact
@@ -54,15 +56,18 @@ class NodeInfo:
     name: str
     ready: bool
     version: str
+    status: str = ""  # as kubectl prints it: "Ready", "NotReady,SchedulingDisabled"
+    roles: str = "<none>"
 
 
 @dataclass(frozen=True)
 class PodInfo:
     namespace: str
     name: str
-    ready: str  # "1/1"
-    status: str
+    ready: str  # "1/1", native sidecars counted as kubectl does
+    status: str  # kubectl's STATUS: "Running", "Init:0/1", "CrashLoopBackOff", "Terminating"
     restarts: int
+    restarts_text: str = ""  # kubectl's RESTARTS: "3 (5m ago)"
 
 
 @dataclass(frozen=True)
@@ -78,9 +83,11 @@ class ClusterInfo:
             "server": self.server,
             "source": self.source,
             "services": [{"name": s.name, "url": s.url} for s in self.services],
-            "nodes": [{"name": n.name, "ready": n.ready, "version": n.version} for n in self.nodes],
+            "nodes": [{"name": n.name, "ready": n.ready, "status": n.status or ("Ready" if n.ready else "NotReady"),
+                       "roles": n.roles, "version": n.version} for n in self.nodes],
             "pods": [{"namespace": p.namespace, "name": p.name, "ready": p.ready, "status": p.status,
-                      "restarts": p.restarts} for p in self.pods],
+                      "restarts": p.restarts, "restarts_text": p.restarts_text or str(p.restarts)}
+                     for p in self.pods],
         }
 
 
@@ -147,28 +154,20 @@ def _node(item: dict[str, Any]) -> NodeInfo:
     ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
                 for c in status.get("conditions") or [])
     version = str((status.get("nodeInfo") or {}).get("kubeletVersion", ""))
-    return NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version)
+    return NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version,
+                    node_status(item), node_roles(item))
 
 
-def parse_pods(text: str | bytes | dict[str, Any]) -> tuple[PodInfo, ...]:
-    return tuple(sorted(_parse(text, "pods", _pod), key=lambda p: (p.namespace, p.name)))
+def parse_pods(text: str | bytes | dict[str, Any], now: dt.datetime | None = None) -> tuple[PodInfo, ...]:
+    at = now or dt.datetime.now(dt.UTC)
+    return tuple(sorted(_parse(text, "pods", lambda item: _pod(item, at)), key=lambda p: (p.namespace, p.name)))
 
 
-def _pod(item: dict[str, Any]) -> PodInfo:
-    meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
-    statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
-    total = len(spec.get("containers") or []) or len(statuses)
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    phase = str(status.get("reason") or status.get("phase") or "Unknown")
-    for c in statuses:
-        waiting = (c.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason"):
-            phase = str(waiting["reason"])
-    if meta.get("deletionTimestamp"):
-        phase = "Terminating"
+def _pod(item: dict[str, Any], now: dt.datetime) -> PodInfo:
+    meta = item.get("metadata") or {}
+    cols = pod_columns(item, now)
     return PodInfo(str(meta.get("namespace", "")), str(meta.get("name", "")),
-                   f"{ready}/{total}", phase, restarts)
+                   cols.ready, cols.status, cols.restarts, cols.restarts_text)
 
 
 def services_from_api(server: str, doc: dict[str, Any]) -> tuple[Service, ...]:

@@ -44,7 +44,7 @@ class ClusterPane(VerticalScroll):
         yield Label("services", classes="section")
         yield _table("cluster-services", ("service", "url"))
         yield Label("nodes", classes="section")
-        yield _table("cluster-nodes", ("node", "ready", "version"))
+        yield _table("cluster-nodes", ("node", "status", "roles", "version"))
         yield Label("pods", classes="section")
         yield _table("cluster-pods", ("namespace", "pod", "ready", "status", "restarts"))
 
@@ -83,9 +83,12 @@ class ClusterPane(VerticalScroll):
         for node in getattr(info, "nodes", ()) or ():
             ready = bool(getattr(node, "ready", False))
             ready_nodes += ready
+            # kubectl's STATUS ("Ready", "NotReady", "Ready,SchedulingDisabled") and ROLES
+            status = safe_line(str(getattr(node, "status", "") or ("Ready" if ready else "NotReady")), 60)
             nodes.add_row(
                 _plain(node.name, 80),
-                self._good(ready, "Ready" if ready else "NotReady"),
+                self._good(status == "Ready", status),
+                _plain(getattr(node, "roles", "") or "<none>"),
                 _plain(getattr(node, "version", "") or "-"),
             )
         pod_list = list(getattr(info, "pods", ()) or ())
@@ -96,7 +99,7 @@ class ClusterPane(VerticalScroll):
                 _plain(pod.name, 120),
                 _plain(getattr(pod, "ready", "") or "-"),
                 self._good(status in ("Running", "Succeeded", "Completed"), status),
-                _plain(getattr(pod, "restarts", 0)),
+                _plain(getattr(pod, "restarts_text", "") or getattr(pod, "restarts", 0)),
             )
         total_nodes = len(getattr(info, "nodes", ()) or ())
         self.border_subtitle = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"
