@@ -98,3 +98,11 @@ async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(make_sa
         assert after == stale and ADMIN not in after
     finally:
         await c.close()
+
+
+def test_a_node_identity_row_needs_its_group() -> None:
+    rows_ok = known_token_rows("TokA,system:node:kubernetes-minion-1,uid:node1,system:nodes\n")
+    rows_bad = known_token_rows("TokB,system:node:kubernetes-minion-1,uid:node1\n")
+    assert row_for_user(rows_ok, "kubelet", "kubernetes-minion-1") is rows_ok[0]
+    assert row_for_user(rows_bad, "kubelet", "kubernetes-minion-1") is None
+    assert row_for_user(rows_ok, "kubelet", "kubernetes-minion-2") is None  # another node's row

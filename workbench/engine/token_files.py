@@ -70,10 +70,19 @@ def row_for_user(rows: list[TokenRow], user: str | None, node: str) -> TokenRow 
     Never another row: a kubelet row missing is a fact to report, not a gap to fill."""
     if not user:
         return None
+    node_identity = f"system:node:{node}"
     wanted = {user}
-    if user == "kubelet" or user == f"system:node:{node}":
-        wanted |= {"kubelet", f"system:node:{node}"}
-    fits = [r for r in rows if (_names(r.user) | _names(r.uid)) & wanted]
+    if user in ("kubelet", node_identity):
+        wanted |= {"kubelet", node_identity}
+
+    def fits_row(row: TokenRow) -> bool:
+        names = _names(row.user) | _names(row.uid)
+        if names & wanted - {node_identity}:
+            return True
+        # the node authorizer's identity counts only with its group
+        return node_identity in names & wanted and "system:nodes" in row.groups
+
+    fits = [r for r in rows if fits_row(r)]
     exact = [r for r in fits if r.user == user] or fits
     tokens = {r.token for r in exact}
     return exact[0] if len(tokens) == 1 else None
