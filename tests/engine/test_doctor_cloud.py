@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from workbench.engine.cloud import down, up
-from workbench.engine.doctor import DoctorContext, apply_fix, diagnose
+from workbench.engine.doctor.core import DoctorContext, apply_fix, diagnose
 
 from .test_cloud_helpers import TAG, ours, sdk, setup
 

@@ -5,9 +5,9 @@ and provisions the new node itself when the doctor has an SSH pool and a build t
 from __future__ import annotations
 
 from workbench.engine.cloud import down, up
-from workbench.engine.doctor import DoctorContext, diagnose
-from workbench.engine.node_doctor import node_checks
-from workbench.engine.salt import SaltRunner
+from workbench.engine.doctor.core import DoctorContext, diagnose
+from workbench.engine.doctor.nodes import node_checks
+from workbench.engine.salt.runner import SaltRunner
 
 from .test_cloud_helpers import setup
 from .test_node_doctor import all_ready, ctx_of

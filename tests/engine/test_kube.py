@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbench.engine.kube import (
+from workbench.engine.kube.client import (
     MASTER,
     ClusterInfo,
     KubeClient,

@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench.engine.doctor import DoctorContext
-from workbench.engine.node_doctor import SLOW_SSH_S, node_checks
-from workbench.engine.salt import SaltRunner
-from workbench.engine.tokens import api_get, read_master_token, ready_nodes, wait_ready
+from workbench.engine.doctor.core import DoctorContext
+from workbench.engine.doctor.nodes import SLOW_SSH_S, node_checks
+from workbench.engine.kube.tokens import api_get, read_master_token, ready_nodes, wait_ready
+from workbench.engine.salt.runner import SaltRunner
 from workbench.sandbox.core import Delays
 
 from .test_salt_helpers import Cluster, start_cluster

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.doctor import DoctorContext
-from workbench.engine.node_doctor import node_checks
+from workbench.engine.doctor.core import DoctorContext
+from workbench.engine.doctor.nodes import node_checks
 
 from .test_push_sandbox import build_and_push
 from .test_salt_helpers import start_cluster

@@ -75,7 +75,7 @@ def _print_build(result: Any, alert: Any) -> None:
 # -- info ---------------------------------------------------------------------------------
 
 def _info(args: argparse.Namespace, profile: Any, state: Any) -> int:
-    from workbench.engine.kube import KubeClient
+    from workbench.engine.kube.client import KubeClient
 
     token = _token(args, state)
     ca_pem = _ca_file(args.ca_file) if args.ca_file else None
@@ -119,8 +119,8 @@ def _ca_file(path: str) -> bytes:
 async def _from_master(profile: Any, state: Any, server: str | None) -> tuple[str, bytes]:
     """The API server on the master (floating IP, else fixed) and the cluster CA read over SSH."""
     from workbench.engine.cloud import CloudClient
-    from workbench.engine.kube import fetch_ca, server_url
-    from workbench.engine.ssh import SSHPool
+    from workbench.engine.kube.client import fetch_ca, server_url
+    from workbench.engine.ssh.pool import SSHPool
 
     client = CloudClient(profile)
     try:

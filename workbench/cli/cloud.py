@@ -151,7 +151,7 @@ def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
 
 async def _cloud_alerts(profile: Any, state: Any, client: Any, bus: Any) -> list[Any]:
     try:
-        from workbench.engine.doctor import DoctorContext, diagnose
+        from workbench.engine.doctor.core import DoctorContext, diagnose
     except ImportError:
         return []
     ctx = DoctorContext(profile=profile, state=state, cloud=client, bus=bus)

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 def run(args: argparse.Namespace) -> int:
     kinds = list(args.fix or [])
     if kinds:
-        from workbench.engine.doctor import known_kinds
+        from workbench.engine.doctor.core import known_kinds
 
         known = known_kinds()  # what the checks themselves registered
         unknown = [k for k in kinds if k not in known]
@@ -52,11 +52,11 @@ async def _doctor(
     args: argparse.Namespace, profile: Any, state: Any, bus: Any, kinds: list[str]
 ) -> tuple[list[Any], list[dict[str, Any]], list[Any]]:
     """Diagnose, fix, diagnose again: all on one event loop (SSH connections live on it)."""
-    from workbench.engine.doctor import DoctorContext, choose_fix, diagnose, fix_order
+    from workbench.engine.doctor.core import DoctorContext, choose_fix, diagnose, fix_order
 
     engine = None
     try:
-        from workbench.engine.pipeline import Engine
+        from workbench.engine.facade import Engine
 
         engine = Engine(profile, bus=bus, state=state)
         ctx = DoctorContext.from_engine(engine)

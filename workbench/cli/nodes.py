@@ -91,7 +91,7 @@ async def _nodes(profile: Any, bus: Any) -> tuple[Any, list[Any]]:
 
 
 def _pool(profile: Any, state: Any, bus: Any, cloud: Any, nodes: list[Any]) -> Any:
-    from workbench.engine.ssh import SSHPool
+    from workbench.engine.ssh.pool import SSHPool
 
     pool = SSHPool(profile, state, console=cloud.console_output, bus=bus)
     pool.remember(nodes)
@@ -99,7 +99,7 @@ def _pool(profile: Any, state: Any, bus: Any, cloud: Any, nodes: list[Any]) -> A
 
 
 async def _salt(profile: Any, state: Any, bus: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.salt import SaltRunner
+    from workbench.engine.salt.runner import SaltRunner
     from workbench.errors import NodeError
 
     cloud, nodes = await _nodes(profile, bus)

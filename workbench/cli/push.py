@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.push_manifest import select_sources
+    from workbench.engine.push.manifest import select_sources
     from workbench.events import Bus
 
     profile, state = render.load(args)
@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.pipeline import Engine
-    from workbench.engine.push import push, start_manifest
+    from workbench.engine.facade import Engine
+    from workbench.engine.push.runner import push, start_manifest
 
     engine = Engine(profile, bus=bus, state=state)
     try:

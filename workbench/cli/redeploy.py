@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
     from workbench.errors import PipelineFailed
     from workbench.events import Bus, Event, StageFinished
 

@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | None,
                    watchdog: ExitWatchdog | None = None) -> int:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
     from workbench.tui.app import WorkbenchApp
 
     engine = Engine(profile)

@@ -22,7 +22,7 @@ from workbench.errors import WorkbenchError
 from workbench.events import AlertsChanged, ClusterInfoChanged, Event, InstancesChanged
 
 if TYPE_CHECKING:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
 
 FAST_POLL_S = 1.0  # an instance in transition (BUILD, REBOOT, deleting, ...)
 CLUSTER_POLL_S = 5.0  # the cluster has instances: notice out-of-band changes soon
@@ -112,7 +112,7 @@ class Watcher:
                 self.engine.bus.notice(f"{what}: {text}", "warning")
 
     async def _alerts(self) -> None:
-        doctor = _optional("workbench.engine.doctor")
+        doctor = _optional("workbench.engine.doctor.core")
         if doctor is None:
             return
         alerts = tuple(await doctor.diagnose(doctor.DoctorContext.from_engine(self.engine)))
@@ -124,10 +124,10 @@ class Watcher:
     async def _cluster_info(self) -> None:
         if not any(i.role == "master" and i.status == "ACTIVE" for i in self.engine.instances):
             return
-        kube = _optional("workbench.engine.kube")
+        kube = _optional("workbench.engine.kube.client")
         if kube is None:
             return
-        from workbench.engine.pipeline_stages import kube_client
+        from workbench.engine.stages import kube_client
 
         master = next(i for i in self.engine.instances if i.role == "master" and i.status == "ACTIVE")
         try:

@@ -1,6 +1,6 @@
 """The workbench app: themes, keymap, and the one worker that pumps engine events.
 
-The engine is reached only through its facade (``workbench.engine.pipeline.Engine``);
+The engine is reached only through its facade (``workbench.engine.facade.Engine``);
 nothing here imports openstack before the first frame.
 """
 
@@ -29,7 +29,7 @@ from workbench.tui.screens.main import MainScreen
 from workbench.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 
 if TYPE_CHECKING:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
 
 #: How long the pump lets log lines gather before handing a batch to the logs pane.
 BATCH_SECONDS = 0.025

@@ -31,7 +31,7 @@ from workbench.state import StateDir
 
 if TYPE_CHECKING:
     from workbench.engine.cloud import CloudClient, Instance, Inventory
-    from workbench.engine.ssh import SSHPool
+    from workbench.engine.ssh.pool import SSHPool
     from workbench.engine.watch import Watcher
 
 
@@ -81,7 +81,7 @@ class Engine:
     @property
     def ssh(self) -> SSHPool:
         if self._ssh is None:
-            from workbench.engine.ssh import SSHPool
+            from workbench.engine.ssh.pool import SSHPool
 
             self._ssh = SSHPool(self.profile, self.state.ensure(), console=self._console, bus=self.bus)
             self._ssh.remember(self.instances)
@@ -254,7 +254,7 @@ class Engine:
 
     # -- stages (in pipeline_stages; imported when a pipeline runs) ---------------------
     async def _stage(self, name: str, *args: Any) -> None:
-        from workbench.engine import pipeline_stages
+        from workbench.engine import stages as pipeline_stages
 
         await getattr(pipeline_stages, name)(self, *args)
 

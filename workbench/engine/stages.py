@@ -18,7 +18,7 @@ VERIFY_POLL = 0.25
 
 if TYPE_CHECKING:
     from workbench.engine.cloud import Instance
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
 
 
 class StageBus(Bus):
@@ -84,7 +84,7 @@ async def connect_all(engine: Engine) -> None:
 
 
 async def push(engine: Engine, direct: bool) -> None:
-    from workbench.engine.push import push as push_build
+    from workbench.engine.push.runner import push as push_build
 
     targets = await connect(engine, "push")
     report = await push_build(
@@ -99,7 +99,7 @@ async def push(engine: Engine, direct: bool) -> None:
 
 async def salt(engine: Engine, failed_only: bool) -> None:
     """Highstate on every node at once (or only those that failed last time)."""
-    from workbench.engine.salt import SaltRunner
+    from workbench.engine.salt.runner import SaltRunner
 
     pipeline = engine.running or "salt"
     nodes = await active_nodes(engine, "salt")
@@ -131,7 +131,7 @@ def summary_lines(run: Any) -> list[str]:
 
 def kube_client(engine: Engine, master: Instance) -> Any:
     """A client for the master's API server, authenticated with the cluster's token."""
-    from workbench.engine.kube import KubeClient, fetch_ca, server_url
+    from workbench.engine.kube.client import KubeClient, fetch_ca, server_url
 
     address = master.floating_ip or master.fixed_ip
     if not address:
@@ -146,7 +146,7 @@ def kube_client(engine: Engine, master: Instance) -> Any:
 
 async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
     """The cluster works: the API answers, every minion's token matches, every node is Ready."""
-    from workbench.engine.tokens import check_tokens
+    from workbench.engine.kube.tokens import check_tokens
     from workbench.errors import WorkbenchError
     from workbench.events import ClusterInfoChanged
 

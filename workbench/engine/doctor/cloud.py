@@ -11,13 +11,13 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from workbench.engine.alerts import Alert, Fix, FixFn
 from workbench.engine.cloud import members
 from workbench.engine.cloud.api import FloatingIP, Port
 from workbench.engine.cloud.lifecycle import Lifecycle
 from workbench.engine.cloud.models import Instance
-from workbench.engine.doctor import DoctorContext, register_kinds
+from workbench.engine.doctor.core import DoctorContext, register_kinds
 from workbench.errors import CloudError, NodeError, WorkbenchError
+from workbench.models.alerts import Alert, Fix, FixFn
 
 KINDS = ("leaked-port", "orphan-floating-ip", "instance-error", "instance-missing", "stale-vagrant-machine")
 register_kinds("cloud", *KINDS)
@@ -196,7 +196,7 @@ def provision_blocker(ctx: DoctorContext) -> str | None:
     if ctx.ssh is None:
         return "no SSH pool here to push and run Salt with"
     try:
-        from workbench.engine.push_manifest import select_sources
+        from workbench.engine.push.manifest import select_sources
 
         select_sources(ctx.profile)
     except (ImportError, WorkbenchError) as exc:
@@ -216,7 +216,7 @@ async def _provision(ctx: DoctorContext, inst: Instance, done: str) -> str:
     blocked = provision_blocker(ctx)
     if blocked is not None:
         return f"{done}; not provisioned ({blocked}): {follow_up(inst.name, inst.role)}"
-    from workbench.engine.node_doctor import provisioner
+    from workbench.engine.doctor.nodes import provisioner
 
     current = await ctx.cloud.get_instance(inst.id) or inst  # with its floating IP now
     ctx.ssh.remember(await ctx.cloud.list_instances())  # the master, to jump through

@@ -11,12 +11,9 @@ import asyncio
 import shlex
 from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.doctor import register_kinds
-from workbench.engine.push_doctor import unconfirmed_alerts
-from workbench.engine.salt import SaltRunner, salt_minion_down_alert
-from workbench.engine.ssh import ConnectTiming, NodeLike, SSHPool
-from workbench.engine.tokens import (
+from workbench.engine.doctor.core import register_kinds
+from workbench.engine.doctor.push import unconfirmed_alerts
+from workbench.engine.kube.tokens import (
     api_get,
     kubelet_journal,
     read_master_token,
@@ -24,7 +21,10 @@ from workbench.engine.tokens import (
     token_alerts,
     wait_ready,
 )
+from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
+from workbench.engine.ssh.pool import ConnectTiming, NodeLike, SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
+from workbench.models.alerts import Alert, Fix
 
 SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
 register_kinds("nodes", "node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
@@ -76,7 +76,7 @@ def provisioner(ctx: Any, pool: SSHPool) -> Any:
     """Push the build to one node, then Salt there: what a new or recreated minion lacks."""
 
     async def provision(node: NodeLike) -> str:
-        from workbench.engine.push import push
+        from workbench.engine.push.runner import push
 
         pushed = await push(ctx.profile, ctx.state, {node.name: (node, await pool.connect(node))},
                             bus=ctx.bus, direct=True, pipeline="fix")

@@ -16,9 +16,9 @@ from typing import Protocol
 
 import asyncssh
 
-from workbench.engine import ssh_config
-from workbench.engine.hostkeys import HostKeyProblem, HostKeyTrust, Trusted, sha256_fingerprint
-from workbench.engine.ssh_connect import ConnectTiming, TimedClient, connect_options
+from workbench.engine.ssh import config as ssh_config
+from workbench.engine.ssh.connect import ConnectTiming, TimedClient, connect_options
+from workbench.engine.ssh.hostkeys import HostKeyProblem, HostKeyTrust, Trusted, sha256_fingerprint
 from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError, WorkbenchError
 from workbench.events import Bus, LogLine, Notice, Stream
 from workbench.profile import Profile

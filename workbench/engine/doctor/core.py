@@ -1,7 +1,7 @@
 """The doctor: every check that turns the cluster's state into ``Alert``s, and their fixes.
 
-Checks come in groups: the cloud's (``workbench.engine.cloud_doctor``), the nodes'
-(``workbench.engine.node_doctor.node_checks``) and the build output's
+Checks come in groups: the cloud's (``workbench.engine.doctor.cloud``), the nodes'
+(``workbench.engine.doctor.nodes.node_checks``) and the build output's
 (``workbench.engine.build``). A group that is not installed is skipped; a group that
 fails becomes one ``check-failed`` alert, so one broken check never hides the others.
 """
@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from workbench.engine.alerts import Alert, Fix
 from workbench.errors import (
     CloudAuthError,
     CloudUnreachable,
@@ -24,6 +23,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.events import Bus
+from workbench.models.alerts import Alert, Fix
 from workbench.profile import Profile
 from workbench.state import StateDir
 
@@ -81,13 +81,13 @@ class DoctorContext:
 
 
 def _groups(scope: Scope) -> list[tuple[str, Check]]:
-    from workbench.engine.cloud_doctor import cloud_checks
+    from workbench.engine.doctor.cloud import cloud_checks
 
     groups: list[tuple[str, Check]] = [("cloud", cloud_checks)]
     if scope == "cloud":
         return groups
     try:
-        from workbench.engine.node_doctor import node_checks
+        from workbench.engine.doctor.nodes import node_checks
 
         groups.append(("nodes", node_checks))
     except ImportError:

@@ -81,7 +81,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.push_manifest import (
+from workbench.engine.push.manifest import (
     ChunkCache,
     LocalFile,
     Source,
@@ -89,7 +89,7 @@ from workbench.engine.push_manifest import (
     push_roots,
     select_sources,
 )
-from workbench.engine.push_session import AgentSession, launch, run_digests
+from workbench.engine.push.session import AgentSession, launch, run_digests
 from workbench.events import Bus, StageFinished, StageProgress, StageStarted
 from workbench.profile import Profile
 from workbench.redact import REDACTOR

@@ -31,7 +31,7 @@ from workbench.redact import REDACTOR, redact
 from workbench.state import atomic_write
 
 if TYPE_CHECKING:
-    from workbench.engine.ssh import NodeLike, SSHPool
+    from workbench.engine.ssh.pool import NodeLike, SSHPool
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 RUNNING_AT = re.compile(r"^(?P<name>.+?) is running at (?P<url>\S+)\s*$")

@@ -14,11 +14,11 @@ import json
 import shlex
 from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.doctor import register_kinds
-from workbench.engine.push_session import AGENT_DIR
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.doctor.core import register_kinds
+from workbench.engine.push.session import AGENT_DIR
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError
+from workbench.models.alerts import Alert, Fix
 
 register_kinds("nodes", "push-unconfirmed")
 
@@ -63,7 +63,7 @@ async def unconfirmed_alerts(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> 
             return None
 
         async def fix(node: NodeLike = node, count: int = len(paths)) -> str:
-            from workbench.engine.push import push  # the push stack, only when fixing
+            from workbench.engine.push.runner import push  # the push stack, only when fixing
 
             conn = await pool.connect(node)
             report = await push(ctx.profile, ctx.state, {node.name: (node, conn)}, bus=ctx.bus, direct=True,

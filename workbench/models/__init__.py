@@ -1,0 +1,1 @@
+"""What the engine tells the TUI about: plain frozen dataclasses, below ``events``."""
