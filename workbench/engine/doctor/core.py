@@ -1,20 +1,19 @@
 """The doctor: every check that turns the cluster's state into ``Alert``s, and their fixes.
 
-Checks come in groups: the cloud's (``workbench.engine.doctor.cloud``), the nodes'
-(``workbench.engine.doctor.nodes.node_checks``) and the build output's
-(``workbench.engine.build``). A group that is not installed is skipped; a group that
-fails becomes one ``check-failed`` alert, so one broken check never hides the others.
+The checks come in groups, one module each, imported here directly: the cloud's
+(``doctor.cloud``), the nodes' (``doctor.nodes``, with ``doctor.push``) and the build
+output's (``doctor.build``). A group that fails becomes one ``check-failed`` alert, so one
+broken check never hides the others.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from workbench.engine.doctor import build, cloud, nodes, push
+from workbench.engine.parts import Parts
 from workbench.errors import (
     CloudAuthError,
     CloudUnreachable,
@@ -22,13 +21,10 @@ from workbench.errors import (
     UsageError,
     WorkbenchError,
 )
-from workbench.events import Bus
-from workbench.models.alerts import Alert, Fix
-from workbench.profile import Profile
-from workbench.state import StateDir
+from workbench.models import Alert, Fix
 
 Scope = Literal["all", "cloud"]
-Check = Callable[["DoctorContext"], Awaitable[list[Alert]]]
+Check = Callable[[Parts], Awaitable[list[Alert]]]
 
 _SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
 #: Fix cheap, local and freeing things first, so later fixes find the IPs and ports free.
@@ -41,81 +37,25 @@ _FIX_ORDER = {
 }
 #: Errors that make every check pointless: they end the doctor with one line.
 _FATAL = (CloudAuthError, CloudUnreachable, ProfileError)
-#: Every alert kind a check can raise -> the group raising it. Each check module registers
-#: its kinds when imported (``register_kinds``); ``known_kinds`` imports them all first, so
-#: ``doctor --fix KIND`` knows a new kind as soon as its check exists.
-_KINDS: dict[str, str] = {}
-
-
-def register_kinds(group: str, *kinds: str) -> None:
-    """Declare the alert kinds ``group``'s checks raise (call at the check module's import)."""
-    for kind in kinds:
-        _KINDS.setdefault(kind, group)
+#: The groups in the order they report, each with every alert kind its checks raise.
+GROUPS: tuple[tuple[str, Check, tuple[str, ...]], ...] = (
+    ("cloud", cloud.cloud_checks, cloud.KINDS),
+    ("nodes", nodes.node_checks, push.KINDS + nodes.KINDS),
+    ("build", build.build_checks, build.KINDS),
+)
+CHECK_FAILED = "check-failed"
 
 
 def known_kinds() -> tuple[str, ...]:
     """Every kind any check can raise: the cloud's, the nodes', the build's, then the doctor's."""
-    order = [name for name, _ in _groups("all")]
-    rank = {group: i for i, group in enumerate(order)}
-    return tuple(sorted(_KINDS, key=lambda kind: rank.get(_KINDS[kind], len(order))))
-
-
-register_kinds("doctor", "check-failed")
-register_kinds("build", "output-bloat")  # raised by _build_checks below (engine.build.output)
-
-
-@dataclass(frozen=True)
-class DoctorContext:
-    profile: Profile
-    state: StateDir
-    cloud: Any  # workbench.engine.cloud.CloudClient
-    bus: Bus
-    ssh: Any = None  # workbench.engine.ssh.SSHPool, for node checks
-
-    @classmethod
-    def from_engine(cls, engine: Any) -> DoctorContext:
-        ssh = None
-        with contextlib.suppress(ImportError):
-            ssh = engine.ssh
-        return cls(engine.profile, engine.state.ensure(), engine.cloud, engine.bus, ssh)
+    return (*(kind for _, _, kinds in GROUPS for kind in kinds), CHECK_FAILED)
 
 
 def _groups(scope: Scope) -> list[tuple[str, Check]]:
-    from workbench.engine.doctor.cloud import cloud_checks
-
-    groups: list[tuple[str, Check]] = [("cloud", cloud_checks)]
-    if scope == "cloud":
-        return groups
-    try:
-        from workbench.engine.doctor.nodes import node_checks
-
-        groups.append(("nodes", node_checks))
-    except ImportError:
-        pass
-    groups.append(("build", _build_checks))
-    return groups
+    return [(name, check) for name, check, _ in GROUPS if scope == "all" or name == scope]
 
 
-async def _build_checks(ctx: DoctorContext) -> list[Alert]:
-    try:
-        from workbench.engine.build import output_checks  # type: ignore[attr-defined]
-    except ImportError:
-        output_checks = None
-    if output_checks is not None:
-        found = output_checks(ctx)
-        return list(await found if inspect.isawaitable(found) else found)
-    root = ctx.profile.kube.root
-    if root is None or not (root / "_output").is_dir():
-        return []
-    try:
-        from workbench.engine.build.output import output_bloat_alert
-    except ImportError:
-        return []
-    alert = await asyncio.to_thread(output_bloat_alert, root, ctx.profile.kube.platforms)
-    return [alert] if alert is not None else []
-
-
-async def _guarded(name: str, check: Check, ctx: DoctorContext) -> list[Alert]:
+async def _guarded(name: str, check: Check, ctx: Parts) -> list[Alert]:
     try:
         return list(await check(ctx))
     except _FATAL:
@@ -124,14 +64,15 @@ async def _guarded(name: str, check: Check, ctx: DoctorContext) -> list[Alert]:
         text = str(exc)
     except Exception as exc:  # a bug in one check must not hide the others
         text = f"{type(exc).__name__}: {exc}"
-    return [Alert("check-failed", "warning", name, f"the {name} checks failed: {text}")]
+    return [Alert(CHECK_FAILED, "warning", name, f"the {name} checks failed: {text}")]
 
 
 async def diagnose(
-    ctx: DoctorContext, kinds: Iterable[str] | None = None, *, scope: Scope = "all"
+    ctx: Parts, kinds: Iterable[str] | None = None, *, scope: Scope = "all"
 ) -> list[Alert]:
     """Run every check (or those of ``scope``); keep only ``kinds`` when given. The caller
     publishes ``AlertsChanged`` (the engine's watcher does, once the set changes)."""
+    ctx.state.ensure()
     wanted = set(kinds) if kinds else None
     results = await asyncio.gather(*(_guarded(n, c, ctx) for n, c in _groups(scope)))
     alerts = [a for group in results for a in group if wanted is None or a.kind in wanted]
