@@ -247,11 +247,14 @@ class FrameWatch:
         self._text: list[str] = []
         watch = self
 
-        class WatchedDriver(app.driver_class):  # type: ignore[misc, name-defined]
+        base: Any = app.driver_class
+
+        class WatchedDriver(base):  # type: ignore[misc]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
-                if hasattr(self, "_file"):  # the writer thread's file: see TerminalOut
-                    self._file = TerminalOut(self._file)
+                file = getattr(self, "_file", None)  # the writer thread's file: see TerminalOut
+                if file is not None:
+                    self._file = TerminalOut(file)
 
             def _sigcont_application(self, *args: Any) -> None:
                 # The kernel sends SIGCONT (after SIGHUP) when the terminal hangs up;
