@@ -1,4 +1,4 @@
-"""engine/kube.py against the sandbox's Kubernetes (KubeSim) over TLS, with and without kubectl."""
+"""engine/kube/client.py against the sandbox's Kubernetes (KubeSim) over TLS, with and without kubectl."""
 
 from __future__ import annotations
 

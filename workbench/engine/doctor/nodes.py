@@ -1,5 +1,5 @@
 """The doctor's node checks: host keys, slow SSH, Salt minions, pushed files a reboot may
-have lost (push_doctor), kubelet tokens, Ready nodes.
+have lost (doctor.push), kubelet tokens, Ready nodes.
 
 Every node is looked at in parallel; a node that cannot be reached is one alert, never
 the end of the others' checks.

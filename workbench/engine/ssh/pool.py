@@ -2,8 +2,8 @@
 
 Host keys come from the instance's console (``hostkeys``), pinned per instance id, never
 ``known_hosts=None``. Nodes without a floating IP are reached through the master. How one
-connection is opened (ciphers, GSSAPI off, ssh config and agent) is ``ssh_connect``; the
-system ``ssh``'s config and known_hosts are ``ssh_config``.
+connection is opened (ciphers, GSSAPI off, ssh config and agent) is ``ssh.connect``; the
+system ``ssh``'s config and known_hosts are ``ssh.config``.
 """
 
 from __future__ import annotations
