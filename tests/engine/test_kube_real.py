@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.kube import ClusterInfo, parse_nodes, parse_pods
-from workbench.engine.kube_print import human_duration
+from workbench.engine.kube.client import parse_nodes, parse_pods
+from workbench.engine.kube.printer import human_duration
+from workbench.models.cluster import ClusterInfo
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "kubectl"
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from workbench.engine.cloud import down, up
+from workbench.engine.cloud.faults import read_fault
 from workbench.engine.cloud.models import instance_from_server
-from workbench.engine.doctor import DoctorContext, diagnose
-from workbench.engine.nova_faults import read_fault
+from workbench.engine.doctor.core import diagnose
+from workbench.engine.parts import Parts
 
 from .test_cloud_helpers import setup
 
@@ -51,7 +52,7 @@ async def test_doctor_offers_what_helps_for_capacity_and_names_neutron_for_bindi
     profile = dataclasses.replace(profile, cluster=dataclasses.replace(
         profile.cluster, fallback_flavors=("m1.small", "m1.tiny"), availability_zones=("nova-b",)))
     client.profile = profile
-    ctx = DoctorContext(profile, state, client, bus)
+    ctx = Parts(profile, state=state, bus=bus, cloud=client)
     for minion in ("kubernetes-minion-1", "kubernetes-minion-2"):
         box.set_fault("boot-error", True, minion)
     try:

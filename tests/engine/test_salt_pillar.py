@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from workbench.engine.salt import SaltRunner, salt_command
-from workbench.engine.salt_pillar import pillar_root, top_text
+from workbench.engine.salt.pillar import pillar_root, top_text
+from workbench.engine.salt.runner import SaltRunner, salt_command
 from workbench.sandbox.core import Delays
 
 from .test_salt_helpers import start_cluster

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.salt_output import parse_output, readable_lines
+from workbench.engine.salt.output import parse_output, readable_lines
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "salt"
 STYLES = ("full", "terse", "mixed", "changes", "full_id", "terse_id", "mixed_id", "changes_id")

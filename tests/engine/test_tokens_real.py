@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.node_doctor import node_checks
-from workbench.engine.salt import SaltRunner
-from workbench.engine.token_files import known_token_rows, kubeconfig_token, row_for_user
-from workbench.engine.tokens import fix_token, minion_row, token_alerts
+from workbench.engine.doctor.nodes import node_checks
+from workbench.engine.kube.token_files import known_token_rows, kubeconfig_token, row_for_user
+from workbench.engine.kube.tokens import fix_token, minion_row, token_alerts
+from workbench.engine.salt.runner import SaltRunner
 from workbench.errors import NodeError
 
 from .test_node_doctor import all_ready, ctx_of

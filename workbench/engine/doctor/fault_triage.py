@@ -1,4 +1,4 @@
-"""Which fixes can help a server in ERROR, by the kind of its Nova fault (engine/nova_faults.py).
+"""Which fixes can help a server in ERROR, by the kind of its Nova fault (engine/cloud/faults.py).
 
 Capacity (no valid host, scheduling attempts exhausted) is not cured by the same flavor
 in the same zone: offer the profile's other flavors and zones, and "retry later" said as
@@ -11,8 +11,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from workbench.engine.alerts import Fix, FixFn
-from workbench.engine.cloud.models import Instance
+from workbench.models.alerts import Fix, FixFn
+from workbench.models.instance import Instance
 from workbench.profile import ClusterSection
 
 

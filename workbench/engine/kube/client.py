@@ -20,20 +20,20 @@ import shlex
 import shutil
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from workbench.engine.kube_print import node_roles, node_status, pod_columns
+from workbench.engine.kube.printer import node_roles, node_status, pod_columns
 from workbench.errors import WorkbenchError
 from workbench.events import Bus, ClusterInfoChanged
+from workbench.models.cluster import ClusterInfo, NodeInfo, PodInfo, Service
 from workbench.redact import REDACTOR, redact
 from workbench.state import atomic_write
 
 if TYPE_CHECKING:
-    from workbench.engine.ssh import NodeLike, SSHPool
+    from workbench.engine.ssh.pool import NodeLike, SSHPool
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 RUNNING_AT = re.compile(r"^(?P<name>.+?) is running at (?P<url>\S+)\s*$")
@@ -43,52 +43,6 @@ SECURE_PORT = 6443
 INSECURE_PORT = 8080
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
 UNAUTHORIZED = "You must be logged in to the server (Unauthorized)"
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    url: str
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    name: str
-    ready: bool
-    version: str
-    status: str = ""  # as kubectl prints it: "Ready", "NotReady,SchedulingDisabled"
-    roles: str = "<none>"
-
-
-@dataclass(frozen=True)
-class PodInfo:
-    namespace: str
-    name: str
-    ready: str  # "1/1", native sidecars counted as kubectl does
-    status: str  # kubectl's STATUS: "Running", "Init:0/1", "CrashLoopBackOff", "Terminating"
-    restarts: int
-    restarts_text: str = ""  # kubectl's RESTARTS: "3 (5m ago)"
-
-
-@dataclass(frozen=True)
-class ClusterInfo:
-    server: str
-    services: tuple[Service, ...]
-    nodes: tuple[NodeInfo, ...]
-    pods: tuple[PodInfo, ...]
-    source: Literal["kubectl", "http"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "server": self.server,
-            "source": self.source,
-            "services": [{"name": s.name, "url": s.url} for s in self.services],
-            "nodes": [{"name": n.name, "ready": n.ready, "status": n.status or ("Ready" if n.ready else "NotReady"),
-                       "roles": n.roles, "version": n.version} for n in self.nodes],
-            "pods": [{"namespace": p.namespace, "name": p.name, "ready": p.ready, "status": p.status,
-                      "restarts": p.restarts, "restarts_text": p.restarts_text or str(p.restarts)}
-                     for p in self.pods],
-        }
 
 
 class KubeError(WorkbenchError):

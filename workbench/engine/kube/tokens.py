@@ -19,9 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.ssh import NodeLike, SSHPool
-from workbench.engine.token_files import (
+from workbench.engine.kube.token_files import (
     KnownTokensError,
     KubeconfigError,
     TokenRow,
@@ -32,7 +30,9 @@ from workbench.engine.token_files import (
     row_for_user,
     with_token,
 )
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
+from workbench.models.alerts import Alert, Fix
 from workbench.profile import Profile
 from workbench.redact import REDACTOR, mask
 

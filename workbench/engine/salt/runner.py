@@ -1,7 +1,7 @@
 """Salt runs on every node at once: streamed, parsed per state, retried past the boot race.
 
 The kubelet token is the cluster's (``StateDir.cluster_token``), handed to Salt as pillar
-in a 0600 file (``salt_pillar``; never on salt-call's command line, which ``ps`` shows to
+in a 0600 file (``pillar.py``; never on salt-call's command line, which ``ps`` shows to
 every user), so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
 parses; Salt's text highstate format otherwise. A failing or unreachable node never stops
 the others; the ones that failed are remembered for ``failed=True``.
@@ -19,8 +19,7 @@ from typing import Any
 
 import asyncssh
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.salt_output import (  # noqa: F401  (parsers re-exported for callers)
+from workbench.engine.salt.output import (  # noqa: F401  (parsers re-exported for callers)
     SaltOutputError,
     StateResult,
     parse_highstate_text,
@@ -28,10 +27,11 @@ from workbench.engine.salt_output import (  # noqa: F401  (parsers re-exported f
     parse_output,
     readable_lines,
 )
-from workbench.engine.salt_pillar import pillar_root_option, write_pillar
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.salt.pillar import pillar_root_option, write_pillar
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
+from workbench.models.alerts import Alert, Fix
 from workbench.redact import redact
 from workbench.state import StateDir
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError
 
 PILLAR_SLS = "workbench"
