@@ -319,6 +319,8 @@ def build_table(mirrors: Path) -> dict[str, dict[str, dict[str, object]]]:
             for name, is_bool in KLOG.items():
                 entries[name] = {"bool": is_bool, "source": "k8s.io/klog/v2 (component-base logs/klogflags)"}
             entries.setdefault("help", {"bool": True, "source": "spf13/cobra"})
+            # verflag registers it through its own Version() helper (NoOptDefVal: --version[=raw])
+            entries["version"] = {"bool": True, "source": f"kubernetes/component-base@{STAGING}:version/verflag/verflag.go"}
         if component in HAND:
             where, words = HAND[component]
             for word in words.split():
