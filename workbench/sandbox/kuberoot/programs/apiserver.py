@@ -51,7 +51,8 @@ class Config:
                            ("client-ca-file", self.client_ca), ("token-auth-file", self.token_file),
                            ("service-account-signing-key-file", self.signing_key)):
             runtime.need_file(flag, path)
-        for path in get("service-account-key-file") and values["service-account-key-file"] or []:
+        keys = values.get("service-account-key-file", [])
+        for path in [keys] if isinstance(keys, str) else keys:
             runtime.need_file("service-account-key-file", path)
         if not self.cert:
             runtime.fail_run("--tls-cert-file and --tls-private-key-file are required here: "
