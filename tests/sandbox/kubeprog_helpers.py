@@ -77,7 +77,7 @@ class Pki:
 
     def _sign(self, subject: x509.Name, public: ec.EllipticCurvePublicKey, *, ca: bool = False,
               issuer: x509.Name | None = None, ips: tuple[str, ...] = ()) -> x509.Certificate:
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
         builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer or self.ca.subject)
                    .public_key(public).serial_number(x509.random_serial_number())
                    .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))

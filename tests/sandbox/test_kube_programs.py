@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from tests.sandbox.kubeprog_helpers import (
-    VERSION, Pki, Processes, build_release, free_port, kubeconfig, loopback, poll, unpack,
+    VERSION,
+    Pki,
+    Processes,
+    build_release,
+    free_port,
+    kubeconfig,
+    loopback,
+    poll,
+    unpack,
 )
 
 KUBECTL = shutil.which("kubectl")

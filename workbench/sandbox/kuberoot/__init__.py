@@ -111,4 +111,4 @@ def add_vagrant_machine(root: str | Path, name: str, server_id: str) -> Path:
     return machine.parent
 
 
-__all__ = ["CURRENT_VERSION", "DEFAULT_PLATFORMS", "SEED_VERSION", "is_seed_era", "add_vagrant_machine", "set_build_failure", "write_kube_root"]
+__all__ = ["CURRENT_VERSION", "DEFAULT_PLATFORMS", "SEED_VERSION", "add_vagrant_machine", "is_seed_era", "set_build_failure", "write_kube_root"]

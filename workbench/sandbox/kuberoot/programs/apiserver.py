@@ -7,7 +7,6 @@ version, namespaces, nodes (+status), pods, services."""
 import csv
 import ipaddress
 import json
-import os
 import re
 import ssl
 import sys
@@ -20,6 +19,7 @@ import kflags
 import klog
 import runtime
 import storage
+
 from workbench.sandbox.kube import discovery, objects
 
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
@@ -88,11 +88,11 @@ def allowed(modes, user, groups, verb, resource, name, path):
     if path in PUBLIC or path.startswith(tuple(p + "/" for p in PUBLIC)):
         return True
     authenticated = "system:authenticated" in groups
-    if authenticated and (path in ("/api", "/apis") or path.startswith(("/api/v1", "/apis/", "/openapi")) and not resource):
+    if authenticated and (path in ("/api", "/apis") or (path.startswith(("/api/v1", "/apis/", "/openapi")) and not resource)):
         return True
-    if "Node" in modes and "system:nodes" in groups and user.startswith("system:node:"):
-        if resource in ("nodes", "nodes/status") or verb in ("get", "list", "watch"):
-            return True
+    node = "Node" in modes and "system:nodes" in groups and user.startswith("system:node:")
+    if node and (resource in ("nodes", "nodes/status") or verb in ("get", "list", "watch")):
+        return True
     if "RBAC" in modes:
         if "system:masters" in groups or user in ("system:kube-controller-manager", "system:kube-scheduler"):
             return True

@@ -12,6 +12,7 @@ import kclient
 import kflags
 import klog
 import runtime
+
 from workbench.sandbox.kube import objects
 
 

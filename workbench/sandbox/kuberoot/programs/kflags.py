@@ -116,9 +116,8 @@ def duration(text, default=0.0):
             raise ValueError(f'time: invalid duration "{text}"')
         total += float(num) * units[unit]
         num, i = "", i + len(unit)
-    if num:
-        if text != "0":
-            raise ValueError(f'time: missing unit in duration "{text}"')
+    if num and text != "0":
+        raise ValueError(f'time: missing unit in duration "{text}"')
     return total
 
 

@@ -29,7 +29,7 @@ def info(where, msg, **kv):
 
 
 def v(level, where, msg, **kv):
-    if _V >= level:
+    if level <= _V:
         _line("I", where, msg, kv)
 
 

@@ -14,6 +14,7 @@ import kflags
 import klog
 import miniyaml
 import runtime
+
 from workbench.sandbox.kube import objects
 
 CONFIG_KIND = ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration")
