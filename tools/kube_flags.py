@@ -43,7 +43,10 @@ APISERVER_GENERIC = [
 ]
 DELEGATING = [
     ("kubernetes+apiserver", STAGING, "pkg/server/options/serving.go", ["AddFlags"]),
-    ("kubernetes+apiserver", STAGING, "pkg/server/options/authentication.go", ["DelegatingAuthenticationOptions.AddFlags"]),
+    # DelegatingAuthenticationOptions.AddFlags calls the other two
+    ("kubernetes+apiserver", STAGING, "pkg/server/options/authentication.go",
+     ["DelegatingAuthenticationOptions.AddFlags", "RequestHeaderAuthenticationOptions.AddFlags",
+      "ClientCertAuthenticationOptions.AddFlags"]),
     ("kubernetes+apiserver", STAGING, "pkg/server/options/authorization.go", ["DelegatingAuthorizationOptions.AddFlags"]),
 ]
 COMMON = [  # every component: logging, feature gates, version, metrics

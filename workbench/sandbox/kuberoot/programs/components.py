@@ -11,13 +11,38 @@ import time
 import kclient
 import kflags
 import klog
+import miniyaml
 import runtime
 
 from workbench.sandbox.kube import objects
 
+CONFIG_KINDS = {  # the --config file each component accepts (apiVersion, kind)
+    "kube-scheduler": (("kubescheduler.config.k8s.io/v1",), "KubeSchedulerConfiguration"),
+    "kube-proxy": (("kubeproxy.config.k8s.io/v1alpha1",), "KubeProxyConfiguration"),
+}
 
-def connect(values, where):
-    kubeconfig = kflags.last(values, "kubeconfig") or kflags.last(values, "authentication-kubeconfig")
+
+def load_config(values):
+    """The component's --config file (its clientConnection.kubeconfig is used when given)."""
+    path = kflags.last(values, "config")
+    if not path:
+        return {}
+    runtime.need_file("config", path)
+    try:
+        with open(path) as f:
+            doc = miniyaml.load(f.read()) or {}
+    except (OSError, ValueError) as exc:
+        runtime.fail_run(f"failed to load config file {path}: {exc}")
+    versions, kind = CONFIG_KINDS[runtime.COMPONENT]
+    if doc.get("kind") != kind or doc.get("apiVersion") not in versions:
+        runtime.fail_run(f"no kind \"{doc.get('kind')}\" is registered for version \"{doc.get('apiVersion')}\"")
+    return doc
+
+
+def connect(values, where, config=None):
+    client_connection = (config or {}).get("clientConnection") or {}
+    kubeconfig = (kflags.last(values, "kubeconfig") or client_connection.get("kubeconfig")
+                  or kflags.last(values, "authentication-kubeconfig"))
     if not kubeconfig:
         klog.warning("client_config.go:659", "Neither --kubeconfig nor --master was specified.  Using the "
                      "inClusterConfig.  This might not work.")
@@ -86,15 +111,13 @@ def _seconds(stamp):
 
 
 def scheduler(values):
-    runtime.need_file("config", kflags.last(values, "config"))
-    connect(values, "server.go:167")
+    connect(values, "server.go:167", load_config(values))
     klog.info("leaderelection.go:257", "attempting to acquire leader lease kube-system/kube-scheduler...")
     runtime.wait_forever()
 
 
 def proxy(values):
-    runtime.need_file("config", kflags.last(values, "config"))
-    connect(values, "server.go:695")
+    connect(values, "server.go:695", load_config(values))
     klog.info("server_linux.go:66", "Using iptables proxy")
     runtime.wait_forever()
 
