@@ -207,3 +207,54 @@ def test_credentials_are_checked(cluster: dict[str, object]) -> None:
     done = kubectl(kubeconfig(tmp / "jane.kubeconfig", server, pki.ca_path, cert=nobody_crt, key=nobody_key),
                    "get", "nodes")
     assert 'User "jane" cannot list resource "nodes"' in done.stderr
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
+def test_control_plane_with_kubeadm_style_command_lines(cluster: dict[str, object]) -> None:
+    """The flags and config files kubeadm / kubernetes-the-hard-way (v1.32) give each program,
+    client certificates throughout: every program comes up and the node is Ready."""
+    tmp, server, procs, pki = Path(str(cluster["tmp"])), str(cluster["server"]), cluster["procs"], cluster["pki"]
+    release = Path(str(cluster["release"]))
+    assert isinstance(procs, Processes) and isinstance(pki, Pki)
+    poll(lambda: kubectl(cluster["admin"], "get", "--raw", "/healthz").stdout == "ok", 30, "the API server")
+    kcm_crt, kcm_key = pki.issue("kcm", "system:kube-controller-manager")
+    kcm = kubeconfig(tmp / "controller-manager.kubeconfig", server, pki.ca_path, cert=kcm_crt, key=kcm_key)
+    procs.start("kube-controller-manager", [
+        str(server_bin(release, "kube-controller-manager")), "--bind-address=127.0.0.1", f"--kubeconfig={kcm}",
+        f"--authentication-kubeconfig={kcm}", f"--authorization-kubeconfig={kcm}", f"--client-ca-file={pki.ca_path}",
+        "--cluster-name=kubernetes", "--cluster-cidr=10.200.0.0/16", "--service-cluster-ip-range=10.0.0.0/24",
+        f"--cluster-signing-cert-file={pki.ca_path}", f"--cluster-signing-key-file={kcm_key}",
+        f"--root-ca-file={pki.ca_path}", f"--service-account-private-key-file={kcm_key}",
+        "--use-service-account-credentials=true", "--leader-elect=true"])
+    sched_crt, sched_key = pki.issue("scheduler", "system:kube-scheduler")
+    sched = kubeconfig(tmp / "scheduler.kubeconfig", server, pki.ca_path, cert=sched_crt, key=sched_key)
+    (tmp / "kube-scheduler.yaml").write_text(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n"
+        f"clientConnection:\n  kubeconfig: {sched}\nleaderElection:\n  leaderElect: true\n")
+    procs.start("kube-scheduler", [
+        str(server_bin(release, "kube-scheduler")), f"--config={tmp / 'kube-scheduler.yaml'}",
+        "--bind-address=127.0.0.1", f"--authentication-kubeconfig={sched}", f"--authorization-kubeconfig={sched}"])
+    proxy_crt, proxy_key = pki.issue("proxy", "system:kube-proxy")
+    proxy = kubeconfig(tmp / "proxy.kubeconfig", server, pki.ca_path, cert=proxy_crt, key=proxy_key)
+    (tmp / "kube-proxy-config.yaml").write_text(
+        "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\n"
+        f"clientConnection:\n  kubeconfig: {proxy}\nhostnameOverride: node-1\nmode: iptables\n"
+        "clusterCIDR: 10.200.0.0/16\n")
+    procs.start("kube-proxy", [str(server_bin(release, "kube-proxy")), f"--config={tmp / 'kube-proxy-config.yaml'}"])
+    node_crt, node_key = pki.issue("kubelet-client", "system:node:node-1", ("system:nodes",))
+    kc = kubeconfig(tmp / "kubelet.kubeconfig", server, pki.ca_path, cert=node_crt, key=node_key)
+    config = tmp / "kubelet-config.yaml"
+    config.write_text(
+        "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\naddress: 0.0.0.0\nport: 10250\n"
+        "authentication:\n  anonymous:\n    enabled: false\n  webhook:\n    enabled: true\n  x509:\n"
+        f"    clientCAFile: {pki.ca_path}\nauthorization:\n  mode: Webhook\ncgroupDriver: systemd\n"
+        "clusterDNS:\n  - 10.0.0.10\nclusterDomain: cluster.local\n"
+        "containerRuntimeEndpoint: unix:///var/run/containerd/containerd.sock\nfailSwapOn: false\n"
+        "registerNode: true\nresolvConf: /etc/resolv.conf\nruntimeRequestTimeout: 15m\n"
+        "nodeStatusUpdateFrequency: 1s\n")
+    procs.start("kubelet", [str(server_bin(release, "kubelet")), f"--config={config}", f"--kubeconfig={kc}",
+                            "--hostname-override=node-1", f"--node-ip={cluster['addr']}"])
+    poll(lambda: node_ready(cluster["admin"]), 30, "node-1 Ready")
+    for name in ("kube-controller-manager", "kube-scheduler", "kube-proxy"):
+        poll(lambda name=name: "Connected to the API server" in procs.log(name), 30, f"{name} connected")
+        assert procs.running[name].poll() is None, procs.log(name)
