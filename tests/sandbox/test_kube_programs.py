@@ -258,3 +258,14 @@ def test_control_plane_with_kubeadm_style_command_lines(cluster: dict[str, objec
     for name in ("kube-controller-manager", "kube-scheduler", "kube-proxy"):
         poll(lambda name=name: "Connected to the API server" in procs.log(name), 30, f"{name} connected")
         assert procs.running[name].poll() is None, procs.log(name)
+
+
+REMOVED = json.loads((Path(__file__).parents[2] / "workbench/sandbox/kuberoot/programs/flagtables/v1.32.json")
+                     .read_text())["removed"]
+
+
+@pytest.mark.parametrize(("name", "flag"), [(c, f) for c, flags in sorted(REMOVED.items()) for f in sorted(flags)])
+def test_every_flag_removed_before_the_version_is_refused(release: Path, name: str, flag: str) -> None:
+    done = run(server_bin(release, name), f"--{flag}=x")
+    assert done.returncode == 1
+    assert (f"Error: unknown flag: --{flag}" in done.stderr) or (f"unknown flag: --{flag}\"" in done.stderr)
