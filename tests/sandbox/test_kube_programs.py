@@ -3,9 +3,11 @@ real kubectl sees (etcd + kube-apiserver + kubelet + kube-controller-manager as 
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,3 +271,37 @@ def test_every_flag_removed_before_the_version_is_refused(release: Path, name: s
     done = run(server_bin(release, name), f"--{flag}=x")
     assert done.returncode == 1
     assert (f"Error: unknown flag: --{flag}" in done.stderr) or (f"unknown flag: --{flag}\"" in done.stderr)
+
+
+def test_etcd_keeps_its_keys_in_data_dir_across_restarts(release: Path, tmp_path: Path) -> None:
+    addr = loopback()
+    port = free_port(addr)
+    procs = Processes(tmp_path / "logs")
+    argv = [str(release / "etcd-v3.5.16-linux-amd64/etcd"), "--name=m", f"--data-dir={tmp_path / 'data'}",
+            f"--listen-client-urls=http://{addr}:{port}", f"--advertise-client-urls=http://{addr}:{port}"]
+
+    def call(path: str, body: dict[str, str]) -> dict[str, object]:
+        req = urllib.request.Request(f"http://{addr}:{port}{path}", data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return dict(json.loads(resp.read()))
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://{addr}:{port}/health", timeout=2) as resp:
+                return bool(json.loads(resp.read())["health"] == "true")
+        except OSError:
+            return False
+
+    key, value = base64.b64encode(b"/registry/minions/n1").decode(), base64.b64encode(b"{}").decode()
+    try:
+        procs.start("etcd", argv)
+        poll(healthy, 30, "etcd")
+        call("/v3/kv/put", {"key": key, "value": value})
+        procs.stop("etcd")
+        procs.start("etcd", argv)
+        poll(healthy, 30, "etcd again")
+        got = call("/v3/kv/range", {"key": key})
+        assert got["kvs"] == [{"key": key, "value": value, "create_revision": "2", "mod_revision": "2", "version": "1"}]
+    finally:
+        procs.stop_all()
+    assert (tmp_path / "data" / "member" / "snap" / "db.json").is_file()
