@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from workbench.sandbox.cloud import errors
+from workbench.sandbox.cloud import errors, nova_rules
 from workbench.sandbox.cloud.store import Resource, Store, new_id, now
 from workbench.sandbox.cloud.web import cloud, no_content, read_body, reply
 
@@ -57,10 +57,10 @@ async def show_keypair(request: web.Request) -> web.Response:
 
 async def create_keypair(request: web.Request) -> web.Response:
     c = cloud(request)
-    body = (await read_body(request, _BAD_BODY)).get("keypair")
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise _BAD_BODY
+    body = nova_rules.keypair_create(request, await read_body(request, _BAD_BODY))
     name = body["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise nova_rules.invalid("name", name, "Keypair data is invalid: the name is empty")
     if name in c.store.keypairs:
         raise errors.nova(409, f"Key pair '{name}' already exists.")
     private = None
@@ -84,7 +84,7 @@ async def delete_keypair(request: web.Request) -> web.Response:
     if c.store.keypairs.pop(name, None) is None:
         raise errors.nova(404, f"Keypair {name} not found for user {c.store.user_id}")
     c.changed()
-    return no_content(202)
+    return no_content(204 if nova_rules.at_least(request, "2.2") else 202)
 
 
 def generate_keypair(comment: str) -> tuple[str, str]:
