@@ -35,6 +35,11 @@ _STATE_MAP: dict[str, dict[str | None, str]] = {
               "rebuild_block_device_mapping": "REBUILD", "rebuild_spawning": "REBUILD"},
     "deleted": {None: "DELETED"},
 }
+#: nova/compute/task_states.py: the task states each operation walks through, in order
+BUILD_TASKS = ("scheduling", "networking", "block_device_mapping", "spawning")
+REBOOT_TASKS = ("rebooting", "reboot_pending", "reboot_started")
+HARD_REBOOT_TASKS = ("rebooting_hard", "reboot_pending_hard", "reboot_started_hard")
+REBUILD_TASKS = ("rebuilding", "rebuild_block_device_mapping", "rebuild_spawning")
 _PROGRESS = ("ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING")
 _FAULTED = ("ERROR", "DELETED")
 

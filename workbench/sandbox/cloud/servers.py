@@ -12,8 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.sandbox.cloud import console, errors, ports
-from workbench.sandbox.cloud.server_view import status_of
+from workbench.sandbox.cloud import console, errors, ports, server_view
 from workbench.sandbox.cloud.store import Resource, new_id, now
 from workbench.sandbox.hooks import ServerInfo
 
@@ -21,22 +20,6 @@ if TYPE_CHECKING:
     from workbench.sandbox.cloud.app import Cloud
 
 log = logging.getLogger(__name__)
-
-_FAULTS = (
-    "Build of instance {id} aborted: Failed to allocate the network(s), not rescheduling.",
-    "No valid host was found. There are not enough hosts available.",
-)
-#: nova/compute/task_states.py: the task states each operation walks through, in order
-BUILD_TASKS = ("scheduling", "networking", "block_device_mapping", "spawning")
-REBOOT_TASKS = ("rebooting", "reboot_pending", "reboot_started")
-HARD_REBOOT_TASKS = ("rebooting_hard", "reboot_pending_hard", "reboot_started_hard")
-REBUILD_TASKS = ("rebuilding", "rebuild_block_device_mapping", "rebuild_spawning")
-_FAULT_DETAILS = (
-    "Unexpected vif_type=binding_failed",
-    "Exceeded maximum number of retries. Exhausted all hosts available for retrying build "
-    "failures for instance {id}.",
-)
-
 
 class Servers:
     """The server table's behaviour; the HTTP layer (compute.py) only parses and renders."""
@@ -74,7 +57,7 @@ class Servers:
     def _set(self, server: Resource, **changes: Any) -> None:
         """Change a server; its status follows from vm_state and task_state, as in Nova."""
         server.update(changes, updated=now())
-        server["status"] = status_of(server.get("vm_state"), server.get("task_state"))
+        server["status"] = server_view.status_of(server.get("vm_state"), server.get("task_state"))
         self.cloud.changed()
 
     async def _walk(self, server: Resource, tasks: tuple[str, ...], seconds: float) -> bool:
@@ -170,7 +153,8 @@ class Servers:
 
     async def _build(self, server_id: str, fail: bool) -> None:
         server = self.cloud.store.servers.get(server_id)
-        if server is None or not await self._walk(server, BUILD_TASKS, self.cloud.delays.boot):
+        boot = self.cloud.delays.boot
+        if server is None or not await self._walk(server, server_view.BUILD_TASKS, boot):
             return
         if fail:
             self._fail(server)
@@ -194,10 +178,10 @@ class Servers:
         )
 
     def _fail(self, server: Resource, message: str | None = None) -> None:
-        which = self._boot_errors % len(_FAULTS)
+        which = self._boot_errors % len(console.FAULTS)
         self._boot_errors += 1
-        text = message or _FAULTS[which].format(id=server["id"])
-        details = _FAULT_DETAILS[which].format(id=server["id"]) if message is None else text
+        text = message or console.FAULTS[which].format(id=server["id"])
+        details = console.FAULT_DETAILS[which].format(id=server["id"]) if message is None else text
         store = self.cloud.store
         for port in ports.server_ports(store, server["id"]):
             if port["id"] in server.get("_nova_ports", []):
@@ -251,7 +235,7 @@ class Servers:
 
     def reboot(self, server: Resource, hard: bool) -> None:
         self._require_state(server, "reboot", ("ACTIVE", "SHUTOFF", "ERROR") if hard else ("ACTIVE",))
-        tasks = HARD_REBOOT_TASKS if hard else REBOOT_TASKS
+        tasks = server_view.HARD_REBOOT_TASKS if hard else server_view.REBOOT_TASKS
         self._set(server, task_state=tasks[0])
         self._spawn(self._after(server, lambda: self.cloud.hooks.reboot(server["id"], hard), tasks))
 
@@ -267,10 +251,10 @@ class Servers:
         if isinstance(body.get("metadata"), dict):
             changes["metadata"] = {str(k): str(v) for k, v in body["metadata"].items()}
         server.pop("fault", None)
-        self._set(server, task_state=REBUILD_TASKS[0], **changes)
+        self._set(server, task_state=server_view.REBUILD_TASKS[0], **changes)
         server["_console"] = list(console.kernel_log(server["name"]))
         self._spawn(self._after(server, lambda: self.cloud.hooks.rebuild(self.info(server)),
-                                REBUILD_TASKS))
+                                server_view.REBUILD_TASKS))
 
     def power(self, server: Resource, on: bool) -> None:
         self._require_state(server, "start" if on else "stop", ("SHUTOFF",) if on else ("ACTIVE",))
