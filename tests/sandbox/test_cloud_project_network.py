@@ -14,6 +14,8 @@ from tests.cli.test_cloud_cli_helpers import ours, wb_json
 from tests.conftest import os_conn
 from tests.sandbox.test_cloud_cli import osc
 from workbench.profile import load_profile
+from workbench.sandbox.cloud import bootstrap, ports
+from workbench.sandbox.cloud.store import Store
 
 
 def _furniture(conn, net_id: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
@@ -78,3 +80,16 @@ def test_doctor_fix_and_down_leave_the_network_ports_alone(make_sandbox) -> None
     assert ours(conn) == {"servers": [], "ports": [], "floating_ips": []}
     after = {owner: (p.id, p.fixed_ips) for owner, p in _furniture(conn, net.id).items()}
     assert after == before
+
+
+def test_a_state_from_before_the_static_range_gets_its_pool_moved_first() -> None:
+    store = Store(octet=9, password="p")
+    net = ports.create_network(store, bootstrap.MGMT_NETWORK)
+    subnet = ports.create_subnet(store, net["id"], "mgmt-subnet", store.mgmt_cidr)  # pool from .2
+    assert subnet["allocation_pools"][0]["start"] == "127.9.0.2"
+    bootstrap.furnish(store)
+    bootstrap.furnish(store)  # idempotent
+    assert subnet["allocation_pools"] == [{"start": "127.9.0.100", "end": "127.9.0.254"}]
+    owned = sorted((p["device_owner"], p["fixed_ips"][0]["ip_address"]) for p in store.ports.values())
+    assert owned == [("network:dhcp", "127.9.0.100"), ("network:router_interface", "127.9.0.1")]
+    assert len(store.security_groups) == 1

@@ -25,7 +25,12 @@ def furnish(store: Store) -> None:
         net = ports.create_network(store, MGMT_NETWORK)
         ports.create_subnet(store, net["id"], f"{MGMT_NETWORK}-subnet", store.mgmt_cidr,
                             pool_start=MGMT_POOL_START - 1)
-    ports.furnish_project_network(store, store.by_name(store.networks, MGMT_NETWORK)["id"])
+    mgmt = store.by_name(store.networks, MGMT_NETWORK)["id"]
+    subnet = store.subnets[store.networks[mgmt]["subnets"][0]]
+    start = subnet["allocation_pools"][0]["start"]
+    if int(start.rsplit(".", 1)[1]) < MGMT_POOL_START:  # a state from before the static range
+        subnet["allocation_pools"][0]["start"] = f"{start.rsplit('.', 1)[0]}.{MGMT_POOL_START}"
+    ports.furnish_project_network(store, mgmt)
     if store.by_name(store.networks, PUBLIC_NETWORK) is None:
         net = ports.create_network(store, PUBLIC_NETWORK, external=True)
         ports.create_subnet(store, net["id"], f"{PUBLIC_NETWORK}-subnet", store.public_cidr)

@@ -38,10 +38,11 @@ RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
     "floatingip": (_FIP_POST, _FIP_PUT, _FIP_ALL),
 }
 
-#: attributes a member may not set (policy: admin or service only), per resource
+#: attributes a member may not set (policy: admin or service only), per (resource, create)
 ADMIN_ONLY_WRITE = {
-    "port": {"binding:host_id", "binding:profile"},
-    "floatingip": {"floating_ip_address"},  # create_floatingip:floating_ip_address
+    ("port", True): {"binding:host_id", "binding:profile"},
+    ("port", False): {"binding:host_id", "binding:profile", "mac_address"},
+    ("floatingip", True): {"floating_ip_address"},  # create_floatingip:floating_ip_address
 }
 
 #: attributes a member never sees (policy: get_port:binding:*, get_network:provider:*)
@@ -81,7 +82,7 @@ def check(resource: str, body: dict[str, Any], *, create: bool) -> None:
                 raise bad_request(f"Attribute '{attr}' not allowed in POST")
             raise bad_request(f"Cannot update read-only attribute {attr}")
     action = f"{'create' if create else 'update'}_{resource}"
-    for attr in sorted(set(body) & ADMIN_ONLY_WRITE.get(resource, set())):
+    for attr in sorted(set(body) & ADMIN_ONLY_WRITE.get((resource, create), set())):
         raise errors.neutron(
             403, "PolicyNotAuthorized",
             f"(rule:{action} and rule:{action}:{attr}) is disallowed by policy",
