@@ -145,3 +145,14 @@ def test_updates_bump_revision_and_updated_at(sandbox, ids) -> None:  # type: ig
     assert resp.status_code == 200 and after["name"] == "renamed"
     assert after["revision_number"] == before["revision_number"] + 1
     assert after["created_at"] == before["created_at"] <= after["updated_at"]
+
+
+def test_a_limited_list_links_next_and_previous_as_neutron(sandbox, ids) -> None:  # type: ignore[no-untyped-def]
+    conn = ids["conn"]
+    doc = api(sandbox, conn, "network", "GET", f"/ports?network_id={ids['net']}&limit=1").json()
+    first = doc["ports"][0]["id"]
+    links = {link["rel"]: link["href"] for link in doc["ports_links"]}
+    assert f"marker={first}" in links["next"] and "page_reverse" not in links["next"]
+    assert f"marker={first}" in links["previous"] and "page_reverse=True" in links["previous"]
+    everything = api(sandbox, conn, "network", "GET", f"/ports?network_id={ids['net']}").json()
+    assert "ports_links" not in everything  # no limit, no links

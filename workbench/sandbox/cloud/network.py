@@ -134,7 +134,20 @@ async def list_items(request: web.Request) -> web.Response:
                          request.query)
     bad = errors.neutron(404, "NotFound", f"Marker {request.query.get('marker')} could not be found.")
     doc = paginate(request, items, coll, bad)
-    doc[coll] = project(request.query, doc[coll])
+    page = doc[coll]
+    doc.pop(f"{coll}_links", None)
+    limit = request.query.get("limit", "")
+    if limit.isdigit() and int(limit) > 0:  # api_common.get_pagination_links
+        links = []
+        query = {k: v for k, v in request.query.items() if k not in ("marker", "page_reverse")}
+        if len(page) >= int(limit):
+            links.append({"rel": "next", "href": str(request.url.with_query(
+                {**query, "marker": page[-1]["id"]}))})
+        first = page[0]["id"] if page else request.query.get("marker", "")
+        links.append({"rel": "previous", "href": str(request.url.with_query(
+            {**query, "marker": first, "page_reverse": "True"}))})
+        doc[f"{coll}_links"] = links
+    doc[coll] = project(request.query, page)
     return reply(doc)
 
 
