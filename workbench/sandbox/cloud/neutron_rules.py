@@ -38,6 +38,9 @@ RULES: dict[str, tuple[set[str], set[str], set[str]]] = {
     "floatingip": (_FIP_POST, _FIP_PUT, _FIP_ALL),
 }
 
+#: attributes with no default: a create without them fails to parse
+REQUIRED = {"port": ("network_id",), "floatingip": ("floating_network_id",)}
+
 #: attributes a member may not set (policy: admin or service only), per (resource, create)
 ADMIN_ONLY_WRITE = {
     ("port", True): {"binding:host_id", "binding:profile"},
@@ -76,6 +79,9 @@ def check(resource: str, body: dict[str, Any], *, create: bool) -> None:
     if unknown:
         raise bad_request(f"Unrecognized attribute(s) '{', '.join(unknown)}'")
     allowed = allowed_post if create else allowed_put
+    for attr in REQUIRED[resource] if create else ():
+        if attr not in body:
+            raise bad_request(f"Failed to parse request. Required attribute '{attr}' not specified")
     for attr in sorted(body):
         if attr not in allowed:
             if create:
