@@ -160,3 +160,14 @@ def test_a_limited_list_links_next_and_previous_as_neutron(sandbox, ids) -> None
     assert f"marker={first}" in links["previous"] and "page_reverse=True" in links["previous"]
     everything = api(sandbox, conn, "network", "GET", f"/ports?network_id={ids['net']}").json()
     assert "ports_links" not in everything  # no limit, no links
+
+
+def test_the_router_interface_cannot_be_deleted_through_the_port_api(sandbox, ids) -> None:  # type: ignore[no-untyped-def]
+    conn = ids["conn"]
+    router_port = next(conn.network.ports(network_id=ids["net"], device_owner="network:router_interface"))
+    resp = api(sandbox, conn, "network", "DELETE", f"/ports/{router_port.id}")
+    status, kind, message = neutron_error(resp)
+    assert (status, kind) == (409, "ServicePortInUse")
+    assert message == (f"Port {router_port.id} cannot be deleted directly via the port API: "
+                       "has device owner network:router_interface.")
+    assert conn.network.get_port(router_port.id).status == "ACTIVE"

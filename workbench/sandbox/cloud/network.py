@@ -191,6 +191,11 @@ async def update_port(request: web.Request) -> web.Response:
 async def delete_port(request: web.Request) -> web.Response:
     c = cloud(request)
     port = ports.get(c.store, "ports", "Port", request.match_info["id"])
+    if port["device_owner"] == ports.ROUTER_OWNER:  # l3_db.prevent_l3_port_deletion
+        raise errors.neutron(
+            409, "ServicePortInUse", f"Port {port['id']} cannot be deleted directly via the "
+            f"port API: has device owner {port['device_owner']}.",
+        )
     if c.faults.consume("port-busy"):
         raise errors.neutron(
             409, "PortInUse",
