@@ -250,8 +250,7 @@ class CloudClient(CloudCore):
         # it cannot be tagged, since untagged it is not ours to find or delete later.
         def create(conn: Any) -> str:
             return str(conn.network.create_ip(
-                floating_network_id=pool_id, port_id=port_id,
-                description=f"workbench cluster {self.profile.cluster.name}",
+                floating_network_id=pool_id, port_id=port_id, description=self.fip_description,
             ).id)
 
         def tag(conn: Any) -> FloatingIP:
@@ -266,6 +265,22 @@ class CloudClient(CloudCore):
                 await self.call(lambda conn: conn.network.delete_ip(fip_id, ignore_missing=True),
                                 f"release untagged floating IP {fip_id}")
             raise
+
+    @property
+    def fip_description(self) -> str:
+        return f"workbench cluster {self.profile.cluster.name}"
+
+    async def adopt_floating_ip(self, port_id: str) -> FloatingIP | None:
+        """Tag the floating IP on our port that a killed run created but never tagged
+        (untagged, with our description); None when there is none."""
+        def run(conn: Any) -> FloatingIP | None:
+            for f in conn.network.ips(port_id=port_id):
+                if not f.tags and f.description == self.fip_description:
+                    conn.network.set_tags(f, [self.tag])
+                    return _fip(conn.network.get_ip(f.id))
+            return None
+
+        return await self.call(run, f"adopt the floating IP of port {port_id}")
 
     async def associate(self, fip: FloatingIP, port_id: str) -> FloatingIP:
         self._require_ours(fip.tags, f"floating IP {fip.address}")

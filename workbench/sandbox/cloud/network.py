@@ -191,7 +191,8 @@ async def update_port(request: web.Request) -> web.Response:
 async def delete_port(request: web.Request) -> web.Response:
     c = cloud(request)
     port = ports.get(c.store, "ports", "Port", request.match_info["id"])
-    if port["device_owner"] == ports.ROUTER_OWNER:  # l3_db.prevent_l3_port_deletion
+    if port["device_owner"] == ports.ROUTER_OWNER and port["device_id"] == ports.router_id(c.store):
+        # l3_db.prevent_l3_port_deletion: refused while the router exists
         raise errors.neutron(
             409, "ServicePortInUse", f"Port {port['id']} cannot be deleted directly via the "
             f"port API: has device owner {port['device_owner']}.",
