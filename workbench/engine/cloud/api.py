@@ -6,6 +6,7 @@ ownership (our tag) without touching openstacksdk objects.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
@@ -258,17 +259,42 @@ class CloudClient(CloudCore):
         return [f for f in found if self.tag in f.tags] if ours else found
 
     async def create_floating_ip(self, pool_id: str, port_id: str) -> FloatingIP:
-        def run(conn: Any) -> FloatingIP:
-            fip = conn.network.create_ip(
-                floating_network_id=pool_id, port_id=port_id, tags=[self.tag],
-                description=f"workbench cluster {self.profile.cluster.name}",
-            )
-            if self.tag not in (fip.tags or []):
-                conn.network.set_tags(fip, [self.tag])
-                fip = conn.network.get_ip(fip.id)
-            return _fip(fip)
+        # Neutron takes tags on POST for ports only ("Attribute 'tags' not allowed in POST"):
+        # tag the floating IP in a call of its own (retried alone), and release it when
+        # it cannot be tagged, since untagged it is not ours to find or delete later.
+        def create(conn: Any) -> str:
+            return str(conn.network.create_ip(
+                floating_network_id=pool_id, port_id=port_id, description=self.fip_description,
+            ).id)
 
-        return await self.call(run, "allocate a floating IP")
+        def tag(conn: Any) -> FloatingIP:
+            conn.network.set_tags(conn.network.get_ip(fip_id), [self.tag])
+            return _fip(conn.network.get_ip(fip_id))
+
+        fip_id = await self.call(create, "allocate a floating IP")
+        try:
+            return await self.call(tag, f"tag floating IP {fip_id}")
+        except CloudError:
+            with contextlib.suppress(CloudError):
+                await self.call(lambda conn: conn.network.delete_ip(fip_id, ignore_missing=True),
+                                f"release untagged floating IP {fip_id}")
+            raise
+
+    @property
+    def fip_description(self) -> str:
+        return f"workbench cluster {self.profile.cluster.name}"
+
+    async def adopt_floating_ip(self, port_id: str) -> FloatingIP | None:
+        """Tag the floating IP on our port that a killed run created but never tagged
+        (untagged, with our description); None when there is none."""
+        def run(conn: Any) -> FloatingIP | None:
+            for f in conn.network.ips(port_id=port_id):
+                if not f.tags and f.description == self.fip_description:
+                    conn.network.set_tags(f, [self.tag])
+                    return _fip(conn.network.get_ip(f.id))
+            return None
+
+        return await self.call(run, f"adopt the floating IP of port {port_id}")
 
     async def associate(self, fip: FloatingIP, port_id: str) -> FloatingIP:
         self._require_ours(fip.tags, f"floating IP {fip.address}")
