@@ -60,6 +60,7 @@ class PipelineFinished(Event):
     error: str | None = None
     failed_stage: str | None = None
     failed_nodes: tuple[str, ...] = ()
+    cancelled: bool = False  # the user cancelled it: not a failure
 
 
 @dataclass(frozen=True, slots=True)

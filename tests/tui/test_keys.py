@@ -30,7 +30,7 @@ async def test_pipeline_keys_call_the_engine(make_app, engine, key, call) -> Non
         assert "idle" in str(app.screen.query_one("#header-running").render())
 
 
-async def test_second_pipeline_is_refused_and_escape_cancels(make_app, engine) -> None:
+async def test_second_pipeline_is_refused_and_ctrl_c_cancels_after_asking(make_app, engine) -> None:
     engine.hold = asyncio.Event()
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -41,7 +41,15 @@ async def test_second_pipeline_is_refused_and_escape_cancels(make_app, engine) -
         assert ("up", None) not in engine.calls
         assert any("build is running" in n for n in notes(app))
         assert "build" in str(app.screen.query_one("#header-running").render())
-        await pilot.press("escape")
+        await pilot.press("escape")  # backs out, never cancels
+        await pilot.pause()
+        assert ("cancel",) not in engine.calls and engine.running == "build"
+        await pilot.press("ctrl+c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep it running
+        await pilot.pause()
+        assert ("cancel",) not in engine.calls and engine.running == "build"
+        await pilot.press("ctrl+c", "y")
         await settle(pilot)
         assert ("cancel",) in engine.calls
         assert engine.running is None

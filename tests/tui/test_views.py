@@ -162,7 +162,7 @@ def test_every_binding_has_id_description_tooltip_and_the_readme_table() -> None
     assert len(ids) == len(set(ids)) and all(ids)
     assert all(b.description and b.tooltip for b in all_bindings())
     table = markdown_table()
-    for key in ("`b`", "`u`", "`p`", "`r`", "`a`", "`d`", "`f`", "`s`", "`S`", "`Esc`", "`/`",
+    for key in ("`b`", "`u`", "`p`", "`r`", "`a`", "`d`", "`f`", "`s`", "`S`", "`Esc`", "`Ctrl+c`", "`/`",
                 "`z`", "`t`", "`?`", "`q`", "`Ctrl+p`", "`Tab`"):
         assert f"| {key} |" in table, key
 

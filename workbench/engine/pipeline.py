@@ -220,7 +220,7 @@ class Engine:
             try:
                 await stage.run()
             except asyncio.CancelledError:
-                self._failed(name, stage.name, "cancelled", (), t0, started, record)
+                self._failed(name, stage.name, "cancelled", (), t0, started, record, cancelled=True)
                 raise Cancelled(f"{name} cancelled during {stage.name}") from None
             except PipelineFailed as exc:
                 self._failed(name, stage.name, exc.message, exc.nodes, t0, started, record)
@@ -236,11 +236,12 @@ class Engine:
         self._remember(name, True, started, record)
 
     def _failed(self, name: str, stage: str, error: str, nodes: tuple[str, ...], t0: float,
-                started: float, record: list[dict[str, Any]]) -> None:
+                started: float, record: list[dict[str, Any]], *, cancelled: bool = False) -> None:
         seconds = time.monotonic() - t0
         record.append({"stage": stage, "seconds": round(seconds, 3), "ok": False})
         self.bus.publish(StageFinished(name, stage, ok=False, error=error, seconds=seconds))
-        self.bus.publish(PipelineFinished(name, False, error=error, failed_stage=stage, failed_nodes=nodes))
+        self.bus.publish(PipelineFinished(name, False, error=error, failed_stage=stage, failed_nodes=nodes,
+                                          cancelled=cancelled))
         self._remember(name, False, started, record)
 
     def _remember(self, name: str, ok: bool, started: float, record: list[dict[str, Any]]) -> None:

@@ -123,6 +123,9 @@ class Watcher:
 
     async def _cluster_info(self) -> None:
         if not any(i.role == "master" and i.status == "ACTIVE" for i in self.engine.instances):
+            if self.cluster_info is not None:  # the master went (down): say so, and forget it
+                self.cluster_info = None
+                self.engine.bus.publish(ClusterInfoChanged(None))
             return
         kube = _optional("workbench.engine.kube")
         if kube is None:

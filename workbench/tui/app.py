@@ -24,6 +24,7 @@ from workbench.tui.commands import WorkbenchCommands
 from workbench.tui.log_file import LogFile
 from workbench.tui.messages import EngineEvents, PendingLines
 from workbench.tui.panes.logs import DEFAULT_MAX_LINES, LogsPane
+from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.main import MainScreen
 from workbench.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
@@ -42,7 +43,7 @@ class WorkbenchApp(App[None]):
     TITLE = "workbench"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
-    ESCAPE_TO_MINIMIZE = False  # escape cancels the pipeline; z restores a zoomed pane
+    ESCAPE_TO_MINIMIZE = False  # the main screen's Esc backs out one level itself
 
     def __init__(
         self,
@@ -192,7 +193,36 @@ class WorkbenchApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
 
+    def add_own_line(self, text: str, source: str = "workbench") -> None:
+        """A line of the workbench's own (a pipeline's end) in the logs pane and workbench.log."""
+        main = self.main_screen
+        if main is None or not main.is_mounted:
+            return
+        records = main.query_one(LogsPane).add_lines([LogLine(source, None, text, "stderr")])
+        self.log_file.write(records)
+
     async def action_quit(self) -> None:
+        """While a pipeline runs, asks first and names the stage quitting would cut."""
+        running = getattr(self.engine, "running", None)
+        main = self.main_screen
+        if running and main is not None:
+            if isinstance(self.screen, ConfirmScreen):
+                return  # a question is open already: it answers first
+            stage = main.running_stage()
+            at = f" at stage {stage}" if stage else ""
+            body = (f"{running} is running{at}. Quitting cancels it there (the stage cleans up "
+                    "first); the next run starts that stage again.")
+
+            async def chosen(value: str | None) -> None:
+                if value == "quit":
+                    await self._quit_now()
+
+            self.push_screen(ConfirmScreen(f"Cancel {running} and quit?", body,
+                                           [("Cancel it and quit", "quit")], no_label="Keep running"), chosen)
+            return
+        await self._quit_now()
+
+    async def _quit_now(self) -> None:
         if getattr(self.engine, "running", None):
             self.engine.cancel()
         self.subscription.close()

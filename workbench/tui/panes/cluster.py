@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label
 
+from workbench.tui.bindings import NAVIGATION_BINDINGS
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
@@ -29,13 +32,26 @@ def _table(table_id: str, columns: tuple[str, ...]) -> DataTable[Any]:
     return table
 
 
+def age_text(seconds: float) -> str:
+    """``12s ago``, ``4m ago``, ``2h ago``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h ago"
+
+
 class ClusterPane(VerticalScroll):
     ALLOW_MAXIMIZE = True
     can_focus = True
+    BINDINGS: ClassVar[list[BindingType]] = list(NAVIGATION_BINDINGS)
 
-    def __init__(self, *, id: str | None = "cluster") -> None:
+    def __init__(self, *, id: str | None = "cluster", clock: Callable[[], float] = time.time) -> None:
         super().__init__(id=id, classes="pane")
         self.info: Any = None
+        self.clock = clock
+        self.refreshed_at: float | None = None  # when the last cluster info arrived
         self.border_title = "Cluster"
         self._variables: Mapping[str, str] = {}
 
@@ -51,13 +67,34 @@ class ClusterPane(VerticalScroll):
     def on_mount(self) -> None:
         self._variables = self.app.theme_variables
         self._redraw()
+        self.set_interval(5, self._update_subtitle)
+
+    def action_nav_down(self) -> None:
+        self.scroll_down(animate=False)
+
+    def action_nav_up(self) -> None:
+        self.scroll_up(animate=False)
+
+    def action_nav_top(self) -> None:
+        self.scroll_home(animate=False)
+
+    def action_nav_bottom(self) -> None:
+        self.scroll_end(animate=False)
+
+    def action_nav_half_down(self) -> None:
+        self.scroll_relative(y=max(1, self.scrollable_content_region.height // 2), animate=False)
+
+    def action_nav_half_up(self) -> None:
+        self.scroll_relative(y=-max(1, self.scrollable_content_region.height // 2), animate=False)
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         self._variables = variables
         self._redraw()
 
     def show_info(self, info: Any) -> None:
+        """New cluster info; None (after ``down``) empties the pane."""
         self.info = info
+        self.refreshed_at = self.clock() if info is not None else None
         self._redraw()
 
     def _good(self, ok: bool, text: str) -> Text:
@@ -74,7 +111,7 @@ class ClusterPane(VerticalScroll):
             widget.display = info is not None
         self.query_one("#cluster-empty").display = info is None
         if info is None:
-            self.border_subtitle = "no cluster info yet"
+            self._update_subtitle()
             return
         for service in getattr(info, "services", ()) or ():
             name, url = (service.name, service.url) if hasattr(service, "url") else service
@@ -99,4 +136,16 @@ class ClusterPane(VerticalScroll):
                 _plain(getattr(pod, "restarts", 0)),
             )
         total_nodes = len(getattr(info, "nodes", ()) or ())
-        self.border_subtitle = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"
+        self._summary = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"
+        self._update_subtitle()
+
+    _summary = ""
+
+    def _update_subtitle(self) -> None:
+        if self.info is None:
+            self.border_subtitle = "no cluster info yet"
+            return
+        server = getattr(self.info, "server", "") or ""
+        when = f" · {age_text(self.clock() - self.refreshed_at)}" if self.refreshed_at is not None else ""
+        self.border_subtitle = f"{self._summary}{when}"
+        self.border_title = f"Cluster · {safe_line(server, 60)}" if server else "Cluster"

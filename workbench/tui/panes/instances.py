@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from workbench.events import StageFinished, StageStarted
+from workbench.tui.nav_table import NavTable
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
@@ -35,18 +36,26 @@ _STATUS_VARIABLE = {
 }
 
 
+def started_at(created: Any) -> float | None:
+    """Epoch seconds from an epoch float, a datetime or an ISO string; None if unknown."""
+    if created is None or created == "":
+        return None
+    try:
+        if isinstance(created, (int, float)):
+            return float(created)
+        if isinstance(created, datetime):
+            return created.timestamp()
+        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def age_text(created: Any, now: float) -> str:
     """``3d``, ``4h``, ``12m``, ``40s`` from an epoch float, a datetime or an ISO string."""
     if created is None or created == "":
         return "-"
-    try:
-        if isinstance(created, (int, float)):
-            started = float(created)
-        elif isinstance(created, datetime):
-            started = created.timestamp()
-        else:
-            started = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError, OverflowError):
+    started = started_at(created)
+    if started is None:
         return "?"
     seconds = max(0, int(now - started))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -67,7 +76,7 @@ class InstancesPane(Vertical):
         self._variables: Mapping[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="instances-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = NavTable(id="instances-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Label(EMPTY, id="instances-empty", classes="empty", markup=False)
 

@@ -35,7 +35,7 @@ from workbench.events import (
     StageStarted,
 )
 from workbench.tui.bindings import MUTATING_ACTIONS, SCREEN_BINDINGS
-from workbench.tui.header import WorkbenchHeader
+from workbench.tui.header import WorkbenchHeader, outcome_text
 from workbench.tui.panes.alerts import AlertsPane, alert_row_key
 from workbench.tui.panes.build import BuildPane, duration_text
 from workbench.tui.panes.cluster import ClusterPane
@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
 PALETTE_KEY_MIN_WIDTH = 112
+#: A node younger than this is booting: not yet an unreachable-node alert.
+BOOT_GRACE_S = 180.0
 PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
 _FOCUS_TARGET = {
     "build": "#build", "instances": "#instances-table", "logs": "#log-view",
@@ -57,14 +59,8 @@ _NOTIFY_SEVERITY = {"info": "information", "warning": "warning", "error": "error
 
 
 def failure_text(event: PipelineFinished) -> str:
-    """``up failed at instances (kubernetes-minion-1): <error>``; nodes the error already
-    names are not repeated."""
-    error = event.error or ""
-    nodes = [n for n in event.failed_nodes if n not in error]
-    where = event.failed_stage or ""
-    if nodes:
-        where = f"{where} ({', '.join(nodes)})" if where else ", ".join(nodes)
-    return f"{event.pipeline} failed{f' at {where}' if where else ''}: {error}"
+    """``up failed at instances (kubernetes-minion-1): <error>`` or ``up cancelled at instances``."""
+    return outcome_text(event)[2:]
 
 
 class MainScreen(Screen[None]):
@@ -85,7 +81,7 @@ class MainScreen(Screen[None]):
             yield InstancesPane(clock=self.app.clock)
         yield LogsPane(max_lines=self.app.max_log_lines)
         with Horizontal(id="bottom-row"):
-            yield ClusterPane()
+            yield ClusterPane(clock=self.app.clock)
             yield AlertsPane()
         yield Footer()
 
@@ -115,19 +111,37 @@ class MainScreen(Screen[None]):
             if event.ok and event.pipeline != "fix":  # a fix's own result is its toast
                 took = f" in {duration_text(time.monotonic() - started)}" if started is not None else ""
                 self.notify(f"{event.pipeline} finished{took}", timeout=4)
-            elif event.error:
-                self.notify(failure_text(event), severity="error", timeout=10)
+            elif not event.ok:
+                text = failure_text(event)
+                self.app.add_own_line(text)  # stays in the logs pane and workbench.log
+                if event.cancelled:
+                    self.notify(text, severity="warning", timeout=6)
+                elif event.error:
+                    self.notify(text, severity="error", timeout=10)
         elif isinstance(event, InstancesChanged):
             self.query_one(InstancesPane).show_instances(event.instances)
         elif isinstance(event, ClusterInfoChanged):
             self.query_one(ClusterPane).show_info(event.info)
         elif isinstance(event, AlertsChanged):
-            self._announce_new_alerts(event.alerts)
-            self.query_one(AlertsPane).show_alerts(event.alerts)
+            alerts = self._past_grace(event.alerts)
+            self._announce_new_alerts(alerts)
+            self.query_one(AlertsPane).show_alerts(alerts)
         elif isinstance(event, LinesDropped):
             self.query_one(LogsPane).note_dropped(event.count)
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
+
+    def _past_grace(self, alerts: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A node still booting is not an unreachable node: its ``node-unreachable`` alert
+        waits until the node is BOOT_GRACE_S old."""
+        from workbench.tui.panes.instances import started_at
+
+        now = self.app.clock()
+        booting = {
+            i.name for i in self.query_one(InstancesPane).instances
+            if (at := started_at(getattr(i, "created", None))) is not None and now - at < BOOT_GRACE_S
+        }
+        return tuple(a for a in alerts if not (a.kind == "node-unreachable" and a.subject in booting))
 
     def _announce_new_alerts(self, alerts: tuple[Any, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
@@ -160,10 +174,10 @@ class MainScreen(Screen[None]):
             self.query_one(pane).restyle(variables)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Esc is in the footer only when it has something to cancel (or a zoom to undo):
-        the footer then has room for Help and Quit."""
+        """Ctrl+C is in the footer only while there is something to cancel: the footer then
+        has room for Help and Quit."""
         if action == "cancel":
-            return bool(self.busy_with()) or self.maximized is not None
+            return bool(self.busy_with())
         return True
 
     # -- guards and workers ---------------------------------------------------------------
@@ -185,7 +199,7 @@ class MainScreen(Screen[None]):
             return
         busy = self.busy_with()
         if busy:
-            self.notify(f"{busy} is running: wait for it, or press Esc to cancel it", severity="warning")
+            self.notify(f"{busy} is running: wait for it, or press ctrl+c to cancel it", severity="warning")
             return
         self.query_one(WorkbenchHeader).set_running(name)
         self.run_pipeline(name, call)
@@ -254,14 +268,37 @@ class MainScreen(Screen[None]):
     def _refuse_busy(self) -> bool:
         busy = self.busy_with()
         if busy:
-            self.notify(f"{busy} is running: wait for it, or press Esc to cancel it", severity="warning")
+            self.notify(f"{busy} is running: wait for it, or press ctrl+c to cancel it", severity="warning")
         return bool(busy)
 
+    def running_stage(self) -> str | None:
+        header = self.query_one(WorkbenchHeader)
+        return header.stage if header.running else None
+
     def action_cancel(self) -> None:
+        """Asks first: a stray key must not cut a redeploy short."""
         busy = self.busy_with()
-        if busy:
-            self.app.engine.cancel()
-            self.notify(f"cancelling {busy}…", severity="warning")
+        if not busy:
+            self.notify("nothing to cancel: no pipeline is running", timeout=3)
+            return
+        stage = self.running_stage()
+        at = f" at stage {stage}" if stage else ""
+        body = (f"{busy} is running{at}. Cancelling stops it there; the stage cleans up first "
+                "(the build's processes, a push's temporary files). It is shown as cancelled.")
+
+        def chosen(value: str | None) -> None:
+            if value == "cancel" and self.busy_with():
+                self.app.engine.cancel()
+                self.notify(f"cancelling {busy}…", severity="warning")
+
+        self.app.push_screen(ConfirmScreen(f"Cancel {busy}?", body, [("Cancel it", "cancel")],
+                                           no_label="Keep running"), chosen)
+
+    def action_back(self) -> None:
+        """Esc: back out one level (search, then zoom); never cancels a pipeline."""
+        logs = self.query_one(LogsPane)
+        if logs.searching:
+            logs.clear_search()
         elif self.maximized is not None:
             self.minimize()
             self.refresh_bindings()
@@ -286,6 +323,47 @@ class MainScreen(Screen[None]):
 
         choices = [(fix.name.capitalize(), fix.name) for fix in alert.fixes]
         self.app.push_screen(ConfirmScreen(f"Fix {alert.kind} on {alert.subject}?", body, choices), chosen)
+
+    def action_fix_kind(self) -> None:
+        """Every alert of the selected alert's kind, fixed one after another after one
+        confirmation that lists them (as ``workbench doctor --fix KIND``)."""
+        selected = self.query_one(AlertsPane).selected_alert
+        if self.refused("fix_kind", "fix") or self._refuse_busy():
+            return
+        if selected is None:
+            self.notify("no alert selected", severity="warning")
+            return
+        alerts = [a for a in self.query_one(AlertsPane).alerts if a.kind == selected.kind and a.fixes]
+        if not alerts:
+            self.notify(f"no automatic fix for {selected.kind}; run: {selected.command or '-'}", severity="warning")
+            return
+        listed = "\n".join(f"  {a.subject}: {a.fixes[0].name}" for a in alerts[:12])
+        more = f"\n  … and {len(alerts) - 12} more" if len(alerts) > 12 else ""
+        body = f"{alerts[0].fixes[0].description}\n\n{listed}{more}"
+
+        def chosen(value: str | None) -> None:
+            if value == "all":
+                self.notify(f"fixing {len(alerts)} {selected.kind} alert(s)…", title="fix", timeout=4)
+                self.run_fixes(alerts)
+
+        self.app.push_screen(ConfirmScreen(f"Fix all {len(alerts)} {selected.kind} alert(s)?", body,
+                                           [(f"Fix {len(alerts)}", "all")]), chosen)
+
+    @work(group="fix", exit_on_error=False)
+    async def run_fixes(self, alerts: list[Any]) -> str:
+        """One fix at a time (the engine runs one pipeline at a time); a failure does not
+        stop the others."""
+        done, failed = 0, []
+        for alert in alerts:
+            try:
+                await self.app.engine.fix(alert, None)
+                done += 1
+            except WorkbenchError as exc:
+                failed.append(f"{alert.subject}: {exc}")
+        summary = f"{alerts[0].kind}: {done} of {len(alerts)} fixed"
+        if failed:
+            self.notify("; ".join(failed), title="fix failed", severity="error", timeout=10)
+        return summary
 
     @on(DataTable.RowSelected, "#alerts-table")
     def show_alert(self, event: DataTable.RowSelected) -> None:
@@ -341,6 +419,21 @@ class MainScreen(Screen[None]):
     def action_toggle_follow(self) -> None:
         logs = self.query_one(LogsPane)
         logs.set_follow(not logs.follow)
+
+    def action_toggle_timestamps(self) -> None:
+        self.query_one(LogsPane).toggle_timestamps()
+
+    def action_export_logs(self) -> None:
+        """The lines shown (filter applied) to a file beside workbench.log; both paths said."""
+        lines = self.query_one(LogsPane).shown_lines()
+        state = self.app.engine.state
+        path = state.root / time.strftime("logs-%Y%m%d-%H%M%S.txt", time.localtime(self.app.clock()))
+        try:
+            path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"{path}: cannot write ({exc.strerror})", severity="error")
+            return
+        self.notify(f"saved {len(lines)} lines to {path}\nevery line: {state.log_path}", title="logs", timeout=10)
 
     def current_pane(self) -> str:
         node: Any = self.focused
