@@ -245,7 +245,8 @@ class LogsPane(Vertical):
             self._rewrite()
         else:
             self.log_view.refresh()
-        self._match_line = None
+        if before != self.query_filter:
+            self._match_line = None
         self._count_matches()
         self._update_subtitle()
 
@@ -334,7 +335,8 @@ class LogsPane(Vertical):
         if query.filtering:
             parts.append("filter: " + str(LogQuery(query.nodes, query.sources)))
         if query.term:
-            found = f"{self.match_count} matches · n/N" if self.match_count else "no matches"
+            count = self.match_count
+            found = f"{count} match{'es' * (count != 1)} · n/N" if count else "no matches"
             parts.append(f"search: {query.term} ({found})")
         parts.append("follow" if self.follow else "paused · End follows")
         self.border_subtitle = " · ".join(parts)
