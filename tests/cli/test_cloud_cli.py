@@ -41,7 +41,7 @@ def test_up_status_down_round_trip(make_sandbox) -> None:
     net = conn.network.find_network("mgmt")
     stranger = conn.network.create_port(network_id=net.id, name="not-ours")
     try:
-        gone = wb_json("down", "--profile", profile)
+        gone = wb_json("down", "--yes", "--profile", profile)
         assert sorted(gone["deleted"]["servers"]) == sorted(name for name, _, _ in plan)
         assert len(gone["deleted"]["floating_ips"]) == len(plan)
         assert gone["remaining"] == []

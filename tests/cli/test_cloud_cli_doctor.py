@@ -44,7 +44,7 @@ def test_leaked_ports_found_named_by_up_and_fixed_exactly(make_sandbox) -> None:
     assert not leaked & ports_now and bystander.id in ports_now
 
     assert wb_json("up", "--profile", profile)["created"] == ["kubernetes-minion-1", "kubernetes-minion-2"]
-    assert wb_json("down", "--profile", profile)["remaining"] == []
+    assert wb_json("down", "--yes", "--profile", profile)["remaining"] == []
     assert ours(conn) == {"servers": [], "ports": [], "floating_ips": []}
     assert TAG not in (conn.network.get_port(bystander.id).tags or [])
     conn.network.delete_port(bystander.id)
@@ -76,4 +76,4 @@ def test_boot_error_shows_the_fault_and_a_fix_recovers(make_sandbox) -> None:
 
     assert minion["fixed_ip"] == load_profile(profile).minion_ip(0)
     assert status["alerts"] == []
-    assert wb_json("down", "--profile", profile)["ok"]
+    assert wb_json("down", "--yes", "--profile", profile)["ok"]

@@ -42,7 +42,7 @@ def _build(args: argparse.Namespace, profile: Any, state: Any) -> int:
     settings = BuildSettings.from_profile(profile)
     bus = Bus()
     runner = BuildRunner(settings, bus, state)
-    with render.Progress(bus, logs=not args.json, quiet=args.json):
+    with render.Progress(bus, logs=not args.json):
         result = render.run(runner.run())
     alert = None
     if result.ok and not args.no_output_check:
@@ -154,5 +154,5 @@ def _print_info(info: Any) -> None:
     pods = Table("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", title="pods", title_justify="left")
     for pod in info.pods:
         pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, str(pod.restarts))
-    render.console().print(nodes)
-    render.console().print(pods)
+    render.out().print(nodes)
+    render.out().print(pods)

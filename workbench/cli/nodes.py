@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
 
     bus = Bus()
     if args.verb == "salt":
-        with render.Progress(bus, quiet=args.json):
+        with render.Progress(bus):
             doc = render.run(_salt(profile, state, bus, args))
         if args.json:
             render.emit_json(doc)

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     profile, state = render.load(args)
     select_sources(profile)  # a missing KUBE_ROOT or build fails here, before any connection
     bus = Bus()
-    with render.Progress(bus, quiet=args.json):
+    with render.Progress(bus):
         doc = render.run(_work(profile, state, bus, args))
     if args.json:
         render.emit_json(doc)
