@@ -212,3 +212,61 @@ async def test_timestamps_toggle_and_export_of_the_filtered_view(make_app, engin
         text = exported.read_text().splitlines()
         assert len(text) == 3 and all(line.startswith(MASTER) for line in text)
         assert any(str(engine.state.log_path) in n and str(exported) in n for n in notes(app))
+
+
+async def test_at_80x24_the_footer_has_help_toasts_spare_the_alerts_and_help_is_whole(make_app, engine) -> None:
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+    from textual.widgets._toast import Toast
+
+    from workbench.tui.bindings import all_bindings
+    from workbench.tui.screens.help import HelpScreen
+
+    from .scenes import ALERTS
+
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        engine.bus.publish(ALERTS)
+        await until(pilot, lambda: app.screen.query_one("#alerts-table").row_count == 2, "alerts")
+        keys = {k.description: k.region for k in app.screen.query_one(Footer).query(FooterKey) if k.region.width}
+        assert "Help" in keys and "Quit" in keys and keys["Quit"].right <= 80
+        for i in range(3):
+            app.notify(f"note {i}: " + "x" * 60, timeout=30)
+        await until(pilot, lambda: len(app.screen.query(Toast)) == 3, "three toasts")
+        alerts = app.screen.query_one("#alerts-table").region
+        assert all(not t.region.overlaps(alerts) for t in app.screen.query(Toast))
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        table, scroll = app.screen.query_one("#help-table"), app.screen.query_one("#help-scroll")
+        assert table.virtual_size.width <= scroll.scrollable_content_region.width  # wraps, never cut
+        assert len(app.screen.rows) == len(all_bindings())
+
+
+async def test_a_relaunch_reloads_recent_lines_remembers_the_theme_and_the_last_build(tmp_path) -> None:
+    from workbench.tui.app import WorkbenchApp
+
+    from .engine_double import RecordingEngine
+
+    engine = RecordingEngine(tmp_path / "s")
+    engine.state.append_history("build", {"seconds": 252.0, "ok": True, "at": NOW})
+    first = WorkbenchApp(engine, clock=lambda: NOW)
+    async with first.run_test(size=(120, 40)) as pilot:
+        engine.bus.publish(LogLine("salt", MASTER, "before the relaunch", "stderr"))
+        logs = first.screen.query_one(LogsPane)
+        await until(pilot, lambda: logs.received == 1, "a line")
+        await pilot.press("t")
+        chosen = first.theme
+        assert chosen != "workbench-dark"
+        assert first.log_file.flush()
+
+    again = RecordingEngine(tmp_path / "s")
+    second = WorkbenchApp(again, clock=lambda: NOW)
+    async with second.run_test(size=(120, 40)) as pilot:
+        logs = second.screen.query_one(LogsPane)
+        await until(pilot, lambda: logs.received == 1, "the reloaded line")
+        [record] = logs.records
+        assert (record.node, record.source, record.stderr, record.text) == (MASTER, "salt", True, "before the relaunch")
+        assert second.theme == chosen
+        stages = str(second.screen.query_one("#build-stages").render())
+        assert "last build took 4m12s" in stages

@@ -156,8 +156,7 @@ async def test_help_lists_every_binding(make_app) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        table = app.screen.query_one("#help-table")
-        assert table.row_count == len(all_bindings())
+        assert len(app.screen.rows) == len(all_bindings())
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
@@ -189,3 +188,11 @@ async def test_palette_offers_every_action(make_app, engine) -> None:
         await hits[0].command()
         await settle(pilot)
         assert ("redeploy",) in engine.calls
+
+
+def test_readme_keys_section_is_the_generated_table() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Keys", 1)[1].split("\n## ", 1)[0]
+    assert markdown_table() in section, "README Keys table is stale: python -m workbench.tui.bindings --markdown"

@@ -21,7 +21,8 @@ from textual.binding import BindingType
 from workbench.events import Event, LogLine
 from workbench.tui.bindings import APP_BINDINGS, all_bindings
 from workbench.tui.commands import WorkbenchCommands
-from workbench.tui.log_file import LogFile
+from workbench.errors import WorkbenchError
+from workbench.tui.log_file import LogFile, read_tail
 from workbench.tui.messages import EngineEvents, PendingLines
 from workbench.tui.panes.logs import DEFAULT_MAX_LINES, LogsPane
 from workbench.tui.screens.confirm import ConfirmScreen
@@ -34,6 +35,10 @@ if TYPE_CHECKING:
 
 #: How long the pump lets log lines gather before handing a batch to the logs pane.
 BATCH_SECONDS = 0.025
+#: Lines of workbench.log the logs pane shows again after a relaunch.
+RELOAD_LINES = 500
+#: The state dir's file for what the app remembers between runs (the theme).
+UI_STATE = "ui.json"
 #: Allocations (net) between young-generation collections; Python's default is 700.
 GC_YOUNG_THRESHOLD = 5_000
 
@@ -69,10 +74,26 @@ class WorkbenchApp(App[None]):
         for theme in themes:
             self.register_theme(theme)
         wanted = getattr(getattr(engine.profile, "ui", None), "theme", DEFAULT_THEME)
+        remembered = self._remembered_theme()
+        if remembered and self.get_theme(remembered) is not None:
+            wanted = remembered  # the user's last choice with t or the palette
         if self.get_theme(wanted) is None:
             self.theme_errors.append(f"profile [ui] theme: no theme named {wanted!r}")
             wanted = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else "textual-dark"
         self.theme = wanted
+
+    def _remembered_theme(self) -> str | None:
+        try:
+            value = self.engine.state.read_json(UI_STATE, {}).get("theme")
+        except (WorkbenchError, OSError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def _remember_theme(self, _theme: Any = None) -> None:
+        try:
+            self.engine.state.write_json(UI_STATE, {"theme": self.theme}, durable=False)
+        except (WorkbenchError, OSError) as exc:
+            self.notify(f"could not remember the theme: {exc}", severity="warning")
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
@@ -90,7 +111,11 @@ class WorkbenchApp(App[None]):
         for error in self.theme_errors:
             self.notify(error, severity="warning")
         self.theme_changed_signal.subscribe(self, self._restyle)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        recent = read_tail(self.engine.state.log_path, RELOAD_LINES)  # before this run writes
         self.push_screen(MainScreen())
+        if recent:
+            self.call_after_refresh(self._reload_recent_lines, recent)
         self.pump_events()
         self.start_engine()
 
@@ -116,6 +141,12 @@ class WorkbenchApp(App[None]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
         self.log_file.close()
+
+    def _reload_recent_lines(self, rows: list[Any]) -> None:
+        """After a relaunch the logs pane starts with the recent lines of workbench.log."""
+        main = self.main_screen
+        if main is not None and main.is_mounted:
+            main.query_one(LogsPane).add_rows(rows)
 
     @property
     def main_screen(self) -> MainScreen | None:

@@ -57,12 +57,13 @@ class ClusterPane(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         yield Label(EMPTY, id="cluster-empty", classes="empty", markup=False)
-        yield Label("services", classes="section")
-        yield _table("cluster-services", ("service", "url"))
+        # what matters most first: are the nodes Ready, are the pods running
         yield Label("nodes", classes="section")
         yield _table("cluster-nodes", ("node", "ready", "version"))
         yield Label("pods", classes="section")
-        yield _table("cluster-pods", ("namespace", "pod", "ready", "status", "restarts"))
+        yield _table("cluster-pods", ("pod", "status", "ready", "restarts", "namespace"))
+        yield Label("services", classes="section")
+        yield _table("cluster-services", ("service", "url"))
 
     def on_mount(self) -> None:
         self._variables = self.app.theme_variables
@@ -129,11 +130,11 @@ class ClusterPane(VerticalScroll):
         for pod in pod_list:
             status = safe_line(str(getattr(pod, "status", "") or "-"), 40)
             pods.add_row(
-                _plain(pod.namespace, 64),
                 _plain(pod.name, 120),
-                _plain(getattr(pod, "ready", "") or "-"),
                 self._good(status in ("Running", "Succeeded", "Completed"), status),
+                _plain(getattr(pod, "ready", "") or "-"),
                 _plain(getattr(pod, "restarts", 0)),
+                _plain(pod.namespace, 64),
             )
         total_nodes = len(getattr(info, "nodes", ()) or ())
         self._summary = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"

@@ -20,8 +20,9 @@ from workbench.tui.nav_table import NavTable
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
-#: What matters most first: at 100 columns everything up to the floating IP fits.
-COLUMNS = ("name", "role", "status", "pipeline", "floating IP", "fixed IP", "age", "flavor")
+#: What matters most first: at 80 columns the name, status, pipeline state and floating IP
+#: fit; the role is in the name already.
+COLUMNS = ("name", "status", "pipeline", "floating IP", "fixed IP", "role", "age", "flavor")
 EMPTY = "No instances yet — press u to bring the cluster up."
 #: Seconds between age refreshes (ages read "40s", "12m", "4h": the next change is near).
 AGE_TICK = 1.0
@@ -143,11 +144,11 @@ class InstancesPane(Vertical):
             variable = _STATUS_VARIABLE.get(status.upper(), "wb-status-other")
             table.add_row(
                 Text(safe_line(inst.name, 64)),
-                Text(str(getattr(inst, "role", "") or "-")),
                 Text(status or "-", style=style_of(self._variables, variable, bold=True)),
                 self._state_cell(inst.name),
                 Text(str(getattr(inst, "floating_ip", "") or "-")),
                 Text(str(getattr(inst, "fixed_ip", "") or "-")),
+                Text(str(getattr(inst, "role", "") or "-")),
                 Text(age_text(getattr(inst, "created", None), now)),
                 Text(str(getattr(inst, "flavor", "") or "-")),
                 key=inst.name,

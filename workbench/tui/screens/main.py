@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
 PALETTE_KEY_MIN_WIDTH = 112
+#: Below this many columns the footer leaves out FOOTER_OPTIONAL and the build pane narrows.
+NARROW_WIDTH = 100
+FOOTER_OPTIONAL = frozenset({"push", "salt_failed", "down"})
 #: A node younger than this is booting: not yet an unreachable-node alert.
 BOOT_GRACE_S = 180.0
 PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
@@ -90,8 +93,31 @@ class MainScreen(Screen[None]):
         self.refresh_history()
 
     def on_resize(self, event: events.Resize) -> None:
-        """Below ~110 columns the palette key gives its place to Help and Quit (Ctrl+P still works)."""
-        self.query_one(Footer).show_command_palette = event.size.width >= PALETTE_KEY_MIN_WIDTH
+        """Below ~110 columns the palette key gives its place to Help and Quit (Ctrl+P still works);
+        below 100 the footer drops the rarer keys (still bound, and in ? help) and the
+        build pane narrows."""
+        footer = self.query_one(Footer)
+        footer.show_command_palette = event.size.width >= PALETTE_KEY_MIN_WIDTH
+        narrow = event.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        self.refresh_bindings()
+        self.call_after_refresh(self._place_toasts)
+
+    def _place_toasts(self) -> None:
+        """Toasts stack up from the bottom of the logs pane, never over the alerts table."""
+        from textual.widgets._toast import ToastRack
+
+        above_bottom_row = self.size.height - self.query_one("#bottom-row").region.y
+        for rack in self.query(ToastRack):
+            rack.styles.margin = (0, 0, max(1, above_bottom_row), 0)
+
+    @property
+    def active_bindings(self) -> dict[str, Any]:
+        """The footer's keys; in a narrow terminal without the rarer ones."""
+        active = super().active_bindings
+        if self.size.width >= NARROW_WIDTH:
+            return active
+        return {k: b for k, b in active.items() if b.binding.action not in FOOTER_OPTIONAL}
 
     # -- events -------------------------------------------------------------------------
     def apply_event(self, event: Event) -> None:
