@@ -65,7 +65,7 @@ def test_boot_error_shows_the_fault_and_a_fix_recovers(make_sandbox) -> None:
     assert [a["subject"] for a in errors] == ["kubernetes-minion-1"]
     assert fault in errors[0]["message"] and "recreate" in errors[0]["fixes"]
     human = wb("doctor", "--profile", profile, "--cloud-only")
-    assert fault in human.stderr and "openstack server show" in human.stderr
+    assert fault in human.stdout and "openstack server show" in human.stdout  # results: stdout
 
     fixed = wb_json("doctor", "--profile", profile, "--cloud-only", "--fix", "instance-error", "--yes")
     assert fixed["ok"] and [(f["subject"], f["ok"]) for f in fixed["fixed"]] == [("kubernetes-minion-1", True)]

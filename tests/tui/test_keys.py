@@ -125,6 +125,9 @@ async def test_system_ssh_uses_the_selected_node(make_app, engine) -> None:
         # Headless cannot suspend: the app says so, after asking the engine for the argv.
         assert ("system_ssh_argv", MINION_1) in engine.calls
         assert any("cannot suspend" in n for n in notes(app))
+        from workbench.tui.panes.logs import LogsPane
+
+        assert [(r.source, r.text) for r in app.screen.query_one(LogsPane).records] == [("cmd", "$ true")]
 
 
 async def test_quit_key_exits(make_app) -> None:

@@ -6,6 +6,7 @@ Events come back through the app's event pump and ``apply_event``.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -427,7 +428,10 @@ class MainScreen(Screen[None]):
 
         try:
             argv = self.app.engine.system_ssh_argv(node)
+            command = shlex.join(argv)
+            self.app.add_own_line(f"$ {command}", source="cmd")
             with self.app.suspend():
+                print(f"workbench: $ {command}", flush=True)  # what runs, to reuse outside
                 status = subprocess.run(argv, check=False).returncode
         except SuspendNotSupported:
             self.notify("this terminal cannot suspend the app; use s for the embedded shell", severity="warning")
