@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.engine.commands import show_commands
+from workbench.engine.heartbeat import Heartbeat
 from workbench.errors import Cancelled, NodeError, PipelineBusy, PipelineFailed, WorkbenchError
 from workbench.events import (
     Bus,
@@ -216,9 +218,10 @@ class Engine:
         record: list[dict[str, Any]] = []
         for stage in stages:
             self.bus.publish(StageStarted(name, stage.name))
+            show_commands(self, self.bus, name, stage.name)
             t0 = time.monotonic()
             try:
-                await stage.run()
+                await self._with_heartbeat(name, stage)
             except asyncio.CancelledError:
                 self._failed(name, stage.name, "cancelled", (), t0, started, record, cancelled=True)
                 raise Cancelled(f"{name} cancelled during {stage.name}") from None
@@ -234,6 +237,17 @@ class Engine:
             self.bus.publish(StageFinished(name, stage.name, ok=True, seconds=seconds))
         self.bus.publish(PipelineFinished(name, True))
         self._remember(name, True, started, record)
+
+    async def _with_heartbeat(self, name: str, stage: Stage) -> None:
+        """The stage, with a line every few seconds while it runs long (never silent)."""
+        beat = Heartbeat(self.bus, name, stage.name)
+        ticker = asyncio.create_task(beat.run(), name=f"heartbeat-{name}-{stage.name}")
+        try:
+            await stage.run()
+        finally:
+            ticker.cancel()
+            beat.close()
+            await asyncio.wait({ticker})
 
     def _failed(self, name: str, stage: str, error: str, nodes: tuple[str, ...], t0: float,
                 started: float, record: list[dict[str, Any]], *, cancelled: bool = False) -> None:
