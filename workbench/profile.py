@@ -8,9 +8,9 @@ clouds.yaml / ``OS_CLOUD`` / ``OS_*`` through openstacksdk's own loader.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping

@@ -51,7 +51,7 @@ class RecordingEngine:
             if self.running is None:
                 raise Cancelled(f"{name} cancelled")
             self.bus.publish(PipelineFinished(name, ok=True))
-        except Cancelled as exc:
+        except Cancelled:
             self.bus.publish(PipelineFinished(name, ok=False, error="cancelled", failed_stage=self.stage,
                                               cancelled=True))
             raise

@@ -18,10 +18,10 @@ from textual import work
 from textual.app import App
 from textual.binding import BindingType
 
+from workbench.errors import WorkbenchError
 from workbench.events import Event, LogLine
 from workbench.tui.bindings import APP_BINDINGS, all_bindings
 from workbench.tui.commands import WorkbenchCommands
-from workbench.errors import WorkbenchError
 from workbench.tui.log_file import LogFile, read_tail
 from workbench.tui.messages import EngineEvents, PendingLines
 from workbench.tui.panes.logs import DEFAULT_MAX_LINES, LogsPane
