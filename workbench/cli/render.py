@@ -226,7 +226,7 @@ class Progress:
             self._print(f"{event.severity}: {event.text}", "yellow" if event.severity != "info" else "")
         elif isinstance(event, PipelineFinished):
             if not event.ok:
-                self._append(LogLine("workbench", None, pipeline_outcome(event), "stderr"))
+                self._append(LogLine("pipeline", None, pipeline_outcome(event), "stderr"))
         elif isinstance(event, LogLine):
             self._append(event)
             if self.logs and not self.quiet:

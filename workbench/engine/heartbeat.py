@@ -47,7 +47,7 @@ class Heartbeat:
     async def run(self) -> None:
         await asyncio.sleep(self.quiet)
         while True:
-            self.bus.publish(LogLine("workbench", None, self.text(), "info"))
+            self.bus.publish(LogLine("pipeline", None, self.text(), "info"))
             await asyncio.sleep(self.every)
 
     def close(self) -> None:

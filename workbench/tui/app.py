@@ -224,7 +224,7 @@ class WorkbenchApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
 
-    def add_own_line(self, text: str, source: str = "workbench") -> None:
+    def add_own_line(self, text: str, source: str = "pipeline") -> None:
         """A line of the workbench's own (a pipeline's end) in the logs pane and workbench.log."""
         main = self.main_screen
         if main is None or not main.is_mounted:

@@ -51,7 +51,10 @@ SCREEN_BINDINGS: list[Binding] = [
         "escape", "back", "Back",
         tooltip="Back out one level: search, zoom. Never cancels a pipeline.", id="back", show=False,
     ),
-    Binding("slash", "search_logs", "Search", tooltip="Search the log lines as you type.", id="search-logs"),
+    Binding(
+        "slash", "search_logs", "Search", tooltip="Search the log lines as you type.", id="search-logs",
+        priority=True,  # the search box takes the keys typed right after it, however fast
+    ),
     Binding("F", "toggle_follow", "Follow", tooltip="Follow new log lines on or off.", id="logs-follow", show=False),
     Binding(
         "T", "toggle_timestamps", "Timestamps", tooltip="Show each log line's time, or hide it.",

@@ -164,6 +164,7 @@ class LogsPane(Vertical):
         search = SearchInput(
             placeholder="search as you type; node:NAME source:NAME filter; enter keeps, esc clears",
             id="log-search",
+            select_on_focus=False,  # its focus event comes after keys typed fast: keep them
         )
         search.display = False
         yield search
@@ -265,8 +266,9 @@ class LogsPane(Vertical):
     def open_search(self) -> None:
         search = self.query_one("#log-search", SearchInput)
         search.value = str(self.query_filter)
+        search.cursor_position = len(search.value)
         search.display = True
-        search.focus()
+        self.screen.set_focus(search)  # now, not scheduled: the next typed key goes to it
 
     def clear_search(self) -> None:
         """Esc: the prompt closes and every line shows again, unhighlighted."""

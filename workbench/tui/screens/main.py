@@ -18,7 +18,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from workbench.errors import Cancelled, PipelineBusy, PipelineFailed, WorkbenchError
@@ -444,7 +444,12 @@ class MainScreen(Screen[None]):
 
     # -- panes ------------------------------------------------------------------------------
     def action_search_logs(self) -> None:
-        self.query_one(LogsPane).open_search()
+        logs = self.query_one(LogsPane)
+        search = logs.query_one("#log-search", Input)
+        if self.focused is search:  # "/" typed into the search itself (a path)
+            search.insert_text_at_cursor("/")
+            return
+        logs.open_search()
 
     def action_toggle_follow(self) -> None:
         logs = self.query_one(LogsPane)
