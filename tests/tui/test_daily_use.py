@@ -270,3 +270,59 @@ async def test_a_relaunch_reloads_recent_lines_remembers_the_theme_and_the_last_
         assert second.theme == chosen
         stages = str(second.screen.query_one("#build-stages").render())
         assert "last build took 4m12s" in stages
+
+
+async def test_fix_all_of_a_kind_asks_once_listing_them_and_a_failure_spares_the_others(make_app, engine) -> None:
+    from dataclasses import replace
+
+    from workbench.events import AlertsChanged
+
+    from .scenes import PORT_ALERT, TOKEN_ALERT
+
+    ports = [replace(PORT_ALERT, subject=f"port-{n}") for n in ("a1", "b2", "c3")]
+    engine.failing_fixes = {"port-b2"}
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine.bus.publish(AlertsChanged((*ports, TOKEN_ALERT)))
+        table = app.screen.query_one("#alerts-table")
+        await until(pilot, lambda: table.row_count == 4, "alerts")
+        table.focus()
+        while app.screen.query_one("AlertsPane").selected_alert.kind != "leaked-port":
+            await pilot.press("j")
+        await pilot.press("ctrl+f")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Fix all 3 leaked-port alert(s)?" in str(app.screen.query_one("#confirm-title").render())
+        body = str(app.screen.query_one("#confirm-body").render())
+        assert all(f"port-{n}: delete" in body for n in ("a1", "b2", "c3")) and "token" not in body
+        await pilot.press("y")
+        await settle(pilot)
+        fixed = [c for c in engine.calls if c[0] == "fix"]
+        assert [c[2] for c in fixed] == ["port-a1", "port-b2", "port-c3"]  # one at a time, all of them
+        assert "leaked-port: 2 of 3 fixed" in notes(app)
+        assert any("port-b2" in n and "did not answer" in n for n in notes(app))
+
+
+async def test_booting_nodes_are_not_unreachable_and_the_cluster_pane_empties(make_app, engine) -> None:
+    from workbench.engine.alerts import Alert
+    from workbench.events import AlertsChanged, ClusterInfoChanged
+
+    from .scenes import CLUSTER, MINION_2
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine.bus.publish(INSTANCES)  # MINION_2 is 125 s old, the master 3 h
+        await until(pilot, lambda: app.screen.query_one("#instances-table").row_count == 3, "instances")
+        engine.bus.publish(AlertsChanged((
+            Alert("node-unreachable", "error", MINION_2, "no route"),
+            Alert("node-unreachable", "error", MASTER, "no route"),
+        )))
+        pane = app.screen.query_one("AlertsPane")
+        await until(pilot, lambda: pane.table.row_count == 1, "one alert")
+        assert [a.subject for a in pane.alerts] == [MASTER]
+        engine.bus.publish(CLUSTER)
+        cluster = app.screen.query_one("ClusterPane")
+        await until(pilot, lambda: cluster.info is not None, "cluster info")
+        assert "0s ago" in str(cluster.border_subtitle) and "127.9.0.2:8080" in str(cluster.border_title)
+        engine.bus.publish(ClusterInfoChanged(None))  # the watch after down
+        await until(pilot, lambda: cluster.info is None, "the pane emptied")
+        assert app.screen.query_one("#cluster-empty").display
