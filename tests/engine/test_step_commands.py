@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from workbench.engine.facade import Engine
 from workbench.engine.heartbeat import Heartbeat
-from workbench.engine.pipeline import Engine
 from workbench.events import Bus, LogLine, StageFinished, StageProgress, StageStarted
 from workbench.profile import load_profile
 

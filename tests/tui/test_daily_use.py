@@ -303,8 +303,8 @@ async def test_fix_all_of_a_kind_asks_once_listing_them_and_a_failure_spares_the
 
 
 async def test_booting_nodes_are_not_unreachable_and_the_cluster_pane_empties(make_app, engine) -> None:
-    from workbench.engine.alerts import Alert
     from workbench.events import AlertsChanged, ClusterInfoChanged
+    from workbench.models import Alert
 
     from .scenes import CLUSTER, MINION_2
 

@@ -10,7 +10,7 @@ import pytest
 from textual.app import App
 
 from tests.tui.terminal_helpers import cluster_engine
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.tui.screens.terminal import TerminalScreen
 
 from .test_terminal import current_view, type_line, wait_for

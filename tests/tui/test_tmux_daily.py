@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from .test_tmux import Tmux, pytestmark, processes_of, tmux  # noqa: F401  (fixture, skip mark)
+from .test_tmux import Tmux, processes_of, pytestmark, tmux  # noqa: F401  (fixture, skip mark)
 
 
 def test_80x24_cancel_asks_and_says_cancelled_and_search_finds(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811

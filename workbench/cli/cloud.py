@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from workbench.cli import render
 from workbench.errors import ProfileError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.engine.cloud import UpResult
+    from workbench.engine.parts import Parts
+    from workbench.models import Alert, Instance
 
 HELP = {
     "up": "create or complete the cluster's instances (idempotent)",
@@ -31,39 +36,31 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    profile, state = render.load(args)
+    parts = render.parts(args)
     verb = args.verb
-    if verb == "up":
-        return _up(args, profile, state)
-    if verb == "down":
-        return _down(args, profile, state)
-    return _status(args, profile, state)
+    try:
+        if verb == "up":
+            return _up(args, parts)
+        if verb == "down":
+            return _down(args, parts)
+        return _status(args, parts)
+    finally:
+        render.run(parts.close())
 
 
-def _client(profile: Any, bus: Any) -> Any:
-    from workbench.engine.cloud import CloudClient
-
-    return CloudClient(profile, bus=bus)
-
-
-def _up(args: argparse.Namespace, profile: Any, state: Any) -> int:
+def _up(args: argparse.Namespace, parts: Parts) -> int:
     from workbench.engine.cloud import PreflightError, up
-    from workbench.events import Bus
 
     if args.minions is not None:
         if not 0 <= args.minions <= 250:
             raise ProfileError("--minions", "minions", "a number from 0 to 250")
-        profile = dataclasses.replace(
-            profile, cluster=dataclasses.replace(profile.cluster, minions=args.minions)
-        )
-    bus = Bus()
-    client = _client(profile, bus)
+        parts.with_minions(args.minions)
     fix = bool(args.fix_leaked)
 
-    async def work() -> Any:
-        return await up(client, state, bus, fix_leaked=fix, timeout=args.timeout)
+    async def work() -> UpResult:
+        return await up(parts.cloud, parts.state, parts.bus, fix_leaked=fix, timeout=args.timeout)
 
-    with render.Progress(bus):
+    with render.Progress(parts.bus):
         try:
             result = render.run(work())
         except PreflightError as exc:
@@ -93,35 +90,33 @@ def _up(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0 if result.ok else 1
 
 
-def _down(args: argparse.Namespace, profile: Any, state: Any) -> int:
+def _down(args: argparse.Namespace, parts: Parts) -> int:
     """Asks first on a terminal (after listing what goes); refuses without one unless
     ``--yes``; ``--dry-run`` only lists (Terraform's plan)."""
     from workbench.engine.cloud import down
-    from workbench.events import Bus
 
+    cluster = parts.profile.cluster.name
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise WorkbenchError(
-            f"down: deleting cluster '{profile.cluster.name}' needs a yes and stdin is not a terminal; "
+            f"down: deleting cluster '{cluster}' needs a yes and stdin is not a terminal; "
             "pass --yes to delete, or --dry-run to list what would be deleted"
         )
-    bus = Bus()
-    client = _client(profile, bus)
     if args.dry_run or not args.yes:
-        plan = render.run(_down_plan(client))
+        plan = render.run(_down_plan(parts))
         if args.dry_run:
             if args.json:
                 render.emit_json({"ok": True, "dry_run": True, "would_delete": plan})
             else:
-                _print_plan(profile, plan, render.say)
+                _print_plan(cluster, plan, render.say)
             return 0
-        _print_plan(profile, plan, render.warn)
+        _print_plan(cluster, plan, render.warn)
         if not any(plan.values()):
             return 0
-        if not render.confirm(f"delete all of this in cluster '{profile.cluster.name}'?", assume_yes=False):
+        if not render.confirm(f"delete all of this in cluster '{cluster}'?", assume_yes=False):
             render.warn("down: nothing deleted", "")
             return 1
-    with render.Progress(bus):
-        result = render.run(down(client, state, bus))
+    with render.Progress(parts.bus):
+        result = render.run(down(parts.cloud, parts.state, parts.bus))
     doc = {
         "ok": result.ok,
         "deleted": {
@@ -145,36 +140,35 @@ def _down(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0 if result.ok else 1
 
 
-async def _down_plan(client: Any) -> dict[str, list[str]]:
+async def _down_plan(parts: Parts) -> dict[str, list[str]]:
     """What ``down`` would delete: only what carries our tag (read-only calls)."""
+    client = parts.cloud
     servers = [f"{i.name} ({i.id})" for i in await client.list_instances() if i.tagged]
     fips = [f"{f.address} ({f.id})" for f in await client.floating_ips(ours=True)]
     ports = [f"{p.id} ({', '.join(p.fixed_ips)})" for p in await client.ports(ours=True)]
     return {"servers": servers, "floating_ips": fips, "ports": ports}
 
 
-def _print_plan(profile: Any, plan: dict[str, list[str]], say: Any) -> None:
+def _print_plan(cluster: str, plan: dict[str, list[str]], say: Callable[[str, str], None]) -> None:
     if not any(plan.values()):
-        say(f"down: nothing of cluster '{profile.cluster.name}' to delete", "")
+        say(f"down: nothing of cluster '{cluster}' to delete", "")
         return
-    say(f"down would delete, in cluster '{profile.cluster.name}' (only what carries our tag):", "")
+    say(f"down would delete, in cluster '{cluster}' (only what carries our tag):", "")
     for kind, label in (("servers", "server"), ("floating_ips", "floating IP"), ("ports", "port")):
         for item in plan[kind]:
             say(f"  - {label} {item}", "")
 
 
-def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
-    from workbench.events import Bus
+def _status(args: argparse.Namespace, parts: Parts) -> int:
+    from workbench.engine.doctor.core import diagnose
 
-    bus = Bus()
-    client = _client(profile, bus)
-
-    async def work() -> tuple[list[Any], list[Any]]:
-        instances = await client.list_instances()
-        alerts = await _cloud_alerts(profile, state, client, bus)
+    async def work() -> tuple[list[Instance], list[Alert]]:
+        instances = await parts.cloud.list_instances()
+        alerts = await diagnose(parts, scope="cloud")
         return instances, alerts
 
     instances, alerts = render.run(work())
+    profile = parts.profile
     if args.json:
         render.emit_json(
             {
@@ -192,16 +186,7 @@ def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0
 
 
-async def _cloud_alerts(profile: Any, state: Any, client: Any, bus: Any) -> list[Any]:
-    try:
-        from workbench.engine.doctor import DoctorContext, diagnose
-    except ImportError:
-        return []
-    ctx = DoctorContext(profile=profile, state=state, cloud=client, bus=bus)
-    return await diagnose(ctx, scope="cloud")
-
-
-def _print_instances(instances: Any) -> None:
+def _print_instances(instances: Iterable[Instance]) -> None:
     from rich.table import Table
 
     table = Table("name", "role", "status", "fixed ip", "floating ip", "flavor", "id")

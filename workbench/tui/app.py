@@ -1,6 +1,6 @@
 """The workbench app: themes, keymap, and the one worker that pumps engine events.
 
-The engine is reached only through its facade (``workbench.engine.pipeline.Engine``);
+The engine is reached only through its facade (``EngineAPI``: the ``Engine`` or a double);
 nothing here imports openstack before the first frame.
 """
 
@@ -31,7 +31,7 @@ from workbench.tui.screens.main import MainScreen
 from workbench.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 
 if TYPE_CHECKING:
-    from workbench.engine.pipeline import Engine
+    from workbench.tui.engine_api import EngineAPI
 
 #: How long the pump lets log lines gather before handing a batch to the logs pane.
 BATCH_SECONDS = 0.025
@@ -52,7 +52,7 @@ class WorkbenchApp(App[None]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineAPI,
         *,
         readonly: bool = False,
         clock: Callable[[], float] = time.time,
@@ -73,7 +73,7 @@ class WorkbenchApp(App[None]):
         themes, self.theme_errors = load_themes()
         for theme in themes:
             self.register_theme(theme)
-        wanted = getattr(getattr(engine.profile, "ui", None), "theme", DEFAULT_THEME)
+        wanted = engine.profile.ui.theme
         remembered = self._remembered_theme()
         if remembered and self.get_theme(remembered) is not None:
             wanted = remembered  # the user's last choice with t or the palette
@@ -100,7 +100,7 @@ class WorkbenchApp(App[None]):
 
     @property
     def keymap(self) -> dict[str, str]:
-        return dict(getattr(self.engine.profile, "keymap", {}) or {})
+        return dict(self.engine.profile.keymap)
 
     def on_mount(self) -> None:
         known = {b.id for b in all_bindings()}
@@ -234,7 +234,7 @@ class WorkbenchApp(App[None]):
 
     async def action_quit(self) -> None:
         """While a pipeline runs, asks first and names the stage quitting would cut."""
-        running = getattr(self.engine, "running", None)
+        running = self.engine.running
         main = self.main_screen
         if running and main is not None:
             if isinstance(self.screen, ConfirmScreen):
@@ -254,7 +254,7 @@ class WorkbenchApp(App[None]):
         await self._quit_now()
 
     async def _quit_now(self) -> None:
-        if getattr(self.engine, "running", None):
+        if self.engine.running:
             self.engine.cancel()
         self.subscription.close()
         self.log_file.close()

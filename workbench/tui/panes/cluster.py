@@ -12,6 +12,7 @@ from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label
 
+from workbench.models import ClusterInfo
 from workbench.tui.bindings import NAVIGATION_BINDINGS
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
@@ -49,7 +50,7 @@ class ClusterPane(VerticalScroll):
 
     def __init__(self, *, id: str | None = "cluster", clock: Callable[[], float] = time.time) -> None:
         super().__init__(id=id, classes="pane")
-        self.info: Any = None
+        self.info: ClusterInfo | None = None
         self.clock = clock
         self.refreshed_at: float | None = None  # when the last cluster info arrived
         self.border_title = "Cluster"
@@ -92,7 +93,7 @@ class ClusterPane(VerticalScroll):
         self._variables = variables
         self._redraw()
 
-    def show_info(self, info: Any) -> None:
+    def show_info(self, info: ClusterInfo | None) -> None:
         """New cluster info; None (after ``down``) empties the pane."""
         self.info = info
         self.refreshed_at = self.clock() if info is not None else None
@@ -114,30 +115,26 @@ class ClusterPane(VerticalScroll):
         if info is None:
             self._update_subtitle()
             return
-        for service in getattr(info, "services", ()) or ():
-            name, url = (service.name, service.url) if hasattr(service, "url") else service
-            services.add_row(_plain(name, 80), _plain(url, 200))
+        for service in info.services:
+            services.add_row(_plain(service.name, 80), _plain(service.url, 200))
         ready_nodes = 0
-        for node in getattr(info, "nodes", ()) or ():
-            ready = bool(getattr(node, "ready", False))
-            ready_nodes += ready
+        for node in info.nodes:
+            ready_nodes += node.ready
             nodes.add_row(
                 _plain(node.name, 80),
-                self._good(ready, "Ready" if ready else "NotReady"),
-                _plain(getattr(node, "version", "") or "-"),
+                self._good(node.ready, "Ready" if node.ready else "NotReady"),
+                _plain(node.version or "-"),
             )
-        pod_list = list(getattr(info, "pods", ()) or ())
-        for pod in pod_list:
-            status = safe_line(str(getattr(pod, "status", "") or "-"), 40)
+        for pod in info.pods:
+            status = safe_line(pod.status or "-", 40)
             pods.add_row(
                 _plain(pod.name, 120),
                 self._good(status in ("Running", "Succeeded", "Completed"), status),
-                _plain(getattr(pod, "ready", "") or "-"),
-                _plain(getattr(pod, "restarts", 0)),
+                _plain(pod.ready or "-"),
+                _plain(pod.restarts),
                 _plain(pod.namespace, 64),
             )
-        total_nodes = len(getattr(info, "nodes", ()) or ())
-        self._summary = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"
+        self._summary = f"{ready_nodes}/{len(info.nodes)} nodes ready · {len(info.pods)} pods"
         self._update_subtitle()
 
     _summary = ""
@@ -145,8 +142,9 @@ class ClusterPane(VerticalScroll):
     def _update_subtitle(self) -> None:
         if self.info is None:
             self.border_subtitle = "no cluster info yet"
+            self.border_title = "Cluster"
             return
-        server = getattr(self.info, "server", "") or ""
+        server = self.info.server or ""
         when = f" · {age_text(self.clock() - self.refreshed_at)}" if self.refreshed_at is not None else ""
         self.border_subtitle = f"{self._summary}{when}"
         self.border_title = f"Cluster · {safe_line(server, 60)}" if server else "Cluster"

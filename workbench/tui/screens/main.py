@@ -35,6 +35,7 @@ from workbench.events import (
     StageFinished,
     StageStarted,
 )
+from workbench.models import Alert
 from workbench.tui.bindings import MUTATING_ACTIONS, SCREEN_BINDINGS
 from workbench.tui.header import WorkbenchHeader, outcome_text
 from workbench.tui.panes.alerts import AlertsPane, alert_row_key
@@ -71,7 +72,7 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(SCREEN_BINDINGS)
     ALLOW_IN_MAXIMIZED_VIEW = "#header, Footer"
 
-    app: WorkbenchApp  # type: ignore[assignment]
+    app: WorkbenchApp
 
     def __init__(self) -> None:
         super().__init__()
@@ -158,7 +159,7 @@ class MainScreen(Screen[None]):
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
 
-    def _past_grace(self, alerts: tuple[Any, ...]) -> tuple[Any, ...]:
+    def _past_grace(self, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
         """A node still booting is not an unreachable node: its ``node-unreachable`` alert
         waits until the node is BOOT_GRACE_S old."""
         from workbench.tui.panes.instances import started_at
@@ -166,11 +167,11 @@ class MainScreen(Screen[None]):
         now = self.app.clock()
         booting = {
             i.name for i in self.query_one(InstancesPane).instances
-            if (at := started_at(getattr(i, "created", None))) is not None and now - at < BOOT_GRACE_S
+            if (at := started_at(i.created)) is not None and now - at < BOOT_GRACE_S
         }
         return tuple(a for a in alerts if not (a.kind == "node-unreachable" and a.subject in booting))
 
-    def _announce_new_alerts(self, alerts: tuple[Any, ...]) -> None:
+    def _announce_new_alerts(self, alerts: tuple[Alert, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
         check, which the engine always publishes: those are in the pane as the app opens)."""
         keys = {alert_row_key(a) for a in alerts}
@@ -197,8 +198,10 @@ class MainScreen(Screen[None]):
         self.query_one(BuildPane).show_history(history_durations(history))
 
     def restyle(self, variables: dict[str, str]) -> None:
-        for pane in (InstancesPane, ClusterPane, AlertsPane, LogsPane):
-            self.query_one(pane).restyle(variables)
+        self.query_one(InstancesPane).restyle(variables)
+        self.query_one(ClusterPane).restyle(variables)
+        self.query_one(AlertsPane).restyle(variables)
+        self.query_one(LogsPane).restyle(variables)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Ctrl+C is in the footer only while there is something to cancel: the footer then
@@ -215,7 +218,7 @@ class MainScreen(Screen[None]):
         return False
 
     def busy_with(self) -> str | None:
-        running = getattr(self.app.engine, "running", None)
+        running = self.app.engine.running
         if running:
             return str(running)
         active = [w for w in self.workers if w.group == "pipeline" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
@@ -236,7 +239,7 @@ class MainScreen(Screen[None]):
         return await call()
 
     @work(group="fix", exit_on_error=False)
-    async def run_fix(self, alert: Any, fix_name: str | None) -> str:
+    async def run_fix(self, alert: Alert, fix_name: str | None) -> str:
         return await self.app.engine.fix(alert, fix_name)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -260,7 +263,7 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
         finished = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
         if finished and worker.group == "pipeline":
-            self.query_one(WorkbenchHeader).set_running(getattr(self.app.engine, "running", None))
+            self.query_one(WorkbenchHeader).set_running(self.app.engine.running)
 
     # -- pipeline actions -----------------------------------------------------------------
     def action_build(self) -> None:
@@ -331,7 +334,7 @@ class MainScreen(Screen[None]):
             self.refresh_bindings()
 
     # -- alerts ---------------------------------------------------------------------------
-    def action_fix(self, alert: Any = None) -> None:
+    def action_fix(self, alert: Alert | None = None) -> None:
         alert = alert or self.query_one(AlertsPane).selected_alert
         if self.refused("fix", "fix") or self._refuse_busy():
             return
@@ -414,11 +417,8 @@ class MainScreen(Screen[None]):
     def action_ssh(self) -> None:
         if self.refused("ssh", "ssh") or (node := self._selected_node()) is None:
             return
-        try:
-            from workbench.tui.screens.terminal import TerminalScreen  # type: ignore[import-not-found]
-        except ImportError:
-            self.notify("the embedded terminal is not available; press S for the system ssh", severity="warning")
-            return
+        from workbench.tui.screens.terminal import TerminalScreen
+
         self.app.push_screen(TerminalScreen(self.app.engine, node))
 
     def action_ssh_system(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncssh
 
-from workbench.engine.hostkeys import Trusted
+from workbench.engine.ssh.hostkeys import Trusted
 from workbench.errors import ProfileError
 from workbench.profile import SSHSection
 
