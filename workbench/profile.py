@@ -8,6 +8,7 @@ clouds.yaml / ``OS_CLOUD`` / ``OS_*`` through openstacksdk's own loader.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -203,7 +204,10 @@ def load_profile(
     data: dict[str, Any] = {}
     if found is not None:
         data = _read_toml(found)
-    return profile_from_mapping(data, found, env)
+    try:
+        return profile_from_mapping(data, found, env)
+    except UnknownKey as exc:
+        raise exc.at_line(found) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -229,7 +233,7 @@ def profile_from_mapping(
     known = {*_SECTIONS, "keymap", "state_dir", "sandbox"}
     for key in data:
         if key not in known:
-            raise ProfileError(where, key, f"one of {', '.join(sorted(known))}")
+            raise UnknownKey(where, None, key, sorted(known))
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         table = data.get(name, {})
@@ -260,13 +264,81 @@ def profile_from_mapping(
     return profile
 
 
+class UnknownKey(ProfileError):
+    """``profile.toml:7: cluster.minon: unknown key; did you mean 'minions'? (known: ...)``"""
+
+    def __init__(self, where: object, section: str | None, key: str, known: list[str]) -> None:
+        self.section, self.key, self.known = section, key, known
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        super().__init__(where, f"{section}.{key}" if section else key,
+                         f"unknown key{hint} (known: {', '.join(known)})")
+
+    def at_line(self, path: Path | None) -> ProfileError:
+        """The same error, its place given as ``file:line`` when the line can be found."""
+        line = _line_of(path, self.section, self.key) if path is not None else None
+        if line is None:
+            return self
+        return UnknownKey(f"{path}:{line}", self.section, self.key, self.known)
+
+
+def _line_of(path: Path, section: str | None, key: str) -> int | None:
+    """The line where ``key`` is set inside ``[section]`` (or at the top), 1-based."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    current: str | None = None
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
+    for number, text in enumerate(lines, 1):
+        header = re.match(r"^\s*\[\s*([^\]\s]+)\s*\]", text)
+        if header:
+            current = header.group(1)
+            if section is None and current == key:
+                return number  # an unknown table
+            continue
+        if current == section and pattern.match(text):
+            return number
+    return None
+
+
+def no_profile_hint() -> str:
+    """What to do when there is no profile and no cloud in the environment."""
+    return ("run `workbench --sandbox` to try the workbench on its embedded cloud, or write a profile "
+            f"at {user_config_path('workbench') / 'profile.toml'} ([cloud] name = a clouds.yaml entry; "
+            "see README, Profile)")
+
+
+def clouds_found(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> list[tuple[str, Path]]:
+    """(cloud name, clouds.yaml) for every cloud in the files openstacksdk reads, in its order."""
+    import yaml
+
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        files = [Path(explicit)]
+    else:
+        files = [Path(env["OS_CLIENT_CONFIG_FILE"])] if env.get("OS_CLIENT_CONFIG_FILE") else []
+        files += [Path.cwd() / "clouds.yaml", Path.home() / ".config" / "openstack" / "clouds.yaml",
+                  Path("/etc/openstack/clouds.yaml")]
+    found: list[tuple[str, Path]] = []
+    for file in files:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        clouds = data.get("clouds") if isinstance(data, dict) else None
+        if isinstance(clouds, dict):
+            found += [(str(name), file) for name in clouds]
+    return found
+
+
 def _section(cls: type, table: Mapping[str, Any], where: object, name: str, base: Path) -> Any:
     kwargs: dict[str, Any] = {}
     by_name = {f.name: f for f in fields(cls)}
     for key, value in table.items():
         f = by_name.get(key)
         if f is None:
-            raise ProfileError(where, f"{name}.{key}", f"one of {', '.join(by_name)}")
+            raise UnknownKey(where, name, key, list(by_name))
         kwargs[key] = _coerce(value, f.type, where, f"{name}.{key}", base)
     return cls(**kwargs)
 

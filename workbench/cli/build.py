@@ -46,7 +46,7 @@ def _build(args: argparse.Namespace, parts: Parts) -> int:
 
     settings = BuildSettings.from_profile(parts.profile)
     runner = BuildRunner(settings, parts.bus, parts.state)
-    with render.Progress(parts.bus, logs=not args.json, quiet=args.json):
+    with render.Progress(parts.bus, logs=not args.json):
         result = render.run(runner.run())
     alert = None
     if result.ok and not args.no_output_check:
@@ -151,5 +151,5 @@ def _print_info(info: ClusterInfo) -> None:
     pods = Table("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", title="pods", title_justify="left")
     for pod in info.pods:
         pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, pod.restarts_text or str(pod.restarts))
-    render.console().print(nodes)
-    render.console().print(pods)
+    render.out().print(nodes)
+    render.out().print(pods)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     command = ssh_command(args) if args.verb == "ssh" else []
     parts = render.parts(args)
     if args.verb == "salt":
-        with render.Progress(parts.bus, quiet=args.json):
+        with render.Progress(parts.bus):
             doc = render.run(_salt(parts, args))
         if args.json:
             render.emit_json(doc)

@@ -139,7 +139,7 @@ async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECOND
     """The cluster works: the API answers, every minion's token matches, every node is Ready."""
     from workbench.engine.kube.tokens import check_tokens
     from workbench.errors import WorkbenchError
-    from workbench.events import ClusterInfoChanged
+    from workbench.events import ClusterInfoChanged, StageProgress
 
     nodes = await active_nodes(parts, pipeline, "verify")
     master = next((n for n in nodes if n.role == "master"), None)
@@ -157,6 +157,7 @@ async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECOND
     wanted = {n.name for n in minions}
     info: ClusterInfo | None = None
     last_error = ""
+    said = ""
     while True:
         try:
             info = await client.refresh()
@@ -166,6 +167,12 @@ async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECOND
         ready = {n.name for n in info.nodes if n.ready} if info is not None else set()
         if info is not None and wanted <= ready:
             break
+        not_ready = sorted(wanted - ready)
+        waiting = f"waiting for {', '.join(not_ready)} to be Ready" if info is not None else (
+            f"waiting for the API server on {master.name}" + (f": {last_error}" if last_error else ""))
+        if waiting != said:  # what verify waits for, once per change (the heartbeat shows it)
+            said = waiting
+            parts.bus.publish(StageProgress(pipeline, "verify", None, detail=waiting))
         if loop.time() > end:
             missing = tuple(sorted(wanted - ready)) or (master.name,)
             why = last_error or f"not Ready after {deadline:.0f} s"

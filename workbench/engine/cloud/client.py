@@ -26,7 +26,7 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.events import Bus
-from workbench.profile import Profile, profile_search_places
+from workbench.profile import Profile, clouds_found, no_profile_hint, profile_search_places
 from workbench.redact import REDACTOR, redact
 
 T = TypeVar("T")
@@ -100,6 +100,7 @@ class CloudCore:
         except Exception as exc:  # openstack.config raises several kinds
             raise self._config_error(exc) from None
         auth = region.config.get("auth") or {}
+        self._auth_url = str(auth.get("auth_url") or "")  # named when it cannot be reached
         REDACTOR.add(auth.get("password"), auth.get("token"), auth.get("application_credential_secret"))
         try:
             conn = openstack.connection.Connection(config=region)
@@ -131,11 +132,17 @@ class CloudCore:
     def _config_error(self, exc: Exception) -> WorkbenchError:
         where = self.profile.cloud.clouds_yaml or self._profile_where()
         text = redact(" ".join(str(exc).split()))
+        hint = ""
+        if self.profile.path is None and not (os.environ.get("OS_CLOUD") or os.environ.get("OS_AUTH_URL")):
+            hint = f"; {no_profile_hint()}"
         if self.profile.cloud.name and "not found" in text.lower():
-            return ProfileError(where, "cloud.name", f"a cloud defined in clouds.yaml ({text})")
+            found = clouds_found(self.profile.cloud.clouds_yaml)
+            listed = ", ".join(f"{name} ({file})" for name, file in found) or "none in any clouds.yaml"
+            return ProfileError(where, "cloud.name",
+                                f"a cloud defined in clouds.yaml: {self.profile.cloud.name!r} is not; found: {listed}")
         if "auth" in text.lower() or "Missing" in type(exc).__name__:
-            return ProfileError(where, "cloud", f"complete credentials ({text})")
-        return ProfileError(where, "cloud", text)
+            return ProfileError(where, "cloud", f"complete credentials ({text}){hint}")
+        return ProfileError(where, "cloud", text + hint)
 
     async def connect(self) -> None:
         await asyncio.to_thread(self._connect_sync)
@@ -197,7 +204,7 @@ class CloudCore:
         from openstack import exceptions as os_exc
 
         cloud = self.cloud_label
-        auth_url = ""
+        auth_url = getattr(self, "_auth_url", "")
         if self._conn is not None:
             auth_url = str((self._conn.config.config.get("auth") or {}).get("auth_url", ""))
         status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)

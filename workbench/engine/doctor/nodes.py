@@ -69,9 +69,20 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
 
 
 def provisioner(ctx: Parts, pool: SSHPool) -> Callable[[NodeLike], Awaitable[str]]:
-    """Push the build to one node, then Salt there: what a new or recreated minion lacks."""
+    """Push the build to one node, then Salt there: what a new or recreated minion lacks.
+    A minion's Salt needs its master's (the CA, the API server): an unprovisioned master
+    is provisioned first."""
 
     async def provision(node: NodeLike) -> str:
+        master = next((n for n in pool.nodes.values() if n.role == "master"), None)
+        if node.role != "master" and master is not None and not await _provisioned(pool, master):
+            ctx.bus.log("fix", master.name, f"{node.name} needs a provisioned master: provisioning "
+                        f"{master.name} first", "info")
+            first = await provision_one(master)
+            return f"{first}; {await provision_one(node)}"
+        return await provision_one(node)
+
+    async def provision_one(node: NodeLike) -> str:
         from workbench.engine.push.runner import push
 
         pushed = await push(ctx.profile, ctx.state, {node.name: (node, await pool.connect(node))},
