@@ -21,5 +21,5 @@ def test_up_adopts_the_floating_ip_a_killed_run_left_untagged(make_sandbox) -> N
     assert [f.id for f in ours(conn)["floating_ips"]] == [fip.id]
     assert conn.network.get_ip(fip.id).tags == [TAG]
 
-    assert wb_json("down", "--profile", profile)["ok"]
+    assert wb_json("down", "--yes", "--profile", profile)["ok"]
     assert fip.id not in {f.id for f in conn.network.ips()}

@@ -76,7 +76,7 @@ def test_doctor_fix_and_down_leave_the_network_ports_alone(make_sandbox) -> None
     assert not [a for a in report["alerts"] if a["subject"] in ids or any(i in a.get("details", "") for i in ids)]
     fixed = wb_json("doctor", "--profile", profile, "--cloud-only", "--fix", "--yes")
     assert fixed["fixed"] == []
-    assert wb_json("down", "--profile", profile)["remaining"] == []
+    assert wb_json("down", "--yes", "--profile", profile)["remaining"] == []
     assert ours(conn) == {"servers": [], "ports": [], "floating_ips": []}
     after = {owner: (p.id, p.fixed_ips) for owner, p in _furniture(conn, net.id).items()}
     assert after == before

@@ -32,14 +32,15 @@ def triage(
             " (list others in the profile's cluster.fallback_flavors or cluster.availability_zones to be offered them)")
         return (f"the cloud has no host for flavor {inst.flavor or cluster.flavor} now (capacity); recreating the same "
                 f"flavor in the same zone fails the same way: use another flavor or zone, or retry later{hint}", fixes)
-    if inst.fault_kind == "port-binding":
-        return ("Neutron could not bind its port (no network agent on the chosen host, or a mismatched mechanism "
-                "driver): check `openstack network agent list`; recreating helps once Neutron can bind ports",
+    if inst.fault_kind in ("port-binding", "network"):
+        # a member user sees no ``details`` for a code-500 fault (Nova's policy), so a binding
+        # failure often reaches us only as "Failed to allocate the network(s)": Neutron's either way
+        what = ("Neutron could not bind its port (no network agent on the chosen host, or a mismatched mechanism "
+                "driver)" if inst.fault_kind == "port-binding" else
+                "Nova gave up waiting for Neutron to set up its port (a network agent down, or a binding failure)")
+        return (f"{what}: check `openstack network agent list`; recreating helps once Neutron can bind ports",
                 [dataclasses.replace(recreate, description=f"{recreate.description} (once Neutron is fixed)")])
-    if inst.fault_kind == "network":
-        why = "Nova gave up waiting for Neutron to set up its port (check the Neutron agents and server logs)"
-    else:
-        why = ""
+    why = ""
     if not attached:
         return why, [recreate]
     return why, [
