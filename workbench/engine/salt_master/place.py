@@ -1,0 +1,92 @@
+"""Where Salt lives on a node and how its services are driven, as shell text for SSH.
+
+A real node: ``/etc/salt``, Salt on PATH, systemd, ``sudo``. ``service="daemon"`` is for
+hosts without systemd (and the tests, where several nodes share one machine): each
+daemon is started with ``-d`` and stopped by the pid in its pidfile. ``root_dir`` gives a
+node private pki, socket, cache, log and pid paths (Salt's defaults under ``/`` otherwise).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Literal
+
+Service = Literal["salt-master", "salt-minion"]
+
+
+@dataclass(frozen=True)
+class SaltPlace:
+    config_dir: str = "/etc/salt"
+    bin_dir: str = ""  # "" = the programs are on PATH
+    sudo: str = "sudo"
+    service: Literal["systemd", "daemon"] = "systemd"
+    root_dir: str | None = None
+
+    def program(self, name: str) -> str:
+        return shlex.quote(f"{self.bin_dir.rstrip('/')}/{name}" if self.bin_dir else name)
+
+    def salt(self, name: str, *args: str) -> str:
+        """``sudo salt-key -c DIR ARGS...`` (args quoted)."""
+        words = [self.program(name), "-c", shlex.quote(self.config_dir), *map(shlex.quote, args)]
+        return " ".join([self.sudo, *words] if self.sudo else words)
+
+    def as_root(self, script: str) -> str:
+        """A shell script run as root (``sudo sh -c``)."""
+        return f"{self.sudo} sh -c {shlex.quote(script)}" if self.sudo else f"sh -c {shlex.quote(script)}"
+
+    def paths(self, service: Service) -> dict[str, str]:
+        """The config keys that keep this node's Salt files inside ``root_dir``."""
+        if self.root_dir is None:
+            return {}
+        root = self.root_dir.rstrip("/")
+        kind = "master" if service == "salt-master" else "minion"
+        return {
+            "root_dir": root, "pki_dir": f"{root}/pki/{kind}", "sock_dir": f"{root}/run/{kind}",
+            "cachedir": f"{root}/cache/{kind}", "log_file": f"{root}/log/{kind}",
+            "pidfile": f"{root}/run/{service}.pid",
+        }
+
+    def pki_dir(self, service: Service) -> str:
+        kind = "master" if service == "salt-master" else "minion"
+        return self.paths(service).get("pki_dir", f"/etc/salt/pki/{kind}")
+
+    def pidfile(self, service: Service) -> str:
+        return self.paths(service).get("pidfile", f"/var/run/{service}.pid")
+
+    def start(self, service: Service) -> str:
+        """Start the service if it is not running (idempotent)."""
+        if self.service == "systemd":
+            return f"{self.sudo} systemctl start {service}".strip()
+        pid = shlex.quote(self.pidfile(service))
+        return self.as_root(
+            f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; then exit 0; fi; "
+            f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d"
+        )
+
+    def restart(self, service: Service) -> str:
+        if self.service == "systemd":
+            return f"{self.sudo} systemctl restart {service}".strip()
+        pid = shlex.quote(self.pidfile(service))
+        # stop: TERM, poll up to 15 s, then KILL its process group; then start
+        stop = (
+            f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill \"$p\" 2>/dev/null; then "
+            "i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; "
+            "kill -9 -- -\"$p\" \"$p\" 2>/dev/null; fi; rm -f " + pid + "; "
+        )
+        return self.as_root(stop + f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d")
+
+    def is_active(self, service: Service) -> str:
+        """Exit 0 when the service runs; prints active / inactive."""
+        if self.service == "systemd":
+            return f"systemctl is-active {service}"
+        pid = shlex.quote(self.pidfile(service))
+        return (f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; "
+                "then echo active; else echo inactive; exit 3; fi")
+
+    def journal(self, service: Service) -> str:
+        """The equivalent command a person runs to see why a service stopped."""
+        if self.service == "systemd":
+            return f"sudo journalctl -u {service} -n 50"
+        kind = "master" if service == "salt-master" else "minion"
+        return f"tail -n 50 {shlex.quote(self.paths(service).get('log_file', f'/var/log/salt/{kind}'))}"
