@@ -76,3 +76,25 @@ def return_document(event: JobEvent) -> tuple[str, int | None]:
     retcode = event.data.get("retcode")
     doc = json.dumps({event.minion or "local": event.data.get("return")})
     return doc, retcode if isinstance(retcode, int) and not isinstance(retcode, bool) else None
+
+
+def json_documents(text: str) -> list[Any]:
+    """Every JSON document in ``text``, in order: the ``salt`` CLI prints one per minion as
+    each returns (``--static`` would wait for all, and runs Salt's batch path)."""
+    decoder = json.JSONDecoder()
+    docs: list[Any] = []
+    pos = 0
+    while (start := _next_open(text, pos)) != -1:
+        try:
+            doc, end = decoder.raw_decode(text, start)
+        except ValueError:
+            pos = start + 1
+            continue
+        docs.append(doc)
+        pos = end
+    return docs
+
+
+def _next_open(text: str, pos: int) -> int:
+    starts = [i for i in (text.find("{", pos), text.find("[", pos)) if i != -1]
+    return min(starts) if starts else -1

@@ -17,13 +17,14 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from workbench.engine.alerts import Alert, Fix
 from workbench.engine.salt import LAST_RUN, NodeRun, SaltReport, SaltRunner
 from workbench.engine.salt_master.job_events import (
     JobEvent,
+    json_documents,
     parse_event_line,
     progress,
     return_document,
@@ -66,17 +67,11 @@ class MasterSaltRunner(SaltRunner):
         wait = timeout or self.ping_timeout
         result = await self.pool.run(
             self.master, self._salt("salt", "-L", ",".join(names), "test.ping", "--out=json",
-                                    "--static", "-t", f"{max(1, round(wait))}"),
+                                    "-t", f"{max(1, round(wait))}"),
             timeout=wait + 60,
         )
-        start = result.stdout.find("{")
-        try:
-            doc = json.JSONDecoder().raw_decode(result.stdout[start:])[0] if start >= 0 else {}
-        except ValueError:
-            doc = {}
-        if not isinstance(doc, dict):
-            return set()
-        return {name for name, answer in doc.items() if answer is True}
+        return {name for doc in json_documents(result.stdout) if isinstance(doc, dict)
+                for name, answer in doc.items() if answer is True}
 
     async def wait_connected(self, nodes: Sequence[NodeLike], within: float) -> set[str]:
         """Poll until every node answers or ``within`` seconds passed; the ones that answered."""
@@ -99,18 +94,13 @@ class MasterSaltRunner(SaltRunner):
         by_name = {n.name: n for n in nodes}
         runs: dict[str, NodeRun] = {}
         raced: set[str] = set()
-        up = await self.ping(list(by_name))
-        down = [n for n in nodes if n.name not in up]
-        if down:
-            raced = {n.name for n in down}
-            await self._start_minions(down)
-            up |= await self.wait_connected(down, self.race_wait)
-        for node in nodes:
-            if node.name not in up:
-                runs[node.name] = self._failed(node, start, "salt-minion is not connected to the master", race=True)
-        targets = [n for n in nodes if n.name in up]
-        if targets:
-            runs.update(await self._job(targets, state_name, timeout or self.job_timeout, start, raced))
+        async with self._listener() as lines:  # starts while the ping runs
+            up = await self._prepare(nodes, start, runs, raced)
+            targets = [n for n in nodes if n.name in up]
+            if targets:
+                await self._listening(lines)
+                jid = await self._publish_job(targets, state_name)
+                runs.update(await self._collect(jid, targets, lines, timeout or self.job_timeout, start, raced))
         silent = [n for n in nodes if n.name not in up or runs[n.name].exit_status == _SILENT]
         for node in silent:
             run = runs[node.name]
@@ -134,10 +124,24 @@ class MasterSaltRunner(SaltRunner):
 
         await asyncio.gather(*(start(n) for n in nodes))
 
-    async def _job(
-        self, targets: Sequence[NodeLike], state_name: str | None, timeout: float, start: float,
-        raced: set[str],
-    ) -> dict[str, NodeRun]:
+    async def _prepare(
+        self, nodes: Sequence[NodeLike], start: float, runs: dict[str, NodeRun], raced: set[str],
+    ) -> set[str]:
+        """The targets connected to the master, after one start of those that were not."""
+        up = await self.ping([n.name for n in nodes])
+        down = [n for n in nodes if n.name not in up]
+        if down:
+            raced |= {n.name for n in down}
+            await self._start_minions(down)
+            up |= await self.wait_connected(down, self.race_wait)
+        for node in nodes:
+            if node.name not in up:
+                runs[node.name] = self._failed(node, start, "salt-minion is not connected to the master", race=True)
+        return up
+
+    @contextlib.asynccontextmanager
+    async def _listener(self) -> AsyncIterator[asyncio.Queue[str | None]]:
+        """``salt-run state.event`` on the master, its lines in a queue, ended on exit."""
         conn = await self.pool.connect(self.master)
         listener = await conn.create_process(
             self._salt("salt-run", "state.event", "pretty=False"), encoding="utf-8", errors="replace",
@@ -151,9 +155,7 @@ class MasterSaltRunner(SaltRunner):
 
         reader = asyncio.create_task(read())
         try:
-            await self._listening(lines)
-            jid = await self._publish_job(targets, state_name)
-            return await self._collect(jid, targets, lines, timeout, start, raced)
+            yield lines
         finally:
             listener.terminate()
             listener.close()
@@ -162,7 +164,11 @@ class MasterSaltRunner(SaltRunner):
                 await reader
 
     async def _listening(self, lines: asyncio.Queue[str | None]) -> None:
-        """Send an event until the listener prints it: from then on no return is missed."""
+        """Wait until the listener prints: any event (the ping's, usually) or one we send."""
+        while not lines.empty():
+            if lines.get_nowait() is not None:
+                return
+            raise NodeError(self.master.name, "salt-run state.event ended (is salt-master running?)")
         tag = f"workbench/listening/{secrets.token_hex(4)}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -68,11 +68,12 @@ class SaltPlace:
         if self.service == "systemd":
             return f"{self.sudo} systemctl restart {service}".strip()
         pid = shlex.quote(self.pidfile(service))
-        # stop: TERM, poll up to 15 s, then KILL its process group; then start
+        # stop: TERM (CONT too, in case it hangs stopped), poll 15 s, then KILL its group
         stop = (
-            f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill \"$p\" 2>/dev/null; then "
+            f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; then "
+            "g=$(ps -o pgid= -p \"$p\" | tr -d ' '); kill -TERM -- -\"$g\"; kill -CONT -- -\"$g\"; "
             "i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; "
-            "kill -9 -- -\"$p\" \"$p\" 2>/dev/null; fi; rm -f " + pid + "; "
+            "kill -9 -- -\"$g\" 2>/dev/null; fi; rm -f " + pid + "; "
         )
         return self.as_root(stop + f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d")
 
