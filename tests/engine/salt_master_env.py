@@ -9,6 +9,7 @@ process outlives a test.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shutil
@@ -203,7 +204,5 @@ def stop_everything(tmp: Path, grace: float = 15.0) -> None:
 
 
 def _signal(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

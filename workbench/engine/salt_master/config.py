@@ -77,12 +77,14 @@ def _yaml(service: str, conf: dict[str, Any]) -> str:
     return head + yaml.safe_dump(conf, default_flow_style=False, sort_keys=True)
 
 
-def write_file_command(place: SaltPlace, path: str, mode: str = "0644") -> str:
+def write_file_command(place: SaltPlace, path: str, mode: str = "0644", *, beside: str | None = None) -> str:
     """Read the new content on stdin; replace ``path`` only if it differs. Prints
-    ``changed`` or ``unchanged``."""
+    ``changed`` or ``unchanged``. ``beside``: a file made empty if missing (Salt's runner
+    clients read ``master.d/`` only when the main ``master`` file exists)."""
     target = shlex.quote(path)
+    main = f"[ -e {shlex.quote(beside)} ] || : > {shlex.quote(beside)}; " if beside else ""
     return place.as_root(
-        f"set -e; mkdir -p \"$(dirname {target})\"; t=$(mktemp {target}.XXXXXX); cat > \"$t\"; "
+        f"set -e; mkdir -p \"$(dirname {target})\"; {main}t=$(mktemp {target}.XXXXXX); cat > \"$t\"; "
         f"if cmp -s \"$t\" {target}; then rm -f \"$t\"; echo unchanged; "
         f"else chmod {mode} \"$t\"; mv -f \"$t\" {target}; echo changed; fi"
     )
@@ -102,8 +104,9 @@ async def configure(
     if install:
         await pool.run(node, install_command(place, service), check=True, source="salt", timeout=900)
     dropin = MASTER_DROPIN if service == "salt-master" else MINION_DROPIN
-    path = f"{place.config_dir.rstrip('/')}/{dropin}"
-    wrote = await pool.run(node, write_file_command(place, path), input=text, check=True)
+    base = place.config_dir.rstrip("/")
+    main = f"{base}/{'master' if service == 'salt-master' else 'minion'}"
+    wrote = await pool.run(node, write_file_command(place, f"{base}/{dropin}", beside=main), input=text, check=True)
     changed = wrote.stdout.strip() == "changed"
     command = place.restart(service) if changed else place.start(service)
     done = await pool.run(node, command, timeout=120)

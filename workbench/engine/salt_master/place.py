@@ -64,18 +64,26 @@ class SaltPlace:
             f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d"
         )
 
+    def stop(self, service: Service) -> str:
+        if self.service == "systemd":
+            return f"{self.sudo} systemctl stop {service}".strip()
+        return self.as_root(self._stop_script(service))
+
     def restart(self, service: Service) -> str:
         if self.service == "systemd":
             return f"{self.sudo} systemctl restart {service}".strip()
+        return self.as_root(self._stop_script(service) + f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d")
+
+    def _stop_script(self, service: Service) -> str:
+        """TERM the daemon's process group (CONT too, should it hang stopped), poll 15 s,
+        then KILL the group."""
         pid = shlex.quote(self.pidfile(service))
-        # stop: TERM (CONT too, in case it hangs stopped), poll 15 s, then KILL its group
-        stop = (
+        return (
             f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; then "
             "g=$(ps -o pgid= -p \"$p\" | tr -d ' '); kill -TERM -- -\"$g\"; kill -CONT -- -\"$g\"; "
             "i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; "
-            "kill -9 -- -\"$g\" 2>/dev/null; fi; rm -f " + pid + "; "
+            f"kill -9 -- -\"$g\" 2>/dev/null; fi; rm -f {pid}; "
         )
-        return self.as_root(stop + f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d")
 
     def is_active(self, service: Service) -> str:
         """Exit 0 when the service runs; prints active / inactive."""
