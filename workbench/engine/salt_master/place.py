@@ -54,14 +54,25 @@ class SaltPlace:
     def pidfile(self, service: Service) -> str:
         return self.paths(service).get("pidfile", f"/var/run/{service}.pid")
 
+    def _daemon_pids(self, service: Service) -> str:
+        """Shell: the pids of this daemon (Salt 3008's main process may exit and leave its
+        process manager running, so the pidfile alone does not find them)."""
+        # "[s]alt-...": the pattern never matches the shell that carries it
+        name = f"[{service[0]}]{service[1:]}"
+        pattern = shlex.quote(f"{self.bin_dir.rstrip('/') + '/' if self.bin_dir else ''}{name} -c {self.config_dir}( |$)")
+        return f"pgrep -f -- {pattern}"
+
+    def _launch(self, service: Service) -> str:
+        """Shell: start the daemon (through a variable, so no shell's own command line
+        looks like the daemon's to ``pgrep``)."""
+        return f"d={self.program(service)}; \"$d\" -c {shlex.quote(self.config_dir)} -d"
+
     def start(self, service: Service) -> str:
         """Start the service if it is not running (idempotent)."""
         if self.service == "systemd":
             return f"{self.sudo} systemctl start {service}".strip()
-        pid = shlex.quote(self.pidfile(service))
         return self.as_root(
-            f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; then exit 0; fi; "
-            f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d"
+            f"if {self._daemon_pids(service)} >/dev/null; then exit 0; fi; {self._launch(service)}"
         )
 
     def stop(self, service: Service) -> str:
@@ -72,26 +83,23 @@ class SaltPlace:
     def restart(self, service: Service) -> str:
         if self.service == "systemd":
             return f"{self.sudo} systemctl restart {service}".strip()
-        return self.as_root(self._stop_script(service) + f"{self.program(service)} -c {shlex.quote(self.config_dir)} -d")
+        return self.as_root(self._stop_script(service) + self._launch(service))
 
     def _stop_script(self, service: Service) -> str:
-        """TERM the daemon's process group (CONT too, should it hang stopped), poll 15 s,
-        then KILL the group."""
-        pid = shlex.quote(self.pidfile(service))
+        """TERM every process of the daemon (CONT too, should it hang stopped), poll until
+        all are gone (15 s at most), then KILL the rest."""
+        pids = self._daemon_pids(service)
         return (
-            f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; then "
-            "g=$(ps -o pgid= -p \"$p\" | tr -d ' '); kill -TERM -- -\"$g\"; kill -CONT -- -\"$g\"; "
-            "i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; "
-            f"kill -9 -- -\"$g\" 2>/dev/null; fi; rm -f {pid}; "
+            f"ps=$({pids}); if [ -n \"$ps\" ]; then kill -TERM $ps; kill -CONT $ps; "
+            f"i=0; while {pids} >/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done; "
+            f"ps=$({pids}) && kill -9 $ps; fi; rm -f {shlex.quote(self.pidfile(service))}; "
         )
 
     def is_active(self, service: Service) -> str:
         """Exit 0 when the service runs; prints active / inactive."""
         if self.service == "systemd":
             return f"systemctl is-active {service}"
-        pid = shlex.quote(self.pidfile(service))
-        return (f"p=$(cat {pid} 2>/dev/null); if [ -n \"$p\" ] && kill -0 \"$p\" 2>/dev/null; "
-                "then echo active; else echo inactive; exit 3; fi")
+        return f"if {self._daemon_pids(service)} >/dev/null; then echo active; else echo inactive; exit 3; fi"
 
     def journal(self, service: Service) -> str:
         """The equivalent command a person runs to see why a service stopped."""
