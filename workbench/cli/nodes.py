@@ -99,13 +99,13 @@ def _pool(profile: Any, state: Any, bus: Any, cloud: Any, nodes: list[Any]) -> A
 
 
 async def _salt(profile: Any, state: Any, bus: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.salt import SaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
     from workbench.errors import NodeError
 
     cloud, nodes = await _nodes(profile, bus)
     pool = _pool(profile, state, bus, cloud, nodes)
     try:
-        runner = SaltRunner(pool, state, bus, pipeline="salt")
+        runner = salt_runner(profile, pool, state, bus, nodes, pipeline="salt")
         try:
             chosen = runner.select(nodes, args.nodes, args.failed)
         except NodeError as exc:

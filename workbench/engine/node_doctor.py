@@ -15,6 +15,9 @@ from workbench.engine.alerts import Alert, Fix
 from workbench.engine.doctor import register_kinds
 from workbench.engine.push_doctor import unconfirmed_alerts
 from workbench.engine.salt import SaltRunner, salt_minion_down_alert
+from workbench.engine.salt_master.doctor import master_mode_checks
+from workbench.engine.salt_master.mode import salt_mode
+from workbench.engine.salt_master.runner import salt_runner
 from workbench.engine.ssh import ConnectTiming, NodeLike, SSHPool
 from workbench.engine.tokens import (
     api_get,
@@ -62,6 +65,9 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
     alerts += await _salt_minions(ctx, pool, reachable)
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
+    if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
+        alerts += await master_mode_checks(pool, master, reachable, ctx.state,
+                                           ping_timeout=ctx.profile.salt.ping_timeout)
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
@@ -83,7 +89,8 @@ def provisioner(ctx: Any, pool: SSHPool) -> Any:
         if not all(n.ok for n in pushed.nodes):
             why = "; ".join(str(n.error) for n in pushed.nodes if not n.ok)
             raise NodeError(node.name, f"push failed (is there a build? press b): {why}")
-        report = await SaltRunner(pool, ctx.state, ctx.bus, pipeline="fix").run([node])
+        nodes = list(pool.nodes.values())
+        report = await salt_runner(ctx.profile, pool, ctx.state, ctx.bus, nodes, pipeline="fix").run([node])
         run = report.runs[0]
         if not run.ok:
             raise NodeError(node.name, f"build pushed, but Salt failed: {run.error}")

@@ -99,11 +99,11 @@ async def push(engine: Engine, direct: bool) -> None:
 
 async def salt(engine: Engine, failed_only: bool) -> None:
     """Highstate on every node at once (or only those that failed last time)."""
-    from workbench.engine.salt import SaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
 
     pipeline = engine.running or "salt"
     nodes = await active_nodes(engine, "salt")
-    runner = SaltRunner(engine.ssh, engine.state.ensure(), engine.bus, pipeline=pipeline)
+    runner = salt_runner(engine.profile, engine.ssh, engine.state.ensure(), engine.bus, nodes, pipeline=pipeline)
     selected = runner.select(nodes, failed=failed_only)
     if not selected:
         engine.bus.notice("salt: no node failed last time; nothing to run")

@@ -118,3 +118,21 @@ def key_mismatch_alert(
         details="only the key read from the node itself over SSH is accepted; Salt denies the other",
         fixes=(Fix("accept-verified", f"accept only {node.name}'s own key, drop the others", fix, destructive=False),),
     )
+
+
+async def ensure(
+    pool: Any, master: NodeLike, nodes: Sequence[NodeLike], settings: MasterSettings, state: StateDir,
+    *, place: Callable[[NodeLike], SaltPlace] = lambda _n: SaltPlace(), bus: Bus | None = None,
+) -> MasterSetup:
+    """Set up only what is missing: when every node's key is already accepted (read over the
+    master's one connection), nothing else is touched; otherwise ``set_up`` those nodes."""
+    try:
+        keys = await master_keys(pool, master, place(master))
+        active = await pool.run(master, place(master).is_active("salt-master"), timeout=30)
+    except (WorkbenchError, OSError):
+        keys, active = [], None
+    accepted = {k.minion for k in keys if k.state == "accepted"}
+    missing = [n for n in nodes if n.name not in accepted]
+    if active is not None and active.ok and not missing:
+        return MasterSetup((), (), (), ())
+    return await set_up(pool, master, missing, settings, state, place=place, bus=bus)
