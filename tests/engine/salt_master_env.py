@@ -111,15 +111,17 @@ def start_world(tmp: Path, minions: int = 2) -> tuple[RealSSHD, list[Node]]:
         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n"
         "MaxSessions 64\nMaxStartups 64\n"
     )
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
+    log = (tmp / "sshd.log").open("wb")
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log)
+    log.close()
+    deadline = time.monotonic() + 60  # a loaded 2-core machine
     while True:
         try:
             socket.create_connection((addresses[-1], port), timeout=1).close()
             break
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("sshd did not start") from None
+                raise RuntimeError(f"sshd did not start: {(tmp / 'sshd.log').read_text()[-500:]}") from None
             time.sleep(0.02)
     sshd = RealSSHD((addresses[0], addresses[1]), port, host_pub, tmp / "client_ed25519", proc)
     nodes = [Node("kubernetes-master", "id-master", "master", addresses[0], addresses[0])]
