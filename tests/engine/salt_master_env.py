@@ -95,6 +95,7 @@ class SaltWorld:
 
 
 def start_world(tmp: Path, minions: int = 2) -> tuple[RealSSHD, list[Node]]:
+    """One sshd per 15 addresses (sshd listens on 16 sockets at most), one host key."""
     if os.geteuid() == 0:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
     net = loopback_net()
@@ -103,27 +104,30 @@ def start_world(tmp: Path, minions: int = 2) -> tuple[RealSSHD, list[Node]]:
     host_pub = _keygen(tmp / "host_ed25519")
     client_pub = _keygen(tmp / "client_ed25519")
     (tmp / "authorized_keys").write_text(client_pub + "\n")
-    config = tmp / "sshd_config"
-    config.write_text(
-        "".join(f"ListenAddress {a}:{port}\n" for a in addresses)
-        + f"HostKey {tmp / 'host_ed25519'}\nAuthorizedKeysFile {tmp / 'authorized_keys'}\n"
-        f"PidFile {tmp / 'sshd.pid'}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n"
-        "MaxSessions 64\nMaxStartups 64\n"
-    )
-    log = (tmp / "sshd.log").open("wb")
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log)
-    log.close()
+    procs = []
+    for k in range(0, len(addresses), 15):
+        group = addresses[k:k + 15]
+        config = tmp / f"sshd_config.{k}"
+        config.write_text(
+            "".join(f"ListenAddress {a}:{port}\n" for a in group)
+            + f"HostKey {tmp / 'host_ed25519'}\nAuthorizedKeysFile {tmp / 'authorized_keys'}\n"
+            f"PidFile {tmp / f'sshd.{k}.pid'}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+            "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nUseDNS no\n"
+            "MaxSessions 64\nMaxStartups 64\n"
+        )
+        with (tmp / f"sshd.{k}.log").open("wb") as log:
+            procs.append((subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)], stderr=log), group[-1], k))
     deadline = time.monotonic() + 60  # a loaded 2-core machine
-    while True:
-        try:
-            socket.create_connection((addresses[-1], port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"sshd did not start: {(tmp / 'sshd.log').read_text()[-500:]}") from None
-            time.sleep(0.02)
-    sshd = RealSSHD((addresses[0], addresses[1]), port, host_pub, tmp / "client_ed25519", proc)
+    for proc, last, k in procs:
+        while True:
+            try:
+                socket.create_connection((last, port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"sshd did not start: {(tmp / f'sshd.{k}.log').read_text()[-500:]}") from None
+                time.sleep(0.02)
+    sshd = RealSSHD((addresses[0], addresses[1]), port, host_pub, tmp / "client_ed25519", procs[0][0])
     nodes = [Node("kubernetes-master", "id-master", "master", addresses[0], addresses[0])]
     nodes += [Node(f"kubernetes-minion-{i}", f"id-minion-{i}", "minion", a, a)
               for i, a in enumerate(addresses[1:], start=1)]
