@@ -5,6 +5,8 @@ the same per-state records as ``salt-call --local`` on the same tree."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from workbench.engine.salt_master.setup import set_up
 from workbench.engine.salt_output import parse_output
 from workbench.events import Bus, LogLine, StageFinished, StageProgress
 
-from .salt_master_env import HAVE_SALT, SaltWorld, make_pool, world
+from .salt_master_env import HAVE_SALT, SaltWorld, make_pool, our_pids, world
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not HAVE_SALT, reason="salt or sshd is not installed")]
 
@@ -57,6 +59,10 @@ async def test_master_mode_runs_the_highstate_as_one_job_like_masterless(salt_wo
         await pool.close()
     assert report.ok, report.to_json()
     assert w.pid(w.master, "salt-master") == master_pid  # unchanged config: not restarted
+    deadline = time.monotonic() + 30  # the event listener ends with its channel
+    while (listeners := [p for p in our_pids(w.tmp) if b"state.event" in Path(f"/proc/{p}/cmdline").read_bytes()]):
+        assert time.monotonic() < deadline, f"salt-run state.event outlived the run: {listeners}"
+        await asyncio.sleep(0.2)
     for run in report.runs:
         assert [s.id for s in run.states] == ["probe-file", "probe-cmd", "probe-done"]
         assert run.changed == 3 and not run.retried

@@ -118,3 +118,26 @@ def test_profile_salt_table_and_mode_by_size() -> None:
             profile_from_mapping({"salt": bad}, Path("p.toml"))
         assert field in str(err.value) and "p.toml" in str(err.value)
     assert json.dumps(auto.salt.mode)
+
+
+def test_the_engine_picks_the_runner_by_mode(tmp_path: Path) -> None:
+    from workbench.engine.salt import SaltRunner
+    from workbench.engine.salt_master.jobs import MasterSaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
+    from workbench.engine.ssh import SSHPool
+    from workbench.state import StateDir
+
+    from .test_ssh_servers import Node
+
+    nodes = [Node("k-master", "i1", "master", "10.0.0.2", None), Node("k-minion-1", "i2", "minion", "10.0.0.3", None)]
+    state = StateDir(tmp_path).ensure()
+    for table, cls in (({}, SaltRunner), ({"mode": "master"}, MasterSaltRunner),
+                       ({"master_from_nodes": 2}, MasterSaltRunner), ({"mode": "masterless"}, SaltRunner)):
+        profile = profile_from_mapping({"salt": table}, None)
+        runner = salt_runner(profile, SSHPool(profile, state), state, None, nodes)
+        assert type(runner) is cls or (cls is MasterSaltRunner and isinstance(runner, cls)), table
+    master = salt_runner(profile_from_mapping({"salt": {"mode": "master", "ret_port": 14506}}, None),
+                         SSHPool(profile_from_mapping({}, None), state), state, None, nodes)
+    assert isinstance(master, MasterSaltRunner)
+    assert master.master.name == "k-master" and master.settings.ret_port == 14506  # type: ignore[attr-defined]
+    assert master.settings.master_ip == "10.0.0.2"  # type: ignore[attr-defined]

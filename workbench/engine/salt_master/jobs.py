@@ -143,8 +143,10 @@ class MasterSaltRunner(SaltRunner):
     async def _listener(self) -> AsyncIterator[asyncio.Queue[str | None]]:
         """``salt-run state.event`` on the master, its lines in a queue, ended on exit."""
         conn = await self.pool.connect(self.master)
+        place = self.place(self.master)
         listener = await conn.create_process(
-            self._salt("salt-run", "state.event", "pretty=False"), encoding="utf-8", errors="replace",
+            place.until_stdin_closes(place.salt("salt-run", "state.event", "pretty=False", sudo=False)),
+            encoding="utf-8", errors="replace",
         )
         lines: asyncio.Queue[str | None] = asyncio.Queue()
 
@@ -157,7 +159,10 @@ class MasterSaltRunner(SaltRunner):
         try:
             yield lines
         finally:
-            listener.terminate()
+            with contextlib.suppress(Exception):
+                listener.stdin.write_eof()  # the remote shell stops salt-run and ends
+                async with asyncio.timeout(10):
+                    await listener.wait()
             listener.close()
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

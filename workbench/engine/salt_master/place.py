@@ -26,10 +26,15 @@ class SaltPlace:
     def program(self, name: str) -> str:
         return shlex.quote(f"{self.bin_dir.rstrip('/')}/{name}" if self.bin_dir else name)
 
-    def salt(self, name: str, *args: str) -> str:
+    def salt(self, name: str, *args: str, sudo: bool = True) -> str:
         """``sudo salt-key -c DIR ARGS...`` (args quoted)."""
         words = [self.program(name), "-c", shlex.quote(self.config_dir), *map(shlex.quote, args)]
-        return " ".join([self.sudo, *words] if self.sudo else words)
+        return " ".join([self.sudo, *words] if self.sudo and sudo else words)
+
+    def until_stdin_closes(self, command: str) -> str:
+        """Run ``command`` (as root) until it ends or our stdin closes: a listener that
+        never outlives the SSH channel that started it."""
+        return self.as_root(f"{command} & p=$!; cat >/dev/null; kill $p 2>/dev/null; wait $p")
 
     def as_root(self, script: str) -> str:
         """A shell script run as root (``sudo sh -c``)."""
