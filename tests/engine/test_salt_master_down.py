@@ -85,6 +85,9 @@ async def test_doctor_names_a_stopped_master_and_minion_and_fixes_them(salt_worl
     assert await runner.wait_connected([two], 90) == {two.name}
 
     assert (await w.pool.run(w.master, w.place(w.master).stop("salt-master"), timeout=60)).ok
+    report = await runner.run(w.minions)  # a run says so at once, for every node
+    assert not report.ok and [a.kind for a in report.alerts] == ["salt-master-down"]
+    assert all(r.error and "salt-master is not running" in r.error for r in report.runs)
     alerts = await master_mode_checks(w.pool, w.master, w.minions, w.state, place=w.place, ping_timeout=3)
     assert [(a.kind, a.subject, a.severity) for a in alerts] == [("salt-master-down", w.master.name, "critical")]
     said = await apply_fix(alerts[0])

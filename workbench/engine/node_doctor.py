@@ -66,8 +66,11 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
     if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
-        alerts += await master_mode_checks(pool, master, reachable, ctx.state,
-                                           ping_timeout=ctx.profile.salt.ping_timeout)
+        try:
+            alerts += await master_mode_checks(pool, master, reachable, ctx.state,
+                                               ping_timeout=ctx.profile.salt.ping_timeout)
+        except (WorkbenchError, OSError) as exc:  # the other node checks still count
+            alerts.append(Alert("check-failed", "warning", "salt-master", f"the Salt master-mode checks failed: {exc}"))
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.engine.alerts import Alert, Fix
 from workbench.engine.doctor import register_kinds
@@ -24,6 +24,9 @@ from workbench.engine.salt_master.setup import key_mismatch_alert
 from workbench.engine.ssh import NodeLike
 from workbench.errors import WorkbenchError
 from workbench.state import StateDir
+
+if TYPE_CHECKING:
+    from workbench.engine.salt_master.jobs import MasterSaltRunner
 
 register_kinds("nodes", "salt-master-down", "salt-key-pending", "salt-key-rejected",
                "salt-key-mismatch", "salt-minion-not-connected")
@@ -130,4 +133,24 @@ def not_connected_alert(pool: Any, master: NodeLike, mplace: SaltPlace, node: No
         command=f"workbench ssh {master.name} -- {mplace.salt('salt-run', 'manage.status')}",
         details=f"on the node: workbench ssh {node.name} -- {nplace.journal('salt-minion')}",
         fixes=(Fix("restart", f"restart salt-minion on {node.name}", fix, destructive=False),),
+    )
+
+
+def minion_down_alert(runner: MasterSaltRunner, node: NodeLike, state_name: str | None) -> Alert:
+    """The minion did not answer or return: restart it over SSH, wait for it, run again."""
+    place = runner.place(node)
+
+    async def fix() -> str:
+        await runner.pool.run(node, place.restart("salt-minion"), check=True, source="salt", timeout=120)
+        if not await runner.wait_connected([node], runner.race_wait):
+            return f"restarted salt-minion on {node.name}, but it did not connect to the master within {runner.race_wait:g}s"
+        run = (await runner.run([node], state_name=state_name)).runs[0]
+        return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
+
+    return Alert(
+        kind="salt-minion-down", severity="error", subject=node.name,
+        message=f"{node.name}: salt-minion did not answer the master (not connected or no return)",
+        command=f"workbench ssh {node.name} -- {place.restart('salt-minion')}",
+        details=f"on the master: {runner.place(runner.master).salt('salt-run', 'manage.status')}",
+        fixes=(Fix("restart", f"restart salt-minion on {node.name} and rerun the state", fix, destructive=False),),
     )

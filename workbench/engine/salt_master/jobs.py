@@ -20,8 +20,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
 from workbench.engine.salt import LAST_RUN, NodeRun, SaltReport, SaltRunner
+from workbench.engine.salt_master.doctor import master_down_alert, minion_down_alert
 from workbench.engine.salt_master.job_events import (
     JobEvent,
     json_documents,
@@ -94,6 +94,9 @@ class MasterSaltRunner(SaltRunner):
         by_name = {n.name: n for n in nodes}
         runs: dict[str, NodeRun] = {}
         raced: set[str] = set()
+        active = await self.pool.run(self.master, self.place(self.master).is_active("salt-master"), timeout=60)
+        if not active.ok:
+            return self._master_down(nodes, start)
         async with self._listener() as lines:  # starts while the ping runs
             up = await self._prepare(nodes, start, runs, raced)
             targets = [n for n in nodes if n.name in up]
@@ -113,6 +116,14 @@ class MasterSaltRunner(SaltRunner):
             "state": state_name or "highstate", "at": time.time(), "mode": "master",
         })
         return SaltReport(ordered, time.monotonic() - start, alerts)
+
+    def _master_down(self, nodes: Sequence[NodeLike], start: float) -> SaltReport:
+        why = f"salt-master is not running on {self.master.name}"
+        runs = tuple(NodeRun(n.name, False, seconds=time.monotonic() - start, error=why) for n in nodes)
+        for run in runs:
+            self._publish(StageFinished(self.pipeline, "salt", run.node, ok=False, error=why, seconds=run.seconds))
+        return SaltReport(runs, time.monotonic() - start,
+                          (master_down_alert(self.pool, self.master, self.place(self.master)),))
 
     async def _start_minions(self, nodes: Sequence[NodeLike]) -> None:
         names = ", ".join(n.name for n in nodes)
@@ -282,23 +293,3 @@ def _retcode(ret: Any) -> int:
     if isinstance(ret, dict) and all(isinstance(v, dict) and v.get("result") is not False for v in ret.values()):
         return 0
     return 2
-
-
-def minion_down_alert(runner: MasterSaltRunner, node: NodeLike, state_name: str | None) -> Alert:
-    """The minion did not answer or return: restart it over SSH, wait for it, run again."""
-    place = runner.place(node)
-
-    async def fix() -> str:
-        await runner.pool.run(node, place.restart("salt-minion"), check=True, source="salt", timeout=120)
-        if not await runner.wait_connected([node], runner.race_wait):
-            return f"restarted salt-minion on {node.name}, but it did not connect to the master within {runner.race_wait:g}s"
-        run = (await runner.run([node], state_name=state_name)).runs[0]
-        return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
-
-    return Alert(
-        kind="salt-minion-down", severity="error", subject=node.name,
-        message=f"{node.name}: salt-minion did not answer the master (not connected or no return)",
-        command=f"workbench ssh {node.name} -- {place.restart('salt-minion')}",
-        details=f"on the master: {runner.place(runner.master).salt('salt-run', 'manage.status')}",
-        fixes=(Fix("restart", f"restart salt-minion on {node.name} and rerun the state", fix, destructive=False),),
-    )

@@ -146,10 +146,9 @@ async def accept_verified(
     record = state.read_json(ACCEPTED_FILE, {})
     before = record.get(node.name, {}) if isinstance(record, dict) else {}
     changed_instance = bool(before) and before.get("instance_id") != node.id
-    if accepted and accepted[0].fingerprint == finger and not [k for k in others if k.state != "denied"]:
-        action: Literal["kept", "accepted", "replaced"] = "kept"
-    else:
-        action = "replaced" if accepted else "accepted"
+    kept = bool(accepted) and accepted[0].fingerprint == finger
+    action: Literal["kept", "accepted", "replaced"] = "kept" if kept else ("replaced" if accepted else "accepted")
+    if not kept or [k for k in others if k.state != "denied"]:  # write it; drop pending and rejected
         drop_denied = any(k.state == "denied" and k.fingerprint == finger for k in mine)
         done = await pool.run(master, accept_command(master_place, node.name, drop_denied), input=pem, timeout=60)
         if not done.ok or "accepted" not in done.stdout:
