@@ -12,7 +12,8 @@ per run: {"mode", "nodes", "wall_s", "slowest_node_s", "workstation_cpu_s",
 "workstation_connections", "node_rss_mb", ...}. workstation_cpu_s is this process's own CPU
 (the engine's side); node_rss_mb is the largest node's Salt memory (PSS, sampled every
 0.2 s by a separate process); nodes_cpu_s / master_cpu_s are the CPU the nodes' and the
-master's Salt processes used during the run. Every process started is stopped by pid.
+master's Salt processes used during the run (daemons: only what they used after it began).
+Every process started is stopped by pid.
 """
 
 from __future__ import annotations
@@ -37,29 +38,38 @@ from workbench.engine.salt_output import parse_output
 CLK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
 
-def _sample(root: str, names: list[str], stop: Any, out: Any) -> None:
-    """In its own process: peak PSS per node and CPU per process, until ``stop`` is set."""
+def _processes(root: str, names: list[str]) -> dict[int, tuple[str, float, float]]:
+    """Salt processes of the nodes under ``root``: pid -> (node, CPU seconds so far, PSS MB)."""
+    found: dict[int, tuple[str, float, float]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
+            if root not in cmd:
+                continue
+            node = next((n for n in names if f"/nodes/{n}/" in cmd), None)
+            if node is None:
+                continue
+            kb = next(int(line.split()[1]) for line in (proc / "smaps_rollup").read_text().splitlines()
+                      if line.startswith("Pss:"))
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            found[int(proc.name)] = (node, (int(fields[11]) + int(fields[12])) / CLK, kb / 1024)
+        except (OSError, StopIteration, ValueError, IndexError):
+            continue
+    return found
+
+
+def _sample(root: str, names: list[str], before: dict[int, float], stop: Any, out: Any) -> None:
+    """In its own process: peak PSS per node, and the CPU each process used since ``before``
+    (the daemons' start-up before the run does not count), until ``stop`` is set."""
     peak: dict[str, float] = {}
     cpu: dict[int, tuple[str, float]] = {}
     while True:
         pss: dict[str, float] = {}
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit():
-                continue
-            try:
-                cmd = (proc / "cmdline").read_bytes().decode(errors="replace")
-                if root not in cmd:
-                    continue
-                node = next((n for n in names if f"/nodes/{n}/" in cmd), None)
-                if node is None:
-                    continue
-                kb = next(int(line.split()[1]) for line in (proc / "smaps_rollup").read_text().splitlines()
-                          if line.startswith("Pss:"))
-                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-                cpu[int(proc.name)] = (node, (int(fields[11]) + int(fields[12])) / CLK)
-            except (OSError, StopIteration, ValueError, IndexError):
-                continue
-            pss[node] = pss.get(node, 0.0) + kb / 1024
+        for pid, (node, seconds, mb) in _processes(root, names).items():
+            cpu[pid] = (node, seconds - before.get(pid, 0.0))
+            pss[node] = pss.get(node, 0.0) + mb
         for node, mb in pss.items():
             peak[node] = max(peak.get(node, 0.0), mb)
         if stop.is_set():
@@ -76,7 +86,8 @@ class Sampler:
         self.names = [w.master.name, *(m.name for m in w.minions)]
         self.stop = multiprocessing.Event()
         self.queue: multiprocessing.Queue[Any] = multiprocessing.Queue()
-        self.proc = multiprocessing.Process(target=_sample, args=(str(w.tmp), self.names, self.stop, self.queue))
+        before = {pid: seconds for pid, (_, seconds, _) in _processes(str(w.tmp), self.names).items()}
+        self.proc = multiprocessing.Process(target=_sample, args=(str(w.tmp), self.names, before, self.stop, self.queue))
 
     def __enter__(self) -> Sampler:
         self.proc.start()

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +149,7 @@ def make_pool(tmp: Path, sshd: RealSSHD, nodes: list[Node]) -> SSHPool:
     return pool
 
 
-def world(minions: int = 2) -> Iterator[SaltWorld]:
+def world(minions: int = 2) -> Generator[SaltWorld, None, None]:
     """A short tmp dir (Salt's unix sockets live under it: 108 bytes at most), removed after."""
     tmp = Path(tempfile.mkdtemp(prefix="wbsm-"))
     try:
