@@ -85,11 +85,11 @@ async def test_master_mode_runs_the_highstate_as_one_job_like_masterless(salt_wo
         assert [(s.id, s.function, s.result, s.changed) for s in states] == [
             (s.id, s.function, s.result, s.changed) for s in run.states]
 
+    await _progress_streams_and_a_failed_state_names_its_node(w)
 
-async def test_progress_and_logs_stream_per_node_and_a_failed_state_names_its_node(salt_world: SaltWorld) -> None:
-    w = salt_world
-    assert (await set_up(w.pool, w.master, w.minions, w.settings, w.state, place=w.place)).ok
-    (w.tmp / "out").mkdir(exist_ok=True)
+
+async def _progress_streams_and_a_failed_state_names_its_node(w: SaltWorld) -> None:
+    """(Same world: one salt-master and its minions per test file are costly on 2 cores.)"""
     (w.tmp / "out" / "fail-2").write_text("")
     bus = Bus()
     got: list[object] = []
@@ -105,6 +105,8 @@ async def test_progress_and_logs_stream_per_node_and_a_failed_state_names_its_no
     progress = [e for e in got if isinstance(e, StageProgress)]
     assert {(e.node, e.done, e.total) for e in progress} >= {
         ("kubernetes-minion-1", 3, 3), ("kubernetes-minion-2", 4, 4)}
+    assert [e.detail for e in progress if e.node == "kubernetes-minion-2"] == [
+        "probe-file", "probe-cmd", "probe-done", "probe-broken"]
     finished = {e.node: e.ok for e in got if isinstance(e, StageFinished)}
     assert finished == {"kubernetes-minion-1": True, "kubernetes-minion-2": False}
     lines = [e.text for e in got if isinstance(e, LogLine) and e.node == "kubernetes-minion-2"]
