@@ -97,7 +97,7 @@ class SaltSection:
     "auto": master mode from ``master_from_nodes`` nodes up (engine/salt_master/mode.py)."""
 
     mode: str = "auto"
-    master_from_nodes: int = 25
+    master_from_nodes: int = 50
     publish_port: int = 4505
     ret_port: int = 4506
     job_timeout: float = 900.0  # a minion that has not returned by then is named

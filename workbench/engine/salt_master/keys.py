@@ -88,7 +88,7 @@ def parse_key_listing(text: str) -> list[MasterKey]:
 
 
 async def master_keys(pool: Any, master: NodeLike, place: SaltPlace) -> list[MasterKey]:
-    result = await pool.run(master, list_keys_command(place), timeout=60)
+    result = await pool.run(master, list_keys_command(place), timeout=300)
     if result.exit_status == 3:
         raise NodeError(master.name, f"no salt-master pki dir {place.pki_dir('salt-master')} (is salt-master installed?)")
     if not result.ok:
@@ -134,10 +134,11 @@ def accept_command(place: SaltPlace, minion: str, drop_denied: bool) -> str:
 
 async def accept_verified(
     pool: Any, master: NodeLike, master_place: SaltPlace, node: NodeLike, node_place: SaltPlace,
-    state: StateDir, known: list[MasterKey] | None = None,
+    state: StateDir, known: list[MasterKey] | None = None, pem: str | None = None,
 ) -> KeyOutcome:
-    """Accept exactly the key ``node``'s own minion holds; report any other under its id."""
-    pem = await minion_key(pool, node, node_place)
+    """Accept exactly the key ``node``'s own minion holds (``pem``: read from it already);
+    report any other under its id."""
+    pem = pem if pem is not None else await minion_key(pool, node, node_place)
     finger = fingerprint(pem)
     keys = known if known is not None else await master_keys(pool, master, master_place)
     mine = [k for k in keys if k.minion == node.name]
@@ -150,10 +151,11 @@ async def accept_verified(
     action: Literal["kept", "accepted", "replaced"] = "kept" if kept else ("replaced" if accepted else "accepted")
     if not kept or [k for k in others if k.state != "denied"]:  # write it; drop pending and rejected
         drop_denied = any(k.state == "denied" and k.fingerprint == finger for k in mine)
-        done = await pool.run(master, accept_command(master_place, node.name, drop_denied), input=pem, timeout=60)
+        done = await pool.run(master, accept_command(master_place, node.name, drop_denied), input=pem, timeout=300)
         if not done.ok or "accepted" not in done.stdout:
             raise NodeError(master.name, f"could not accept {node.name}'s key: {done.stderr.strip()[:200]}")
-    if isinstance(record, dict):
-        record[node.name] = {"instance_id": node.id, "fingerprint": finger}
-        state.write_json(ACCEPTED_FILE, record)
+    record = state.read_json(ACCEPTED_FILE, {})  # again: other nodes' accepts ran meanwhile
+    record = record if isinstance(record, dict) else {}
+    record[node.name] = {"instance_id": node.id, "fingerprint": finger}
+    state.write_json(ACCEPTED_FILE, record)
     return KeyOutcome(node.name, finger, action, others, changed_instance)

@@ -30,6 +30,8 @@ from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine
 from workbench.state import StateDir
 
+ACCEPT_AT_ONCE = 8  # key writes on the master at a time (each is a sudo shell there)
+
 
 @dataclass(frozen=True)
 class MasterSetup:
@@ -53,25 +55,31 @@ async def set_up(
     mplace = place(master)
     configured = [await configure(pool, master, mplace, "salt-master", master_config(settings, mplace), install=install)]
 
-    async def one(node: NodeLike) -> tuple[Configured, KeyOutcome] | str:
+    async def minion(node: NodeLike) -> tuple[Configured, str] | str:
         nplace = place(node)
         try:
             done = await configure(pool, node, nplace, "salt-minion", minion_config(settings, nplace, node.name), install=install)
-            await _wait_for_key(pool, node, nplace, key_wait)
-            outcome = await accept_verified(pool, master, mplace, node, nplace, state)
+            return done, await _wait_for_key(pool, node, nplace, key_wait)
         except (WorkbenchError, OSError) as exc:
             return str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"
-        return done, outcome
 
-    results = await asyncio.gather(*(one(n) for n in minions))
-    keys: list[KeyOutcome] = []
-    errors: list[str] = []
-    for result in results:
-        if isinstance(result, str):
-            errors.append(result)
-        else:
-            configured.append(result[0])
-            keys.append(result[1])
+    results = await asyncio.gather(*(minion(n) for n in minions))
+    listed = await master_keys(pool, master, mplace)  # once, not once a minion
+    gate = asyncio.Semaphore(ACCEPT_AT_ONCE)
+
+    async def accept(node: NodeLike, pem: str) -> KeyOutcome | str:
+        async with gate:
+            try:
+                return await accept_verified(pool, master, mplace, node, place(node), state, known=listed, pem=pem)
+            except (WorkbenchError, OSError, ValueError) as exc:
+                return str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"
+
+    errors = [r for r in results if isinstance(r, str)]
+    ready = [(n, r) for n, r in zip(minions, results, strict=True) if not isinstance(r, str)]
+    configured += [done for _, (done, _) in ready]
+    accepted = await asyncio.gather(*(accept(n, pem) for n, (_, pem) in ready))
+    keys = [k for k in accepted if not isinstance(k, str)]
+    errors += [k for k in accepted if isinstance(k, str)]
     for outcome in keys:
         if bus is not None:
             what = {"kept": "already accepted", "accepted": "accepted", "replaced": "replaced the old key with"}[outcome.action]
@@ -86,13 +94,12 @@ def _nodes_with(minions: Sequence[NodeLike], keys: Sequence[KeyOutcome]) -> list
     return [(by_name[k.node], k) for k in keys]
 
 
-async def _wait_for_key(pool: Any, node: NodeLike, place: SaltPlace, within: float) -> None:
-    """A minion writes its key pair at its first start: poll until it is there."""
+async def _wait_for_key(pool: Any, node: NodeLike, place: SaltPlace, within: float) -> str:
+    """A minion writes its key pair at its first start: poll until it is there; its PEM."""
     deadline = time.monotonic() + within
     while True:
         try:
-            await minion_key(pool, node, place)
-            return
+            return await minion_key(pool, node, place)
         except NodeError:
             if time.monotonic() >= deadline:
                 raise
