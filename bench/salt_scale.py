@@ -31,9 +31,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.engine.salt_master_env import SaltWorld, make_pool, world
+from workbench.engine.salt.output import parse_output
 from workbench.engine.salt_master.jobs import MasterSaltRunner
 from workbench.engine.salt_master.setup import set_up
-from workbench.engine.salt_output import parse_output
 
 CLK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 

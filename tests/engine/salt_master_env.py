@@ -25,7 +25,7 @@ from pathlib import Path
 
 from workbench.engine.salt_master.config import MasterSettings
 from workbench.engine.salt_master.place import SaltPlace
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.profile import Profile, SSHSection
 from workbench.state import StateDir
 

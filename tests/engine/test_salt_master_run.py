@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from workbench.engine.salt.output import parse_output
 from workbench.engine.salt_master.jobs import MasterSaltRunner
 from workbench.engine.salt_master.keys import fingerprint, master_keys
 from workbench.engine.salt_master.setup import set_up
-from workbench.engine.salt_output import parse_output
 from workbench.events import Bus, LogLine, StageFinished, StageProgress
 
 from .salt_master_env import HAVE_SALT, SaltWorld, make_pool, our_pids, world

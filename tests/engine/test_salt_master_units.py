@@ -11,6 +11,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from workbench.engine.salt.output import parse_output
 from workbench.engine.salt_master.config import MasterSettings, master_config, minion_config
 from workbench.engine.salt_master.job_events import (
     json_documents,
@@ -21,7 +22,6 @@ from workbench.engine.salt_master.job_events import (
 from workbench.engine.salt_master.keys import fingerprint, parse_key_listing
 from workbench.engine.salt_master.mode import salt_mode
 from workbench.engine.salt_master.place import SaltPlace
-from workbench.engine.salt_output import parse_output
 from workbench.errors import ProfileError
 from workbench.profile import profile_from_mapping
 
@@ -121,10 +121,10 @@ def test_profile_salt_table_and_mode_by_size() -> None:
 
 
 def test_the_engine_picks_the_runner_by_mode(tmp_path: Path) -> None:
-    from workbench.engine.salt import SaltRunner
+    from workbench.engine.salt.runner import SaltRunner
     from workbench.engine.salt_master.jobs import MasterSaltRunner
     from workbench.engine.salt_master.runner import salt_runner
-    from workbench.engine.ssh import SSHPool
+    from workbench.engine.ssh.pool import SSHPool
     from workbench.state import StateDir
 
     from .test_ssh_servers import Node

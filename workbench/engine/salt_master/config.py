@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from workbench.engine.salt_master.place import SaltPlace, Service
-from workbench.engine.ssh import NodeLike
+from workbench.engine.ssh.pool import NodeLike
 from workbench.errors import NodeError
 
 MASTER_DROPIN = "master.d/workbench.conf"

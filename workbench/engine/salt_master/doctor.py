@@ -9,8 +9,6 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.doctor import register_kinds
 from workbench.engine.salt_master.keys import (
     MasterKey,
     accept_verified,
@@ -21,15 +19,16 @@ from workbench.engine.salt_master.keys import (
 )
 from workbench.engine.salt_master.place import SaltPlace
 from workbench.engine.salt_master.setup import key_mismatch_alert
-from workbench.engine.ssh import NodeLike
+from workbench.engine.ssh.pool import NodeLike
 from workbench.errors import WorkbenchError
+from workbench.models.alerts import Alert, Fix
 from workbench.state import StateDir
 
 if TYPE_CHECKING:
     from workbench.engine.salt_master.jobs import MasterSaltRunner
 
-register_kinds("nodes", "salt-master-down", "salt-key-pending", "salt-key-rejected",
-               "salt-key-mismatch", "salt-minion-not-connected")
+KINDS = ("salt-master-down", "salt-key-pending", "salt-key-rejected",
+         "salt-key-mismatch", "salt-minion-not-connected")
 
 
 async def master_mode_checks(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.engine.salt_output import StateResult, _duration_ms
+from workbench.engine.salt.output import StateResult, _duration_ms
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-from workbench.engine.salt import LAST_RUN, NodeRun, SaltReport, SaltRunner
+from workbench.engine.salt.output import SaltOutputError, parse_output, readable_lines
+from workbench.engine.salt.runner import LAST_RUN, NodeRun, SaltReport, SaltRunner
 from workbench.engine.salt_master.doctor import master_down_alert, minion_down_alert
 from workbench.engine.salt_master.job_events import (
     JobEvent,
@@ -30,8 +31,7 @@ from workbench.engine.salt_master.job_events import (
     return_document,
 )
 from workbench.engine.salt_master.place import SaltPlace
-from workbench.engine.salt_output import SaltOutputError, parse_output, readable_lines
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError
 from workbench.events import Bus, StageFinished, StageProgress, StageStarted
 from workbench.redact import redact

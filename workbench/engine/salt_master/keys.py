@@ -19,7 +19,7 @@ from typing import Any, Literal
 from cryptography.hazmat.primitives import serialization
 
 from workbench.engine.salt_master.place import SaltPlace
-from workbench.engine.ssh import NodeLike
+from workbench.engine.ssh.pool import NodeLike
 from workbench.errors import NodeError
 from workbench.state import StateDir
 

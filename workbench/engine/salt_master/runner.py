@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from workbench.engine.salt import SaltReport, SaltRunner
+from workbench.engine.salt.runner import SaltReport, SaltRunner
 from workbench.engine.salt_master.config import MasterSettings
 from workbench.engine.salt_master.jobs import MasterSaltRunner
 from workbench.engine.salt_master.mode import salt_mode
 from workbench.engine.salt_master.setup import ensure
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.events import Bus
 from workbench.profile import Profile
 from workbench.state import StateDir

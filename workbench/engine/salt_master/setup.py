@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
 from workbench.engine.salt_master.config import (
     Configured,
     MasterSettings,
@@ -25,9 +24,10 @@ from workbench.engine.salt_master.keys import (
     short,
 )
 from workbench.engine.salt_master.place import SaltPlace
-from workbench.engine.ssh import NodeLike
+from workbench.engine.ssh.pool import NodeLike
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine
+from workbench.models.alerts import Alert, Fix
 from workbench.state import StateDir
 
 ACCEPT_AT_ONCE = 8  # key writes on the master at a time (each is a sudo shell there)
