@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from workbench.engine.doctor import apply_fix
+from workbench.engine.doctor.core import apply_fix
 from workbench.engine.salt_master.doctor import master_mode_checks
 from workbench.engine.salt_master.jobs import MasterSaltRunner
 from workbench.engine.salt_master.setup import set_up

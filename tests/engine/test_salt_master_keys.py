@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.engine.doctor import apply_fix
+from workbench.engine.doctor.core import apply_fix
 from workbench.engine.salt_master.config import configure, master_config
 from workbench.engine.salt_master.doctor import master_mode_checks
 from workbench.engine.salt_master.jobs import MasterSaltRunner
