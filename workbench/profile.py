@@ -95,6 +95,20 @@ class PushSection:
 
 
 @dataclass(frozen=True)
+class SaltSection:
+    """How states run: "masterless" (``salt-call --local`` on each node over its own SSH
+    connection), "master" (salt-master on the master, one job over one connection), or
+    "auto": master mode from ``master_from_nodes`` nodes up (engine/salt_master/mode.py)."""
+
+    mode: str = "auto"
+    master_from_nodes: int = 50
+    publish_port: int = 4505
+    ret_port: int = 4506
+    job_timeout: float = 900.0  # a minion that has not returned by then is named
+    ping_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
 class UISection:
     theme: str = "workbench-dark"
 
@@ -110,6 +124,7 @@ class Profile:
     kube: KubeSection = field(default_factory=KubeSection)
     paths: PathsSection = field(default_factory=PathsSection)
     push: PushSection = field(default_factory=PushSection)
+    salt: SaltSection = field(default_factory=SaltSection)
     ui: UISection = field(default_factory=UISection)
     keymap: Mapping[str, str] = field(default_factory=dict)
 
@@ -149,6 +164,7 @@ _SECTIONS: dict[str, type] = {
     "kube": KubeSection,
     "paths": PathsSection,
     "push": PushSection,
+    "salt": SaltSection,
     "ui": UISection,
 }
 
@@ -438,3 +454,13 @@ def _validate(profile: Profile, where: object) -> None:
             raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
     if profile.push.verify not in ("full", "delta"):
         raise ProfileError(where, "push.verify", '"full" or "delta"')
+    if profile.salt.mode not in ("auto", "masterless", "master"):
+        raise ProfileError(where, "salt.mode", '"auto", "masterless" or "master"')
+    if profile.salt.master_from_nodes < 1:
+        raise ProfileError(where, "salt.master_from_nodes", "a whole number from 1 up")
+    for key in ("publish_port", "ret_port"):
+        if not 1 <= getattr(profile.salt, key) <= 65535:
+            raise ProfileError(where, f"salt.{key}", "a port from 1 to 65535")
+    if profile.salt.job_timeout <= 0 or profile.salt.ping_timeout <= 0:
+        raise ProfileError(where, "salt.job_timeout" if profile.salt.job_timeout <= 0 else "salt.ping_timeout",
+                           "a positive number of seconds")

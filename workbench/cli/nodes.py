@@ -84,12 +84,12 @@ def ssh_command(args: argparse.Namespace) -> list[str]:
 
 
 async def _salt(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.salt.runner import SaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
     from workbench.errors import NodeError
 
     try:
         nodes = await parts.active_instances()
-        runner = SaltRunner(parts.ssh, parts.state, parts.bus, pipeline="salt", salt_tree=parts.profile.paths.salt_tree)
+        runner = salt_runner(parts.profile, parts.ssh, parts.state, parts.bus, nodes, pipeline="salt")
         try:
             chosen = runner.select(nodes, args.nodes, args.failed)
         except NodeError as exc:

@@ -98,11 +98,10 @@ async def push(parts: Parts, pipeline: str, direct: bool) -> None:
 async def salt(parts: Parts, pipeline: str, failed_only: bool) -> tuple[str, ...]:
     """Highstate on every node at once (or only those that failed last time); returns the
     nodes that failed (an empty tuple when nothing ran)."""
-    from workbench.engine.salt.runner import SaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
 
     nodes = await active_nodes(parts, pipeline, "salt")
-    runner = SaltRunner(parts.ssh, parts.state.ensure(), parts.bus, pipeline=pipeline,
-                        salt_tree=parts.profile.paths.salt_tree)
+    runner = salt_runner(parts.profile, parts.ssh, parts.state.ensure(), parts.bus, nodes, pipeline=pipeline)
     selected = runner.select(nodes, failed=failed_only)
     if not selected:
         parts.bus.notice("salt: no node failed last time; nothing to run")
