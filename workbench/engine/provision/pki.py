@@ -212,7 +212,9 @@ def _sans(cert: x509.Certificate) -> set[San]:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return set()
-    return {*ext.get_values_for_type(x509.IPAddress), *ext.get_values_for_type(x509.DNSName)}
+    ips = [i for i in ext.get_values_for_type(x509.IPAddress)
+           if isinstance(i, ipaddress.IPv4Address | ipaddress.IPv6Address)]
+    return {*ips, *ext.get_values_for_type(x509.DNSName)}
 
 
 def _cert_pem(cert: x509.Certificate) -> bytes:
