@@ -1,0 +1,57 @@
+{% import 'common/macros.jinja' as m with context %}
+{% set pki = '/etc/kubernetes/pki' %}
+{% set conf = '/etc/kubernetes/scheduler.kubeconfig' %}
+# Flags: kubeadm's manifest (v1.32); the KubeSchedulerConfiguration as kubernetes-the-hard-way.
+{{ m.keypair(pki ~ '/scheduler', 'scheduler') }}
+{{ m.kubeconfig(conf, 'system:kube-scheduler', pki ~ '/scheduler.crt', pki ~ '/scheduler.key', 'https://127.0.0.1:6443') }}
+
+/etc/kubernetes/kube-scheduler.yaml:
+  file.managed:
+    - mode: '0644'
+    - contents: |
+        apiVersion: kubescheduler.config.k8s.io/v1
+        kind: KubeSchedulerConfiguration
+        clientConnection:
+          kubeconfig: {{ conf }}
+        leaderElection:
+          leaderElect: true
+
+/etc/systemd/system/kube-scheduler.service:
+  file.managed:
+    - user: root
+    - group: root
+    - mode: '0644'
+    - onchanges_in:
+      - cmd: systemd-reload
+    - contents: |
+        [Unit]
+        Description=Kubernetes Scheduler
+        Documentation=https://kubernetes.io/docs/reference/command-line-tools-reference/kube-scheduler/
+        After=kube-apiserver.service
+
+        [Service]
+        ExecStart=/usr/local/bin/kube-scheduler{{ m.flags('kube-scheduler', [
+          '--config=/etc/kubernetes/kube-scheduler.yaml',
+          '--bind-address=127.0.0.1',
+          '--authentication-kubeconfig=' ~ conf,
+          '--authorization-kubeconfig=' ~ conf,
+        ]) | indent(8) }}
+        Restart=on-failure
+        RestartSec=5
+
+        [Install]
+        WantedBy=multi-user.target
+
+kube-scheduler:
+  service.running:
+    - enable: True
+    - require:
+      - cmd: systemd-reload
+      - service: kube-apiserver
+    - watch:
+      - file: /etc/systemd/system/kube-scheduler.service
+      - file: /usr/local/bin/kube-scheduler
+      - file: /etc/kubernetes/kube-scheduler.yaml
+      - file: {{ conf }}
+      - file: {{ pki }}/scheduler.crt
+      - file: {{ pki }}/scheduler.key
