@@ -71,6 +71,7 @@ class KubeSection:
     container_runtime_endpoint: str = "unix:///run/containerd/containerd.sock"
     pod_network: str = "bridge"  # bridge: CNI bridge + routes per node; none: bring your own
     extra_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # component -> flags
+    addons: tuple[str, ...] = ("coredns",)  # applied on the master after the control plane
 
 
 @dataclass(frozen=True)
@@ -419,6 +420,9 @@ def _validate_kube(kube: KubeSection, where: object) -> None:
         raise ProfileError(where, "kube.container_runtime_endpoint", "an endpoint like unix:///run/containerd/containerd.sock")
     if kube.pod_network not in ("bridge", "none"):
         raise ProfileError(where, "kube.pod_network", '"bridge" or "none"')
+    for addon in kube.addons:
+        if addon not in ("coredns",):
+            raise ProfileError(where, "kube.addons", f'a list of "coredns" ({addon!r} is unknown)')
     for component, flags in kube.extra_flags.items():
         if component not in KUBE_COMPONENTS:
             raise ProfileError(where, f"kube.extra_flags.{component}", f"one of {', '.join(KUBE_COMPONENTS)}")

@@ -45,6 +45,7 @@ class ClusterSpec:
     salt_tree: str
     extra_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     etcd_in_server_tar: bool = False
+    addons: tuple[str, ...] = ()
 
     @property
     def service_ip(self) -> str:
@@ -107,6 +108,7 @@ def cluster_spec(
         release_dir=profile.paths.release_dir.rstrip("/") or "/",
         salt_tree=profile.paths.salt_tree.rstrip("/") or "/",
         extra_flags=dict(kube.extra_flags), etcd_in_server_tar=etcd_in_server_tar,
+        addons=kube.addons,
     )
 
 
