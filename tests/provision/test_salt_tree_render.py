@@ -111,4 +111,4 @@ def test_a_render_error_is_seen(tmp_path):
     conf = write_node(current_bundle(spec, spec.master, ClusterPKI(StateDir(tmp_path / "s").ensure())),
                       tmp_path / "node", [str(bad_tree)])
     code, out, _ = salt_call(conf, "state.show_highstate")
-    assert code != 0
+    assert code != 0 and "nope" in str(out)
