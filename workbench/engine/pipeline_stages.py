@@ -17,8 +17,11 @@ VERIFY_SECONDS = 60.0  # kubelets register within a few heartbeats
 VERIFY_POLL = 0.25
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workbench.engine.cloud import Instance
     from workbench.engine.pipeline import Engine
+    from workbench.engine.ssh import NodeLike
 
 
 class StageBus(Bus):
@@ -108,14 +111,35 @@ async def salt(engine: Engine, failed_only: bool) -> None:
     if not selected:
         engine.bus.notice("salt: no node failed last time; nothing to run")
         return
-    report = await runner.run(selected)
-    for run in report.runs:
+    unprovisioned = await provision_nodes(engine, nodes, selected, pipeline)
+    ready = [n for n in selected if n.name not in unprovisioned]
+    report = await runner.run(ready) if ready else None
+    runs = report.runs if report is not None else ()
+    for run in runs:
         for line in summary_lines(run):
             engine.bus.log("salt", run.node, line, "info")
-    engine.salt_failed = tuple(report.failed_nodes)
-    if not report.ok:
-        why = "; ".join(f"{r.node}: {r.error}" for r in report.runs if not r.ok)
-        raise PipelineFailed(pipeline, "salt", why, tuple(report.failed_nodes))
+    failed = (*unprovisioned, *(report.failed_nodes if report is not None else ()))
+    if unprovisioned:  # `salt --failed` retries them too
+        runner.remember_failed(unprovisioned)
+    engine.salt_failed = tuple(failed)
+    if failed:
+        why = "; ".join([*(f"{n}: {w}" for n, w in unprovisioned.items()),
+                         *(f"{r.node}: {r.error}" for r in runs if not r.ok)])
+        raise PipelineFailed(pipeline, "salt", why, tuple(failed))
+
+
+async def provision_nodes(engine: Engine, nodes: list[Instance], selected: Sequence[NodeLike], pipeline: str) -> dict[str, str]:
+    """Minion config, grains, pillar and certificates on the selected nodes before Salt runs
+    (engine/provision); {node: why} for those it could not provision."""
+    from workbench.engine.provision.run import provision
+    from workbench.errors import WorkbenchError
+
+    try:
+        report = await provision(engine.profile, engine.state.ensure(), engine.ssh, nodes,
+                                 selected=[n.name for n in selected], bus=engine.bus, pipeline=pipeline)
+    except WorkbenchError as exc:
+        raise PipelineFailed(pipeline, "provision", str(exc), tuple(n.name for n in selected)) from None
+    return dict(report.errors)
 
 
 def summary_lines(run: Any) -> list[str]:

@@ -4,7 +4,8 @@ The node runs ``sudo -n python3 -c SCRIPT`` (the script holds no secret) and rea
 bundle as JSON on stdin. Each file is written only when its bytes or mode differ, through
 a temp file in the same directory, fsynced and renamed, owned by root: a second run
 changes nothing, an interrupted one leaves each file old or new. Tars are unpacked only
-when they changed since the last unpacking (size and mtime, kube-up's install.sh's job).
+when they changed since the last unpacking (size and mtime, kube-up's install.sh's job); a
+tar not pushed is reported, not fatal: Salt then names the state that needed it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def put(path, data, mode):
         os.close(fd)
     os.replace(tmp, path)
     return True
-changed, unpacked = [], []
+changed, unpacked, missing = [], [], []
 for f in req["files"]:
     if put(at(f["path"]), base64.b64decode(f["data"]), f["mode"]):
         changed.append(f["path"])
@@ -57,8 +58,8 @@ for x in req["extracts"]:
     try:
         st = os.stat(tar)
     except OSError:
-        print(json.dumps({"error": "%s: no such release tar on the node; push first" % x["tar"]}))
-        sys.exit(3)
+        missing.append(x["tar"])
+        continue
     stamp = "%d %d" % (st.st_size, int(st.st_mtime))
     try:
         with open(os.path.join(dest, ".from-tar")) as f:
@@ -77,7 +78,7 @@ for x in req["extracts"]:
             put(os.path.join(dest, name), src.read(), 0o755)
     put(os.path.join(dest, ".from-tar"), stamp.encode(), 0o644)
     unpacked.append(x["dest"])
-print(json.dumps({"changed": changed, "unpacked": unpacked}))
+print(json.dumps({"changed": changed, "unpacked": unpacked, "missing": missing}))
 '''
 
 
@@ -86,6 +87,7 @@ class ApplyResult:
     node: str
     changed: tuple[str, ...]
     unpacked: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()  # release tars not on the node (not pushed): Salt will say what lacks them
 
 
 def request(bundle: NodeBundle, *, relative: bool = False) -> bytes:
@@ -114,4 +116,5 @@ async def apply_bundle(pool: SSHPool, node: NodeLike, bundle: NodeBundle, *, rel
     if not result.ok or "changed" not in answer:
         why = answer.get("error") or (result.stderr.strip().splitlines() or [f"exit status {result.exit_status}"])[-1]
         raise NodeError(node.name, redact(f"provisioning files: {why}"))
-    return ApplyResult(node.name, tuple(answer["changed"]), tuple(answer.get("unpacked", ())))
+    return ApplyResult(node.name, tuple(answer["changed"]), tuple(answer.get("unpacked", ())),
+                       tuple(answer.get("missing", ())))

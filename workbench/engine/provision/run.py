@@ -131,6 +131,8 @@ async def provision(
             what = f"{len(result.changed)} file(s) changed" + (
                 f", unpacked {', '.join(result.unpacked)}" if result.unpacked else "")
             publish(LogLine("provision", node.name, f"{spec.layout} tree {spec.version}: {what}", "info"))
+            for tar in result.missing:
+                publish(LogLine("provision", node.name, f"{tar}: not on the node (push it first)", "stderr"))
         publish(StageFinished(pipeline, STAGE, node.name, ok=ok, error=None if ok else str(result),
                               seconds=time.monotonic() - t0))
         return result
