@@ -16,10 +16,6 @@ from workbench.engine.provision.bundle import GRAINS_CONF, MINION_CONF, NodeBund
 SALT_CALL = Path(sys.executable).parent / "salt-call"
 
 
-def salt_available() -> bool:
-    return SALT_CALL.exists() or shutil.which("salt-call") is not None
-
-
 def write_node(bundle: NodeBundle, root: Path, file_roots: list[str]) -> Path:
     """Every file of the bundle under ``root``; a Salt config dir whose roots point there."""
     for f in bundle.files:
@@ -43,7 +39,8 @@ def write_node(bundle: NodeBundle, root: Path, file_roots: list[str]) -> Path:
 
 
 def salt_call(conf: Path, *args: str) -> tuple[int, object, str]:
-    exe = str(SALT_CALL) if SALT_CALL.exists() else "salt-call"
+    exe = str(SALT_CALL) if SALT_CALL.exists() else shutil.which("salt-call")
+    assert exe, "salt-call missing: the test extra installs salt (pip install -e '.[test]')"
     done = subprocess.run([exe, "--local", "-c", str(conf), "--out=json", "--retcode-passthrough", *args],
                           capture_output=True, text=True, timeout=120, env={**os.environ, "LC_ALL": "C.UTF-8"})
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.provision.salt_render import salt_available, salt_call, write_node
+from tests.provision.salt_render import salt_call, write_node
 from workbench.engine.provision.bundle import (
     GRAINS_CONF,
     MINION_CONF,
@@ -101,7 +101,6 @@ def test_seed_tree_without_generated_files_gets_them(tmp_path):
     assert tokens.data == f"{TOKEN},kubelet,kubelet\n".encode() and tokens.mode == 0o600
 
 
-@pytest.mark.skipif(not salt_available(), reason="salt-call is installed by the test extra")
 @pytest.mark.parametrize("role", ["master", "minion"])
 def test_seed_tree_renders_with_real_salt(tmp_path, role):
     root = tmp_path / "kube"

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.provision.salt_render import salt_available, salt_call, write_node
+from tests.provision.salt_render import salt_call, write_node
 from workbench.engine.provision import tree
 from workbench.engine.provision.bundle import current_bundle
 from workbench.engine.provision.cluster import NodeAddress, cluster_spec
 from workbench.engine.provision.pki import ClusterPKI
 from workbench.profile import profile_from_mapping
 from workbench.state import StateDir
-
-pytestmark = pytest.mark.skipif(not salt_available(), reason="salt-call is installed by the test extra")
 
 NODES = [NodeAddress("kubernetes-master", "master", "192.168.0.2", "172.24.4.9"),
          NodeAddress("kubernetes-minion-1", "minion", "192.168.0.3", None),
