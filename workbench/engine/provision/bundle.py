@@ -89,7 +89,7 @@ def current_bundle(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> NodeBu
         "dns_ip": spec.dns_ip, "dns_domain": spec.dns_domain,
         "runtime_endpoint": spec.runtime_endpoint, "pod_network": spec.pod_network,
         "nodes": [{"name": n.name, "ip": n.ip, "pod_cidr": n.pod_cidr} for n in spec.nodes],
-        "bins": {"tar": tar, "prefix": prefix, "dir": BINS_DIR}, "programs": programs,
+        "bins": {"tar": tar, "prefix": prefix, "dir": BINS_DIR, "install_dir": "/usr/local/bin"}, "programs": programs,
         "etcd": {"source": "server-tar" if spec.etcd_in_server_tar else "package"},
         "extra_flags": {k: list(v) for k, v in spec.extra_flags.items()},
         "addons": list(spec.addons),

@@ -12,7 +12,7 @@
 
 coredns-applied:
   cmd.run:
-    - name: /usr/local/bin/kubectl --kubeconfig=/etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/coredns.yaml
+    - name: {{ kube['bins']['install_dir'] }}/kubectl --kubeconfig=/etc/kubernetes/admin.kubeconfig apply -f /etc/kubernetes/addons/coredns.yaml
     - onchanges:
       - file: /etc/kubernetes/addons/coredns.yaml
     - require:

@@ -9,7 +9,7 @@ etcd-program:
     - name: etcd
 {% set etcd_bin = '/usr/bin/etcd' %}
 {% else %}
-{% set etcd_bin = '/usr/local/bin/etcd' %}
+{% set etcd_bin = kube['bins']['install_dir'] ~ '/etcd' %}
 {% endif %}
 
 /var/lib/etcd:
@@ -60,5 +60,5 @@ etcd:
 {% if kube['etcd']['source'] == 'package' %}
       - pkg: etcd-program
 {% else %}
-      - file: /usr/local/bin/etcd
+      - file: kube-bin-etcd
 {% endif %}

@@ -32,7 +32,7 @@
         Wants=etcd.service
 
         [Service]
-        ExecStart=/usr/local/bin/kube-apiserver{{ m.flags('kube-apiserver', [
+        ExecStart={{ kube['bins']['install_dir'] }}/kube-apiserver{{ m.flags('kube-apiserver', [
           '--advertise-address=' ~ kube['node_ip'],
           '--bind-address=0.0.0.0',
           '--secure-port=6443',
@@ -66,7 +66,7 @@ kube-apiserver:
       - service: etcd
     - watch:
       - file: /etc/systemd/system/kube-apiserver.service
-      - file: /usr/local/bin/kube-apiserver
+      - file: kube-bin-kube-apiserver
       - file: /etc/kubernetes/pki/ca.crt
       - file: {{ pki }}/apiserver.crt
       - file: {{ pki }}/apiserver.key

@@ -12,12 +12,14 @@ kube-bins-unpacked:
     - unless: test "$(stat -c '%s %Y' {{ bins.tar }})" = "$(cat {{ bins.dir }}/.from-tar 2>/dev/null)"
 
 {% for program in kube['programs'] %}
-/usr/local/bin/{{ program }}:
+kube-bin-{{ program }}:
   file.managed:
+    - name: {{ bins.install_dir }}/{{ program }}
     - source: {{ bins.dir }}/{{ program }}
     - user: root
     - group: root
     - mode: '0755'
+    - makedirs: True
     - show_changes: False
     - require:
       - cmd: kube-bins-unpacked

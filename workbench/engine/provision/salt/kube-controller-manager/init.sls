@@ -27,7 +27,7 @@
         After=kube-apiserver.service
 
         [Service]
-        ExecStart=/usr/local/bin/kube-controller-manager{{ m.flags('kube-controller-manager', [
+        ExecStart={{ kube['bins']['install_dir'] }}/kube-controller-manager{{ m.flags('kube-controller-manager', [
           '--bind-address=127.0.0.1',
           '--kubeconfig=' ~ conf,
           '--authentication-kubeconfig=' ~ conf,
@@ -57,7 +57,7 @@ kube-controller-manager:
       - service: kube-apiserver
     - watch:
       - file: /etc/systemd/system/kube-controller-manager.service
-      - file: /usr/local/bin/kube-controller-manager
+      - file: kube-bin-kube-controller-manager
       - file: {{ conf }}
       - file: {{ pki }}/controller-manager.crt
       - file: {{ pki }}/controller-manager.key

@@ -29,7 +29,7 @@
         Documentation=https://kubernetes.io/docs/reference/command-line-tools-reference/kube-proxy/
 
         [Service]
-        ExecStart=/usr/local/bin/kube-proxy{{ m.flags('kube-proxy', [
+        ExecStart={{ kube['bins']['install_dir'] }}/kube-proxy{{ m.flags('kube-proxy', [
           '--config=/var/lib/kube-proxy/kube-proxy-config.yaml',
         ]) | indent(8) }}
         Restart=on-failure
@@ -45,7 +45,7 @@ kube-proxy:
       - cmd: systemd-reload
     - watch:
       - file: /etc/systemd/system/kube-proxy.service
-      - file: /usr/local/bin/kube-proxy
+      - file: kube-bin-kube-proxy
       - file: /var/lib/kube-proxy/kube-proxy-config.yaml
       - file: /var/lib/kube-proxy/kubeconfig
       - file: {{ pki }}/kube-proxy.crt

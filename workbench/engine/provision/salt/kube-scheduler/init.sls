@@ -1,4 +1,5 @@
 {% import 'common/macros.jinja' as m with context %}
+{% set kube = pillar['kube'] %}
 {% set pki = '/etc/kubernetes/pki' %}
 {% set conf = '/etc/kubernetes/scheduler.kubeconfig' %}
 # Flags: kubeadm's manifest (v1.32); the KubeSchedulerConfiguration as kubernetes-the-hard-way.
@@ -30,7 +31,7 @@
         After=kube-apiserver.service
 
         [Service]
-        ExecStart=/usr/local/bin/kube-scheduler{{ m.flags('kube-scheduler', [
+        ExecStart={{ kube['bins']['install_dir'] }}/kube-scheduler{{ m.flags('kube-scheduler', [
           '--config=/etc/kubernetes/kube-scheduler.yaml',
           '--bind-address=127.0.0.1',
           '--authentication-kubeconfig=' ~ conf,
@@ -50,7 +51,7 @@ kube-scheduler:
       - service: kube-apiserver
     - watch:
       - file: /etc/systemd/system/kube-scheduler.service
-      - file: /usr/local/bin/kube-scheduler
+      - file: kube-bin-kube-scheduler
       - file: /etc/kubernetes/kube-scheduler.yaml
       - file: {{ conf }}
       - file: {{ pki }}/scheduler.crt

@@ -46,7 +46,7 @@
         After=containerd.service
 
         [Service]
-        ExecStart=/usr/local/bin/kubelet{{ m.flags('kubelet', [
+        ExecStart={{ kube['bins']['install_dir'] }}/kubelet{{ m.flags('kubelet', [
           '--config=/var/lib/kubelet/kubelet-config.yaml',
           '--kubeconfig=/var/lib/kubelet/kubeconfig',
           '--hostname-override=' ~ kube['node_name'],
@@ -65,7 +65,7 @@ kubelet:
       - cmd: systemd-reload
     - watch:
       - file: /etc/systemd/system/kubelet.service
-      - file: /usr/local/bin/kubelet
+      - file: kube-bin-kubelet
       - file: /var/lib/kubelet/kubelet-config.yaml
       - file: /var/lib/kubelet/kubeconfig
       - file: /etc/kubernetes/pki/ca.crt
