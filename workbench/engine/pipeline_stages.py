@@ -153,6 +153,13 @@ def summary_lines(run: Any) -> list[str]:
             f"Total run time: {run.seconds:8.3f} s"]
 
 
+def own_tree(engine: Engine) -> bool:
+    """The workbench's own Salt tree provisions this cluster (KUBE_ROOT has no cluster/saltbase)."""
+    from workbench.engine.provision.cluster import tree_layout
+
+    return engine.profile.kube.root is not None and tree_layout(engine.profile.kube.root) == "current"
+
+
 def kube_client(engine: Engine, master: Instance) -> Any:
     """A client for the master's API server, authenticated with the cluster's token."""
     from workbench.engine.kube import KubeClient, fetch_ca, server_url
@@ -161,6 +168,15 @@ def kube_client(engine: Engine, master: Instance) -> Any:
     if not address:
         raise PipelineFailed(engine.running or "verify", "verify", "the master has no address", (master.name,))
     state = engine.state.ensure()
+    if own_tree(engine):
+        # the workbench's own tree: its CA and admin certificate, made on this workstation
+        from workbench.engine.provision.bundle import ADMIN
+        from workbench.engine.provision.pki import ClusterPKI
+
+        pki = ClusterPKI(state)
+        pki.client("admin", ADMIN)
+        return KubeClient(server_url(address, tls=True), None, state.root, ca_pem=pki.ca().cert_pem,
+                          client_pem=pki.path("admin"))
     # The secure port checks the token; its CA comes from the master over SSH.
     return KubeClient(
         server_url(address, tls=True), state.cluster_token(), state.root,
@@ -180,7 +196,10 @@ async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
     if master is None:
         raise PipelineFailed(pipeline, "verify", "no ACTIVE master")
     minions = [n for n in nodes if n.role == "minion"]
-    mismatched = [c for c in await check_tokens(engine.ssh, engine.profile, master, minions) if not c.ok]
+    # kube-up's tree shares a token between known_tokens.csv and each kubeconfig; the
+    # workbench's own authenticates every component by its certificate instead
+    checks = [] if own_tree(engine) else await check_tokens(engine.ssh, engine.profile, master, minions)
+    mismatched = [c for c in checks if not c.ok]
     if mismatched:
         why = "; ".join(f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
         raise PipelineFailed(pipeline, "verify", why, tuple(c.node for c in mismatched))
