@@ -91,10 +91,12 @@ def test_show_sls_per_component_and_no_network(tmp_path):
     pki = ClusterPKI(StateDir(tmp_path / "state").ensure())
     minion = write_node(current_bundle(spec, spec.minions[0], pki), tmp_path / "m", [str(tree.PACKAGED_TREE)])
     code, out, err = salt_call(minion, "state.show_sls", "pod-network")
-    assert code == 0 and states(out) == {}, (out, err)
+    assert code == 0, (out, err)
+    assert {s["__sls__"] for s in states(out).values()} == {"common"}  # nothing of its own
     master = write_node(current_bundle(spec, spec.master, pki), tmp_path / "k", [str(tree.PACKAGED_TREE)])
     code, out, err = salt_call(master, "state.show_sls", "coredns")
-    assert code == 0 and states(out) == {}, (out, err)
+    assert code == 0, (out, err)
+    assert {s["__sls__"] for s in states(out).values()} == {"common"}
     code, out, err = salt_call(master, "state.show_sls", "kube-scheduler")
     assert code == 0 and "kube-scheduler" in states(out), (out, err)
 
@@ -110,3 +112,48 @@ def test_a_render_error_is_seen(tmp_path):
                       tmp_path / "node", [str(bad_tree)])
     code, out, _ = salt_call(conf, "state.show_highstate")
     assert code != 0 and "nope" in str(out)
+
+
+@pytest.mark.parametrize(("source", "state", "program"), [
+    ({"etcd_tar": "etcd-v3.5.16-linux-amd64.tar.gz"}, "etcd-unpacked", "/usr/local/bin/etcd"),
+    ({"etcd_in_server_tar": True}, "kube-bin-etcd", "/usr/local/bin/etcd"),
+    ({}, "etcd-program", "/usr/bin/etcd"),
+])
+def test_etcd_from_the_build_or_the_distribution(tmp_path, source, state, program):
+    import dataclasses
+
+    spec = dataclasses.replace(spec_for(tmp_path), **source)
+    bundle = current_bundle(spec, spec.master, ClusterPKI(StateDir(tmp_path / "state").ensure()))
+    conf = write_node(bundle, tmp_path / "node", [str(tree.PACKAGED_TREE)])
+    code, out, err = salt_call(conf, "state.show_sls", "etcd")
+    assert code == 0, (out, err)
+    local = states(out)
+    assert state in local
+    contents = next(a["contents"] for a in local["/etc/systemd/system/etcd.service"]["file"]
+                    if isinstance(a, dict) and "contents" in a)
+    assert f"ExecStart={program} " in contents
+
+
+FLAG_TABLE = Path(__file__).resolve().parents[2] / "workbench/sandbox/kuberoot/programs/flagtables/v1.32.json"
+
+
+@pytest.mark.skipif(not FLAG_TABLE.exists(), reason="the sandbox's v1.32 flag table (kube-programs) is not here yet")
+def test_every_flag_is_a_v1_32_flag(tmp_path):
+    """Each unit's flags are in v1.32's flag set (tools/kube_flags.py read Kubernetes' and
+    etcd's sources) and none is one the release removed."""
+    import json
+
+    table = json.loads(FLAG_TABLE.read_text())
+    spec = spec_for(tmp_path)
+    pki = ClusterPKI(StateDir(tmp_path / "state").ensure())
+    plan = ((spec.master, ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")),
+            (spec.minions[0], ("kubelet", "kube-proxy")))
+    for node, units in plan:
+        conf = write_node(current_bundle(spec, node, pki), tmp_path / node.name, [str(tree.PACKAGED_TREE)])
+        code, out, err = salt_call(conf, "state.show_highstate")
+        assert code == 0, (out, err)
+        for unit in units:
+            for flag in unit_exec(states(out), unit):
+                name = flag[2:].split("=", 1)[0]
+                assert name in table["components"][unit], (unit, flag)
+                assert name not in table["removed"].get(unit, {}), (unit, flag)

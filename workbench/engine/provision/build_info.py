@@ -31,6 +31,7 @@ class BuildInfo:
     version: str  # v1.32.3, v1.33.0-alpha.1.52+abc, ...
     server_programs: tuple[str, ...]  # names under kubernetes/server/bin/
     server_tar: str  # file name in release-tars
+    etcd_tar: str | None = None  # etcd's own release tar placed beside them (etcd-v3.5.16-linux-amd64.tar.gz)
 
     @property
     def minor(self) -> tuple[int, int]:
@@ -56,15 +57,17 @@ def read_build_info(kube_root: Path, state: StateDir | None = None) -> BuildInfo
         raise WorkbenchError(f"{server}: no server release tar; build first")
     st = server.stat()
     key = f"{server}:{st.st_size}:{st.st_mtime_ns}"
+    etcd = sorted(p.name for p in tars.glob("etcd-v*-linux-amd64.tar.gz"))
+    etcd_tar = etcd[-1] if etcd else None
     cache = state.read_json(CACHE, {}) if state is not None else {}
     if isinstance(cache, dict) and cache.get("key") == key:
-        return BuildInfo(str(cache["version"]), tuple(cache["programs"]), SERVER_TAR)
+        return BuildInfo(str(cache["version"]), tuple(cache["programs"]), SERVER_TAR, etcd_tar)
     version, programs = _scan(server)
     if version is None and (tars / FULL_TAR).is_file():
         version, _ = _scan(tars / FULL_TAR, programs=False)
     if version is None:
         raise WorkbenchError(f"{server}: no kubernetes/version or kube-apiserver.docker_tag in it")
-    info = BuildInfo(version, tuple(sorted(programs)), SERVER_TAR)
+    info = BuildInfo(version, tuple(sorted(programs)), SERVER_TAR, etcd_tar)
     if state is not None:
         state.write_json(CACHE, {"key": key, "version": version, "programs": list(info.server_programs)},
                          durable=False)

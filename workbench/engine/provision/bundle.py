@@ -24,6 +24,7 @@ GRAINS_CONF = "/etc/salt/minion.d/grains.conf"
 PILLAR_DIR = "/srv/pillar"
 OVERLAY = "/srv/salt-overlay"  # kube-up's overlay: generated salt files and pillar
 BINS_DIR = "/var/lib/workbench/kube-bins"
+ETCD_DIR = "/var/lib/workbench/etcd"
 ROLES = {"master": "kubernetes-master", "minion": "kubernetes-pool"}
 
 
@@ -90,7 +91,7 @@ def current_bundle(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> NodeBu
         "runtime_endpoint": spec.runtime_endpoint, "pod_network": spec.pod_network,
         "nodes": [{"name": n.name, "ip": n.ip, "pod_cidr": n.pod_cidr} for n in spec.nodes],
         "bins": {"tar": tar, "prefix": prefix, "dir": BINS_DIR, "install_dir": "/usr/local/bin"}, "programs": programs,
-        "etcd": {"source": "server-tar" if spec.etcd_in_server_tar else "package"},
+        "etcd": etcd_source(spec),
         "extra_flags": {k: list(v) for k, v in spec.extra_flags.items()},
         "addons": list(spec.addons),
     }}
@@ -103,6 +104,18 @@ def current_bundle(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> NodeBu
         NodeFile(f"{PILLAR_DIR}/secrets.sls", _yaml({"kube_pki": node_secrets(spec, node, pki)}, header="#!yaml\n"),
                  mode=0o600, secret=True),
     ))
+
+
+def etcd_source(spec: ClusterSpec) -> dict[str, str]:
+    """Where the master's etcd comes from: the server tar, etcd's own release tar pushed
+    beside it, or else the distribution's package (Kubernetes' tars carry no etcd)."""
+    if spec.etcd_in_server_tar:
+        return {"source": "server-tar"}
+    if spec.etcd_tar:
+        top = spec.etcd_tar.removesuffix(".tar.gz")
+        return {"source": "tar", "tar": f"{spec.release_dir}/{spec.etcd_tar}", "prefix": top,
+                "dir": ETCD_DIR}
+    return {"source": "package"}
 
 
 def node_secrets(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> dict[str, str]:

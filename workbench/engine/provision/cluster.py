@@ -45,6 +45,7 @@ class ClusterSpec:
     salt_tree: str
     extra_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     etcd_in_server_tar: bool = False
+    etcd_tar: str | None = None  # etcd's release tar among the pushed ones
     addons: tuple[str, ...] = ()
 
     @property
@@ -79,7 +80,7 @@ def tree_layout(kube_root: Path | None) -> Layout:
 
 def cluster_spec(
     profile: Profile, nodes: Sequence[NodeAddress], *, version: str, layout: Layout,
-    etcd_in_server_tar: bool = False,
+    etcd_in_server_tar: bool = False, etcd_tar: str | None = None,
 ) -> ClusterSpec:
     kube = profile.kube
     pod_net = ipaddress.IPv4Network(kube.pod_cidr)
@@ -108,7 +109,7 @@ def cluster_spec(
         release_dir=profile.paths.release_dir.rstrip("/") or "/",
         salt_tree=profile.paths.salt_tree.rstrip("/") or "/",
         extra_flags=dict(kube.extra_flags), etcd_in_server_tar=etcd_in_server_tar,
-        addons=kube.addons,
+        addons=kube.addons, etcd_tar=etcd_tar,
     )
 
 

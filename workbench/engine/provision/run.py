@@ -70,7 +70,7 @@ def plan(profile: Profile, state: StateDir, nodes: Iterable[InstanceLike]) -> Cl
     info = read_build_info(Path(root), state)
     info.check_supported()
     return cluster_spec(profile, addresses, version=info.version, layout="current",
-                        etcd_in_server_tar="etcd" in info.server_programs)
+                        etcd_in_server_tar="etcd" in info.server_programs, etcd_tar=info.etcd_tar)
 
 
 def bundles(profile: Profile, state: StateDir, spec: ClusterSpec, names: Iterable[str]) -> list[NodeBundle]:

@@ -1,3 +1,6 @@
+include:
+  - common
+
 {% set kube = pillar['kube'] %}
 # The container runtime is the image's (Fedora: dnf install containerd), not the build's:
 # its configuration is written on every minion (kubernetes-the-hard-way's, v1.32), and it is

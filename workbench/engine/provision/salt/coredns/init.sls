@@ -1,3 +1,6 @@
+include:
+  - common
+
 {% set kube = pillar['kube'] %}
 # Cluster DNS: CoreDNS as kubeadm deploys it (its addon manifest and image tag per minor,
 # cmd/kubeadm/app/constants). The image is pulled by each node's runtime from

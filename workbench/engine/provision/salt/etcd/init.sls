@@ -1,15 +1,43 @@
 {% import 'common/macros.jinja' as m with context %}
 {% set kube = pillar['kube'] %}
+include:
+  - common
+  - kube-bins
+
 # etcd for the API server alone: on the master, on loopback, as kubernetes-the-hard-way
-# (v1.32) runs it. The program is the build's when its server tar has one; otherwise the
-# distribution's package (Kubernetes' release tars do not carry etcd).
-{% if kube['etcd']['source'] == 'package' %}
+# (v1.32) runs it. The program is the server tar's if it has one, else etcd's own release
+# tar pushed beside it, else the distribution's package (Kubernetes' tars carry no etcd).
+{% set etcd = kube['etcd'] %}
+{% if etcd['source'] == 'package' %}
 etcd-program:
   pkg.installed:
     - name: etcd
 {% set etcd_bin = '/usr/bin/etcd' %}
 {% else %}
 {% set etcd_bin = kube['bins']['install_dir'] ~ '/etcd' %}
+{% endif %}
+{% if etcd['source'] == 'tar' %}
+# etcd's own release tar, pushed beside Kubernetes' (etcd-v<version>-linux-amd64/etcd)
+etcd-unpacked:
+  cmd.run:
+    - name: >-
+        rm -rf {{ etcd.dir }}.new && mkdir -p {{ etcd.dir }}.new &&
+        tar -xzf {{ etcd.tar }} -C {{ etcd.dir }}.new --strip-components=1 {{ etcd.prefix }}/etcd &&
+        stat -c '%s %Y' {{ etcd.tar }} > {{ etcd.dir }}.new/.from-tar &&
+        rm -rf {{ etcd.dir }} && mv {{ etcd.dir }}.new {{ etcd.dir }}
+    - unless: test "$(stat -c '%s %Y' {{ etcd.tar }})" = "$(cat {{ etcd.dir }}/.from-tar 2>/dev/null)"
+
+kube-bin-etcd:
+  file.managed:
+    - name: {{ etcd_bin }}
+    - source: {{ etcd.dir }}/etcd
+    - user: root
+    - group: root
+    - mode: '0755'
+    - makedirs: True
+    - show_changes: False
+    - require:
+      - cmd: etcd-unpacked
 {% endif %}
 
 /var/lib/etcd:
@@ -57,7 +85,7 @@ etcd:
       - file: /var/lib/etcd
     - watch:
       - file: /etc/systemd/system/etcd.service
-{% if kube['etcd']['source'] == 'package' %}
+{% if etcd['source'] == 'package' %}
       - pkg: etcd-program
 {% else %}
       - file: kube-bin-etcd

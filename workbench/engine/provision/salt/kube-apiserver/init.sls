@@ -1,6 +1,10 @@
 {% import 'common/macros.jinja' as m with context %}
 {% set kube = pillar['kube'] %}
 {% set pki = '/etc/kubernetes/pki' %}
+include:
+  - common
+  - kube-bins
+
 # Flags: kubeadm's control-plane manifest (cmd/kubeadm/app/phases/controlplane/manifests.go,
 # v1.32) and kubernetes-the-hard-way's unit (v1.32.3); etcd over loopback as the latter.
 {{ m.keypair(pki ~ '/apiserver', 'apiserver') }}

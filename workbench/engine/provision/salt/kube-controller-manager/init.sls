@@ -2,6 +2,10 @@
 {% set kube = pillar['kube'] %}
 {% set pki = '/etc/kubernetes/pki' %}
 {% set conf = '/etc/kubernetes/controller-manager.kubeconfig' %}
+include:
+  - common
+  - kube-bins
+
 # Flags: kubeadm's manifest (v1.32) without bootstrap tokens or a front proxy; pod
 # subnets are the workbench's per node (no --allocate-node-cidrs), as in kubernetes-the-hard-way.
 {{ m.keypair(pki ~ '/controller-manager', 'controller_manager') }}

@@ -1,6 +1,10 @@
 {% import 'common/macros.jinja' as m with context %}
 {% set kube = pillar['kube'] %}
 {% set pki = '/var/lib/kube-proxy/pki' %}
+include:
+  - common
+  - kube-bins
+
 # A KubeProxyConfiguration as kubernetes-the-hard-way (v1.32), with this node's name.
 {{ m.keypair(pki ~ '/kube-proxy', 'kube_proxy') }}
 {{ m.kubeconfig('/var/lib/kube-proxy/kubeconfig', 'system:kube-proxy', pki ~ '/kube-proxy.crt', pki ~ '/kube-proxy.key', 'https://' ~ kube['master_ip'] ~ ':6443') }}

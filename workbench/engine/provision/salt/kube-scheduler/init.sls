@@ -2,6 +2,10 @@
 {% set kube = pillar['kube'] %}
 {% set pki = '/etc/kubernetes/pki' %}
 {% set conf = '/etc/kubernetes/scheduler.kubeconfig' %}
+include:
+  - common
+  - kube-bins
+
 # Flags: kubeadm's manifest (v1.32); the KubeSchedulerConfiguration as kubernetes-the-hard-way.
 {{ m.keypair(pki ~ '/scheduler', 'scheduler') }}
 {{ m.kubeconfig(conf, 'system:kube-scheduler', pki ~ '/scheduler.crt', pki ~ '/scheduler.key', 'https://127.0.0.1:6443') }}

@@ -1,6 +1,10 @@
 {% import 'common/macros.jinja' as m with context %}
 {% set kube = pillar['kube'] %}
 {% set pki = '/var/lib/kubelet/pki' %}
+include:
+  - common
+  - kube-bins
+
 # A KubeletConfiguration as kubernetes-the-hard-way (v1.32) writes it, with the cluster's
 # DNS and runtime endpoint; flags only for what has no config field (kubelet --help, v1.32).
 {{ m.keypair(pki ~ '/kubelet-client', 'kubelet') }}

@@ -1,3 +1,6 @@
+include:
+  - common
+
 {% set kube = pillar['kube'] %}
 # kube.pod_network "bridge": each node's pods on its own /24 (kube.node_pod_cidr) behind a
 # CNI bridge, and a route to every other node's /24 via that node (kubernetes-the-hard-way's
