@@ -95,3 +95,33 @@ async def test_a_failing_node_fails_alone(make_sandbox) -> None:
         assert {e.node for e in finished if e.ok} == {c.master.name, c.minions[0].name}
     finally:
         await c.close()
+
+
+class RecordingPool:
+    """Every command line the engine sends a node, recorded on the way (the pool is real)."""
+
+    def __init__(self, pool) -> None:
+        self.pool, self.commands = pool, []
+
+    async def run(self, node, command, **kw):
+        self.commands.append(command)
+        return await self.pool.run(node, command, **kw)
+
+
+async def test_no_secret_on_any_command_line(make_sandbox, tmp_path) -> None:
+    c = await start_cluster(make_sandbox, minions=1, seed=False)
+    try:
+        profile = dataclasses.replace(c.profile, kube=dataclasses.replace(c.profile.kube, root=current_kube_root(tmp_path)))
+        pool = RecordingPool(c.pool)
+        report = await provision(profile, c.state, pool, list(c.instances))  # type: ignore[arg-type]
+        assert report.ok and pool.commands
+        secrets = [p.read_bytes() for p in (c.state.root / "pki").iterdir()]
+        bodies = [line for pem in secrets for line in pem.decode().splitlines() if line and "-----" not in line]
+        assert bodies
+        for command in pool.commands:
+            assert not any(body in command for body in bodies)
+            assert "PRIVATE KEY" not in command
+        # ...while the keys did reach the nodes, through stdin
+        assert "PRIVATE KEY" in (node_root(c, c.master) / "srv/pillar/secrets.sls").read_text()
+    finally:
+        await c.close()
