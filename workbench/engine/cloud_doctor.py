@@ -47,12 +47,11 @@ def is_leaked(port: Port, tag: str) -> bool:
 
 def _leaked_ports(ctx: DoctorContext, ports: list[Port], ours: list[Instance]) -> list[Alert]:
     tag = ctx.cloud.tag
-    pending = members.pending_ports(ctx.state)
     plan_ip = {name: ip for name, _, ip in ctx.profile.node_plan()}
     held_for_error = {plan_ip.get(i.name) for i in ours if i.status == "ERROR"}
     alerts = []
     for port in ports:
-        if not is_leaked(port, tag) or port.id in pending:
+        if not is_leaked(port, tag) or members.is_pending(ctx.state, port.id, port.name, port.fixed_ips):
             continue
         if held_for_error & set(port.fixed_ips):
             continue  # the address of an instance in ERROR: its recreate fix reuses it
