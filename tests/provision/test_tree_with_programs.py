@@ -7,7 +7,6 @@ machine-like nodes. This checks the flags, files, certificates and kubeconfigs t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -71,7 +70,14 @@ def exec_start(local: dict, unit: str, rewrite) -> list[str]:
 
 
 def test_rendered_tree_runs_the_v1_32_programs(tmp_path):
-    from tests.sandbox.kubeprog_helpers import Processes, build_release, free_port, loopback, poll, unpack
+    from tests.sandbox.kubeprog_helpers import (
+        Processes,
+        build_release,
+        free_port,
+        loopback,
+        poll,
+        unpack,
+    )
 
     tars = build_release(tmp_path / "kube")
     release = unpack(tars, tmp_path / "release")
