@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import jinja2
@@ -147,6 +148,12 @@ def test_rendered_tree_runs_the_v1_32_programs(tmp_path):
             logs = {name: procs.log(name)[-1500:] for name in procs.running}
             raise AssertionError(json.dumps(logs, indent=1)) from None
         assert seen == [("kubernetes-minion-1", kuberoot.CURRENT_VERSION)]
+        # `workbench info` finds the server and the admin credential in the state dir alone
+        (tmp_path / "p.toml").write_text(f'state_dir = "{state.root}"\n[kube]\nroot = "{tmp_path / "kube"}"\n')
+        info = subprocess.run([sys.executable, "-m", "workbench", "info", "--profile", str(tmp_path / "p.toml"),
+                               "--json", "--no-kubectl"], capture_output=True, text=True, timeout=60)
+        assert info.returncode == 0, info.stderr
+        assert [n["name"] for n in json.loads(info.stdout)["nodes"]] == ["kubernetes-minion-1"]
         assert all(p.poll() is None for p in procs.running.values()), {n: procs.log(n)[-800:] for n in procs.running}
     finally:
         procs.stop_all()

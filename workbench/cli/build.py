@@ -77,18 +77,44 @@ def _print_build(result: Any, alert: Any) -> None:
 def _info(args: argparse.Namespace, profile: Any, state: Any) -> int:
     from workbench.engine.kube import KubeClient
 
-    token = _token(args, state)
-    ca_pem = _ca_file(args.ca_file) if args.ca_file else None
-    server = args.server
-    if server is None or (ca_pem is None and server.startswith("https://")):
-        server, ca_pem = render.run(_from_master(profile, state, server))
-    client = KubeClient(server, token, state.root, kubectl=None if args.no_kubectl else "auto", ca_pem=ca_pem)
+    kubectl = None if args.no_kubectl else "auto"
+    own = _own_tree_client(args, profile, state, kubectl)
+    if own is not None:
+        client = own
+    else:
+        token = _token(args, state)
+        ca_pem = _ca_file(args.ca_file) if args.ca_file else None
+        server = args.server
+        if server is None or (ca_pem is None and server.startswith("https://")):
+            server, ca_pem = render.run(_from_master(profile, state, server))
+        client = KubeClient(server, token, state.root, kubectl=kubectl, ca_pem=ca_pem)
     info = render.run(client.refresh())
     if args.json:
         render.emit_json(info.to_json())
     else:
         _print_info(info)
     return 0
+
+
+def _own_tree_client(args: argparse.Namespace, profile: Any, state: Any, kubectl: str | None) -> Any:
+    """With the workbench's own tree: its admin certificate and CA, and the server its
+    provisioning recorded (admin.kubeconfig), unless the command line names others."""
+    import yaml
+
+    from workbench.engine.kube import KubeClient
+    from workbench.engine.provision.cluster import tree_layout
+    from workbench.engine.provision.pki import ClusterPKI
+    from workbench.engine.provision.run import ADMIN_KUBECONFIG
+
+    recorded = state.root / ADMIN_KUBECONFIG
+    if args.token_file or args.ca_file or profile.kube.root is None or not recorded.exists():
+        return None
+    if tree_layout(profile.kube.root) != "current":
+        return None
+    pki = ClusterPKI(state)
+    server = args.server or yaml.safe_load(recorded.read_text())["clusters"][0]["cluster"]["server"]
+    return KubeClient(server, None, state.root, kubectl=kubectl, ca_pem=pki.ca().cert_pem,
+                      client_pem=pki.path("admin"))
 
 
 def _token(args: argparse.Namespace, state: Any) -> str | None:
