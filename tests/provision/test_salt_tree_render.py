@@ -91,12 +91,11 @@ def test_show_sls_per_component_and_no_network(tmp_path):
     pki = ClusterPKI(StateDir(tmp_path / "state").ensure())
     minion = write_node(current_bundle(spec, spec.minions[0], pki), tmp_path / "m", [str(tree.PACKAGED_TREE)])
     code, out, err = salt_call(minion, "state.show_sls", "pod-network")
-    assert code == 0, (out, err)
-    assert {s["__sls__"] for s in states(out).values()} == {"common"}  # nothing of its own
+    assert code == 0 and states(out) == {}, (out, err)
     master = write_node(current_bundle(spec, spec.master, pki), tmp_path / "k", [str(tree.PACKAGED_TREE)])
     code, out, err = salt_call(master, "state.show_sls", "coredns")
     assert code == 0, (out, err)
-    assert {s["__sls__"] for s in states(out).values()} == {"common"}
+    assert "coredns" not in {s["__sls__"] for s in states(out).values()}
     code, out, err = salt_call(master, "state.show_sls", "kube-scheduler")
     assert code == 0 and "kube-scheduler" in states(out), (out, err)
 
@@ -157,3 +156,19 @@ def test_every_flag_is_a_v1_32_flag(tmp_path):
                 name = flag[2:].split("=", 1)[0]
                 assert name in table["components"][unit], (unit, flag)
                 assert name not in table["removed"].get(unit, {}), (unit, flag)
+
+
+@pytest.mark.parametrize("role", ["master", "minion"])
+def test_daemon_reload_only_after_a_unit_changed(tmp_path, role):
+    """In the compiled highstate, systemctl daemon-reload waits on every unit file and on
+    nothing else: a second highstate that changes no unit reloads nothing."""
+    spec = spec_for(tmp_path)
+    node = spec.master if role == "master" else spec.minions[0]
+    conf = write_node(current_bundle(spec, node, ClusterPKI(StateDir(tmp_path / "s").ensure())),
+                      tmp_path / "node", [str(tree.PACKAGED_TREE)])
+    code, out, err = salt_call(conf, "state.show_lowstate")
+    assert code == 0, (out, err)
+    chunks = out["local"]
+    reload = next(c for c in chunks if c["__id__"] == "systemd-reload")
+    units = {c["name"] for c in chunks if c["state"] == "file" and c["name"].startswith("/etc/systemd/system/")}
+    assert units and {r["file"] for r in reload["onchanges"]} == units

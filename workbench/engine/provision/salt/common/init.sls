@@ -15,9 +15,3 @@
     - mode: '0644'
     - require:
       - file: /etc/kubernetes/pki
-
-# Units change under Salt: the init must read them again before a restart.
-systemd-reload:
-  cmd.run:
-    - name: systemctl daemon-reload
-    # run only when a unit file changed: each one says so with onchanges_in

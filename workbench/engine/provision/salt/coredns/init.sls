@@ -1,5 +1,6 @@
 include:
   - common
+  - kube-apiserver
 
 {% set kube = pillar['kube'] %}
 # Cluster DNS: CoreDNS as kubeadm deploys it (its addon manifest and image tag per minor,

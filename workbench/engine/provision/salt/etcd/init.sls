@@ -3,6 +3,7 @@
 include:
   - common
   - kube-bins
+  - systemd-reload
 
 # etcd for the API server alone: on the master, on loopback, as kubernetes-the-hard-way
 # (v1.32) runs it. The program is the server tar's if it has one, else etcd's own release

@@ -4,6 +4,7 @@
 include:
   - common
   - kube-bins
+  - systemd-reload
 
 # Flags: kubeadm's control-plane manifest (cmd/kubeadm/app/phases/controlplane/manifests.go,
 # v1.32) and kubernetes-the-hard-way's unit (v1.32.3); etcd over loopback as the latter.

@@ -5,6 +5,7 @@
 include:
   - common
   - kube-bins
+  - systemd-reload
 
 # Flags: kubeadm's manifest (v1.32) without bootstrap tokens or a front proxy; pod
 # subnets are the workbench's per node (no --allocate-node-cidrs), as in kubernetes-the-hard-way.

@@ -4,6 +4,7 @@
 include:
   - common
   - kube-bins
+  - systemd-reload
 
 # A KubeProxyConfiguration as kubernetes-the-hard-way (v1.32), with this node's name.
 {{ m.keypair(pki ~ '/kube-proxy', 'kube_proxy') }}

@@ -5,6 +5,7 @@
 include:
   - common
   - kube-bins
+  - systemd-reload
 
 # Flags: kubeadm's manifest (v1.32); the KubeSchedulerConfiguration as kubernetes-the-hard-way.
 {{ m.keypair(pki ~ '/scheduler', 'scheduler') }}

@@ -4,6 +4,7 @@
 include:
   - common
   - kube-bins
+  - systemd-reload
 
 # A KubeletConfiguration as kubernetes-the-hard-way (v1.32) writes it, with the cluster's
 # DNS and runtime endpoint; flags only for what has no config field (kubelet --help, v1.32).

@@ -1,11 +1,11 @@
-include:
-  - common
-
 {% set kube = pillar['kube'] %}
 # kube.pod_network "bridge": each node's pods on its own /24 (kube.node_pod_cidr) behind a
 # CNI bridge, and a route to every other node's /24 via that node (kubernetes-the-hard-way's
 # pod network routes). The CNI plugins (bridge, host-local, loopback) are the image's.
 {% if kube['pod_network'] == 'bridge' %}
+include:
+  - systemd-reload
+
 /etc/cni/net.d/10-bridge.conf:
   file.managed:
     - makedirs: True
