@@ -72,6 +72,10 @@ class KubeSection:
     pod_network: str = "bridge"  # bridge: CNI bridge + routes per node; none: bring your own
     extra_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # component -> flags
     addons: tuple[str, ...] = ("coredns",)  # applied on the master after the control plane
+    # standard: the API server and kubelet on every address, etcd and the controllers on
+    # loopback; node-ip: every component on its node's own address only (nodes that share
+    # one network stack, like the sandbox's, would otherwise collide on their ports)
+    listen: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -418,6 +422,8 @@ def _validate_kube(kube: KubeSection, where: object) -> None:
         raise ProfileError(where, "kube.dns_domain", "a DNS domain like cluster.local")
     if not re.match(r"^(unix|npipe|tcp)://\S+$", kube.container_runtime_endpoint):
         raise ProfileError(where, "kube.container_runtime_endpoint", "an endpoint like unix:///run/containerd/containerd.sock")
+    if kube.listen not in ("standard", "node-ip"):
+        raise ProfileError(where, "kube.listen", '"standard" or "node-ip"')
     if kube.pod_network not in ("bridge", "none"):
         raise ProfileError(where, "kube.pod_network", '"bridge" or "none"')
     for addon in kube.addons:

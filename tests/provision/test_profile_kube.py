@@ -41,6 +41,7 @@ def test_kube_up_variables_overlay_the_file(tmp_path):
     ('dns_domain = "Cluster Local"', "kube.dns_domain"),
     ('container_runtime_endpoint = "/run/containerd.sock"', "kube.container_runtime_endpoint"),
     ('pod_network = "weave"', "kube.pod_network"),
+    ('listen = "everywhere"', "kube.listen"),
     ('extra_flags = { kube-dns = ["--v=2"] }', "kube.extra_flags.kube-dns"),
     ('extra_flags = { kubelet = ["v=2"] }', "kube.extra_flags.kubelet"),
     ('extra_flags = { kubelet = ["--v=2 --bad"] }', "kube.extra_flags.kubelet"),

@@ -57,6 +57,7 @@ def test_master_highstate_renders(tmp_path, version):
     assert "--service-cluster-ip-range=10.0.0.0/16" in flags
     assert "--advertise-address=192.168.0.2" in flags
     assert flags[-1] == "--v=4"  # the profile's extra flags come last
+    assert "--bind-address=0.0.0.0" in flags and "--etcd-servers=http://127.0.0.1:2379" in flags
     assert "--cluster-cidr=10.244.0.0/16" in unit_exec(local, "kube-controller-manager")
 
 
@@ -84,6 +85,17 @@ def test_minion_highstate_renders(tmp_path):
     cni = next(a["contents"] for a in local["/etc/cni/net.d/10-bridge.conf"]["file"]
                if isinstance(a, dict) and "contents" in a)
     assert '"subnet": "10.244.2.0/24"' in cni
+
+
+def test_node_ip_listening(tmp_path):
+    spec = spec_for(tmp_path, {"listen": "node-ip"})
+    conf = write_node(current_bundle(spec, spec.master, ClusterPKI(StateDir(tmp_path / "s").ensure())),
+                      tmp_path / "node", [str(tree.PACKAGED_TREE)])
+    code, out, err = salt_call(conf, "state.show_highstate")
+    assert code == 0, (out, err)
+    joined = " ".join(" ".join(unit_exec(states(out), u)) for u in ("etcd", "kube-apiserver", "kube-controller-manager"))
+    assert not re.search(r"(?<![\d.])(127\.0\.0\.1|0\.0\.0\.0)(?![\d/])", joined), joined
+    assert "--bind-address=192.168.0.2" in joined and "--etcd-servers=http://192.168.0.2:2379" in joined
 
 
 def test_show_sls_per_component_and_no_network(tmp_path):

@@ -1,6 +1,7 @@
 """The workbench's tree, as real Salt renders it, drives the fake build's v1.32 programs: the
 files its states would write and the ExecStart lines of its units, with the node paths moved
-under a temp dir and the addresses onto free loopback ones, bring up etcd, the control plane,
+under a temp dir and every component on its node's own loopback address (listen = "node-ip",
+as the sandbox's nodes need), bring up etcd, the control plane,
 a kubelet and kube-proxy; the real kubectl, with the workbench's admin.kubeconfig, sees the
 minion Ready at the build's version. (Not Salt applying them: that needs the sandbox's
 machine-like nodes. This checks the flags, files, certificates and kubeconfigs together.)"""
@@ -74,7 +75,6 @@ def test_rendered_tree_runs_the_v1_32_programs(tmp_path):
     from tests.sandbox.kubeprog_helpers import (
         Processes,
         build_release,
-        free_port,
         loopback,
         poll,
         unpack,
@@ -83,7 +83,8 @@ def test_rendered_tree_runs_the_v1_32_programs(tmp_path):
     tars = build_release(tmp_path / "kube")
     release = unpack(tars, tmp_path / "release")
     master_ip, minion_ip = loopback(), loopback()
-    profile = profile_from_mapping({"kube": {"root": str(tmp_path / "kube"), "pod_network": "none", "addons": []},
+    profile = profile_from_mapping({"kube": {"root": str(tmp_path / "kube"), "pod_network": "none", "addons": [],
+                                             "listen": "node-ip"},
                                     "cluster": {"minions": 1}}, tmp_path / "p.toml", {})
     state = StateDir(tmp_path / "state").ensure()
     spec = plan(profile, state, [NodeAddress("kubernetes-master", "master", master_ip, None),
@@ -92,20 +93,12 @@ def test_rendered_tree_runs_the_v1_32_programs(tmp_path):
     pki = ClusterPKI(state)
     bin_dir = release / "kubernetes" / "server" / "bin"
     etcd_bin = next(release.glob("etcd-v*/etcd"))
-    ports = {p: free_port(master_ip) for p in (2379, 2380, 10257, 10259)}
-    kubelet_port = free_port(minion_ip)
-
     def rewriter(root: Path):
         def rewrite(text: str) -> str:
             text = text.replace("/usr/local/bin/etcd", str(etcd_bin)).replace("/usr/local/bin", str(bin_dir))
             for prefix in ("/etc/kubernetes", "/var/lib/"):
                 text = text.replace(prefix, f"{root}{prefix}")
-            for port in (2379, 2380):
-                text = text.replace(f"127.0.0.1:{port}", f"{master_ip}:{ports[port]}")
-            text = text.replace("https://127.0.0.1:6443", f"https://{master_ip}:6443")
-            text = text.replace("--bind-address=0.0.0.0", f"--bind-address={master_ip}")
-            text = text.replace("address: 0.0.0.0", f"address: {minion_ip}").replace("port: 10250", f"port: {kubelet_port}")
-            return text
+            return text  # addresses: listen = "node-ip" puts each component on its node's own
         return rewrite
 
     procs = Processes(tmp_path / "logs")
@@ -122,12 +115,7 @@ def test_rendered_tree_runs_the_v1_32_programs(tmp_path):
             rewrite = rewriter(root)
             materialise(out["local"], pillar, rewrite, root)
             for unit in units:
-                argv = exec_start(out["local"], unit, rewrite)
-                if unit == "kube-controller-manager":
-                    argv += [f"--secure-port={ports[10257]}"]
-                if unit == "kube-scheduler":
-                    argv += [f"--secure-port={ports[10259]}"]
-                procs.start(unit, argv)
+                procs.start(unit, exec_start(out["local"], unit, rewrite))
                 if unit == "kube-apiserver":
                     poll(lambda: "Serving securely" in procs.log("kube-apiserver") or procs.running["kube-apiserver"].poll() is not None,
                          30, "the API server")

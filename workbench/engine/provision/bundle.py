@@ -94,6 +94,10 @@ def current_bundle(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> NodeBu
         "etcd": etcd_source(spec),
         "extra_flags": {k: list(v) for k, v in spec.extra_flags.items()},
         "addons": list(spec.addons),
+        # where components listen: all addresses / loopback, or only this node's address
+        # (machines sharing one network stack, as the sandbox's nodes do)
+        "any_address": node.ip if spec.listen == "node-ip" else "0.0.0.0",
+        "local_address": node.ip if spec.listen == "node-ip" else "127.0.0.1",
     }}
     top = {"base": {"*": ["cluster", "secrets"]}}
     return NodeBundle(node.name, (

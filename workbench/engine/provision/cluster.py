@@ -47,6 +47,7 @@ class ClusterSpec:
     etcd_in_server_tar: bool = False
     etcd_tar: str | None = None  # etcd's release tar among the pushed ones
     addons: tuple[str, ...] = ()
+    listen: str = "standard"  # "node-ip": components bind only their node's address
 
     @property
     def service_ip(self) -> str:
@@ -109,7 +110,7 @@ def cluster_spec(
         release_dir=profile.paths.release_dir.rstrip("/") or "/",
         salt_tree=profile.paths.salt_tree.rstrip("/") or "/",
         extra_flags=dict(kube.extra_flags), etcd_in_server_tar=etcd_in_server_tar,
-        addons=kube.addons, etcd_tar=etcd_tar,
+        addons=kube.addons, etcd_tar=etcd_tar, listen=kube.listen,
     )
 
 

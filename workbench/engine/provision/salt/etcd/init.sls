@@ -64,11 +64,11 @@ kube-bin-etcd:
         ExecStart={{ etcd_bin }}{{ m.flags('etcd', [
           '--name=' ~ kube['master_name'],
           '--data-dir=/var/lib/etcd',
-          '--listen-client-urls=http://127.0.0.1:2379',
-          '--advertise-client-urls=http://127.0.0.1:2379',
-          '--listen-peer-urls=http://127.0.0.1:2380',
-          '--initial-advertise-peer-urls=http://127.0.0.1:2380',
-          '--initial-cluster=' ~ kube['master_name'] ~ '=http://127.0.0.1:2380',
+          '--listen-client-urls=http://' ~ kube['local_address'] ~ ':2379',
+          '--advertise-client-urls=http://' ~ kube['local_address'] ~ ':2379',
+          '--listen-peer-urls=http://' ~ kube['local_address'] ~ ':2380',
+          '--initial-advertise-peer-urls=http://' ~ kube['local_address'] ~ ':2380',
+          '--initial-cluster=' ~ kube['master_name'] ~ '=http://' ~ kube['local_address'] ~ ':2380',
           '--initial-cluster-token=etcd-' ~ kube['cluster_name'],
           '--initial-cluster-state=new',
         ]) | indent(8) }}

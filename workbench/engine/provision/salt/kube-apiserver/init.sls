@@ -39,7 +39,7 @@ include:
         [Service]
         ExecStart={{ kube['bins']['install_dir'] }}/kube-apiserver{{ m.flags('kube-apiserver', [
           '--advertise-address=' ~ kube['node_ip'],
-          '--bind-address=0.0.0.0',
+          '--bind-address=' ~ kube['any_address'],
           '--secure-port=6443',
           '--allow-privileged=true',
           '--authorization-mode=Node,RBAC',
@@ -50,7 +50,7 @@ include:
           '--kubelet-client-certificate=' ~ pki ~ '/apiserver-kubelet-client.crt',
           '--kubelet-client-key=' ~ pki ~ '/apiserver-kubelet-client.key',
           '--kubelet-preferred-address-types=InternalIP,ExternalIP,Hostname',
-          '--etcd-servers=http://127.0.0.1:2379',
+          '--etcd-servers=http://' ~ kube['local_address'] ~ ':2379',
           '--service-cluster-ip-range=' ~ kube['service_cidr'],
           '--service-account-issuer=https://kubernetes.default.svc.' ~ kube['dns_domain'],
           '--service-account-key-file=' ~ pki ~ '/sa.pub',
@@ -81,4 +81,4 @@ kube-apiserver:
 
 # The workbench's admin credential stays on the master (kubectl there), never on a minion.
 {{ m.keypair(pki ~ '/admin', 'admin') }}
-{{ m.kubeconfig('/etc/kubernetes/admin.kubeconfig', 'admin', pki ~ '/admin.crt', pki ~ '/admin.key', 'https://127.0.0.1:6443') }}
+{{ m.kubeconfig('/etc/kubernetes/admin.kubeconfig', 'admin', pki ~ '/admin.crt', pki ~ '/admin.key', 'https://' ~ kube['local_address'] ~ ':6443') }}

@@ -10,7 +10,7 @@ include:
 # Flags: kubeadm's manifest (v1.32) without bootstrap tokens or a front proxy; pod
 # subnets are the workbench's per node (no --allocate-node-cidrs), as in kubernetes-the-hard-way.
 {{ m.keypair(pki ~ '/controller-manager', 'controller_manager') }}
-{{ m.kubeconfig(conf, 'system:kube-controller-manager', pki ~ '/controller-manager.crt', pki ~ '/controller-manager.key', 'https://127.0.0.1:6443') }}
+{{ m.kubeconfig(conf, 'system:kube-controller-manager', pki ~ '/controller-manager.crt', pki ~ '/controller-manager.key', 'https://' ~ kube['local_address'] ~ ':6443') }}
 
 {{ pki }}/ca.key:
   file.managed:
@@ -33,7 +33,7 @@ include:
 
         [Service]
         ExecStart={{ kube['bins']['install_dir'] }}/kube-controller-manager{{ m.flags('kube-controller-manager', [
-          '--bind-address=127.0.0.1',
+          '--bind-address=' ~ kube['local_address'],
           '--kubeconfig=' ~ conf,
           '--authentication-kubeconfig=' ~ conf,
           '--authorization-kubeconfig=' ~ conf,

@@ -21,6 +21,8 @@ include:
           kubeconfig: /var/lib/kube-proxy/kubeconfig
         hostnameOverride: {{ kube['node_name'] }}
         mode: iptables
+        healthzBindAddress: {{ kube['any_address'] }}:10256
+        metricsBindAddress: {{ kube['local_address'] }}:10249
         clusterCIDR: {{ kube['pod_cidr'] }}
 
 /etc/systemd/system/kube-proxy.service:

@@ -9,7 +9,7 @@ include:
 
 # Flags: kubeadm's manifest (v1.32); the KubeSchedulerConfiguration as kubernetes-the-hard-way.
 {{ m.keypair(pki ~ '/scheduler', 'scheduler') }}
-{{ m.kubeconfig(conf, 'system:kube-scheduler', pki ~ '/scheduler.crt', pki ~ '/scheduler.key', 'https://127.0.0.1:6443') }}
+{{ m.kubeconfig(conf, 'system:kube-scheduler', pki ~ '/scheduler.crt', pki ~ '/scheduler.key', 'https://' ~ kube['local_address'] ~ ':6443') }}
 
 /etc/kubernetes/kube-scheduler.yaml:
   file.managed:
@@ -38,7 +38,7 @@ include:
         [Service]
         ExecStart={{ kube['bins']['install_dir'] }}/kube-scheduler{{ m.flags('kube-scheduler', [
           '--config=/etc/kubernetes/kube-scheduler.yaml',
-          '--bind-address=127.0.0.1',
+          '--bind-address=' ~ kube['local_address'],
           '--authentication-kubeconfig=' ~ conf,
           '--authorization-kubeconfig=' ~ conf,
         ]) | indent(8) }}

@@ -18,7 +18,8 @@ include:
     - contents: |
         apiVersion: kubelet.config.k8s.io/v1beta1
         kind: KubeletConfiguration
-        address: 0.0.0.0
+        address: {{ kube['any_address'] }}
+        healthzBindAddress: {{ kube['local_address'] }}
         port: 10250
         authentication:
           anonymous:
