@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from aiohttp import web
 
-from workbench.engine.kube import KubeClient, KubeError
+from workbench.engine.kube.client import KubeClient, KubeError
 from workbench.engine.provision.bundle import ADMIN
 from workbench.engine.provision.cluster import NodeAddress, cluster_spec
 from workbench.engine.provision.pki import ClusterPKI

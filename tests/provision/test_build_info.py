@@ -10,7 +10,7 @@ import pytest
 
 from workbench.engine.provision.build_info import read_build_info
 from workbench.engine.provision.tree import PACKAGED_TREE
-from workbench.engine.push_manifest import select_sources
+from workbench.engine.push.manifest import select_sources
 from workbench.errors import WorkbenchError
 from workbench.profile import profile_from_mapping
 from workbench.state import StateDir

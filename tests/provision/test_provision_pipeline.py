@@ -27,7 +27,7 @@ async def test_redeploy_provisions_every_node_before_salt(make_sandbox: Callable
         assert provisioned == nodes
         order = [(e.stage, e.node) for e in seen if isinstance(e, StageFinished) and e.node == engine.profile.master_name]
         assert order.index(("provision", engine.profile.master_name)) < order.index(("salt", engine.profile.master_name))
-        instances = {i.name: i for i in await engine.inventory.refresh()}
+        instances = {i.name: i for i in await engine.parts.inventory.refresh()}
         for name in nodes:
             root = Path(box.state_dir) / "nodes" / instances[name].id / "root"
             grains = yaml.safe_load((root / "etc/salt/minion.d/grains.conf").read_text())["grains"]

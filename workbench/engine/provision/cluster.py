@@ -79,6 +79,11 @@ def tree_layout(kube_root: Path | None) -> Layout:
     return "seed" if kube_root is not None and (Path(kube_root) / SEED_TREE).is_dir() else "current"
 
 
+def own_tree(profile: Profile) -> bool:
+    """The workbench's own Salt tree provisions this cluster (KUBE_ROOT has no cluster/saltbase)."""
+    return profile.kube.root is not None and tree_layout(profile.kube.root) == "current"
+
+
 def cluster_spec(
     profile: Profile, nodes: Sequence[NodeAddress], *, version: str, layout: Layout,
     etcd_in_server_tar: bool = False, etcd_tar: str | None = None,
