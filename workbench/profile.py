@@ -66,6 +66,20 @@ class KubeSection:
     platforms: tuple[str, ...] = ("linux/amd64",)
     run_tests: bool = False
     fastbuild: bool = True
+    # cluster parameters the workbench's own Salt tree provisions (engine/provision); the
+    # Kubernetes version is never set here: it is read from the build's release tars
+    service_cidr: str = "10.0.0.0/16"
+    pod_cidr: str = "10.244.0.0/16"  # each node gets a /24 of it
+    dns_ip: str = ""  # default: the tenth address of service_cidr, as kubeadm picks
+    dns_domain: str = "cluster.local"
+    container_runtime_endpoint: str = "unix:///run/containerd/containerd.sock"
+    pod_network: str = "bridge"  # bridge: CNI bridge + routes per node; none: bring your own
+    extra_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # component -> flags
+    addons: tuple[str, ...] = ("coredns",)  # applied on the master after the control plane
+    # standard: the API server and kubelet on every address, etcd and the controllers on
+    # loopback; node-ip: every component on its node's own address only (nodes that share
+    # one network stack, like the sandbox's, would otherwise collide on their ports)
+    listen: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -183,6 +197,11 @@ _ENV_OVERLAY: dict[str, tuple[str, str]] = {
     "OS_FLOATINGIP_POOL": ("cluster", "floating_ip_pool"),
     "MGMT_INTERFACE": ("cluster", "mgmt_interface"),
     "KUBE_ROOT": ("kube", "root"),
+    # kube-up's cluster parameters (cluster/*/config-default.sh)
+    "SERVICE_CLUSTER_IP_RANGE": ("kube", "service_cidr"),
+    "CLUSTER_IP_RANGE": ("kube", "pod_cidr"),
+    "DNS_SERVER_IP": ("kube", "dns_ip"),
+    "DNS_DOMAIN": ("kube", "dns_domain"),
 }
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
@@ -385,6 +404,12 @@ def _coerce(value: Any, type_name: Any, where: object, field_name: str, base: Pa
         if not isinstance(value, str) or not value:
             raise ProfileError(where, field_name, "a path string")
         return _path(value, base)
+    if t == "Mapping[str, tuple[str, ...]]":
+        if not isinstance(value, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
+        ):
+            raise ProfileError(where, field_name, "a table of component = [\"--flag=value\", ...]")
+        return {str(k): tuple(v) for k, v in value.items()}
     if t == "tuple[str, ...]":
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ProfileError(where, field_name, "a list of strings")
@@ -452,6 +477,7 @@ def _validate(profile: Profile, where: object) -> None:
     for f in fields(profile.paths):
         if not getattr(profile.paths, f.name):
             raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
+    _validate_kube(profile.kube, where)
     if profile.push.verify not in ("full", "delta"):
         raise ProfileError(where, "push.verify", '"full" or "delta"')
     if profile.salt.mode not in ("auto", "masterless", "master"):
@@ -464,3 +490,49 @@ def _validate(profile: Profile, where: object) -> None:
     if profile.salt.job_timeout <= 0 or profile.salt.ping_timeout <= 0:
         raise ProfileError(where, "salt.job_timeout" if profile.salt.job_timeout <= 0 else "salt.ping_timeout",
                            "a positive number of seconds")
+
+
+KUBE_COMPONENTS = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
+)
+_FLAG = re.compile(r"^--[a-z0-9][a-z0-9-]*(=[^\s]*)?$")
+
+
+def _validate_kube(kube: KubeSection, where: object) -> None:
+    """The cluster parameters: networks that parse and do not overlap, flags that look like flags."""
+    nets: dict[str, ipaddress.IPv4Network] = {}
+    for name in ("service_cidr", "pod_cidr"):
+        try:
+            nets[name] = ipaddress.IPv4Network(getattr(kube, name))
+        except ValueError:
+            raise ProfileError(where, f"kube.{name}", "an IPv4 network like 10.0.0.0/16") from None
+    if nets["service_cidr"].prefixlen > 28:
+        raise ProfileError(where, "kube.service_cidr", "a network of at least 16 addresses (/28)")
+    if nets["pod_cidr"].prefixlen > 22:
+        raise ProfileError(where, "kube.pod_cidr", "a network of at least four /24s (/22 or wider)")
+    if nets["service_cidr"].overlaps(nets["pod_cidr"]):
+        raise ProfileError(where, "kube.pod_cidr", f"a network apart from service_cidr {nets['service_cidr']}")
+    if kube.dns_ip:
+        try:
+            dns = ipaddress.IPv4Address(kube.dns_ip)
+        except ValueError:
+            raise ProfileError(where, "kube.dns_ip", "an IPv4 address") from None
+        if dns not in nets["service_cidr"] or dns == nets["service_cidr"].network_address + 1:
+            raise ProfileError(where, "kube.dns_ip", f"an address in service_cidr {nets['service_cidr']} other than its first")
+    if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", kube.dns_domain):
+        raise ProfileError(where, "kube.dns_domain", "a DNS domain like cluster.local")
+    if not re.match(r"^(unix|npipe|tcp)://\S+$", kube.container_runtime_endpoint):
+        raise ProfileError(where, "kube.container_runtime_endpoint", "an endpoint like unix:///run/containerd/containerd.sock")
+    if kube.listen not in ("standard", "node-ip"):
+        raise ProfileError(where, "kube.listen", '"standard" or "node-ip"')
+    if kube.pod_network not in ("bridge", "none"):
+        raise ProfileError(where, "kube.pod_network", '"bridge" or "none"')
+    for addon in kube.addons:
+        if addon not in ("coredns",):
+            raise ProfileError(where, "kube.addons", f'a list of "coredns" ({addon!r} is unknown)')
+    for component, flags in kube.extra_flags.items():
+        if component not in KUBE_COMPONENTS:
+            raise ProfileError(where, f"kube.extra_flags.{component}", f"one of {', '.join(KUBE_COMPONENTS)}")
+        for flag in flags:
+            if not _FLAG.match(flag):
+                raise ProfileError(where, f"kube.extra_flags.{component}", f"flags like --name=value ({flag!r} is not)")

@@ -160,8 +160,10 @@ class KubeClient:
 
     def __init__(self, server: str, token: str | None, state_dir: Path, *, bus: Bus | None = None,
                  kubectl: str | None = "auto", timeout: float = 20.0, ca_pem: bytes | None = None,
-                 ca_loader: Callable[[], Awaitable[bytes]] | None = None) -> None:
+                 ca_loader: Callable[[], Awaitable[bytes]] | None = None,
+                 client_pem: Path | None = None) -> None:
         self.server = server.rstrip("/")
+        self.client_pem = client_pem  # a certificate and its key (the workbench's admin) instead of a token
         self.token = token or None
         REDACTOR.add(self.token)
         self.state_dir = Path(state_dir)
@@ -177,6 +179,11 @@ class KubeClient:
 
     def write_kubeconfig(self) -> Path:
         user: dict[str, Any] = {"token": self.token} if self.token else {}
+        if self.client_pem is not None:
+            pem = self.client_pem.read_bytes()
+            cut = pem.find(b"-----BEGIN PRIVATE KEY-----")
+            user = {"client-certificate-data": base64.b64encode(pem[:cut]).decode("ascii"),
+                    "client-key-data": base64.b64encode(pem[cut:]).decode("ascii")}
         cluster: dict[str, Any] = {"server": self.server}
         if self.ca_pem:
             cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode("ascii")
@@ -263,11 +270,15 @@ class KubeClient:
         if not self.server.startswith("https://"):
             return True
         if not self.ca_pem:
-            return ssl.create_default_context()
-        try:
-            return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
-        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
-            raise KubeError(f"the cluster CA is not a usable PEM certificate: {exc}") from None
+            context = ssl.create_default_context()
+        else:
+            try:
+                context = ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
+            except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+                raise KubeError(f"the cluster CA is not a usable PEM certificate: {exc}") from None
+        if self.client_pem is not None:
+            context.load_cert_chain(self.client_pem)
+        return context
 
 
 async def _all(*calls: Awaitable[Any]) -> list[Any]:

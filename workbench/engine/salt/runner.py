@@ -133,6 +133,13 @@ class SaltRunner:
         last = self.state.read_json(LAST_RUN, {})
         return list(last.get("failed", [])) if isinstance(last, dict) else []
 
+    def remember_failed(self, names: Iterable[str]) -> None:
+        """Nodes that failed before Salt could run (provisioning): ``--failed`` picks them too."""
+        last = self.state.read_json(LAST_RUN, {})
+        last = last if isinstance(last, dict) else {}
+        last["failed"] = sorted({*last.get("failed", []), *names})
+        self.state.write_json(LAST_RUN, last)
+
     def select(self, nodes: Sequence[NodeLike], names: Iterable[str] | None = None, failed: bool = False) -> list[NodeLike]:
         """The nodes to run on: all, the named ones, or those that failed last time."""
         wanted = set(names or ())
