@@ -43,12 +43,11 @@ def run(args: argparse.Namespace) -> int:
 # -- build --------------------------------------------------------------------------------
 
 def _build(args: argparse.Namespace, parts: Parts) -> int:
-    from workbench.engine.build import BuildRunner, BuildSettings, output_bloat_alert
+    from workbench.engine.build import BuildSettings, output_bloat_alert
 
     settings = BuildSettings.from_profile(parts.profile)
-    runner = BuildRunner(settings, parts.bus, parts.state)
     with render.Progress(parts.bus, logs=not args.json):
-        result = render.run(runner.run())
+        result = render.run(render.engine(parts).build_result())
     alert = None
     if result.ok and not args.no_output_check:
         alert = output_bloat_alert(settings.root, settings.platforms)

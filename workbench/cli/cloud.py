@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace, parts: Parts) -> int:
-    from workbench.engine.cloud import PreflightError, up
+    from workbench.engine.cloud import PreflightError
 
     if args.minions is not None:
         if not 0 <= args.minions <= 250:
@@ -57,8 +57,10 @@ def _up(args: argparse.Namespace, parts: Parts) -> int:
         parts.with_minions(args.minions)
     fix = bool(args.fix_leaked)
 
+    engine = render.engine(parts)
+
     async def work() -> UpResult:
-        return await up(parts.cloud, parts.state, parts.bus, fix_leaked=fix, timeout=args.timeout)
+        return await engine.up_result(fix_leaked=fix, timeout=args.timeout)
 
     with render.Progress(parts.bus):
         try:
@@ -93,8 +95,6 @@ def _up(args: argparse.Namespace, parts: Parts) -> int:
 def _down(args: argparse.Namespace, parts: Parts) -> int:
     """Asks first on a terminal (after listing what goes); refuses without one unless
     ``--yes``; ``--dry-run`` only lists (Terraform's plan)."""
-    from workbench.engine.cloud import down
-
     cluster = parts.profile.cluster.name
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise WorkbenchError(
@@ -116,7 +116,7 @@ def _down(args: argparse.Namespace, parts: Parts) -> int:
             render.warn("down: nothing deleted", "")
             return 1
     with render.Progress(parts.bus):
-        result = render.run(down(parts.cloud, parts.state, parts.bus))
+        result = render.run(render.engine(parts).down_result())
     doc = {
         "ok": result.ok,
         "deleted": {

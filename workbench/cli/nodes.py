@@ -84,21 +84,20 @@ def ssh_command(args: argparse.Namespace) -> list[str]:
 
 
 async def _salt(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.salt_master.runner import salt_runner
-    from workbench.errors import NodeError
+    """Provision (minion config, grains, pillar, certificates) then Salt, as the salt stage."""
+    from workbench.engine.stages import salt_nodes
 
     try:
         nodes = await parts.active_instances()
-        runner = salt_runner(parts.profile, parts.ssh, parts.state, parts.bus, nodes, pipeline="salt")
-        try:
-            chosen = runner.select(nodes, args.nodes, args.failed)
-        except NodeError as exc:
-            raise UsageError(f"--nodes: {exc.node}: no such ACTIVE node "
-                             f"(known: {', '.join(n.name for n in nodes) or 'none'})") from None
-        if not chosen:
+        unknown = sorted(set(args.nodes or ()) - {n.name for n in nodes})
+        if unknown:
+            raise UsageError(f"--nodes: {unknown[0]}: no such ACTIVE node "
+                             f"(known: {', '.join(n.name for n in nodes) or 'none'})")
+        outcome = await salt_nodes(parts, "salt", nodes, names=args.nodes, failed_only=args.failed,
+                                   state_name=args.state)
+        if outcome is None:
             return {"nodes": [], "ok": True, "wall_s": 0.0, "alerts": []}
-        report = await runner.run(chosen, state_name=args.state)
-        return report.to_json()
+        return outcome.to_json()
     finally:
         await parts.close()
 

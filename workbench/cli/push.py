@@ -48,9 +48,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _work(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.push.runner import push, start_manifest
-
-    profile, state = parts.profile, parts.state
     try:
         instances = await parts.inventory.refresh()
         nodes = sorted((i for i in instances if i.status == "ACTIVE" and i.role in ("master", "minion")),
@@ -62,17 +59,10 @@ async def _work(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
             nodes = [i for i in nodes if i.name in args.nodes]
         if not nodes:
             raise WorkbenchError("no ACTIVE instances: run `workbench up` first")
-        manifest = start_manifest(profile, state)  # chunking overlaps the SSH handshakes
-        conns = await parts.ssh.connect_all(nodes)
-        targets = {i.name: (i, conns[i.name]) for i in nodes if not isinstance(conns[i.name], Exception)}
-        unreachable = [{"name": i.name, "ok": False, "files_changed": 0, "bytes_sent": 0, "seconds": 0.0,
-                        "error": str(conns[i.name])} for i in nodes if i.name not in targets]
-        report = None
-        if targets:
-            report = await push(profile, state, targets, bus=parts.bus, master=profile.master_name,
-                                direct=args.direct, dry_run=args.dry_run, manifest=manifest)
-        else:
-            manifest.cancel()
+        outcome = await render.engine(parts).push_result(nodes, direct=args.direct, dry_run=args.dry_run)
+        report = outcome.report
+        unreachable = [{"name": name, "ok": False, "files_changed": 0, "bytes_sent": 0, "seconds": 0.0,
+                        "error": why} for name, why in outcome.unreachable.items()]
         pushed = [asdict(n) for n in report.nodes] if report is not None else []
         return {"nodes": pushed + unreachable,
                 "bytes_from_workstation": report.bytes_from_workstation if report else 0,

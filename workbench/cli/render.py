@@ -37,6 +37,7 @@ from workbench.events import (
 from workbench.redact import redact
 
 if TYPE_CHECKING:
+    from workbench.engine.facade import Engine
     from workbench.engine.parts import Parts
     from workbench.profile import Profile
     from workbench.state import StateDir
@@ -112,6 +113,14 @@ def parts(args: Any) -> Parts:
 
     profile, state = load(args)
     return Parts(profile, state=state)
+
+
+def engine(parts: Parts) -> Engine:
+    """The ``Engine`` over the verb's parts: every verb that changes the cloud or the nodes
+    runs as its pipeline (events, history, busy guard, the equivalent commands)."""
+    from workbench.engine.facade import Engine
+
+    return Engine(parts.profile, parts=parts)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

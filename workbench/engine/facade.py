@@ -32,8 +32,10 @@ from workbench.profile import Profile
 from workbench.state import StateDir
 
 if TYPE_CHECKING:
-    from workbench.engine.cloud import CloudClient, Inventory
+    from workbench.engine.build import BuildResult
+    from workbench.engine.cloud import CloudClient, DownResult, Inventory, UpResult
     from workbench.engine.ssh.pool import SSHPool
+    from workbench.engine.stages import PushOutcome
     from workbench.engine.watch import Watcher
 
 
@@ -145,6 +147,59 @@ class Engine:
 
     async def push(self, direct: bool = False) -> None:
         await self._pipeline("push", [Stage("push", lambda: self._push(direct))])
+
+    # -- the headless verbs: the same pipelines, returning what the verb prints ------------
+    async def build_result(self) -> BuildResult:
+        """The ``build`` pipeline; its result, failed or not."""
+        from workbench.engine import stages
+
+        got: list[BuildResult] = []
+        await self._kept(got, "build", [Stage("build", lambda: stages.build(self.parts, got.append))])
+        return got[0]
+
+    async def up_result(self, *, fix_leaked: bool = False, timeout: float = 600.0) -> UpResult:
+        """The ``up`` pipeline's instances stage (``workbench up``); its result, failed or not.
+        A preflight refusal (``PreflightError``) is raised as itself."""
+        from workbench.engine import stages
+
+        got: list[UpResult] = []
+        await self._kept(got, "up", [Stage("instances", lambda: stages.up(
+            self.parts, fix_leaked=fix_leaked, timeout=timeout, done=got.append))])
+        return got[0]
+
+    async def down_result(self) -> DownResult:
+        """The ``down`` pipeline; its result, failed or not."""
+        from workbench.engine import stages
+
+        got: list[DownResult] = []
+        await self._kept(got, "down", [Stage("down", lambda: stages.down(self.parts, got.append))])
+        return got[0]
+
+    async def push_result(self, nodes: Sequence[Instance], *, direct: bool = False,
+                          dry_run: bool = False) -> PushOutcome:
+        """The ``push`` pipeline to these nodes; its outcome, failed or not."""
+        from workbench.engine import stages
+
+        got: list[PushOutcome] = []
+
+        async def run() -> None:
+            await stages.push_nodes(self.parts, "push", nodes, direct=direct, dry_run=dry_run, done=got.append)
+
+        await self._kept(got, "push", [Stage("push", run)])
+        return got[0]
+
+    async def _kept(self, got: Sequence[object], name: str, stages: Sequence[Stage]) -> None:
+        """Run the pipeline; when its stage failed after handing over its result, the caller
+        gets that result (history and events already say it failed). A failure before any
+        result is raised as the error the stage raised."""
+        try:
+            await self._pipeline(name, stages)
+        except PipelineFailed as exc:
+            if got:
+                return
+            if isinstance(exc.__cause__, WorkbenchError):
+                raise exc.__cause__ from None
+            raise
 
     async def salt(self, failed_only: bool = False) -> None:
         await self._pipeline("salt", [Stage("salt", lambda: self._salt(failed_only))])

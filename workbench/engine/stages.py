@@ -8,6 +8,7 @@ finished: one failing node never stops the rest). Only the ``Engine`` runs them.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from workbench.errors import PipelineFailed
@@ -17,11 +18,14 @@ VERIFY_SECONDS = 60.0  # kubelets register within a few heartbeats
 VERIFY_POLL = 0.25
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
+    from workbench.engine.build import BuildResult
+    from workbench.engine.cloud import DownResult, UpResult
     from workbench.engine.kube.client import KubeClient
     from workbench.engine.parts import Parts
-    from workbench.engine.salt.runner import NodeRun
+    from workbench.engine.push.runner import PushReport
+    from workbench.engine.salt.runner import NodeRun, SaltReport
     from workbench.engine.ssh import NodeLike
     from workbench.models import ClusterInfo, Instance
 
@@ -38,27 +42,37 @@ class StageBus(Bus):
             self.parent.publish(event)
 
 
-async def build(parts: Parts) -> None:
+async def build(parts: Parts, done: Callable[[BuildResult], None] | None = None) -> None:
+    """The build; ``done`` gets its result before a failure is raised (the headless verb
+    prints it either way)."""
     from workbench.engine.build import run_build
 
     result = await run_build(parts.profile, parts.bus, parts.state.ensure())
+    if done is not None:
+        done(result)
     result.raise_for_status()
 
 
-async def up(parts: Parts) -> None:
+async def up(parts: Parts, *, fix_leaked: bool = False, timeout: float = 600.0,
+             done: Callable[[UpResult], None] | None = None) -> None:
     from workbench.engine.cloud import up as cloud_up
 
-    result = await cloud_up(parts.cloud, parts.state.ensure(), StageBus(parts.bus))
+    result = await cloud_up(parts.cloud, parts.state.ensure(), StageBus(parts.bus),
+                            fix_leaked=fix_leaked, timeout=timeout)
+    if done is not None:
+        done(result)
     parts.bus.publish(InstancesChanged(tuple(result.instances)))
     if not result.ok:
         why = "; ".join(f"{n}: {w}" for n, w in result.failed)
         raise PipelineFailed("up", "instances", why, tuple(n for n, _ in result.failed))
 
 
-async def down(parts: Parts) -> None:
+async def down(parts: Parts, done: Callable[[DownResult], None] | None = None) -> None:
     from workbench.engine.cloud import down as cloud_down
 
     result = await cloud_down(parts.cloud, parts.state.ensure(), StageBus(parts.bus))
+    if done is not None:
+        done(result)
     await parts.drop_connections()
     if not result.ok:
         raise PipelineFailed("down", "down", "left: " + ", ".join(result.remaining))
@@ -85,45 +99,112 @@ async def connect(parts: Parts, pipeline: str, stage: str) -> dict[str, tuple[In
 
 
 async def push(parts: Parts, pipeline: str, direct: bool) -> None:
-    from workbench.engine.push.runner import push as push_build
+    """The build to every ACTIVE node (master first)."""
+    await push_nodes(parts, pipeline, await active_nodes(parts, pipeline, "push"), direct=direct)
 
-    targets = await connect(parts, pipeline, "push")
-    report = await push_build(
-        parts.profile, parts.state.ensure(), targets, bus=parts.bus,
-        master=parts.profile.master_name, direct=direct,
-    )
-    failed = [n for n in report.nodes if not n.ok]
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """A push to chosen nodes: the push report (None when no node could be reached) and the
+    nodes that could not be reached ({name: why}); those never stop the others."""
+
+    report: PushReport | None
+    unreachable: dict[str, str]
+
+    @property
+    def failed(self) -> dict[str, str]:
+        pushed = self.report.nodes if self.report is not None else ()
+        return {**{n.name: str(n.error) for n in pushed if not n.ok}, **self.unreachable}
+
+
+async def push_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance], *, direct: bool = False,
+                     dry_run: bool = False, done: Callable[[PushOutcome], None] | None = None) -> PushOutcome:
+    """Push the build to these nodes (only the chunks each lacks); a node that cannot be
+    reached is reported, the others are still pushed. Raises PipelineFailed naming the nodes
+    that failed, after ``done`` got the outcome."""
+    from workbench.engine.push.runner import push as push_build
+    from workbench.engine.push.runner import start_manifest
+
+    manifest = start_manifest(parts.profile, parts.state.ensure())  # chunking overlaps the handshakes
+    conns = await parts.ssh.connect_all(nodes)
+    targets = {i.name: (i, conns[i.name]) for i in nodes if not isinstance(conns[i.name], Exception)}
+    report = None
+    if targets:
+        report = await push_build(parts.profile, parts.state, targets, bus=parts.bus,
+                                  master=parts.profile.master_name, direct=direct, dry_run=dry_run,
+                                  manifest=manifest, pipeline=pipeline)
+    else:
+        manifest.cancel()
+    outcome = PushOutcome(report, {i.name: str(conns[i.name]) for i in nodes if i.name not in targets})
+    if done is not None:
+        done(outcome)
+    failed = outcome.failed
     if failed:
-        why = "; ".join(f"{n.name}: {n.error}" for n in failed)
-        raise PipelineFailed(pipeline, "push", why, tuple(n.name for n in failed))
+        raise PipelineFailed(pipeline, "push", "; ".join(f"{n}: {w}" for n, w in failed.items()), tuple(failed))
+    return outcome
 
 
 async def salt(parts: Parts, pipeline: str, failed_only: bool) -> tuple[str, ...]:
     """Highstate on every node at once (or only those that failed last time); returns the
     nodes that failed (an empty tuple when nothing ran)."""
-    from workbench.engine.salt_master.runner import salt_runner
-
     nodes = await active_nodes(parts, pipeline, "salt")
-    runner = salt_runner(parts.profile, parts.ssh, parts.state.ensure(), parts.bus, nodes, pipeline=pipeline)
-    selected = runner.select(nodes, failed=failed_only)
-    if not selected:
+    outcome = await salt_nodes(parts, pipeline, nodes, failed_only=failed_only)
+    if outcome is None:
         parts.bus.notice("salt: no node failed last time; nothing to run")
         return ()
+    if outcome.failed:
+        raise PipelineFailed(pipeline, "salt", outcome.why(), outcome.failed)
+    return ()
+
+
+@dataclass(frozen=True)
+class SaltOutcome:
+    """One Salt step: the nodes provisioning could not prepare (they never ran Salt) and
+    the Salt report of the others."""
+
+    unprovisioned: dict[str, str]
+    report: SaltReport | None
+
+    @property
+    def failed(self) -> tuple[str, ...]:
+        return (*self.unprovisioned, *(self.report.failed_nodes if self.report is not None else ()))
+
+    def why(self) -> str:
+        runs = self.report.runs if self.report is not None else ()
+        return "; ".join([*(f"{n}: {w}" for n, w in self.unprovisioned.items()),
+                          *(f"{r.node}: {r.error}" for r in runs if not r.ok)])
+
+    def to_json(self) -> dict[str, Any]:
+        """The report's document, the unprovisioned nodes as failed entries."""
+        doc: dict[str, Any] = self.report.to_json() if self.report is not None else {"nodes": [], "ok": True, "wall_s": 0.0,
+                                                                         "alerts": []}
+        left = [{"name": n, "ok": False, "succeeded": 0, "failed": 0, "changed": 0, "seconds": 0.0,
+                 "retried": False, "error": f"not provisioned: {w}", "failed_states": []}
+                for n, w in self.unprovisioned.items()]
+        return {**doc, "nodes": [*left, *doc["nodes"]], "ok": bool(doc["ok"]) and not left}
+
+
+async def salt_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance], *,
+                     names: Sequence[str] | None = None, failed_only: bool = False,
+                     state_name: str | None = None) -> SaltOutcome | None:
+    """Provision (engine/provision) then Salt the chosen nodes (``names``, or those that failed
+    last time, or all of ``nodes``); None when none is chosen. The one way the engine runs
+    Salt: the salt stage, ``workbench salt`` and the doctor's provisioning fix."""
+    from workbench.engine.salt_master.runner import salt_runner
+
+    runner = salt_runner(parts.profile, parts.ssh, parts.state.ensure(), parts.bus, nodes, pipeline=pipeline)
+    selected = runner.select(nodes, names, failed_only)
+    if not selected:
+        return None
     unprovisioned = await provision_nodes(parts, pipeline, nodes, selected)
     ready = [n for n in selected if n.name not in unprovisioned]
-    report = await runner.run(ready) if ready else None
-    runs = report.runs if report is not None else ()
-    for run in runs:
+    report = await runner.run(ready, state_name=state_name) if ready else None
+    for run in report.runs if report is not None else ():
         for line in summary_lines(run):
             parts.bus.log("salt", run.node, line, "info")
-    failed = (*unprovisioned, *(report.failed_nodes if report is not None else ()))
     if unprovisioned:  # `salt --failed` retries them too
         runner.remember_failed(unprovisioned)
-    if failed:
-        why = "; ".join([*(f"{n}: {w}" for n, w in unprovisioned.items()),
-                         *(f"{r.node}: {r.error}" for r in runs if not r.ok)])
-        raise PipelineFailed(pipeline, "salt", why, tuple(failed))
-    return ()
+    return SaltOutcome(unprovisioned, report)
 
 
 async def provision_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance],

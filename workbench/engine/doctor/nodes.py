@@ -25,7 +25,6 @@ from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
 from workbench.engine.salt_master.doctor import KINDS as MASTER_MODE_KINDS
 from workbench.engine.salt_master.doctor import master_mode_checks
 from workbench.engine.salt_master.mode import salt_mode
-from workbench.engine.salt_master.runner import salt_runner
 from workbench.engine.ssh.pool import ConnectTiming, NodeLike, SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 from workbench.models.alerts import Alert, Fix
@@ -79,7 +78,8 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
 
 
 def provisioner(ctx: Parts, pool: SSHPool) -> Callable[[NodeLike], Awaitable[str]]:
-    """Push the build to one node, then Salt there: what a new or recreated minion lacks.
+    """Push the build to one node, then provision it and run Salt there (the push and salt
+    stages' own steps, ``stages.push_nodes`` and ``stages.salt_nodes``): what a new or recreated minion lacks.
     A minion's Salt needs its master's (the CA, the API server): an unprovisioned master
     is provisioned first."""
 
@@ -93,16 +93,19 @@ def provisioner(ctx: Parts, pool: SSHPool) -> Callable[[NodeLike], Awaitable[str
         return await provision_one(node)
 
     async def provision_one(node: NodeLike) -> str:
-        from workbench.engine.push.runner import push
+        from workbench.engine.stages import push_nodes, salt_nodes
+        from workbench.errors import PipelineFailed
 
-        pushed = await push(ctx.profile, ctx.state, {node.name: (node, await pool.connect(node))},
-                            bus=ctx.bus, direct=True, pipeline="fix")
-        if not all(n.ok for n in pushed.nodes):
-            why = "; ".join(str(n.error) for n in pushed.nodes if not n.ok)
-            raise NodeError(node.name, f"push failed (is there a build? press b): {why}")
+        try:  # the push stage's and the salt stage's own steps, for this one node
+            await push_nodes(ctx, "fix", [node], direct=True)  # type: ignore[list-item]
+        except PipelineFailed as exc:
+            raise NodeError(node.name, f"push failed (is there a build? press b): {exc.message}") from None
         nodes = list(pool.nodes.values())
-        report = await salt_runner(ctx.profile, pool, ctx.state, ctx.bus, nodes, pipeline="fix").run([node])
-        run = report.runs[0]
+        outcome = await salt_nodes(ctx, "fix", nodes, names=[node.name])  # type: ignore[arg-type]
+        if outcome is None or outcome.report is None or not outcome.report.runs:
+            why = outcome.unprovisioned.get(node.name, "nothing ran") if outcome is not None else "nothing ran"
+            raise NodeError(node.name, f"build pushed, but provisioning failed: {why}")
+        run = outcome.report.runs[0]
         if not run.ok:
             raise NodeError(node.name, f"build pushed, but Salt failed: {run.error}")
         return f"{node.name}: build pushed and provisioned by Salt ({run.succeeded} states ok)"
