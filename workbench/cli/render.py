@@ -205,6 +205,9 @@ class Progress:
         self._live: Any = None
         self._tasks: dict[tuple[str, str, str | None], Any] = {}
         self._started: dict[tuple[str, str, str | None], float] = {}
+        #: a stage's start and its equivalent commands, shown once the stage does something:
+        #: a stage refused at once (bad profile, preflight) leaves only the verb's one-line error
+        self._held: list[Event] = []
 
     def __enter__(self) -> Progress:
         con = console()
@@ -228,6 +231,7 @@ class Progress:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._release()
         if self._remove is not None:
             self._remove()
         if self._live is not None:
@@ -244,6 +248,33 @@ class Progress:
             self._log_file.write([(event.node or "-", event.source, event.stream == "stderr", event.text, event.at)])
 
     def on_event(self, event: Event) -> None:
+        if isinstance(event, StageStarted) and event.node is None:
+            self._release()
+            self._held.append(event)
+            return
+        if self._held:
+            if isinstance(event, LogLine) and event.source == "cmd":
+                self._append(event)
+                self._held.append(event)
+                return
+            start = self._held[0]
+            if (isinstance(event, StageFinished) and not event.ok and isinstance(start, StageStarted)
+                    and (event.pipeline, event.stage, event.node) == (start.pipeline, start.stage, start.node)):
+                self._held.clear()  # refused before doing anything: the verb's error says why
+                return
+            self._release()
+        self._show(event)
+
+    def _release(self) -> None:
+        held, self._held = self._held, []
+        for event in held:
+            if isinstance(event, LogLine):
+                if self.logs and not self.quiet:
+                    self._print(f"[{event.node}] {event.text}" if event.node else event.text, "dim")
+            else:
+                self._show(event)
+
+    def _show(self, event: Event) -> None:
         if isinstance(event, Notice):
             self._print(f"{event.severity}: {event.text}", "yellow" if event.severity != "info" else "")
         elif isinstance(event, PipelineFinished):
