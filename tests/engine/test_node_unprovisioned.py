@@ -8,6 +8,10 @@ and its fix pushes the build to that node and runs Salt there.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from workbench.engine.doctor.nodes import node_checks
 from workbench.engine.salt.runner import SaltRunner
 
@@ -36,8 +40,13 @@ async def test_a_minion_without_kubeconfig_is_unprovisioned_and_salt_fixes_it(ma
         assert [f.name for f in alert.fixes] == ["provision"] and not alert.fixes[0].destructive
         assert c.state.cluster_token() not in alert.message + alert.details
 
+        node_root = Path(c.box.state_dir) / "nodes" / fresh.id / "root"
+        assert not (node_root / "etc/salt/minion.d/grains.conf").exists()
         done = await alert.fixes[0].run()
         assert fresh.name in done and "build pushed and provisioned by Salt" in done
+        # the salt stage's provisioning ran first: the node's grains are the engine's
+        grains = yaml.safe_load((node_root / "etc/salt/minion.d/grains.conf").read_text())["grains"]
+        assert grains["roles"] == ["kubernetes-pool"] and grains["node_ip"] == fresh.fixed_ip
         assert (await c.pool.run(fresh, f"test -f {paths.salt_tree}/top.sls")).ok
         await all_ready(c)
         assert await node_checks(ctx_of(c)) == []
