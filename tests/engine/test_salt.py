@@ -157,6 +157,9 @@ async def test_cli_salt_json_and_failed(make_sandbox) -> None:
     assert sorted(n["name"] for n in doc["nodes"]) == sorted(i.name for i in c.instances)
     for n in doc["nodes"]:
         assert n["ok"] and n["failed"] == 0 and n["succeeded"] >= 3 and n["seconds"] > 0
+    for inst in c.instances:  # provisioned before Salt, as the salt stage does
+        grains = Path(c.box.state_dir) / "nodes" / inst.id / "root" / "etc/salt/minion.d/grains.conf"
+        assert f"node_ip: {inst.fixed_ip}" in grains.read_text(), inst.name
     one = json.loads((await asyncio.to_thread(wb, "salt", "--nodes", c.minions[0].name, "--json")).stdout)
     assert [n["name"] for n in one["nodes"]] == [c.minions[0].name]
     nothing = await asyncio.to_thread(wb, "salt", "--failed", "--json")
