@@ -9,6 +9,7 @@ from workbench.sandbox.cloud.store import Store
 MGMT_NETWORK = "mgmt"
 PUBLIC_NETWORK = "public"
 IMAGE_NAME = "fedora-21-cloud"
+SALT_IMAGE_NAME = "fedora-21-cloud-salt"  # the same image with Salt installed
 FLAVORS = (("1", "m1.tiny", 512, 1, 1), ("2", "m1.small", 2048, 1, 20),
            ("3", "m1.medium", 4096, 2, 40))
 
@@ -21,8 +22,9 @@ def furnish(store: Store) -> None:
     if store.by_name(store.networks, PUBLIC_NETWORK) is None:
         net = ports.create_network(store, PUBLIC_NETWORK, external=True)
         ports.create_subnet(store, net["id"], f"{PUBLIC_NETWORK}-subnet", store.public_cidr)
-    if store.by_name(store.images, IMAGE_NAME) is None:
-        create_image(store, IMAGE_NAME)
+    for name in (IMAGE_NAME, SALT_IMAGE_NAME):
+        if store.by_name(store.images, name) is None:
+            create_image(store, name)
     for flavor_id, name, ram, vcpus, disk in FLAVORS:
         store.flavors.setdefault(flavor_id, {
             "id": flavor_id, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk,
