@@ -287,6 +287,23 @@ class Machine:
             why = (self.layout.node_dir / "init.log").read_text(errors="replace").strip().splitlines()
             self.booted.set_exception(RuntimeError(why[-1] if why else "the node's init exited"))
 
+    def pids(self) -> list[int]:
+        """The workstation's pids of every process in this node (its PID namespace)."""
+        if self.proc is None:
+            return []
+        inits = _children(self.proc.pid)  # unshare's or bwrap's child: the node's PID 1
+        try:
+            ns = {os.readlink(f"/proc/{p}/ns/pid") for p in inits}
+        except OSError:
+            return []
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{entry}/ns/pid") in ns:
+                        found.append(int(entry))
+        return found
+
     async def poweroff(self, deadline: float = 10.0) -> None:
         """End the init (and with it every process of the node) and wait for it."""
         if self.sock is not None:

@@ -21,7 +21,11 @@ import units as unitfiles
 
 HOOKED = {"sshd.service", "salt-minion.service", "salt-master.service",
           "kubelet.service", "kube-apiserver.service"}
-ALWAYS_HOOKED = {"sshd.service"}  # the node's sshd is the sandbox's own SSH server
+ALWAYS_HOOKED = {"sshd.service"}
+DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon", "salt-minion.service": "The Salt Minion",
+                "salt-master.service": "The Salt Master Server",
+                "kubelet.service": "Kubernetes Kubelet Server",
+                "kube-apiserver.service": "Kubernetes API Server"}  # the node's sshd is the sandbox's own SSH server
 WANTS = "/etc/systemd/system/multi-user.target.wants"
 STOP_TIMEOUT = 5.0
 
@@ -46,7 +50,7 @@ class State:
 
     @property
     def description(self) -> str:
-        return (self.file.description if self.file else "") or self.name
+        return (self.file.description if self.file else "") or DESCRIPTIONS.get(self.name, self.name)
 
 
 class Supervisor:
