@@ -15,14 +15,6 @@ CLOUD_NAME = "sandbox"
 KEYPAIR_NAME = "workbench"
 CLUSTER_NAME = "kubernetes"
 SSH_PORT = 2222
-NODE_PATHS = {
-    "known_tokens": "srv/kubernetes/known_tokens.csv",
-    "kubelet_kubeconfig": "var/lib/kubelet/kubeconfig",
-    "release_dir": "srv/kube-release",
-    "salt_tree": "srv/salt",
-    "sshd_config": "etc/ssh/sshd_config",
-    "kube_ca": "srv/kubernetes/ca.crt",
-}
 
 
 def write_clouds_yaml(path: Path, store: Store, auth_url: str) -> None:
@@ -59,7 +51,6 @@ def write_profile(
         "ssh": {"user": "fedora", "private_key": private_key, "port": SSH_PORT,
                 "use_ssh_config": False, "use_agent": False},
         "kube": {"root": kube_root},
-        "paths": NODE_PATHS,
     }
     lines = [
         "# Written by `workbench sandbox serve`: a profile for the embedded sandbox cloud.",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 
@@ -70,6 +71,9 @@ fi
 """
 SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt")
 SYSTEM_UID_MAX = 999
+#: the workstation's Debian package tools, hidden: the image is Fedora-like (dnf), and apt-get
+#: on a node would reach the Debian mirrors (nodes share the workstation's network)
+HIDDEN = ("usr/bin/apt-get", "usr/bin/apt", "usr/bin/apt-cache", "usr/bin/aptitude")
 
 
 def salt_venv() -> Path | None:
@@ -163,6 +167,9 @@ def build(image: Path, *, python: str = PYTHON) -> Path:
     _write(fresh / "usr/lib/systemd/system/sshd.service", SSHD_UNIT)
     (fresh / "etc/systemd/system/multi-user.target.wants/sshd.service").symlink_to(
         "/usr/lib/systemd/system/sshd.service")
+    for rel in HIDDEN:
+        if os.geteuid() == 0 and Path("/", rel).exists():  # an overlay whiteout (char 0:0)
+            os.mknod(fresh / rel, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
     for command in SALT_COMMANDS:
         _write(fresh / "salt/usr/bin" / command, salt_wrapper(command), 0o755)
     old = image.with_name(image.name + ".old")

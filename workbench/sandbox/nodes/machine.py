@@ -142,6 +142,9 @@ class Layout:
             if not rel.startswith("usr/local/") and not Path(target).exists():
                 target = f"/usr/local/bin/{Path(rel).name}"
             argv += ["--ro-bind", str(self.image / rel), target]
+        for rel in images.HIDDEN:
+            if Path("/", rel).exists():
+                argv += ["--ro-bind", "/dev/null", f"/{rel}"]
         argv += ["--proc", "/proc", "--dev", "/dev", "--ro-bind", "/sys", "/sys",
                  "--tmpfs", "/tmp", "--tmpfs", "/run"]
         if self.salt is not None:
