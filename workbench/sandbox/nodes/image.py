@@ -28,7 +28,8 @@ COMMANDS = {
     "usr/local/bin/dnf": "dnf",
 }
 SKIP_ETC = {"ssh/ssh_host_", "shadow-", "gshadow-", "passwd-", "group-", "subuid", "subgid",
-            "machine-id", "sudoers.d/", "systemd/system/", "hostname", "cloud/"}
+            "machine-id", "sudoers.d/", "systemd/system/", "hostname", "cloud/", "salt/",
+            "kubernetes/", "gitconfig", "npmrc", "pip.conf"}
 DIRS = ("var/lib", "var/log/journal", "var/cache", "var/tmp", "var/spool", "srv", "opt",
         "home", "root", "mnt", "media", "etc/systemd/system/multi-user.target.wants",
         "etc/sudoers.d", "usr/lib/systemd/system", "usr/local/bin", "opt/saltstack/salt")
