@@ -70,7 +70,8 @@ async def test_a_fresh_node_holds_only_what_cloud_init_writes(rig: Rig) -> None:
     assert files == [
         "etc/group", "etc/hostname", "etc/hosts", "etc/passwd", "etc/shadow",
         "etc/sudoers.d/90-cloud-init-users", "home/fedora/.ssh/authorized_keys",
-        f"var/lib/cloud/instances/{server.id}/boot-finished", "var/log/journal/sshd.log",
+        f"var/lib/cloud/instances/{server.id}/boot-finished", "var/log/journal/salt-minion.log",
+        "var/log/journal/sshd.log",  # the journal of the enabled units that started
     ]
     assert (disk / "etc/hostname").read_text() == "kubernetes-master\n"
     assert (disk / "home/fedora/.ssh/authorized_keys").read_text().strip() == server.public_keys[0]

@@ -166,8 +166,11 @@ def build(image: Path, *, python: str = PYTHON) -> Path:
         _write(fresh / rel, f"#!{python} -I\nimport sys\nsys.path.insert(0, '/{LIB}')\n"
                f"from {module} import main\nsys.exit(main(sys.argv[1:]))\n", 0o755)
     _write(fresh / "usr/lib/systemd/system/sshd.service", SSHD_UNIT)
-    (fresh / "etc/systemd/system/multi-user.target.wants/sshd.service").symlink_to(
-        "/usr/lib/systemd/system/sshd.service")
+    wants = fresh / "etc/systemd/system/multi-user.target.wants"
+    (wants / "sshd.service").symlink_to("/usr/lib/systemd/system/sshd.service")
+    # with the simulated salt-call (until issue 17) comes its minion, enabled as Salt's
+    # packages enable it; the sandbox's hooks keep its state
+    (wants / "salt-minion.service").symlink_to("/usr/lib/systemd/system/salt-minion.service")
     for rel in HIDDEN:
         if os.geteuid() == 0 and Path("/", rel).exists():  # an overlay whiteout (char 0:0)
             os.mknod(fresh / rel, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
