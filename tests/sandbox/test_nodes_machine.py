@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -176,3 +180,25 @@ runcmd:
     async with await rig.connect(script) as conn:
         assert (await conn.run("sudo cat /root/s")).stdout == "from-script\n"
     assert "running 'modules:final'" in rig.manager.console(script.id)  # cloud-init's console
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("bwrap"),
+                    reason="needs root to become nobody, setpriv and bubblewrap")
+def test_an_unprivileged_user_gets_a_node_too() -> None:
+    """As `nobody`: bwrap's user namespace, the node's disk bound (no overlay there)."""
+    base = Path(tempfile.mkdtemp(prefix="workbench-nobody-"))  # pytest's tmp is root's only
+    try:
+        os.chown(base, 65534, 65534)
+        script = Path(__file__).with_name("nobody_node.py")
+        done = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+             str(script), str(base)], capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["uid"] == 65534 and out["check"] is None
+    assert out["hostname"] == "nobody-node\n" and out["pid1"] == "python3\n"
+    assert out["write"] == "x\n" and out["systemctl"] == "active\n"
+    assert out["after_reboot"] == "x\n"  # /etc kept, /tmp fresh
+    assert out["left"] == [] and out["disk_probe"] == "x\n"

@@ -127,8 +127,11 @@ def _copy_etc(dest: Path) -> None:
         except OSError:  # unreadable as an unprivileged user (shadow, ...): not in the image
             pass
 
-    shutil.copytree("/etc", dest, symlinks=True, ignore=ignore, copy_function=copy,
-                    ignore_dangling_symlinks=True, dirs_exist_ok=True)
+    try:
+        shutil.copytree("/etc", dest, symlinks=True, ignore=ignore, copy_function=copy,
+                        ignore_dangling_symlinks=True, dirs_exist_ok=True)
+    except shutil.Error:  # unreadable directories (as an unprivileged user) stay out
+        pass
     for name, field in (("passwd", 2), ("group", 2)):
         path = dest / name
         if path.exists():
