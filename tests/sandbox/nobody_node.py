@@ -64,6 +64,7 @@ async def main(base: Path) -> dict:
     out["pid1"] = await run(m, "cat /proc/1/comm")
     out["write"] = await run(m, "echo x > /etc/probe && cat /etc/probe; echo t > /tmp/t")
     out["systemctl"] = await run(m, "systemctl is-active sshd")
+    out["sudo"] = await run(m, "sudo -n id -u")
     out["pids"] = len(m.pids())
     await m.poweroff()
     m = await boot()

@@ -199,6 +199,6 @@ def test_an_unprivileged_user_gets_a_node_too() -> None:
     out = json.loads(done.stdout)
     assert out["uid"] == 65534 and out["check"] is None
     assert out["hostname"] == "nobody-node\n" and out["pid1"] == "python3\n"
-    assert out["write"] == "x\n" and out["systemctl"] == "active\n"
+    assert out["write"] == "x\n" and out["systemctl"] == "active\n" and out["sudo"] == "0\n"
     assert out["after_reboot"] == "x\n"  # /etc kept, /tmp fresh
     assert out["left"] == [] and out["disk_probe"] == "x\n"

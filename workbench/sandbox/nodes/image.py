@@ -70,6 +70,23 @@ if [ -n "$PS1" ]; then
   unset _sign
 fi
 """
+#: /usr/bin/sudo where only one uid is mapped (unprivileged): sessions already are the node's
+#: root there, and the real sudo refuses sudoers owned by an unmapped uid
+SUDO_SHIM = """\
+#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n|-E|-H|-S|-k|-i|--preserve-env|--non-interactive) shift ;;
+    -u|-g) shift; shift ;;
+    -u*|-g*|--preserve-env=*|--user=*) shift ;;
+    --) shift; break ;;
+    -*) echo "sudo: unknown option -- ${1#-}" >&2; exit 1 ;;
+    *) break ;;
+  esac
+done
+[ $# -gt 0 ] || { echo "usage: sudo [-nEH] [-u user] command" >&2; exit 1; }
+exec "$@"
+"""
 SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt")
 SYSTEM_UID_MAX = 999
 #: the workstation's Debian package tools, hidden: the image is Fedora-like (dnf), and apt-get
@@ -165,6 +182,7 @@ def build(image: Path, *, python: str = PYTHON) -> Path:
     lib.mkdir(parents=True, exist_ok=True)
     for source in NODEBIN.glob("*.py"):
         shutil.copyfile(source, lib / source.name)
+    _write(lib / "sudo", SUDO_SHIM, 0o755)
     for rel, module in COMMANDS.items():
         _write(fresh / rel, f"#!{python} -I\nimport sys\nsys.path.insert(0, '/{LIB}')\n"
                f"from {module} import main\nsys.exit(main(sys.argv[1:]))\n", 0o755)

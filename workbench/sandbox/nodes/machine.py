@@ -51,6 +51,8 @@ def _check(root: bool) -> str | None:
     if not images.python_ok():
         return f"sandbox nodes need {images.PYTHON} (Debian/Fedora package python3)"
     if root:
+        if not Path("/usr/bin/sudo").exists():
+            return "sandbox nodes need sudo for their image (apt-get install sudo)"
         if not shutil.which("unshare"):
             return "sandbox nodes need util-linux's unshare (package util-linux)"
         try:
@@ -142,6 +144,8 @@ class Layout:
             if not rel.startswith("usr/local/") and not Path(target).exists():
                 target = f"/usr/local/bin/{Path(rel).name}"
             argv += ["--ro-bind", str(self.image / rel), target]
+        sudo = "/usr/bin/sudo" if Path("/usr/bin/sudo").exists() else "/usr/local/bin/sudo"
+        argv += ["--ro-bind", str(lib / "sudo"), sudo]  # one uid mapped: already root
         for rel in images.HIDDEN:
             if Path("/", rel).exists():
                 argv += ["--ro-bind", "/dev/null", f"/{rel}"]
