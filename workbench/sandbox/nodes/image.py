@@ -10,6 +10,7 @@ the simulated salt-call (until issue 17). Real Salt is the venv the install step
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -139,16 +140,12 @@ def _copy_etc(dest: Path) -> None:
         return [n for n in names if any((rel + n).startswith(s) or (rel + n + "/") == s for s in SKIP_ETC)]
 
     def copy(src: str, dst: str) -> None:
-        try:
+        with contextlib.suppress(OSError):  # unreadable unprivileged (shadow, ...): left out
             shutil.copy2(src, dst)
-        except OSError:  # unreadable as an unprivileged user (shadow, ...): not in the image
-            pass
 
-    try:
+    with contextlib.suppress(shutil.Error):  # unreadable directories (unprivileged) stay out
         shutil.copytree("/etc", dest, symlinks=True, ignore=ignore, copy_function=copy,
                         ignore_dangling_symlinks=True, dirs_exist_ok=True)
-    except shutil.Error:  # unreadable directories (as an unprivileged user) stay out
-        pass
     for name, field in (("passwd", 2), ("group", 2)):
         path = dest / name
         if path.exists():

@@ -84,6 +84,7 @@ class NodeManager:
         self._tokens_path = self.root / "clusters.json"
         self._tokens: dict[str, str] = self._load_tokens()
         self._faults_written: dict[str, list[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # facts
     def _load_tokens(self) -> dict[str, str]:
@@ -182,7 +183,9 @@ class NodeManager:
         node.send({"op": "sim", "data": {"faults": names}})
         if before is not None and "token-regen" in names and "token-regen" not in before \
                 and node.role == "master":
-            asyncio.ensure_future(self.regen_token(node))
+            task = asyncio.ensure_future(self.regen_token(node))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def regen_token(self, node: Node) -> None:
         token = new_token()

@@ -9,6 +9,7 @@ which parses the YAML). What it prints goes to the console, as cloud-init's outp
 from __future__ import annotations
 
 import base64
+import contextlib
 import gzip
 import os
 import subprocess
@@ -24,10 +25,8 @@ def _append(path: str, line: str) -> None:
 
 
 def _chown(path: str, uid: int, gid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):  # one mapped uid (unprivileged): all stays root's
         os.chown(path, uid, gid)
-    except OSError:  # one mapped uid (unprivileged): everything stays the node's root
-        pass
 
 
 def hostname(name: str) -> None:

@@ -7,6 +7,7 @@ Formats follow systemd 252 (Debian 12's), what Salt's systemd module parses:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 
@@ -54,7 +55,7 @@ def _status(sup: Supervisor, st: State, lines: int) -> Answer:
     enabled = sup.enabled(st.name)
     path = st.file.path if st.file else f"/usr/lib/systemd/system/{st.name}"
     dot = "\u25cf" if st.active in ("active", "failed") else "\u25cb"
-    state = {"active": f"active ({st.sub})", "failed": "failed (Result: {})".format(st.result),
+    state = {"active": f"active ({st.sub})", "failed": f"failed (Result: {st.result})",
              "activating": f"activating ({st.sub})"}.get(st.active, "inactive (dead)")
     out = [f"{dot} {st.name} - {st.description}",
            f"     Loaded: loaded ({path}; {enabled}; preset: disabled)"]
@@ -84,10 +85,8 @@ def _journal_tail(name: str, lines: int) -> list[str]:
 def _list_unit_files(sup: Supervisor) -> Answer:
     names: set[str] = set()
     for folder in unitfiles.UNIT_DIRS:
-        try:
+        with contextlib.suppress(OSError):
             names |= {n for n in os.listdir(folder) if n.endswith((".service", ".target", ".timer"))}
-        except OSError:
-            pass
     rows = [f"{n} {sup.enabled(n) or 'static'} disabled" for n in sorted(names)]
     return "\n".join(rows) + ("\n" if rows else ""), "", 0
 

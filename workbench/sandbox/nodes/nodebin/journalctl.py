@@ -33,7 +33,7 @@ def since_epoch(text: str) -> float:
     if text == "now":
         return now
     if text in ("today", "yesterday"):
-        day = time.mktime(time.localtime(now)[:3] + (0, 0, 0, 0, 0, -1))
+        day = time.mktime((*time.localtime(now)[:3], 0, 0, 0, 0, 0, -1))
         return day - (86400 if text == "yesterday" else 0)
     if text.startswith("@"):
         return float(text[1:])
@@ -43,7 +43,7 @@ def since_epoch(text: str) -> float:
     for fmt in ("%H:%M:%S", "%H:%M"):
         with contextlib.suppress(ValueError):
             t = time.strptime(text, fmt)
-            return time.mktime(time.localtime(now)[:3] + (t.tm_hour, t.tm_min, t.tm_sec, 0, 0, -1))
+            return time.mktime((*time.localtime(now)[:3], t.tm_hour, t.tm_min, t.tm_sec, 0, 0, -1))
     raise ValueError(text)
 
 
@@ -93,16 +93,16 @@ def _read(units: list[str], since: float) -> list[tuple[float, str]]:
         names = []
     out: list[tuple[float, str]] = []
     for unit in names:
-        with contextlib.suppress(OSError):
-            with open(os.path.join(JOURNAL_DIR, f"{unit}.log"), encoding="utf-8", errors="replace") as handle:
-                for line in handle.read().splitlines():
-                    stamp, _, text = line.partition(" ")
-                    try:
-                        when = float(stamp)
-                    except ValueError:
-                        when, text = 0.0, line
-                    if when >= since:
-                        out.append((when, text))
+        with contextlib.suppress(OSError), open(os.path.join(JOURNAL_DIR, f"{unit}.log"),
+                                                encoding="utf-8", errors="replace") as handle:
+            for line in handle.read().splitlines():
+                stamp, _, text = line.partition(" ")
+                try:
+                    when = float(stamp)
+                except ValueError:
+                    when, text = 0.0, line
+                if when >= since:
+                    out.append((when, text))
     out.sort(key=lambda entry: entry[0])
     return out
 

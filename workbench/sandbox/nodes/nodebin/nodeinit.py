@@ -12,7 +12,6 @@ exits and the kernel ends every process in the namespace.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import fcntl
 import itertools

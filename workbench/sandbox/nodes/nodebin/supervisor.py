@@ -16,6 +16,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import units as unitfiles
 
@@ -63,6 +64,12 @@ class Supervisor:
         self.reap = reap  # pid -> future of its wait status, set by the init's SIGCHLD handler
         self.states: dict[str, State] = {}
         self.delay: dict[str, float] = {}  # unit -> seconds its boot start waits (salt-race)
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def _keep(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     # -- unit files -----------------------------------------------------------------
     def state(self, name: str) -> State:
@@ -169,7 +176,7 @@ class Supervisor:
             return None
         self._set(st, "active", "running")
         self.log(st, f"Started {st.description}.")
-        asyncio.ensure_future(self._watch(st, proc))
+        self._keep(self._watch(st, proc))
         return None
 
     def _failed(self, st: State, result: str, why: str) -> str:
@@ -206,7 +213,7 @@ class Supervisor:
         finally:
             os.close(write)
         proc.returncode = 0  # PID 1 reaps every child itself; keep subprocess's cleanup off it
-        asyncio.ensure_future(self._pump(st, read, argv[0].rsplit("/", 1)[-1], proc.pid))
+        self._keep(self._pump(st, read, argv[0].rsplit("/", 1)[-1], proc.pid))
         return proc.pid
 
     async def _pump(self, st: State, fd: int, ident: str, pid: int) -> None:
