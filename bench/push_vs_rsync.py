@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.engine.test_push_sshd import SSHDNode, start_nodes, stop_nodes  # noqa: E402
-from workbench.engine.push import push, start_manifest  # noqa: E402
+from workbench.engine.push.runner import push, start_manifest  # noqa: E402
 from workbench.events import Bus  # noqa: E402
 from workbench.profile import (  # noqa: E402
     ClusterSection,
@@ -379,7 +379,7 @@ def measure_floor(src: Path, work: Path, n: int, nochange: float) -> float:
     them), and per node, writing every byte of each changed file into a new file (kernel
     copy: what the old-or-new guarantee costs on a filesystem without reflinks) plus, with
     verify = full, the CRC of the bytes copied from the old file."""
-    from workbench.engine.push_manifest import chunk_file
+    from workbench.engine.push.manifest import chunk_file
 
     changed = [src / "bin" / name for name in CHANGED]
     nbytes = sum(p.stat().st_size for p in changed)

@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench.engine.cloud import CloudClient, up
-from workbench.engine.salt import SaltRunner
-from workbench.engine.ssh import SSHPool
+from workbench.engine.salt.runner import SaltRunner
+from workbench.engine.ssh.pool import SSHPool
 from workbench.events import Bus
 from workbench.profile import Profile, load_profile
 from workbench.sandbox.core import Delays, SandboxThread

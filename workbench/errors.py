@@ -1,4 +1,4 @@
-"""The one exception hierarchy of workbench.
+"""The one exception hierarchy of workbench (every exception class in the tree is here).
 
     WorkbenchError                 exit 1 unless said otherwise; str() is one line for a person
     ├── UsageError                 exit 2: bad arguments on the command line
@@ -7,14 +7,30 @@
     ├── CloudError                 OpenStack said no or could not be reached
     │   ├── CloudAuthError         bad credentials
     │   ├── CloudUnreachable       endpoint down, DNS, TLS
-    │   └── CloudResourceMissing   image / flavor / keypair / network / pool not found
+    │   ├── CloudResourceMissing   image / flavor / keypair / network / pool not found
+    │   └── PreflightError         up cannot start (engine.cloud.up; carries the leaked ports)
     ├── NodeError                  a node failed; carries the node name
     │   ├── SSHConnectError        could not connect or authenticate
     │   └── HostKeyMismatch        the node's host key is not the pinned one
+    ├── KubeError                  kubectl or the API server failed (engine.kube.client)
+    ├── KnownTokensError           a known_tokens.csv that is not CSV (engine.kube.token_files)
+    ├── KubeconfigError            a kubelet kubeconfig that is not one (engine.kube.token_files)
+    ├── SaltOutputError            Salt's output with a malformed state inside (engine.salt.output)
     ├── PipelineBusy               another pipeline is running
     ├── PipelineFailed             a pipeline stopped at a stage; names the stage and nodes
-    ├── Cancelled                  the user cancelled the pipeline
+    ├── Cancelled                  exit 130: the user cancelled the pipeline
     └── BuildFailed                the build exited non-zero
+
+Outside it, by design (never reach a person as a workbench error):
+
+    ValueError
+    └── ThemeFileError             a bad theme file (tui.themes); the app lists it, loads the rest
+    Exception
+    ├── StreamError                the push agent's, on the node (engine.push.node_agent: stdlib only)
+    └── ApiError                   the sandbox's HTTP error answer (sandbox.cloud.errors)
+
+Subclasses live beside the code that raises them; ``tests/test_errors_tree.py`` checks
+that every exception class under ``workbench/`` is drawn here.
 """
 
 from __future__ import annotations

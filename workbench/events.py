@@ -18,8 +18,9 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
+from workbench.models import Alert, ClusterInfo, Instance
 from workbench.redact import redact, redact_many
 
 Stream = Literal["stdout", "stderr", "info"]
@@ -99,17 +100,17 @@ class BuildProgress(Event):
 
 @dataclass(frozen=True, slots=True)
 class InstancesChanged(Event):
-    instances: tuple[Any, ...]  # tuple[engine.cloud.Instance, ...]
+    instances: tuple[Instance, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class AlertsChanged(Event):
-    alerts: tuple[Any, ...]  # tuple[engine.doctor.Alert, ...]
+    alerts: tuple[Alert, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class ClusterInfoChanged(Event):
-    info: Any  # engine.kube.ClusterInfo
+    info: ClusterInfo
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,10 +84,10 @@ class PushSection:
     extra: tuple[str, ...] = ()  # more paths under KUBE_ROOT to push
     relay: bool = True
     fsync: bool = False  # fsync each file before its rename (durable on power loss; rsync doesn't)
-    # "full": CRC-32 of every byte a node writes + sha256 of the bytes that travelled; "delta": the latter (engine/push.py)
+    # "full": CRC-32 of every byte a node writes + sha256 of the bytes that travelled; "delta": the latter (docs/push.md)
     verify: str = "full"
     # swap files in with renameat2(RENAME_EXCHANGE) instead of renaming over them: spares ext4
-    # a forced writeback mid-push where the temp file could not be preallocated (engine/push.py)
+    # a forced writeback mid-push where the temp file could not be preallocated (docs/push.md)
     swap: bool = False
 
 

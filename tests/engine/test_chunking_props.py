@@ -14,14 +14,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.engine.push_manifest import (
+from workbench.engine.push.manifest import (
     AVG_CHUNK,
     ChunkCache,
     Source,
     build_manifest,
     chunk_table,
 )
-from workbench.engine.push_session import launch_local
+from workbench.engine.push.session import launch_local
 
 Edit = tuple[str, float, int, int]  # (kind, where 0..1, length, seed)
 

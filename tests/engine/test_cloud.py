@@ -174,3 +174,22 @@ async def test_rerun_after_a_crash_reuses_the_pending_port_and_refuses_a_foreign
     assert (await down(client, state, bus)).servers == ()  # never deletes the namesake
     assert conn.compute.get_server(stranger.id).name == profile.minion_name(0)
     conn.compute.delete_server(stranger.id)
+
+
+async def test_rerun_after_a_kill_between_port_create_and_its_record_reuses_the_port(make_sandbox) -> None:
+    """The kill window test_crash found: Neutron made the port, the run died before the
+    pending record; the intent written before the create lets the rerun adopt it."""
+    from workbench.engine.cloud import members
+
+    box = make_sandbox(minions=0)
+    profile, state, bus, client = _setup(box, minions=0)
+    resolved = await client.resolve()
+    members.set_intent(state, profile.master_name, profile.cluster.master_ip)
+    port = await client.create_port(profile.master_name, resolved.network_id, profile.cluster.master_ip)
+    assert members.pending_ports(state) == set()
+    result = await up(client, state, bus)
+    assert result.ok, result.failed
+    master = next(i for i in result.instances if i.role == "master")
+    assert (await client.ports(ours=True, device_id=master.id))[0].id == port.id
+    assert members.port_intents(state) == {}
+    await down(client, state, bus)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.errors import NodeError, PipelineFailed
 from workbench.events import Bus, PipelineFinished
 from workbench.profile import load_profile

@@ -6,14 +6,15 @@ import uuid
 from pathlib import Path
 
 from workbench.engine.cloud import down, up
-from workbench.engine.doctor import DoctorContext, apply_fix, diagnose
+from workbench.engine.doctor.core import apply_fix, diagnose
+from workbench.engine.parts import Parts
 
 from .test_cloud_helpers import TAG, ours, sdk, setup
 
 
 def _ctx(box, minions: int = 1):  # type: ignore[no-untyped-def]
     profile, state, bus, client = setup(box, minions=minions)
-    return DoctorContext(profile=profile, state=state, cloud=client, bus=bus)
+    return Parts(profile, state=state, bus=bus, cloud=client)
 
 
 async def test_nothing_wrong_on_a_healthy_cluster_and_nothing_without_one(make_sandbox) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from workbench.engine.doctor import known_kinds
+from workbench.engine.doctor.core import known_kinds
 
 ENGINE = Path(__file__).resolve().parents[2] / "workbench" / "engine"
 

@@ -1,13 +1,14 @@
 """The recreate fix says what it does and what follows, is destructive only when it deletes,
-and provisions the new node itself when the doctor has an SSH pool and a build to push
-(else the node-unprovisioned alert, whose fix does it, follows, and the alert says so)."""
+and provisions the new node itself when there is a build to push (else the
+node-unprovisioned alert, whose fix does it, follows, and the alert says so)."""
 
 from __future__ import annotations
 
 from workbench.engine.cloud import down, up
-from workbench.engine.doctor import DoctorContext, diagnose
-from workbench.engine.node_doctor import node_checks
-from workbench.engine.salt import SaltRunner
+from workbench.engine.doctor.core import diagnose
+from workbench.engine.doctor.nodes import node_checks
+from workbench.engine.parts import Parts
+from workbench.engine.salt.runner import SaltRunner
 
 from .test_cloud_helpers import setup
 from .test_node_doctor import all_ready, ctx_of
@@ -24,13 +25,6 @@ async def test_recreate_of_a_missing_minion_pushes_and_runs_salt(make_sandbox) -
         gone = c.minions[0]
         c.box.set_fault("out-of-band-delete", True, gone.name)
 
-        # without an SSH pool the doctor cannot provision: it says what follows instead
-        bare = DoctorContext(c.profile, c.state, c.client, c.bus)
-        [alone] = [a for a in await diagnose(bare, scope="cloud") if a.kind == "instance-missing"]
-        [fix] = alone.fixes
-        assert fix.name == "recreate" and not fix.destructive  # it only creates
-        assert "unprovisioned" in fix.description and "node-unprovisioned alert follows" in fix.description
-        assert "node-unprovisioned alert follows" in alone.details
 
         ctx = ctx_of(c)
         [missing] = [a for a in await diagnose(ctx, scope="cloud") if a.kind == "instance-missing"]
@@ -71,7 +65,7 @@ async def test_recreate_without_a_build_leaves_it_to_node_unprovisioned(make_san
 async def test_only_fixes_that_delete_are_destructive(make_sandbox) -> None:
     box = make_sandbox(minions=1)
     profile, state, bus, client = setup(box, minions=1)
-    ctx = DoctorContext(profile, state, client, bus)
+    ctx = Parts(profile, state=state, bus=bus, cloud=client)
     box.set_fault("boot-error", True, "kubernetes-minion-1")
     assert not (await up(client, state, bus)).ok  # the minion ends in ERROR
     [error] = [a for a in await diagnose(ctx, scope="cloud") if a.kind == "instance-error"]
@@ -81,5 +75,5 @@ async def test_only_fixes_that_delete_are_destructive(make_sandbox) -> None:
     assert flags.get("rebuild", True) is True  # wipes the disk
     recreate = next(f for f in error.fixes if f.name == "recreate")
     assert recreate.description.startswith("delete kubernetes-minion-1 and create it again on ")
-    assert "node-unprovisioned alert follows" in recreate.description  # no SSH pool here
+    assert "node-unprovisioned alert follows" in recreate.description  # nothing built to push
     await down(client, state, bus)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from workbench.engine.hostkeys import (
+from workbench.engine.ssh.hostkeys import (
     ConsoleHostKeys,
     HostKeyTrust,
     fingerprints_of,

@@ -1,4 +1,4 @@
-"""engine/kube.py against the sandbox's Kubernetes (KubeSim) over TLS, with and without kubectl."""
+"""engine/kube/client.py against the sandbox's Kubernetes (KubeSim) over TLS, with and without kubectl."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from workbench.engine.kube import (
+from workbench.engine.kube.client import (
     MASTER,
     ClusterInfo,
     KubeClient,

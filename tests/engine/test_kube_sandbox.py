@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from workbench.engine.kube import KubeClient, KubeError, fetch_ca, server_url
-from workbench.engine.salt import SaltRunner
+from workbench.engine.kube.client import KubeClient, KubeError, fetch_ca, server_url
+from workbench.engine.salt.runner import SaltRunner
 
 from .test_salt_helpers import start_cluster
 

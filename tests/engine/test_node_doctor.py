@@ -9,10 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench.engine.doctor import DoctorContext
-from workbench.engine.node_doctor import SLOW_SSH_S, node_checks
-from workbench.engine.salt import SaltRunner
-from workbench.engine.tokens import api_get, read_master_token, ready_nodes, wait_ready
+from workbench.engine.doctor.nodes import SLOW_SSH_S, node_checks
+from workbench.engine.kube.tokens import api_get, read_master_token, ready_nodes, wait_ready
+from workbench.engine.parts import Parts
+from workbench.engine.salt.runner import SaltRunner
 from workbench.sandbox.core import Delays
 
 from .test_salt_helpers import Cluster, start_cluster
@@ -28,8 +28,8 @@ def wb(profile: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def ctx_of(c: Cluster) -> DoctorContext:
-    return DoctorContext(c.profile, c.state, c.client, c.bus, c.pool)
+def ctx_of(c: Cluster) -> Parts:
+    return Parts(c.profile, state=c.state, bus=c.bus, cloud=c.client, ssh=c.pool)
 
 
 async def all_ready(c: Cluster) -> None:

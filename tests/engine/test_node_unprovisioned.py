@@ -8,8 +8,8 @@ and its fix pushes the build to that node and runs Salt there.
 
 from __future__ import annotations
 
-from workbench.engine.node_doctor import node_checks
-from workbench.engine.salt import SaltRunner
+from workbench.engine.doctor.nodes import node_checks
+from workbench.engine.salt.runner import SaltRunner
 
 from .test_node_doctor import all_ready, ctx_of
 from .test_push_sandbox import build

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from workbench.engine.ssh import SSHPool
+from workbench.engine.ssh.pool import SSHPool
 from workbench.errors import HostKeyMismatch
 from workbench.profile import Profile, SSHSection
 from workbench.state import StateDir

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.errors import Cancelled, PipelineBusy, PipelineFailed
 from workbench.events import (
     Bus,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.events import Bus
 from workbench.profile import load_profile
 

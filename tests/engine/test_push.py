@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from workbench.engine.push import push
+from workbench.engine.push.runner import push
 from workbench.events import Bus, Event, StageFinished, StageProgress
 from workbench.profile import ClusterSection, KubeSection, PathsSection, Profile, SSHSection
 from workbench.state import StateDir

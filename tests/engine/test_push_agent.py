@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from workbench.engine.push_manifest import ChunkCache, Source, build_manifest
-from workbench.engine.push_session import launch_local
+from workbench.engine.push.manifest import ChunkCache, Source, build_manifest
+from workbench.engine.push.session import launch_local
 from workbench.errors import WorkbenchError
 
 MB = 1 << 20
@@ -261,7 +261,7 @@ async def test_a_node_out_of_space_fails_that_file_alone_and_the_rest_lands(
 async def test_the_pages_of_a_replaced_file_go_back_as_it_is_copied_only_when_clean(tmp_path: Path, verify: str) -> None:
     """The old version of a file is garbage once copied: its page cache is given back during
     the copy (the new file reuses it), unless dirty, which would first force a writeback."""
-    from workbench.engine.agent import dirty_pages
+    from workbench.engine.push.node_agent import dirty_pages
 
     work, node = dirs(tmp_path)
     old = binary(12, 8 * MB)
@@ -294,7 +294,7 @@ async def test_the_pages_of_a_replaced_file_go_back_as_it_is_copied_only_when_cl
 def test_release_limits_keep_what_a_later_op_reads() -> None:
     """A chunk repeated in a file is copied from its first place each time: nothing below a
     place some later op still reads is given back; files this push doesn't replace never."""
-    from workbench.engine.agent import release_limits
+    from workbench.engine.push.node_agent import release_limits
 
     inf = float("inf")
     a_ops = [["old", "/a", 0, 100], ["recv", 10, []], ["old", "/a", 500, 100], ["old", "/a", 0, 50]]

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.doctor import DoctorContext
-from workbench.engine.node_doctor import node_checks
+from workbench.engine.doctor.nodes import node_checks
+from workbench.engine.parts import Parts
 
 from .test_push_sandbox import build_and_push
 from .test_salt_helpers import start_cluster
@@ -36,7 +36,7 @@ async def test_files_a_reboot_may_have_lost_are_found_checked_and_sent_again(mak
     cluster = await start_cluster(make_sandbox, minions=1, seed=False)
     try:
         root, _, _ = await build_and_push(cluster)
-        ctx = DoctorContext(cluster.profile, cluster.state, cluster.client, cluster.bus, cluster.pool)
+        ctx = Parts(cluster.profile, state=cluster.state, bus=cluster.bus, cloud=cluster.client, ssh=cluster.pool)
         assert [a for a in await node_checks(ctx) if a.kind == "push-unconfirmed"] == []
 
         minion = cluster.minions[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.test_push_agent import MB, binary, edit, push_files
-from workbench.engine import agent
+from workbench.engine.push import node_agent as agent
 
 needs_exchange = pytest.mark.skipif(agent.libc_renameat2() is None, reason="no renameat2 here")
 

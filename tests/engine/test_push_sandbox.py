@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.push import PushReport, push
+from workbench.engine.push.runner import PushReport, push
 from workbench.events import Bus
 from workbench.sandbox.kuberoot import write_kube_root
 

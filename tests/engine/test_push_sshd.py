@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from workbench.engine.push_session import launch
+from workbench.engine.push.session import launch
 
 SSHD = "/usr/sbin/sshd"
 needs_sshd = pytest.mark.skipif(not Path(SSHD).exists(), reason="openssh-server is not installed")

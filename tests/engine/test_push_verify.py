@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.engine.test_push_agent import MB, binary, edit, push_files
-from workbench.engine import agent
-from workbench.engine.push_manifest import ChunkCache, LocalFile, Source, build_manifest
-from workbench.engine.push_session import launch_local, run_digests
+from workbench.engine.push import node_agent as agent
+from workbench.engine.push.manifest import ChunkCache, LocalFile, Source, build_manifest
+from workbench.engine.push.session import launch_local, run_digests
 
 
 def _scramble_index_table(index: Path, target: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from workbench.engine.salt import SaltRunner
+from workbench.engine.salt.runner import SaltRunner
 from workbench.events import LogLine, StageFinished, StageStarted
 
 from .test_salt_helpers import SEED_COMMAND, seed_tar, start_cluster

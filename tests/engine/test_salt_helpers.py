@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workbench.engine.cloud import CloudClient, Instance, up
-from workbench.engine.ssh import SSHPool
+from workbench.engine.ssh.pool import SSHPool
 from workbench.events import Bus, Event
 from workbench.profile import Profile, load_profile
 from workbench.state import StateDir

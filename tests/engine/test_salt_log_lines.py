@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.salt import SaltRunner, readable_lines
+from workbench.engine.salt.runner import SaltRunner, readable_lines
 from workbench.events import LogLine
 
 from .test_salt_helpers import start_cluster

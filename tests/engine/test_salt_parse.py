@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.salt import parse_highstate_text, parse_json_output, parse_output
+from workbench.engine.salt.runner import parse_highstate_text, parse_json_output, parse_output
 
 # `salt-call --local state.highstate` on a Fedora minion (Salt 2015.8), colour off.
 HIGHSTATE = """\

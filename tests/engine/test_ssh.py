@@ -11,7 +11,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from workbench.engine.ssh import SSHPool
+from workbench.engine.ssh.pool import SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError
 from workbench.events import Bus, LogLine, Notice
 

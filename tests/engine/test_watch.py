@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from workbench.engine import watch
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.events import AlertsChanged, Bus, Event, InstancesChanged
 from workbench.profile import load_profile
 

@@ -17,8 +17,11 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from workbench.engine import hostkeys, kube, salt, tokens
 from workbench.engine.build.stages import StageParser, stage_of
+from workbench.engine.kube import client as kube
+from workbench.engine.kube import tokens
+from workbench.engine.salt import runner as salt
+from workbench.engine.ssh import hostkeys
 from workbench.errors import WorkbenchError
 from workbench.profile import load_profile, profile_from_mapping
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.events import LogLine
 from workbench.profile import load_profile
 from workbench.tui.app import WorkbenchApp

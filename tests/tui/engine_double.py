@@ -2,6 +2,8 @@
 
 It has a real Bus and a real StateDir; each call is recorded and announced on the bus
 the way the engine does (PipelineStarted / PipelineFinished), so the panes see real events.
+It is an ``EngineAPI`` (mypy checks that at the bottom; ``test_engine_double.py`` compares
+its signatures with the real Engine's).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from typing import Any
 
 from workbench.errors import Cancelled, PipelineBusy
 from workbench.events import Bus, PipelineFinished, PipelineStarted
+from workbench.models import Alert
 from workbench.profile import ClusterSection, Profile
 from workbench.state import StateDir
+from workbench.tui.engine_api import EngineAPI
 
 
 class RecordingEngine:
@@ -80,12 +84,15 @@ class RecordingEngine:
         if self.hold is not None:
             self.hold.set()
 
-    async def fix(self, alert: Any, fix_name: str | None = None) -> str:
+    async def fix(self, alert: Alert, fix_name: str | None = None) -> str:
         self.calls.append(("fix", alert.kind, alert.subject, fix_name))
         return f"{self.fix_result}: {alert.subject}"
 
     async def open_shell(self, node_name: str, cols: int, rows: int) -> Any:
         raise NotImplementedError
+
+    def node_names(self) -> list[str]:
+        return [self.profile.master_name]
 
     def system_ssh_argv(self, node_name: str) -> list[str]:
         self.calls.append(("system_ssh_argv", node_name))
@@ -93,3 +100,7 @@ class RecordingEngine:
 
     async def close(self) -> None:
         self.calls.append(("close",))
+
+
+def _double_conforms(engine: RecordingEngine) -> EngineAPI:
+    return engine  # mypy: the double offers everything the TUI calls

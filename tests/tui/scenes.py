@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from workbench.engine.alerts import Alert, Fix
 from workbench.engine.cloud.models import Instance
-from workbench.engine.kube import ClusterInfo, NodeInfo, PodInfo, Service
+from workbench.engine.kube.client import ClusterInfo, NodeInfo, PodInfo, Service
 from workbench.events import (
     AlertsChanged,
     BuildProgress,
@@ -16,6 +15,7 @@ from workbench.events import (
     StageFinished,
     StageStarted,
 )
+from workbench.models.alerts import Alert, Fix
 
 NOW = 1_750_000_000.0  # the clock the app is given in tests
 MASTER, MINION_1, MINION_2 = "kubernetes-master", "kubernetes-minion-1", "kubernetes-minion-2"

@@ -9,7 +9,7 @@ from typing import Any
 
 from textual.app import App
 
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.events import Bus
 from workbench.profile import load_profile
 from workbench.tui.screens.terminal import TerminalScreen

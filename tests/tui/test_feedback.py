@@ -14,8 +14,8 @@ from textual import events
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
-from workbench.engine.alerts import Alert, Fix
 from workbench.events import AlertsChanged, PipelineFinished
+from workbench.models.alerts import Alert, Fix
 from workbench.tui.screens.confirm import ConfirmScreen
 
 from .scenes import ALERTS, CLUSTER, INSTANCES, PORT_ALERT, TOKEN_ALERT, log_lines

@@ -22,7 +22,7 @@ def finished(seen: list[object], pipeline: str) -> list[PipelineFinished]:
 
 
 async def test_up_then_redeploy_from_the_keys(make_sandbox, tmp_path) -> None:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
     from workbench.profile import load_profile
     from workbench.state import StateDir
 

@@ -10,7 +10,7 @@ import pytest
 from textual.app import App
 
 from tests.tui.terminal_helpers import ShellApp, cluster_engine
-from workbench.engine.pipeline import Engine
+from workbench.engine.facade import Engine
 from workbench.tui.screens.terminal import TerminalScreen
 from workbench.tui.terminal import TerminalView, key_to_bytes
 

@@ -52,12 +52,7 @@ def build_parser(verb: str | None) -> argparse.ArgumentParser:
         if verb is not None and name != verb:
             sub.add_parser(name, add_help=False)
             continue
-        try:
-            module = _load(name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("workbench.cli."):
-                continue  # verb not built yet
-            raise
+        module = _load(name)
         help_text = module.HELP[name] if isinstance(module.HELP, dict) else module.HELP
         verb_parser = sub.add_parser(name, help=help_text)
         add_common_arguments(verb_parser, suppress=True)

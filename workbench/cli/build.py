@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.cli import render
 from workbench.errors import UsageError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.engine.build import BuildResult
+    from workbench.engine.parts import Parts
+    from workbench.models import Alert, ClusterInfo
+    from workbench.state import StateDir
 
 HELP = {
     "build": "run the Kubernetes build in KUBE_ROOT with progress, then check _output",
@@ -29,20 +35,18 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    profile, state = render.load(args)
-    return _build(args, profile, state) if args.verb == "build" else _info(args, profile, state)
+    parts = render.parts(args)
+    return _build(args, parts) if args.verb == "build" else _info(args, parts)
 
 
 # -- build --------------------------------------------------------------------------------
 
-def _build(args: argparse.Namespace, profile: Any, state: Any) -> int:
+def _build(args: argparse.Namespace, parts: Parts) -> int:
     from workbench.engine.build import BuildRunner, BuildSettings, output_bloat_alert
-    from workbench.events import Bus
 
-    settings = BuildSettings.from_profile(profile)
-    bus = Bus()
-    runner = BuildRunner(settings, bus, state)
-    with render.Progress(bus, logs=not args.json, quiet=args.json):
+    settings = BuildSettings.from_profile(parts.profile)
+    runner = BuildRunner(settings, parts.bus, parts.state)
+    with render.Progress(parts.bus, logs=not args.json, quiet=args.json):
         result = render.run(runner.run())
     alert = None
     if result.ok and not args.no_output_check:
@@ -56,7 +60,7 @@ def _build(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0 if result.ok else 1
 
 
-def _print_build(result: Any, alert: Any) -> None:
+def _print_build(result: BuildResult, alert: Alert | None) -> None:
     for name, seconds in result.stages:
         render.say(f"  {name:<28} {seconds:8.1f} s")
     if result.ok:
@@ -74,15 +78,15 @@ def _print_build(result: Any, alert: Any) -> None:
 
 # -- info ---------------------------------------------------------------------------------
 
-def _info(args: argparse.Namespace, profile: Any, state: Any) -> int:
-    from workbench.engine.kube import KubeClient
+def _info(args: argparse.Namespace, parts: Parts) -> int:
+    from workbench.engine.kube.client import KubeClient
 
-    token = _token(args, state)
+    token = _token(args, parts.state)
     ca_pem = _ca_file(args.ca_file) if args.ca_file else None
     server = args.server
     if server is None or (ca_pem is None and server.startswith("https://")):
-        server, ca_pem = render.run(_from_master(profile, state, server))
-    client = KubeClient(server, token, state.root, kubectl=None if args.no_kubectl else "auto", ca_pem=ca_pem)
+        server, ca_pem = render.run(_from_master(parts, server))
+    client = KubeClient(server, token, parts.state.root, kubectl=None if args.no_kubectl else "auto", ca_pem=ca_pem)
     info = render.run(client.refresh())
     if args.json:
         render.emit_json(info.to_json())
@@ -91,7 +95,7 @@ def _info(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0
 
 
-def _token(args: argparse.Namespace, state: Any) -> str | None:
+def _token(args: argparse.Namespace, state: StateDir) -> str | None:
     if args.token_file:
         try:
             token = Path(args.token_file).read_text().strip()
@@ -101,8 +105,7 @@ def _token(args: argparse.Namespace, state: Any) -> str | None:
             raise UsageError(f"--token-file {args.token_file}: the file is empty")
         return token
     if (state.root / "cluster-token").exists():
-        token: str = state.cluster_token()
-        return token
+        return state.cluster_token()
     return None
 
 
@@ -116,34 +119,28 @@ def _ca_file(path: str) -> bytes:
     return data
 
 
-async def _from_master(profile: Any, state: Any, server: str | None) -> tuple[str, bytes]:
+async def _from_master(parts: Parts, server: str | None) -> tuple[str, bytes]:
     """The API server on the master (floating IP, else fixed) and the cluster CA read over SSH."""
-    from workbench.engine.cloud import CloudClient
-    from workbench.engine.kube import fetch_ca, server_url
-    from workbench.engine.ssh import SSHPool
+    from workbench.engine.kube.client import fetch_ca, server_url
 
-    client = CloudClient(profile)
     try:
         try:
-            instances = await asyncio.wait_for(client.list_instances(), 30)
+            instances = await asyncio.wait_for(parts.cloud.list_instances(), 30)
         except (WorkbenchError, TimeoutError) as exc:
             raise WorkbenchError(f"info: cannot find the master in the cloud ({exc}); "
                                  "pass --server URL and --ca-file FILE") from None
         master = next((i for i in instances if i.role == "master" and i.status == "ACTIVE"), None)
-        if master is None or not (master.floating_ip or master.fixed_ip):
+        address = master.floating_ip or master.fixed_ip if master is not None else None
+        if master is None or not address:
             raise WorkbenchError("info: the cluster has no ACTIVE master with an address: run up first")
-        pool = SSHPool(profile, state, console=client.console_output)
-        pool.remember(instances)
-        try:
-            ca_pem = await fetch_ca(pool, master, profile.paths.kube_ca)
-        finally:
-            await pool.close()
+        parts.ssh.remember(instances)
+        ca_pem = await fetch_ca(parts.ssh, master, parts.profile.paths.kube_ca)
     finally:
-        client.close()
-    return server or server_url(master.floating_ip or master.fixed_ip, tls=True), ca_pem
+        await parts.close()
+    return server or server_url(address, tls=True), ca_pem
 
 
-def _print_info(info: Any) -> None:
+def _print_info(info: ClusterInfo) -> None:
     from rich.table import Table
 
     for service in info.services:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from workbench.cli import render
 from workbench.errors import ProfileError
+
+if TYPE_CHECKING:
+    from workbench.engine.cloud import UpResult
+    from workbench.engine.parts import Parts
+    from workbench.models import Alert, Instance
 
 HELP = {
     "up": "create or complete the cluster's instances (idempotent)",
@@ -27,39 +32,31 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    profile, state = render.load(args)
+    parts = render.parts(args)
     verb = args.verb
-    if verb == "up":
-        return _up(args, profile, state)
-    if verb == "down":
-        return _down(args, profile, state)
-    return _status(args, profile, state)
+    try:
+        if verb == "up":
+            return _up(args, parts)
+        if verb == "down":
+            return _down(args, parts)
+        return _status(args, parts)
+    finally:
+        render.run(parts.close())
 
 
-def _client(profile: Any, bus: Any) -> Any:
-    from workbench.engine.cloud import CloudClient
-
-    return CloudClient(profile, bus=bus)
-
-
-def _up(args: argparse.Namespace, profile: Any, state: Any) -> int:
+def _up(args: argparse.Namespace, parts: Parts) -> int:
     from workbench.engine.cloud import PreflightError, up
-    from workbench.events import Bus
 
     if args.minions is not None:
         if not 0 <= args.minions <= 250:
             raise ProfileError("--minions", "minions", "a number from 0 to 250")
-        profile = dataclasses.replace(
-            profile, cluster=dataclasses.replace(profile.cluster, minions=args.minions)
-        )
-    bus = Bus()
-    client = _client(profile, bus)
+        parts.with_minions(args.minions)
     fix = bool(args.fix_leaked)
 
-    async def work() -> Any:
-        return await up(client, state, bus, fix_leaked=fix, timeout=args.timeout)
+    async def work() -> UpResult:
+        return await up(parts.cloud, parts.state, parts.bus, fix_leaked=fix, timeout=args.timeout)
 
-    with render.Progress(bus):
+    with render.Progress(parts.bus):
         try:
             result = render.run(work())
         except PreflightError as exc:
@@ -89,14 +86,11 @@ def _up(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0 if result.ok else 1
 
 
-def _down(args: argparse.Namespace, profile: Any, state: Any) -> int:
+def _down(args: argparse.Namespace, parts: Parts) -> int:
     from workbench.engine.cloud import down
-    from workbench.events import Bus
 
-    bus = Bus()
-    client = _client(profile, bus)
-    with render.Progress(bus):
-        result = render.run(down(client, state, bus))
+    with render.Progress(parts.bus):
+        result = render.run(down(parts.cloud, parts.state, parts.bus))
     doc = {
         "ok": result.ok,
         "deleted": {
@@ -120,18 +114,16 @@ def _down(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0 if result.ok else 1
 
 
-def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
-    from workbench.events import Bus
+def _status(args: argparse.Namespace, parts: Parts) -> int:
+    from workbench.engine.doctor.core import diagnose
 
-    bus = Bus()
-    client = _client(profile, bus)
-
-    async def work() -> tuple[list[Any], list[Any]]:
-        instances = await client.list_instances()
-        alerts = await _cloud_alerts(profile, state, client, bus)
+    async def work() -> tuple[list[Instance], list[Alert]]:
+        instances = await parts.cloud.list_instances()
+        alerts = await diagnose(parts, scope="cloud")
         return instances, alerts
 
     instances, alerts = render.run(work())
+    profile = parts.profile
     if args.json:
         render.emit_json(
             {
@@ -149,16 +141,7 @@ def _status(args: argparse.Namespace, profile: Any, state: Any) -> int:
     return 0
 
 
-async def _cloud_alerts(profile: Any, state: Any, client: Any, bus: Any) -> list[Any]:
-    try:
-        from workbench.engine.doctor import DoctorContext, diagnose
-    except ImportError:
-        return []
-    ctx = DoctorContext(profile=profile, state=state, cloud=client, bus=bus)
-    return await diagnose(ctx, scope="cloud")
-
-
-def _print_instances(instances: Any) -> None:
+def _print_instances(instances: Iterable[Instance]) -> None:
     from rich.table import Table
 
     table = Table("name", "role", "status", "fixed ip", "floating ip", "flavor", "id")

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli import render
-from workbench.errors import UsageError, WorkbenchError
+from workbench.errors import PipelineFailed, UsageError, WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.engine.doctor.core import Scope
+    from workbench.engine.facade import Engine
+    from workbench.engine.parts import Parts
+    from workbench.models import Alert, Fix
 
 HELP = "find what is wrong with the cloud, the nodes and the build output; --fix repairs it"
 
@@ -23,18 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 def run(args: argparse.Namespace) -> int:
     kinds = list(args.fix or [])
     if kinds:
-        from workbench.engine.doctor import known_kinds
+        from workbench.engine.doctor.core import known_kinds
 
-        known = known_kinds()  # what the checks themselves registered
+        known = known_kinds()  # every kind the check modules declare
         unknown = [k for k in kinds if k not in known]
         if unknown:
             raise UsageError(f"--fix: unknown kind {', '.join(unknown)} (known: {', '.join(known)})")
-    profile, state = render.load(args)
-    from workbench.events import Bus
-
-    bus = Bus()
-    with render.Progress(bus):
-        alerts, fixed, remaining = render.run(_doctor(args, profile, state, bus, kinds))
+    parts = render.parts(args)
+    with render.Progress(parts.bus):
+        alerts, fixed, remaining = render.run(_doctor(args, parts, kinds))
     selected = [a for a in remaining if not kinds or a.kind in kinds]
     problems = [a for a in selected if a.severity != "info"]
     ok = all(f["ok"] for f in fixed) and not problems
@@ -49,43 +52,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _doctor(
-    args: argparse.Namespace, profile: Any, state: Any, bus: Any, kinds: list[str]
-) -> tuple[list[Any], list[dict[str, Any]], list[Any]]:
-    """Diagnose, fix, diagnose again: all on one event loop (SSH connections live on it)."""
-    from workbench.engine.doctor import DoctorContext, choose_fix, diagnose, fix_order
+    args: argparse.Namespace, parts: Parts, kinds: list[str]
+) -> tuple[list[Alert], list[dict[str, Any]], list[Alert]]:
+    """Diagnose, fix through the Engine (a ``fix`` pipeline each: events, history, busy
+    guard, as in the TUI), diagnose again: all on one event loop (SSH connections live on it)."""
+    from workbench.engine.doctor.core import choose_fix, diagnose, fix_order
+    from workbench.engine.facade import Engine
 
-    engine = None
+    engine = Engine(parts.profile, parts=parts)
+    scope: Scope = "cloud" if args.cloud_only else "all"
     try:
-        from workbench.engine.pipeline import Engine
-
-        engine = Engine(profile, bus=bus, state=state)
-        ctx = DoctorContext.from_engine(engine)
-    except ImportError:
-        from workbench.engine.cloud import CloudClient
-
-        ctx = DoctorContext(profile=profile, state=state, cloud=CloudClient(profile, bus=bus), bus=bus)
-    scope = "cloud" if args.cloud_only else "all"
-    try:
-        alerts = await diagnose(ctx, scope=scope)
+        alerts = await diagnose(parts, scope=scope)
         if args.fix is None:
             return alerts, [], alerts
         chosen = fix_order(a for a in alerts if not kinds or a.kind in kinds)
         plans = [(a, choose_fix(a, _named(a, args.fix_name))) for a in chosen if a.fixes]
         _confirm_all(plans, args.yes)
-        fixed = await _apply(plans)
-        remaining = await diagnose(ctx, scope=scope) if plans else alerts
+        fixed = await _apply(engine, plans)
+        remaining = await diagnose(parts, scope=scope) if plans else alerts
         return alerts, fixed, remaining
     finally:
-        if engine is not None:
-            await engine.close()
+        await engine.close()
 
 
-def _named(alert: Any, fix_name: str | None) -> str | None:
+def _named(alert: Alert, fix_name: str | None) -> str | None:
     """``--with NAME`` applies to the alerts that offer that fix; the others use their first."""
     return fix_name if fix_name in {f.name for f in alert.fixes} else None
 
 
-def _confirm_all(plans: list[tuple[Any, Any]], yes: bool) -> None:
+def _confirm_all(plans: list[tuple[Alert, Fix]], yes: bool) -> None:
     """Ask before each destructive fix; without a terminal (and no --yes), refuse them all first."""
     destructive = [(a, f) for a, f in plans if f.destructive]
     if not destructive or yes:
@@ -105,12 +100,14 @@ def _confirm_all(plans: list[tuple[Any, Any]], yes: bool) -> None:
         plans.remove(item)
 
 
-async def _apply(plans: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+async def _apply(engine: Engine, plans: list[tuple[Alert, Fix]]) -> list[dict[str, Any]]:
     out = []
     for alert, fix in plans:
         try:
-            summary = await fix.run()
+            summary = await engine.fix(alert, fix.name)
             ok = True
+        except PipelineFailed as exc:
+            summary, ok = exc.message, False  # the fix's own words, not the pipeline's
         except WorkbenchError as exc:
             summary, ok = str(exc), False
         render.say(f"{'fixed' if ok else 'FAILED'} {render.about(alert.kind, alert.subject, summary)}", "" if ok else "red")
@@ -118,7 +115,7 @@ async def _apply(plans: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _print(alerts: list[Any], fixed: list[dict[str, Any]], remaining: list[Any] | None) -> None:
+def _print(alerts: list[Alert], fixed: list[dict[str, Any]], remaining: list[Alert] | None) -> None:
     if not alerts:
         render.say("doctor: nothing wrong found")
         return

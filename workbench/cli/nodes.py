@@ -11,10 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli import render
 from workbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from workbench.engine.parts import Parts
+    from workbench.models import Instance
 
 HELP = {
     "salt": "run a Salt state (highstate by default) on every node at once, or on chosen ones",
@@ -34,13 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     command = ssh_command(args) if args.verb == "ssh" else []
-    profile, state = render.load(args)
-    from workbench.events import Bus
-
-    bus = Bus()
+    parts = render.parts(args)
     if args.verb == "salt":
-        with render.Progress(bus, quiet=args.json):
-            doc = render.run(_salt(profile, state, bus, args))
+        with render.Progress(parts.bus, quiet=args.json):
+            doc = render.run(_salt(parts, args))
         if args.json:
             render.emit_json(doc)
         else:
@@ -52,10 +53,10 @@ def run(args: argparse.Namespace) -> int:
                 render.say("salt: no node to run on (nothing failed last time)")
         return 0 if doc["ok"] else 1
     if not command:
-        argv = render.run(_ssh_argv(profile, state, bus, args.node))
+        argv = render.run(_ssh_argv(parts, args.node))
         sys.stdout.flush()
         os.execvp(argv[0], argv)
-    return int(render.run(_ssh_run(profile, state, bus, args.node, command)))
+    return render.run(_ssh_run(parts, args.node, command))
 
 
 def ssh_command(args: argparse.Namespace) -> list[str]:
@@ -82,30 +83,13 @@ def ssh_command(args: argparse.Namespace) -> list[str]:
     return []
 
 
-async def _nodes(profile: Any, bus: Any) -> tuple[Any, list[Any]]:
-    from workbench.engine.cloud import CloudClient
-
-    cloud = CloudClient(profile, bus=bus)
-    instances = [i for i in await cloud.list_instances() if i.status == "ACTIVE"]
-    return cloud, instances
-
-
-def _pool(profile: Any, state: Any, bus: Any, cloud: Any, nodes: list[Any]) -> Any:
-    from workbench.engine.ssh import SSHPool
-
-    pool = SSHPool(profile, state, console=cloud.console_output, bus=bus)
-    pool.remember(nodes)
-    return pool
-
-
-async def _salt(profile: Any, state: Any, bus: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.salt import SaltRunner
+async def _salt(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
+    from workbench.engine.salt.runner import SaltRunner
     from workbench.errors import NodeError
 
-    cloud, nodes = await _nodes(profile, bus)
-    pool = _pool(profile, state, bus, cloud, nodes)
     try:
-        runner = SaltRunner(pool, state, bus, pipeline="salt")
+        nodes = await parts.active_instances()
+        runner = SaltRunner(parts.ssh, parts.state, parts.bus, pipeline="salt")
         try:
             chosen = runner.select(nodes, args.nodes, args.failed)
         except NodeError as exc:
@@ -114,50 +98,46 @@ async def _salt(profile: Any, state: Any, bus: Any, args: argparse.Namespace) ->
         if not chosen:
             return {"nodes": [], "ok": True, "wall_s": 0.0, "alerts": []}
         report = await runner.run(chosen, state_name=args.state)
-        return report.to_json()  # type: ignore[no-any-return]
+        return report.to_json()
     finally:
-        await pool.close()
+        await parts.close()
 
 
-def _find(nodes: list[Any], name: str) -> Any:
+def _find(nodes: list[Instance], name: str) -> Instance:
     for node in nodes:
         if node.name == name:
             return node
     raise UsageError(f"ssh: no ACTIVE node named {name!r} (known: {', '.join(n.name for n in nodes) or 'none'})")
 
 
-async def _ssh_argv(profile: Any, state: Any, bus: Any, name: str) -> list[str]:
-    cloud, nodes = await _nodes(profile, bus)
-    node = _find(nodes, name)
-    pool = _pool(profile, state, bus, cloud, nodes)
+async def _ssh_argv(parts: Parts, name: str) -> list[str]:
     try:
+        node = _find(await parts.active_instances(), name)
+        pool = parts.ssh
         jump = pool.jump_host(node)
         for host in [node] if jump is None else [jump, node]:
             await pool.trust.trusted(host.id, host.name)  # learn and pin from the console
-        return pool.system_ssh_argv(node)  # type: ignore[no-any-return]
+        return pool.system_ssh_argv(node)
     finally:
-        await pool.close()
+        await parts.close()
 
 
-async def _ssh_run(profile: Any, state: Any, bus: Any, name: str, command: list[str]) -> int:
+async def _ssh_run(parts: Parts, name: str, command: list[str]) -> int:
     import shlex
 
-    from workbench.events import LogLine
+    from workbench.events import Event, LogLine
 
-    cloud, nodes = await _nodes(profile, bus)
-    node = _find(nodes, name)
-    pool = _pool(profile, state, bus, cloud, nodes)
-
-    def echo(event: Any) -> None:
+    def echo(event: Event) -> None:
         if isinstance(event, LogLine) and event.source == "ssh-cmd":
             stream = sys.stderr if event.stream == "stderr" else sys.stdout
             print(event.text, file=stream, flush=True)
 
-    remove = bus.add_listener(echo)
+    remove = parts.bus.add_listener(echo)
     try:
+        node = _find(await parts.active_instances(), name)
         text = command[0] if len(command) == 1 else shlex.join(command)
-        result = await pool.run(node, text, source="ssh-cmd")
-        return result.exit_status if result.exit_status >= 0 else 255  # type: ignore[no-any-return]
+        result = await parts.ssh.run(node, text, source="ssh-cmd")
+        return result.exit_status if result.exit_status >= 0 else 255
     finally:
         remove()
-        await pool.close()
+        await parts.close()

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench.cli import render
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    from workbench.engine.parts import Parts
 
 HELP = "push the build to every node, sending only what changed (relay through the master)"
 
@@ -26,14 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.push_manifest import select_sources
-    from workbench.events import Bus
+    from workbench.engine.push.manifest import select_sources
 
-    profile, state = render.load(args)
-    select_sources(profile)  # a missing KUBE_ROOT or build fails here, before any connection
-    bus = Bus()
-    with render.Progress(bus, quiet=args.json):
-        doc = render.run(_work(profile, state, bus, args))
+    parts = render.parts(args)
+    select_sources(parts.profile)  # a missing KUBE_ROOT or build fails here, before any connection
+    with render.Progress(parts.bus, quiet=args.json):
+        doc = render.run(_work(parts, args))
     if args.json:
         render.emit_json(doc)
     else:
@@ -46,13 +47,12 @@ def run(args: argparse.Namespace) -> int:
     return 0 if doc["nodes"] and all(n["ok"] for n in doc["nodes"]) else 1
 
 
-async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.pipeline import Engine
-    from workbench.engine.push import push, start_manifest
+async def _work(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
+    from workbench.engine.push.runner import push, start_manifest
 
-    engine = Engine(profile, bus=bus, state=state)
+    profile, state = parts.profile, parts.state
     try:
-        instances = await engine.inventory.refresh()
+        instances = await parts.inventory.refresh()
         nodes = sorted((i for i in instances if i.status == "ACTIVE" and i.role in ("master", "minion")),
                        key=lambda i: (i.role != "master", i.name))
         if args.nodes:
@@ -63,13 +63,13 @@ async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) ->
         if not nodes:
             raise WorkbenchError("no ACTIVE instances: run `workbench up` first")
         manifest = start_manifest(profile, state)  # chunking overlaps the SSH handshakes
-        conns = await engine.ssh.connect_all(nodes)
+        conns = await parts.ssh.connect_all(nodes)
         targets = {i.name: (i, conns[i.name]) for i in nodes if not isinstance(conns[i.name], Exception)}
         unreachable = [{"name": i.name, "ok": False, "files_changed": 0, "bytes_sent": 0, "seconds": 0.0,
                         "error": str(conns[i.name])} for i in nodes if i.name not in targets]
         report = None
         if targets:
-            report = await push(profile, state, targets, bus=bus, master=profile.master_name,
+            report = await push(profile, state, targets, bus=parts.bus, master=profile.master_name,
                                 direct=args.direct, dry_run=args.dry_run, manifest=manifest)
         else:
             manifest.cancel()
@@ -79,4 +79,4 @@ async def _work(profile: Any, state: Any, bus: Any, args: argparse.Namespace) ->
                 "seconds": round(report.seconds, 3) if report else 0.0,
                 "dry_run": bool(args.dry_run)}
     finally:
-        await engine.close()
+        await parts.close()

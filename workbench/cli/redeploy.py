@@ -23,12 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
     from workbench.errors import PipelineFailed
-    from workbench.events import Bus, Event, StageFinished
+    from workbench.events import Event, StageFinished
 
-    profile, state = render.load(args)
-    bus = Bus()
+    parts = render.parts(args)
+    bus = parts.bus
     stages: list[dict[str, Any]] = []
 
     def record(event: Event) -> None:
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
 
     async def work() -> None:
-        engine = Engine(profile, bus=bus, state=state)
+        engine = Engine(parts.profile, parts=parts)
         try:
             await engine.redeploy()
         finally:

@@ -2,10 +2,9 @@
 
 Usage in a verb module::
 
-    profile, state = render.load(args)
-    bus = Bus()
-    with render.Progress(bus, quiet=args.json):
-        result = render.run(work(profile, state, bus))
+    parts = render.parts(args)  # profile, state dir, bus; clients made on first use
+    with render.Progress(parts.bus, quiet=args.json):
+        result = render.run(work(parts))  # closes the parts it used when done
     render.emit_json(doc) if args.json else render.console().print(...)
 """
 
@@ -17,7 +16,7 @@ import sys
 import time
 from collections.abc import Coroutine
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from workbench.errors import WorkbenchError
 from workbench.events import (
@@ -29,6 +28,11 @@ from workbench.events import (
     StageStarted,
 )
 from workbench.redact import redact
+
+if TYPE_CHECKING:
+    from workbench.engine.parts import Parts
+    from workbench.profile import Profile
+    from workbench.state import StateDir
 
 T = TypeVar("T")
 _console: Any = None
@@ -52,13 +56,22 @@ def console() -> Any:
     return _console
 
 
-def load(args: Any) -> tuple[Any, Any]:
+def load(args: Any) -> tuple[Profile, StateDir]:
     """(Profile, StateDir) for ``--profile``; ProfileError (exit 2) on a bad profile."""
     from workbench.profile import load_profile
     from workbench.state import StateDir
 
     profile = load_profile(getattr(args, "profile", None))
     return profile, StateDir(profile.resolved_state_dir()).ensure()
+
+
+def parts(args: Any) -> Parts:
+    """The engine's ``Parts`` for ``--profile``, on a fresh bus; ProfileError (exit 2) on a bad
+    profile. Every verb works through these (and the ``Engine`` over them for pipelines)."""
+    from workbench.engine.parts import Parts
+
+    profile, state = load(args)
+    return Parts(profile, state=state)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run_app(profile: Any, *, readonly: bool, starter: SandboxStarter | None,
                    watchdog: ExitWatchdog | None = None) -> int:
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.facade import Engine
     from workbench.tui.app import WorkbenchApp
 
     engine = Engine(profile)
@@ -247,11 +247,14 @@ class FrameWatch:
         self._text: list[str] = []
         watch = self
 
-        class WatchedDriver(app.driver_class):  # type: ignore[misc, name-defined]
+        base: Any = app.driver_class
+
+        class WatchedDriver(base):  # type: ignore[misc]
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
-                if hasattr(self, "_file"):  # the writer thread's file: see TerminalOut
-                    self._file = TerminalOut(self._file)
+                file = getattr(self, "_file", None)  # the writer thread's file: see TerminalOut
+                if file is not None:
+                    self._file = TerminalOut(file)
 
             def _sigcont_application(self, *args: Any) -> None:
                 # The kernel sends SIGCONT (after SIGHUP) when the terminal hangs up;

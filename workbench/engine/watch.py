@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from workbench.engine.parts import Parts
 from workbench.errors import WorkbenchError
 from workbench.events import AlertsChanged, ClusterInfoChanged, Event, InstancesChanged
-
-if TYPE_CHECKING:
-    from workbench.engine.pipeline import Engine
+from workbench.models import Alert, ClusterInfo
 
 FAST_POLL_S = 1.0  # an instance in transition (BUILD, REBOOT, deleting, ...)
 CLUSTER_POLL_S = 5.0  # the cluster has instances: notice out-of-band changes soon
@@ -31,23 +29,28 @@ CHECKS_POLL_S = 30.0  # doctor and cluster info, besides after every change
 
 
 class Watcher:
+    """The watch loops over ``parts``; ``busy()`` is true while a pipeline runs (the checks
+    wait for it to finish)."""
+
     def __init__(
         self,
-        engine: Engine,
+        parts: Parts,
         *,
+        busy: Callable[[], bool] = lambda: False,
         slow: float = CHECKS_POLL_S,
         fast_poll: float = FAST_POLL_S,
         cluster_poll: float = CLUSTER_POLL_S,
         idle_poll: float = IDLE_POLL_S,
     ) -> None:
-        self.engine = engine
+        self.parts = parts
+        self.busy = busy
         self.slow = slow
         self.fast_poll = fast_poll
         self.cluster_poll = cluster_poll
         self.idle_poll = idle_poll
-        self.alerts: tuple[Any, ...] = ()
+        self.alerts: tuple[Alert, ...] = ()
         self.alerts_published = False  # the first doctor run publishes, even when empty
-        self.cluster_info: Any = None
+        self.cluster_info: ClusterInfo | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._last_error: dict[str, str] = {}
@@ -60,7 +63,7 @@ class Watcher:
 
     def _pace(self, has_instances: bool) -> None:
         """Set the inventory's intervals for what the cluster holds now."""
-        inventory = self.engine._inventory
+        inventory = self.parts.inventory_made
         if inventory is not None:
             inventory.fast = self.fast_poll
             inventory.slow = self.cluster_poll if has_instances else self.idle_poll
@@ -70,14 +73,14 @@ class Watcher:
 
         No timeout here: the gate's owner opens it (``cli.tui`` always does, bounded)."""
         if self._unlisten is None:
-            self._unlisten = self.engine.bus.add_listener(self._on_event)
+            self._unlisten = self.parts.bus.add_listener(self._on_event)
         self._tasks = [asyncio.create_task(self._after(gate), name="watch")]
 
     async def _after(self, gate: Awaitable[Any] | None) -> None:
         if gate is not None:
             await gate
-        inventory = self.engine.inventory
-        self._pace(bool(inventory.instances or self.engine.instances))
+        inventory = self.parts.inventory
+        self._pace(bool(inventory.instances or self.parts.instances))
         self._tasks.append(inventory.start())
         await self._loop()
 
@@ -92,11 +95,11 @@ class Watcher:
                 await asyncio.wait_for(self._wake.wait(), self.slow)
 
     async def refresh_all(self) -> None:
-        await self._guard("inventory", self.engine.inventory.refresh())
+        await self._guard("inventory", self.parts.inventory.refresh())
         await self.refresh_checks()
 
     async def refresh_checks(self) -> None:
-        if self.engine.running is not None:
+        if self.busy():
             return  # a pipeline is changing things; look again when it has finished
         await self._guard("doctor", self._alerts())
         await self._guard("cluster", self._cluster_info())
@@ -109,36 +112,33 @@ class Watcher:
             text = str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
             if self._last_error.get(what) != text:
                 self._last_error[what] = text
-                self.engine.bus.notice(f"{what}: {text}", "warning")
+                self.parts.bus.notice(f"{what}: {text}", "warning")
 
     async def _alerts(self) -> None:
-        doctor = _optional("workbench.engine.doctor")
-        if doctor is None:
-            return
-        alerts = tuple(await doctor.diagnose(doctor.DoctorContext.from_engine(self.engine)))
+        from workbench.engine.doctor.core import diagnose
+
+        alerts = tuple(await diagnose(self.parts))
         if alerts != self.alerts or not self.alerts_published:
             self.alerts = alerts
             self.alerts_published = True
-            self.engine.bus.publish(AlertsChanged(alerts))
+            self.parts.bus.publish(AlertsChanged(alerts))
 
     async def _cluster_info(self) -> None:
-        if not any(i.role == "master" and i.status == "ACTIVE" for i in self.engine.instances):
+        master = next((i for i in self.parts.instances if i.role == "master" and i.status == "ACTIVE"), None)
+        if master is None:
             return
-        kube = _optional("workbench.engine.kube")
-        if kube is None:
-            return
-        from workbench.engine.pipeline_stages import kube_client
+        from workbench.engine.kube.client import KubeError
+        from workbench.engine.stages import kube_client
 
-        master = next(i for i in self.engine.instances if i.role == "master" and i.status == "ACTIVE")
         try:
-            info = await kube_client(self.engine, master).refresh()
-        except kube.KubeError:
+            info = await kube_client(self.parts, "verify", master).refresh()
+        except KubeError:
             if self.cluster_info is None:
                 return  # not provisioned yet: nothing to say
             raise
         if info != self.cluster_info:
             self.cluster_info = info
-            self.engine.bus.publish(ClusterInfoChanged(info))
+            self.parts.bus.publish(ClusterInfoChanged(info))
 
     async def stop(self) -> None:
         if self._unlisten is not None:
@@ -151,12 +151,3 @@ class Watcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-
-def _optional(name: str) -> Any:
-    """The engine module ``name``, or None while it is not part of this build."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name == name:
-            return None
-        raise

@@ -231,18 +231,11 @@ class Sandbox:
         raise AssertionError("unreachable: port 0 always binds")
 
     def _plug_nodes(self) -> tuple[Any, NodeHooks]:
-        """The node manager and Kubernetes simulator, when those modules exist yet."""
-        kube: Any = None
-        try:
-            from workbench.sandbox.kube import KubeSim
-        except ImportError:
-            pass
-        else:
-            kube = KubeSim(delays=self.delays)
-        try:
-            from workbench.sandbox.nodes import NodeManager
-        except ImportError:
-            return kube, NullNodes()
+        """The node manager and the Kubernetes simulator its kubelets talk to."""
+        from workbench.sandbox.kube import KubeSim
+        from workbench.sandbox.nodes import NodeManager
+
+        kube = KubeSim(delays=self.delays)
         nodes = NodeManager(self.state_dir / "nodes", faults=self.faults, delays=self.delays,
                             ssh_port=clientfiles.SSH_PORT, services=kube)
         return kube, nodes
@@ -250,15 +243,12 @@ class Sandbox:
     def _write_client_files(self, store: Store) -> None:
         clientfiles.write_clouds_yaml(self.clouds_path, store, f"{self.api_url}/v3")
         if not self.kube_root.exists():
+            from workbench.sandbox.kuberoot import write_kube_root
+
             try:
-                from workbench.sandbox.kuberoot import write_kube_root
-            except ImportError:
-                self.kube_root.mkdir(parents=True, exist_ok=True)
-            else:
-                try:
-                    write_kube_root(self.kube_root)
-                except Exception:
-                    log.exception("writing the fake KUBE_ROOT at %s failed", self.kube_root)
+                write_kube_root(self.kube_root)
+            except Exception:
+                log.exception("writing the fake KUBE_ROOT at %s failed", self.kube_root)
         clientfiles.write_profile(
             self.profile_path, store, clouds_yaml=self.clouds_path,
             private_key=self.private_key_path, minions=self.minions, kube_root=self.kube_root,

@@ -1,6 +1,6 @@
 """The workbench app: themes, keymap, and the one worker that pumps engine events.
 
-The engine is reached only through its facade (``workbench.engine.pipeline.Engine``);
+The engine is reached only through its facade (``EngineAPI``: the ``Engine`` or a double);
 nothing here imports openstack before the first frame.
 """
 
@@ -29,7 +29,7 @@ from workbench.tui.screens.main import MainScreen
 from workbench.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
 
 if TYPE_CHECKING:
-    from workbench.engine.pipeline import Engine
+    from workbench.tui.engine_api import EngineAPI
 
 #: How long the pump lets log lines gather before handing a batch to the logs pane.
 BATCH_SECONDS = 0.025
@@ -46,7 +46,7 @@ class WorkbenchApp(App[None]):
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineAPI,
         *,
         readonly: bool = False,
         clock: Callable[[], float] = time.time,
@@ -67,7 +67,7 @@ class WorkbenchApp(App[None]):
         themes, self.theme_errors = load_themes()
         for theme in themes:
             self.register_theme(theme)
-        wanted = getattr(getattr(engine.profile, "ui", None), "theme", DEFAULT_THEME)
+        wanted = engine.profile.ui.theme
         if self.get_theme(wanted) is None:
             self.theme_errors.append(f"profile [ui] theme: no theme named {wanted!r}")
             wanted = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else "textual-dark"
@@ -78,7 +78,7 @@ class WorkbenchApp(App[None]):
 
     @property
     def keymap(self) -> dict[str, str]:
-        return dict(getattr(self.engine.profile, "keymap", {}) or {})
+        return dict(self.engine.profile.keymap)
 
     def on_mount(self) -> None:
         known = {b.id for b in all_bindings()}
@@ -193,7 +193,7 @@ class WorkbenchApp(App[None]):
             self.push_screen(HelpScreen(self.keymap))
 
     async def action_quit(self) -> None:
-        if getattr(self.engine, "running", None):
+        if self.engine.running:
             self.engine.cancel()
         self.subscription.close()
         self.log_file.close()

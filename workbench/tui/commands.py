@@ -16,9 +16,13 @@ _SKIP = {"command_palette", "next_pane", "previous_pane"}
 class WorkbenchCommands(Provider):
     def _commands(self) -> Iterator[tuple[str, str, Callable[[], Any]]]:
         """(name, help, callback) for everything the palette offers right now."""
-        app: Any = self.app
-        main = getattr(app, "main_screen", None)
-        keymap = getattr(app, "keymap", {})
+        from workbench.tui.app import WorkbenchApp  # imports this module: here, not at the top
+
+        app = self.app
+        if not isinstance(app, WorkbenchApp):
+            return
+        main = app.main_screen
+        keymap = app.keymap
         if main is not None:
             for binding in SCREEN_BINDINGS:
                 if binding.action not in _SKIP:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
-from workbench.events import PipelineFinished, PipelineStarted, StageStarted
+from workbench.events import Event, PipelineFinished, PipelineStarted, StageStarted
+from workbench.profile import Profile
 
 
 class WorkbenchHeader(Horizontal):
-    def __init__(self, profile: Any, *, readonly: bool) -> None:
+    def __init__(self, profile: Profile, *, readonly: bool) -> None:
         super().__init__(id="header")
         self.profile = profile
         self.readonly = readonly
@@ -20,11 +19,11 @@ class WorkbenchHeader(Horizontal):
         self.stage: str | None = None
 
     def compose(self) -> ComposeResult:
-        cloud = getattr(getattr(self.profile, "cloud", None), "name", None)
-        cluster = getattr(getattr(self.profile, "cluster", None), "name", "?")
+        cloud = self.profile.cloud.name
+        cluster = self.profile.cluster.name
         yield Label("workbench", id="header-title")
         sandbox = Label(" SANDBOX ", id="badge-sandbox", classes="badge")
-        sandbox.display = bool(getattr(self.profile, "sandbox", False))
+        sandbox.display = self.profile.sandbox
         yield sandbox
         readonly = Label(" READONLY ", id="badge-readonly", classes="badge")
         readonly.display = self.readonly
@@ -36,7 +35,7 @@ class WorkbenchHeader(Horizontal):
     def on_mount(self) -> None:
         self._render_running()
 
-    def pipeline_event(self, event: Any) -> None:
+    def pipeline_event(self, event: Event) -> None:
         if isinstance(event, PipelineStarted):
             self.running, self.stage = event.pipeline, None
         elif isinstance(event, StageStarted) and event.pipeline == self.running and event.node is None:

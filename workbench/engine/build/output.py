@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.engine.alerts import Alert, Fix
+from workbench.models.alerts import Alert, Fix
 
 DEFAULT_THRESHOLD_BYTES = 256 * 1024 * 1024
 DEFAULT_THRESHOLD_RATIO = 0.6

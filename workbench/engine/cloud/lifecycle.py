@@ -44,6 +44,7 @@ class Lifecycle:
             port = await self._port_for(name, ip, resolved.network_id)
             inst = await self.client.create_server(name, role, port.id, resolved)
             members.set_pending(self.state, port.id, False)
+            members.set_intent(self.state, name, None)
             members.remember_member(self.state, name, inst.id, role, ip)
             self.bus.log("cloud", name, f"server {inst.id} created on {ip}")
             inst = await self.wait_settled(inst)
@@ -63,6 +64,7 @@ class Lifecycle:
             if ip in port.fixed_ips and port.unattached:
                 self.bus.log("cloud", name, f"reusing our port {port.id} on {ip}")
                 return port
+        members.set_intent(self.state, name, ip)  # before: a kill right after the create
         port = await self.client.create_port(name, network_id, ip)
         members.set_pending(self.state, port.id, True)
         return port

@@ -3,7 +3,9 @@
 ``cloud-members.json``: every member ``up`` created ({name: {id, role, ip}}), so the doctor
 can tell a member deleted out of band from one never created. ``cloud-pending-ports.json``:
 ports ``up`` created whose server does not exist yet; a rerun reuses them, the doctor does
-not call them leaked.
+not call them leaked. ``cloud-port-intents.json``: {name: ip} of ports ``up`` is about to
+create, written before the create call, so a run killed between Neutron's answer and the
+pending record still leaves the rerun a way to know the port as its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from workbench.state import StateDir
 
 MEMBERS = "cloud-members.json"
 PENDING = "cloud-pending-ports.json"
+INTENTS = "cloud-port-intents.json"
 
 
 def known_members(state: StateDir) -> dict[str, dict[str, Any]]:
@@ -49,3 +52,27 @@ def set_pending(state: StateDir, port_id: str, pending: bool) -> None:
 
 def clear_pending(state: StateDir) -> None:
     state.write_json(PENDING, [])
+    state.write_json(INTENTS, {})
+
+
+def port_intents(state: StateDir) -> dict[str, str]:
+    value = state.read_json(INTENTS, {})
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def set_intent(state: StateDir, name: str, ip: str | None) -> None:
+    """Record (``ip``) or drop (None) the port ``up`` is about to create for ``name``."""
+    intents = port_intents(state)
+    if ip is None:
+        intents.pop(name, None)
+    else:
+        intents[name] = ip
+    state.write_json(INTENTS, intents)
+
+
+def is_pending(state: StateDir, port_id: str, name: str, fixed_ips: tuple[str, ...]) -> bool:
+    """A port ``up`` made (or was making) for a server that does not exist yet."""
+    if port_id in pending_ports(state):
+        return True
+    intended_ip = port_intents(state).get(name)
+    return intended_ip is not None and intended_ip in fixed_ips

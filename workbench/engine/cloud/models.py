@@ -1,16 +1,12 @@
-"""What the cloud engine knows about a cluster: its instances and the tag that marks ours."""
+"""Servers as instances: the tag that marks ours and an openstacksdk Server -> ``Instance``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Role = Literal["master", "minion", "other"]
+from workbench.models.instance import TRANSITIONAL, Instance, Role
 
-#: Statuses and task states that mean "something is changing": the inventory polls fast.
-TRANSITIONAL = frozenset(
-    {"BUILD", "REBUILD", "REBOOT", "HARD_REBOOT", "RESIZE", "MIGRATING", "DELETING", "DELETED"}
-)
+__all__ = ["TRANSITIONAL", "Instance", "Role", "cluster_tag", "instance_from_server"]
 
 CLUSTER_META = "workbench-cluster"
 ROLE_META = "workbench-role"
@@ -24,49 +20,6 @@ def cluster_tag(cluster: str) -> str:
 def has_tag(resource: Any, tag: str) -> bool:
     tags = _get(resource, "tags") or []
     return tag in tags
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One server of the cluster, as the inventory last saw it."""
-
-    id: str
-    name: str
-    role: Role
-    status: str
-    fixed_ip: str | None
-    floating_ip: str | None
-    flavor: str
-    image: str
-    created: str
-    fault: str | None
-    task_state: str | None
-    tagged: bool = True  # False: matched by name only; never deleted by the workbench
-
-    @property
-    def in_transition(self) -> bool:
-        return self.status in TRANSITIONAL or bool(self.task_state)
-
-    @property
-    def going_away(self) -> bool:
-        """Being deleted: Nova still lists it (often ACTIVE, task_state deleting), but it is gone soon."""
-        return self.task_state == "deleting" or self.status in ("DELETED", "SOFT_DELETED")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "id": self.id,
-            "role": self.role,
-            "status": self.status,
-            "fixed_ip": self.fixed_ip,
-            "floating_ip": self.floating_ip,
-            "flavor": self.flavor,
-            "image": self.image,
-            "created": self.created,
-            "fault": self.fault,
-            "task_state": self.task_state,
-            "tagged": self.tagged,
-        }
 
 
 def _get(resource: Any, key: str) -> Any:

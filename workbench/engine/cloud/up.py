@@ -92,7 +92,7 @@ async def _up(
     extra = [i for i in ours.values() if i.name not in plan_names]
 
     ports = await client.ports(network_id=resolved.network_id)
-    reusable = members.pending_ports(state) | freed_ports
+    reusable = freed_ports | {p.id for p in ports if members.is_pending(state, p.id, p.name, p.fixed_ips)}
     reusable |= {p.id for p in ports if any(p.device_id == b.id for b in broken)}
     leaked = await _check_ips(client, missing, ports, reusable, problems)
     await _check_quota(client, resolved, len(missing), problems)

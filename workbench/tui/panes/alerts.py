@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
+from workbench.models import Alert
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
@@ -23,7 +24,7 @@ def clipped(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def alert_row_key(alert: Any) -> str:
+def alert_row_key(alert: Alert) -> str:
     return f"{alert.kind}:{alert.subject}"
 
 
@@ -32,7 +33,7 @@ class AlertsPane(Vertical):
 
     def __init__(self, *, id: str | None = "alerts") -> None:
         super().__init__(id=id, classes="pane")
-        self.alerts: tuple[Any, ...] = ()
+        self.alerts: tuple[Alert, ...] = ()
         self.border_title = "Alerts"
         self._variables: Mapping[str, str] = {}
 
@@ -55,14 +56,14 @@ class AlertsPane(Vertical):
         self._variables = variables
         self._render_rows()
 
-    def show_alerts(self, alerts: tuple[Any, ...]) -> None:
+    def show_alerts(self, alerts: tuple[Alert, ...]) -> None:
         self.alerts = tuple(
             sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, 9), a.kind, a.subject))
         )
         self._render_rows()
 
     @property
-    def selected_alert(self) -> Any | None:
+    def selected_alert(self) -> Alert | None:
         table = self.table
         if not self.alerts or table.row_count == 0:
             return None

@@ -12,6 +12,7 @@ from textual.widgets import Label, ProgressBar, Sparkline, Static
 
 from workbench.events import (
     BuildProgress,
+    Event,
     PipelineFinished,
     PipelineStarted,
     StageFinished,
@@ -79,7 +80,7 @@ class BuildPane(Vertical):
         else:
             label.update("no builds yet")
 
-    def pipeline_event(self, event: Any) -> None:
+    def pipeline_event(self, event: Event) -> None:
         if isinstance(event, PipelineStarted):
             if event.pipeline in ("build", "redeploy"):
                 self.stages = {}

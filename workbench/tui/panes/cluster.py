@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label
 
+from workbench.models import ClusterInfo
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
@@ -35,7 +36,7 @@ class ClusterPane(VerticalScroll):
 
     def __init__(self, *, id: str | None = "cluster") -> None:
         super().__init__(id=id, classes="pane")
-        self.info: Any = None
+        self.info: ClusterInfo | None = None
         self.border_title = "Cluster"
         self._variables: Mapping[str, str] = {}
 
@@ -56,7 +57,7 @@ class ClusterPane(VerticalScroll):
         self._variables = variables
         self._redraw()
 
-    def show_info(self, info: Any) -> None:
+    def show_info(self, info: ClusterInfo | None) -> None:
         self.info = info
         self._redraw()
 
@@ -76,27 +77,25 @@ class ClusterPane(VerticalScroll):
         if info is None:
             self.border_subtitle = "no cluster info yet"
             return
-        for service in getattr(info, "services", ()) or ():
-            name, url = (service.name, service.url) if hasattr(service, "url") else service
-            services.add_row(_plain(name, 80), _plain(url, 200))
+        for service in info.services:
+            services.add_row(_plain(service.name, 80), _plain(service.url, 200))
         ready_nodes = 0
-        for node in getattr(info, "nodes", ()) or ():
-            ready = bool(getattr(node, "ready", False))
-            ready_nodes += ready
+        for node in info.nodes:
+            ready_nodes += node.ready
             nodes.add_row(
                 _plain(node.name, 80),
-                self._good(ready, "Ready" if ready else "NotReady"),
-                _plain(getattr(node, "version", "") or "-"),
+                self._good(node.ready, "Ready" if node.ready else "NotReady"),
+                _plain(node.version or "-"),
             )
-        pod_list = list(getattr(info, "pods", ()) or ())
-        for pod in pod_list:
-            status = safe_line(str(getattr(pod, "status", "") or "-"), 40)
+        for pod in info.pods:
+            status = safe_line(pod.status or "-", 40)
             pods.add_row(
                 _plain(pod.namespace, 64),
                 _plain(pod.name, 120),
-                _plain(getattr(pod, "ready", "") or "-"),
+                _plain(pod.ready or "-"),
                 self._good(status in ("Running", "Succeeded", "Completed"), status),
-                _plain(getattr(pod, "restarts", 0)),
+                _plain(pod.restarts),
             )
-        total_nodes = len(getattr(info, "nodes", ()) or ())
+        pod_list = info.pods
+        total_nodes = len(info.nodes)
         self.border_subtitle = f"{ready_nodes}/{total_nodes} nodes ready · {len(pod_list)} pods"

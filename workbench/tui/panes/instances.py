@@ -16,6 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from workbench.events import StageFinished, StageStarted
+from workbench.models import Instance
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
@@ -35,7 +36,7 @@ _STATUS_VARIABLE = {
 }
 
 
-def age_text(created: Any, now: float) -> str:
+def age_text(created: str | float | datetime | None, now: float) -> str:
     """``3d``, ``4h``, ``12m``, ``40s`` from an epoch float, a datetime or an ISO string."""
     if created is None or created == "":
         return "-"
@@ -61,7 +62,7 @@ class InstancesPane(Vertical):
     def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = "instances") -> None:
         super().__init__(id=id, classes="pane")
         self.clock = clock
-        self.instances: tuple[Any, ...] = ()
+        self.instances: tuple[Instance, ...] = ()
         self.node_state: dict[str, str] = {}
         self.border_title = "Instances"
         self._variables: Mapping[str, str] = {}
@@ -87,7 +88,7 @@ class InstancesPane(Vertical):
         now = self.clock()
         table = self.table
         for inst in self.instances:
-            age = age_text(getattr(inst, "created", None), now)
+            age = age_text(inst.created, now)
             if str(table.get_cell(inst.name, "age")) != age:
                 table.update_cell(inst.name, "age", Text(age))
 
@@ -103,8 +104,8 @@ class InstancesPane(Vertical):
         row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
         return row_key.value
 
-    def show_instances(self, instances: tuple[Any, ...]) -> None:
-        self.instances = tuple(sorted(instances, key=lambda i: (getattr(i, "role", "") != "master", i.name)))
+    def show_instances(self, instances: tuple[Instance, ...]) -> None:
+        self.instances = tuple(sorted(instances, key=lambda i: (i.role != "master", i.name)))
         self._render_rows()
 
     def stage_event(self, event: StageStarted | StageFinished) -> None:
@@ -130,17 +131,17 @@ class InstancesPane(Vertical):
         table.clear()
         now = self.clock()
         for inst in self.instances:
-            status = str(getattr(inst, "status", "") or "")
+            status = inst.status
             variable = _STATUS_VARIABLE.get(status.upper(), "wb-status-other")
             table.add_row(
                 Text(safe_line(inst.name, 64)),
-                Text(str(getattr(inst, "role", "") or "-")),
+                Text(inst.role or "-"),
                 Text(status or "-", style=style_of(self._variables, variable, bold=True)),
                 self._state_cell(inst.name),
-                Text(str(getattr(inst, "floating_ip", "") or "-")),
-                Text(str(getattr(inst, "fixed_ip", "") or "-")),
-                Text(age_text(getattr(inst, "created", None), now)),
-                Text(str(getattr(inst, "flavor", "") or "-")),
+                Text(inst.floating_ip or "-"),
+                Text(inst.fixed_ip or "-"),
+                Text(age_text(inst.created, now)),
+                Text(inst.flavor or "-"),
                 key=inst.name,
             )
         count = len(self.instances)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -10,6 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
+from workbench.models import Alert
 from workbench.tui.safe_text import safe_line
 
 
@@ -25,7 +26,7 @@ class AlertDetailScreen(ModalScreen[str | None]):
         Binding("escape,q", "close", "Close", tooltip="Back to the panes.", id="detail-close"),
     ]
 
-    def __init__(self, alert: Any, readonly: bool = False) -> None:
+    def __init__(self, alert: Alert, readonly: bool = False) -> None:
         super().__init__()
         self.alert = alert
         self.readonly = readonly

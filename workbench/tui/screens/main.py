@@ -34,6 +34,7 @@ from workbench.events import (
     StageFinished,
     StageStarted,
 )
+from workbench.models import Alert
 from workbench.tui.bindings import MUTATING_ACTIONS, SCREEN_BINDINGS
 from workbench.tui.header import WorkbenchHeader
 from workbench.tui.panes.alerts import AlertsPane, alert_row_key
@@ -71,7 +72,7 @@ class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = list(SCREEN_BINDINGS)
     ALLOW_IN_MAXIMIZED_VIEW = "#header, Footer"
 
-    app: WorkbenchApp  # type: ignore[assignment]
+    app: WorkbenchApp
 
     def __init__(self) -> None:
         super().__init__()
@@ -129,7 +130,7 @@ class MainScreen(Screen[None]):
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
 
-    def _announce_new_alerts(self, alerts: tuple[Any, ...]) -> None:
+    def _announce_new_alerts(self, alerts: tuple[Alert, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
         check, which the engine always publishes: those are in the pane as the app opens)."""
         keys = {alert_row_key(a) for a in alerts}
@@ -156,8 +157,10 @@ class MainScreen(Screen[None]):
         self.query_one(BuildPane).show_history(history_durations(history))
 
     def restyle(self, variables: dict[str, str]) -> None:
-        for pane in (InstancesPane, ClusterPane, AlertsPane, LogsPane):
-            self.query_one(pane).restyle(variables)
+        self.query_one(InstancesPane).restyle(variables)
+        self.query_one(ClusterPane).restyle(variables)
+        self.query_one(AlertsPane).restyle(variables)
+        self.query_one(LogsPane).restyle(variables)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Esc is in the footer only when it has something to cancel (or a zoom to undo):
@@ -174,7 +177,7 @@ class MainScreen(Screen[None]):
         return False
 
     def busy_with(self) -> str | None:
-        running = getattr(self.app.engine, "running", None)
+        running = self.app.engine.running
         if running:
             return str(running)
         active = [w for w in self.workers if w.group == "pipeline" and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
@@ -195,7 +198,7 @@ class MainScreen(Screen[None]):
         return await call()
 
     @work(group="fix", exit_on_error=False)
-    async def run_fix(self, alert: Any, fix_name: str | None) -> str:
+    async def run_fix(self, alert: Alert, fix_name: str | None) -> str:
         return await self.app.engine.fix(alert, fix_name)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -219,7 +222,7 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
         finished = event.state in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
         if finished and worker.group == "pipeline":
-            self.query_one(WorkbenchHeader).set_running(getattr(self.app.engine, "running", None))
+            self.query_one(WorkbenchHeader).set_running(self.app.engine.running)
 
     # -- pipeline actions -----------------------------------------------------------------
     def action_build(self) -> None:
@@ -267,7 +270,7 @@ class MainScreen(Screen[None]):
             self.refresh_bindings()
 
     # -- alerts ---------------------------------------------------------------------------
-    def action_fix(self, alert: Any = None) -> None:
+    def action_fix(self, alert: Alert | None = None) -> None:
         alert = alert or self.query_one(AlertsPane).selected_alert
         if self.refused("fix", "fix") or self._refuse_busy():
             return
@@ -309,11 +312,8 @@ class MainScreen(Screen[None]):
     def action_ssh(self) -> None:
         if self.refused("ssh", "ssh") or (node := self._selected_node()) is None:
             return
-        try:
-            from workbench.tui.screens.terminal import TerminalScreen  # type: ignore[import-not-found]
-        except ImportError:
-            self.notify("the embedded terminal is not available; press S for the system ssh", severity="warning")
-            return
+        from workbench.tui.screens.terminal import TerminalScreen
+
         self.app.push_screen(TerminalScreen(self.app.engine, node))
 
     def action_ssh_system(self) -> None:

@@ -11,23 +11,20 @@ import asyncio
 import contextlib
 import itertools
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Footer, OptionList, Static, Tab, Tabs
 
+from workbench.tui.engine_api import ShellEngine
 from workbench.tui.terminal import TerminalView
 
 TERM_TYPE = "xterm-256color"
 _READ_SIZE = 65536
-
-
-class ShellEngine(Protocol):
-    async def open_shell(self, node_name: str, cols: int, rows: int) -> Any: ...
 
 
 @dataclass(eq=False)
@@ -63,7 +60,7 @@ class Session:
 class NodePicker(ModalScreen[str | None]):
     """Choose the node for a new session."""
 
-    BINDINGS: ClassVar[list[Binding]] = [Binding("escape", "dismiss_none", "Cancel", id="terminal-picker-cancel",
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss_none", "Cancel", id="terminal-picker-cancel",
                         tooltip="Close without opening a session.")]
     DEFAULT_CSS = """
     NodePicker { align: center middle; }
@@ -89,7 +86,7 @@ class NodePicker(ModalScreen[str | None]):
 class TerminalScreen(Screen[None]):
     """Embedded SSH terminals. Keys go to the remote shell except the bindings below."""
 
-    BINDINGS: ClassVar[list[Binding]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "new_session", "New session", priority=True, id="terminal-new",
                 tooltip="Open another shell (on this or another node) in a new tab."),
         Binding("ctrl+pagedown", "next_session", "Next", priority=True, id="terminal-next",
@@ -216,9 +213,7 @@ class TerminalScreen(Screen[None]):
         self.app.push_screen(NodePicker(nodes), chosen)
 
     def _node_names(self) -> list[str]:
-        names = getattr(self.engine, "node_names", None)
-        found = list(names()) if callable(names) else []
-        return found or [self.first_node]
+        return self.engine.node_names() or [self.first_node]
 
     def action_next_session(self) -> None:
         self.query_one(Tabs).action_next_tab()

@@ -16,22 +16,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.engine.parts import Parts
 from workbench.errors import Cancelled, NodeError, PipelineBusy, PipelineFailed, WorkbenchError
 from workbench.events import (
     Bus,
-    Event,
-    InstancesChanged,
     PipelineFinished,
     PipelineStarted,
     StageFinished,
     StageStarted,
 )
+from workbench.models import Alert, Instance
 from workbench.profile import Profile
 from workbench.state import StateDir
 
 if TYPE_CHECKING:
-    from workbench.engine.cloud import CloudClient, Instance, Inventory
-    from workbench.engine.ssh import SSHPool
+    from workbench.engine.cloud import CloudClient, Inventory
+    from workbench.engine.ssh.pool import SSHPool
     from workbench.engine.watch import Watcher
 
 
@@ -44,57 +44,45 @@ class Stage:
 class Engine:
     """Everything the TUI and the headless verbs ask of the engine."""
 
-    def __init__(self, profile: Profile, *, bus: Bus | None = None, state: StateDir | None = None) -> None:
-        self.profile = profile
-        self.bus = bus if bus is not None else Bus()
-        self.state = state if state is not None else StateDir(profile.resolved_state_dir())
+    def __init__(self, profile: Profile, *, bus: Bus | None = None, state: StateDir | None = None,
+                 parts: Parts | None = None) -> None:
+        self.parts = parts if parts is not None else Parts(profile, bus=bus, state=state)
         self.running: str | None = None
-        self.instances: tuple[Instance, ...] = ()
         self.salt_failed: tuple[str, ...] = ()  # nodes whose last Salt run failed
         self._task: asyncio.Task[None] | None = None
-        self._cloud: CloudClient | None = None
-        self._inventory: Inventory | None = None
-        self._ssh: SSHPool | None = None
         self._watcher: Watcher | None = None
         #: watch loops and pipelines await this before any cloud call (the TUI's first frame,
         #: a sandbox still booting); None: go at once
         self.start_gate: Callable[[], Awaitable[Any]] | None = None
-        self._unlisten = self.bus.add_listener(self._on_event)
 
-    # -- parts, made on first use ------------------------------------------------------
+    # -- the parts (made on first use, in Parts) ----------------------------------------
+    @property
+    def profile(self) -> Profile:
+        return self.parts.profile
+
+    @property
+    def bus(self) -> Bus:
+        return self.parts.bus
+
+    @property
+    def state(self) -> StateDir:
+        return self.parts.state
+
+    @property
+    def instances(self) -> tuple[Instance, ...]:
+        return self.parts.instances
+
     @property
     def cloud(self) -> CloudClient:
-        if self._cloud is None:
-            from workbench.engine.cloud import CloudClient
-
-            self._cloud = CloudClient(self.profile, bus=self.bus)
-        return self._cloud
+        return self.parts.cloud
 
     @property
     def inventory(self) -> Inventory:
-        if self._inventory is None:
-            from workbench.engine.cloud import Inventory
-
-            self._inventory = Inventory(self.cloud, self.bus)
-        return self._inventory
+        return self.parts.inventory
 
     @property
     def ssh(self) -> SSHPool:
-        if self._ssh is None:
-            from workbench.engine.ssh import SSHPool
-
-            self._ssh = SSHPool(self.profile, self.state.ensure(), console=self._console, bus=self.bus)
-            self._ssh.remember(self.instances)
-        return self._ssh
-
-    async def _console(self, server_id: str) -> str:
-        return await self.cloud.console_output(server_id)
-
-    def _on_event(self, event: Event) -> None:
-        if isinstance(event, InstancesChanged):
-            self.instances = tuple(event.instances)
-            if self._ssh is not None:
-                self._ssh.remember(self.instances)
+        return self.parts.ssh
 
     # -- watching ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -104,19 +92,23 @@ class Engine:
         from workbench.engine.watch import Watcher
 
         self.state.ensure()
-        self._watcher = Watcher(self)
+        self._watcher = Watcher(self.parts, busy=self._busy)
         self._watcher.start(self.start_gate() if self.start_gate is not None else None)
 
     async def refresh(self) -> None:
         """Read the instances, the alerts and the cluster info now."""
         from workbench.engine.watch import Watcher
 
-        await (self._watcher or Watcher(self)).refresh_all()
+        await (self._watcher or Watcher(self.parts, busy=self._busy)).refresh_all()
+
+    def _busy(self) -> bool:
+        return self.running is not None
 
     def changed(self) -> None:
         """Something changed the cloud or the nodes: the watch loops look again soon."""
-        if self._inventory is not None:
-            self._inventory.poke()
+        inventory = self.parts.inventory_made
+        if inventory is not None:
+            inventory.poke()
         if self._watcher is not None:
             self._watcher.poke()
 
@@ -146,10 +138,7 @@ class Engine:
 
     async def up(self, minions: int | None = None) -> None:
         if minions is not None and minions != self.profile.cluster.minions:
-            from dataclasses import replace
-
-            self.profile = replace(self.profile, cluster=replace(self.profile.cluster, minions=minions))
-            self._reset_parts()
+            self.parts.with_minions(minions)
         await self._pipeline("up", [Stage("instances", self._up), Stage("connect", self._connect)])
 
     async def push(self, direct: bool = False) -> None:
@@ -170,12 +159,12 @@ class Engine:
     async def down(self) -> None:
         await self._pipeline("down", [Stage("down", self._down)])
 
-    async def fix(self, alert: Any, fix_name: str | None = None) -> str:
-        """Run one of the alert's fixes (the first by default); returns what it did."""
-        fixes = tuple(alert.fixes)
-        chosen = next((f for f in fixes if fix_name in (None, f.name)), None)
-        if chosen is None:
-            raise WorkbenchError(f"{alert.kind} {alert.subject}: no fix named {fix_name!r}")
+    async def fix(self, alert: Alert, fix_name: str | None = None) -> str:
+        """Run one of the alert's fixes (the first by default) as the ``fix`` pipeline;
+        returns what it did. The TUI and ``workbench doctor --fix`` both come here."""
+        from workbench.engine.doctor.core import choose_fix
+
+        chosen = choose_fix(alert, fix_name)
         summary: list[str] = []
 
         async def run_fix() -> None:
@@ -252,43 +241,47 @@ class Engine:
         except (OSError, WorkbenchError) as exc:
             self.bus.notice(f"could not record the {name} history: {exc}", "warning")
 
-    # -- stages (in pipeline_stages; imported when a pipeline runs) ---------------------
-    async def _stage(self, name: str, *args: Any) -> None:
-        from workbench.engine import pipeline_stages
-
-        await getattr(pipeline_stages, name)(self, *args)
-
+    # -- stages (in stages.py; imported when a pipeline runs) --------------------------
     async def _build(self) -> None:
-        await self._stage("build")
+        from workbench.engine import stages
+
+        await stages.build(self.parts)
 
     async def _up(self) -> None:
-        await self._stage("up")
+        from workbench.engine import stages
+
+        await stages.up(self.parts)
 
     async def _connect(self) -> None:
-        await self._stage("connect_all")
+        from workbench.engine import stages
+
+        await stages.connect(self.parts, self.running or "connect", "connect")
 
     async def _down(self) -> None:
-        await self._stage("down")
+        from workbench.engine import stages
+
+        await stages.down(self.parts)
 
     async def _push(self, direct: bool) -> None:
-        await self._stage("push", direct)
+        from workbench.engine import stages
+
+        await stages.push(self.parts, self.running or "push", direct)
 
     async def _salt(self, failed_only: bool) -> None:
-        await self._stage("salt", failed_only)
+        from workbench.engine import stages
+
+        self.salt_failed = await stages.salt(self.parts, self.running or "salt", failed_only)
 
     async def _verify(self) -> None:
-        await self._stage("verify")
+        from workbench.engine import stages
+
+        await stages.verify(self.parts, self.running or "verify")
 
     async def drop_connections(self) -> None:
         """Close every SSH connection (the nodes went away)."""
-        if self._ssh is not None:
-            await self._ssh.close()
+        await self.parts.drop_connections()
 
     # -- shutdown ----------------------------------------------------------------------
-    def _reset_parts(self) -> None:
-        """The next cloud call uses the changed profile (the inventory keeps its client)."""
-        self._cloud = None
-
     async def close(self) -> None:
         """Stop the watch loops and any pipeline (cleanly), then close connections."""
         task = self._task
@@ -298,11 +291,4 @@ class Engine:
         if self._watcher is not None:
             await self._watcher.stop()
             self._watcher = None
-        if self._inventory is not None:
-            await self._inventory.stop()
-        if self._ssh is not None:
-            await self._ssh.close()
-            self._ssh = None
-        if self._cloud is not None:
-            cloud, self._cloud = self._cloud, None
-            await asyncio.to_thread(cloud.close)
+        await self.parts.close()

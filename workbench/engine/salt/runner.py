@@ -19,8 +19,7 @@ from typing import Any
 
 import asyncssh
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.salt_output import (  # noqa: F401  (parsers re-exported for callers)
+from workbench.engine.salt.output import (  # noqa: F401  (parsers re-exported for callers)
     SaltOutputError,
     StateResult,
     parse_highstate_text,
@@ -28,9 +27,10 @@ from workbench.engine.salt_output import (  # noqa: F401  (parsers re-exported f
     parse_output,
     readable_lines,
 )
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
+from workbench.models.alerts import Alert, Fix
 from workbench.redact import redact
 from workbench.state import StateDir
 

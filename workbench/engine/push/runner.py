@@ -4,70 +4,9 @@
     push(profile, state, {name: (node, asyncssh connection)}, bus=bus, manifest=manifest)
         -> PushReport
 
-The workstation cuts the files that travel (push_manifest) into content-defined chunks; each
-node's agent (agent.py, via push_session, one per connection) says which files differ and
-which chunk runs it lacks, and assembles new files from its old ones (kernel copies of whole
-runs) plus the bytes that arrive. With the relay (the default), the workstation sends each
-missing run once, to the master, and the minions fetch theirs from the master's agent over
-the cluster network (one-time secret, HMAC challenge, bound to the master's fixed IP) while
-the master is still receiving: a chunk is served as soon as the master has written it, so
-the three assemblies run at once. ``direct`` pushes to every node in parallel.
-
-Guarantees (profile ``[push]``):
-- Every file is assembled in a temp file and put in place atomically: an interrupted push
-  leaves each file old or new, never mixed; a rerun finishes the job (always, whatever the
-  options). The temp file is allocated whole before anything is written (fallocate, where
-  the filesystem can; short of space it goes on without, as copies may share blocks on
-  XFS or btrfs): a file that cannot fit fails alone, its bytes still read so the files
-  after it land; and ext4 has no delayed allocation to force out at the rename
-  (auto_da_alloc). Measured
-  on ext4: renaming an assembled 420 MB file over the old one took 0.1-0.2 s and pushed
-  all of it to the disk in the middle of the push; preallocated, the rename is instant,
-  the kernel writes back in the background, and the copy itself is ~30% faster.
-- What verification must catch, and with what: (1) bytes that travelled corrupted or
-  forged on the way: the SSH channel authenticates what comes over it (AEAD cipher, end to
-  end between this process and the agent), but the relay stream between nodes is plain TCP
-  after an HMAC handshake, so an attacker on the cluster network could inject bytes; each
-  relayed run is proven by its sha256 against digests the workstation sends over SSH
-  (both modes; computed once per push; a few MB for a rebuild). The workstation checks every
-  chunk it reads to send or digest against its xxh3_128: a file rewritten since it was
-  chunked stops the push. (2) A wrong assembly (a bug in planning, a stale or wrong chunk
-  table in the node's index) and (3) a node file changed or corrupted under the agent: accidental, not adversarial (whoever can
-  write the node's files can replace the binaries outright), so an error-detecting code is
-  the right tool; CRC-32 (zlib, ~7 GB/s here) misses a random corruption with probability
-  2^-32 per file. sha256 (the fastest cryptographic hash in the node's stdlib here: 2 GB/s
-  with SHA-NI; blake2b 1.4 GB/s, md5 0.85 GB/s) cost each node ~0.2 s of CPU per 400 MB,
-  three nodes sharing two cores. What full gave up with sha256 over the whole file: a
-  cryptographic proof of the copied bytes, which only someone already able to write the
-  node's files could defeat. (After the change, each node re-assembles every file once
-  from its own chunks, its index entries naming the old sha256 identity; nothing travels.)
-- ``verify = "full"`` (default): (1), plus a CRC-32 of every byte the node writes,
-  computed while writing, in order, from the very bytes written (nothing is re-read),
-  compared with the workstation's before the file is put in place; the size must match and
-  every source file must be unchanged (inode, size, mtime) while it was copied.
-- ``verify = "delta"`` (opt-in, faster): (1) only; the bytes copied from the node's own files
-  are trusted because each source is still, by inode, size, mtime and ctime, the file the
-  agent wrote and proved. It does not detect (2) or a node file corrupted under an unchanged
-  identity (bit rot, raw device writes).
-- A file's identity in the node's index is the xxh3_128 of its size and chunk table (chunks
-  are named by xxh3_128 already); it decides which files differ, never what is accepted.
-- ``fsync = false`` (default, like rsync): files reach the disk when the kernel writes them
-  back (within ~30 s). A power loss before that can leave a pushed file with its new name
-  and size over zeros. The node's index knows: each entry carries the boot id, the file's
-  CRC-32 and when it was written, and a later push fdatasyncs (nearly free by then) and
-  marks the files written over a minute before; after a reboot, the first push CRC-checks
-  the few files never marked and sends again any whose bytes are wrong. This is a weaker
-  promise than rsync's on ext4, where renaming over a file forces its data out first
-  (auto_da_alloc): until that next push, a node rebooted by a power loss may run a binary
-  of zeros (``workbench doctor`` says which: push-unconfirmed, fixed by that push). The trade was made on purpose: that forced writeback cost 0.1-0.2 s per 420 MB
-  on every push (README, Speed), a power loss on a dev node within 30 s of a push is rare,
-  and the repair is automatic. Whoever needs more sets ``fsync = true``, which
-  makes each file durable before it is put in place and the directories after, before the
-  push reports success: old or new across power loss too. ``swap = true`` puts files in
-  place with renameat2 RENAME_EXCHANGE (then unlinks the old one) instead of renaming over
-  them: the same guarantees; it only matters where preallocation is not available.
-- Files the agent put under the pushed roots (release dir, salt tree) that the build no
-  longer has are removed after a successful push; nothing else on the node is touched.
+Files are assembled on each node by its agent and put in place atomically (old or new,
+never mixed); the relay through the master sends each missing run once. How it works,
+what ``[push]`` verify / fsync / swap guarantee and the figures behind them: docs/push.md.
 """
 from __future__ import annotations
 
@@ -81,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.engine.push_manifest import (
+from workbench.engine.push.manifest import (
     ChunkCache,
     LocalFile,
     Source,
@@ -89,7 +28,7 @@ from workbench.engine.push_manifest import (
     push_roots,
     select_sources,
 )
-from workbench.engine.push_session import AgentSession, launch, run_digests
+from workbench.engine.push.session import AgentSession, launch, run_digests
 from workbench.events import Bus, StageFinished, StageProgress, StageStarted
 from workbench.profile import Profile
 from workbench.redact import REDACTOR

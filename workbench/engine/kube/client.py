@@ -19,19 +19,19 @@ import shlex
 import shutil
 import ssl
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
 from workbench.errors import WorkbenchError
 from workbench.events import Bus, ClusterInfoChanged
+from workbench.models.cluster import ClusterInfo, NodeInfo, PodInfo, Service
 from workbench.redact import REDACTOR, redact
 from workbench.state import atomic_write
 
 if TYPE_CHECKING:
-    from workbench.engine.ssh import NodeLike, SSHPool
+    from workbench.engine.ssh.pool import NodeLike, SSHPool
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 RUNNING_AT = re.compile(r"^(?P<name>.+?) is running at (?P<url>\S+)\s*$")
@@ -41,47 +41,6 @@ SECURE_PORT = 6443
 INSECURE_PORT = 8080
 PEM_CERT = "-----BEGIN CERTIFICATE-----"
 UNAUTHORIZED = "You must be logged in to the server (Unauthorized)"
-
-
-@dataclass(frozen=True)
-class Service:
-    name: str
-    url: str
-
-
-@dataclass(frozen=True)
-class NodeInfo:
-    name: str
-    ready: bool
-    version: str
-
-
-@dataclass(frozen=True)
-class PodInfo:
-    namespace: str
-    name: str
-    ready: str  # "1/1"
-    status: str
-    restarts: int
-
-
-@dataclass(frozen=True)
-class ClusterInfo:
-    server: str
-    services: tuple[Service, ...]
-    nodes: tuple[NodeInfo, ...]
-    pods: tuple[PodInfo, ...]
-    source: Literal["kubectl", "http"]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "server": self.server,
-            "source": self.source,
-            "services": [{"name": s.name, "url": s.url} for s in self.services],
-            "nodes": [{"name": n.name, "ready": n.ready, "version": n.version} for n in self.nodes],
-            "pods": [{"namespace": p.namespace, "name": p.name, "ready": p.ready, "status": p.status,
-                      "restarts": p.restarts} for p in self.pods],
-        }
 
 
 class KubeError(WorkbenchError):

@@ -1,7 +1,7 @@
 """The doctor's push check: files a node rebooted on before they were known to be on disk.
 
 A push renames each file into place without waiting for its data to reach the disk (see
-engine/push.py), so a power loss within ~30 s of it can leave a file with its new name and
+docs/push.md), so a power loss within ~30 s of it can leave a file with its new name and
 size over zeros. The node's push index says which files those are: entries written in an
 earlier boot and never marked as flushed. The fix pushes to that node again: its agent
 checks each of them by CRC-32 on start, keeps the good ones and the push resends the rest.
@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
-from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.doctor import register_kinds
-from workbench.engine.push_session import AGENT_DIR
-from workbench.engine.ssh import NodeLike, SSHPool
+from workbench.engine.parts import Parts
+from workbench.engine.push.session import AGENT_DIR
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError
+from workbench.models.alerts import Alert, Fix
 
-register_kinds("nodes", "push-unconfirmed")
+KINDS = ("push-unconfirmed",)
 
 INDEX = f'"{AGENT_DIR}/push-index"'  # the agent's default index (agent_command)
 
@@ -48,7 +47,7 @@ print(json.dumps(sorted(p for p, e in last.items() if e.get("b") not in (None, b
 """
 
 
-async def unconfirmed_alerts(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+async def unconfirmed_alerts(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
     """One warning per node that rebooted with pushed files never known to be on disk."""
 
     async def one(node: NodeLike) -> Alert | None:
@@ -63,7 +62,7 @@ async def unconfirmed_alerts(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> 
             return None
 
         async def fix(node: NodeLike = node, count: int = len(paths)) -> str:
-            from workbench.engine.push import push  # the push stack, only when fixing
+            from workbench.engine.push.runner import push  # the push stack, only when fixing
 
             conn = await pool.connect(node)
             report = await push(ctx.profile, ctx.state, {node.name: (node, conn)}, bus=ctx.bus, direct=True,

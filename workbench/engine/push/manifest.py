@@ -3,7 +3,7 @@
 Files are cut with FastCDC (content-defined, so an insert shifts only the chunks around it)
 and each chunk is named by its xxh3_128; the whole file by the xxh3_128 of its size and
 chunk table (its content id: what the node's index compares) and by its CRC-32, which the
-node checks with its standard library (verify = full, see engine/push.py). Results are cached
+node checks with its standard library (verify = full, see docs/push.md). Results are cached
 by path + size + mtime, so a push after a rebuild reads only the files that changed.
 """
 

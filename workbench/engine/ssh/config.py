@@ -11,12 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workbench.engine.hostkeys import key_body
+from workbench.engine.ssh.hostkeys import key_body
 from workbench.errors import SSHConnectError
 from workbench.state import atomic_write
 
 if TYPE_CHECKING:
-    from workbench.engine.ssh import NodeLike, SSHPool
+    from workbench.engine.ssh.pool import NodeLike, SSHPool
 
 SYSTEM_CIPHERS = (
     "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,"

@@ -2,8 +2,8 @@
 
 Host keys come from the instance's console (``hostkeys``), pinned per instance id, never
 ``known_hosts=None``. Nodes without a floating IP are reached through the master. How one
-connection is opened (ciphers, GSSAPI off, ssh config and agent) is ``ssh_connect``; the
-system ``ssh``'s config and known_hosts are ``ssh_config``.
+connection is opened (ciphers, GSSAPI off, ssh config and agent) is ``ssh.connect``; the
+system ``ssh``'s config and known_hosts are ``ssh.config``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Protocol
 
 import asyncssh
 
-from workbench.engine import ssh_config
-from workbench.engine.hostkeys import HostKeyProblem, HostKeyTrust, Trusted, sha256_fingerprint
-from workbench.engine.ssh_connect import ConnectTiming, TimedClient, connect_options
+from workbench.engine.ssh import config as ssh_config
+from workbench.engine.ssh.connect import ConnectTiming, TimedClient, connect_options
+from workbench.engine.ssh.hostkeys import HostKeyProblem, HostKeyTrust, Trusted, sha256_fingerprint
 from workbench.errors import HostKeyMismatch, NodeError, SSHConnectError, WorkbenchError
 from workbench.events import Bus, LogLine, Notice, Stream
 from workbench.profile import Profile

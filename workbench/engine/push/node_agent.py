@@ -1,26 +1,9 @@
 """The push agent: a stdlib-only program the workstation ships to each node and runs there.
 
 It speaks framed messages on stdin/stdout (``>BI`` type + length, then the payload):
-``J`` a JSON control message, ``D`` raw bytes, ``Z`` zlib, ``S`` zstd (only when the node
-can decompress it), ``E`` an error text. The data frames of a send are one byte stream: the
-concatenation of the node's missing chunk runs in plan order, framed however the sender
-likes. It keeps an index of what the node holds (per file: size, mtime, ctime, inode, sha256
-and the chunk table computed by the workstation) in one JSON-lines file, trusted only while
-the file's stat identity is unchanged, so a push never re-reads the node's disk to learn it.
-
-A file is assembled in a temporary file, allocated whole first (``fallocate``): runs of chunks
-the node already holds are copied by the kernel (``copy_file_range``) or, when every byte is
-checked, written straight from the old file's mapping; new bytes are written in big writes.
-The old version's pages go back to the kernel as the copy passes them (Held.replacing), so
-a push needs about one copy of a changed file in memory, not two. Bytes on stdin are authenticated by SSH; every run relayed over TCP is
-proven by sha256 against the workstation's digest (sent over SSH); with verify = full a CRC-32 of every byte written is computed while writing, in
-order, from the very bytes written (so nothing is re-read), and compared with the
-workstation's before the temp file is put in place (swapped in where the kernel can, else
-renamed: see Replacer). Every file is
-therefore always old or new. ``fsync`` (off by default, as rsync) makes each file durable
-before it is put in place. With ``serve`` it hands chunks to other nodes over
-TCP after an HMAC challenge with the push's one-time secret: chunks it already holds at once,
-chunks still arriving from the workstation as soon as they are written (the pipelined relay).
+``J`` a JSON control message, ``D`` raw bytes, ``Z`` zlib, ``S`` zstd, ``E`` an error text.
+It keeps an index of what the node holds, assembles each file in a temp file put in place
+atomically, and with ``serve`` relays chunks to other nodes. Details: docs/push.md.
 
 Nothing here may import anything but the standard library: it runs on the node's python3.
 """
@@ -83,7 +66,7 @@ def read_frame(stream):
     return kind, read_exact(stream, size) if size else b""
 
 
-def frame(kind: int, payload: bytes) -> bytes:  # annotated: push_session calls it under mypy --strict
+def frame(kind: int, payload: bytes) -> bytes:  # annotated: push/session.py calls it under mypy --strict
     return HEADER.pack(kind, len(payload)) + payload
 
 
@@ -476,7 +459,7 @@ class Full(Delta):
     """push.verify = full: everything delta checks, plus a CRC-32 of every byte written, in
     order, from the very bytes written, against the workstation's CRC-32 of the file: catches
     a wrong assembly (a bug, a stale chunk table) and a node file corrupted under an unchanged
-    identity, which delta trusts. Why CRC-32 and not sha256 here: engine/push.py."""
+    identity, which delta trusts. Why CRC-32 and not sha256 here: docs/push.md."""
 
     def __init__(self, size, crc, digests, agent):
         super().__init__(size, digests, agent)
@@ -992,7 +975,7 @@ class Replacer:
     file there yet) it renames over the path. Same old-or-new guarantee, but a rename over an
     existing file makes ext4 (auto_da_alloc) start writing the whole new file back at once,
     in the middle of the push; the swap leaves that to the kernel's usual writeback. What that
-    means on power loss without push.fsync is in engine/push.py.
+    means on power loss without push.fsync is in docs/push.md.
     """
 
     def __init__(self, exchange="auto"):

@@ -11,20 +11,21 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from workbench.engine.alerts import Alert, Fix, FixFn
 from workbench.engine.cloud import members
 from workbench.engine.cloud.api import FloatingIP, Port
 from workbench.engine.cloud.lifecycle import Lifecycle
 from workbench.engine.cloud.models import Instance
-from workbench.engine.doctor import DoctorContext, register_kinds
+from workbench.engine.doctor.nodes import provisioner
+from workbench.engine.parts import Parts
+from workbench.engine.push.manifest import select_sources
 from workbench.errors import CloudError, NodeError, WorkbenchError
+from workbench.models.alerts import Alert, Fix, FixFn
 
 KINDS = ("leaked-port", "orphan-floating-ip", "instance-error", "instance-missing", "stale-vagrant-machine")
-register_kinds("cloud", *KINDS)
 CONSOLE_TAIL = 25
 
 
-async def cloud_checks(ctx: DoctorContext) -> list[Alert]:
+async def cloud_checks(ctx: Parts) -> list[Alert]:
     client = ctx.cloud
     instances, ports, fips = await asyncio.gather(
         client.list_instances(), client.ports(ours=True), client.floating_ips(ours=True)
@@ -45,14 +46,13 @@ def is_leaked(port: Port, tag: str) -> bool:
     return tag in port.tags and port.status == "DOWN" and not port.device_id and not port.device_owner
 
 
-def _leaked_ports(ctx: DoctorContext, ports: list[Port], ours: list[Instance]) -> list[Alert]:
+def _leaked_ports(ctx: Parts, ports: list[Port], ours: list[Instance]) -> list[Alert]:
     tag = ctx.cloud.tag
-    pending = members.pending_ports(ctx.state)
     plan_ip = {name: ip for name, _, ip in ctx.profile.node_plan()}
     held_for_error = {plan_ip.get(i.name) for i in ours if i.status == "ERROR"}
     alerts = []
     for port in ports:
-        if not is_leaked(port, tag) or port.id in pending:
+        if not is_leaked(port, tag) or members.is_pending(ctx.state, port.id, port.name, port.fixed_ips):
             continue
         if held_for_error & set(port.fixed_ips):
             continue  # the address of an instance in ERROR: its recreate fix reuses it
@@ -72,7 +72,7 @@ def _leaked_ports(ctx: DoctorContext, ports: list[Port], ours: list[Instance]) -
     return alerts
 
 
-def _delete_port_fix(ctx: DoctorContext, port_id: str) -> FixFn:
+def _delete_port_fix(ctx: Parts, port_id: str) -> FixFn:
     async def run() -> str:
         port = await ctx.cloud.get_port(port_id)
         if port is None:
@@ -86,7 +86,7 @@ def _delete_port_fix(ctx: DoctorContext, port_id: str) -> FixFn:
 
 
 # -- orphan-floating-ip -----------------------------------------------------------------------
-def _orphan_fip(ctx: DoctorContext, fip: FloatingIP) -> Alert:
+def _orphan_fip(ctx: Parts, fip: FloatingIP) -> Alert:
     async def release() -> str:
         now = await ctx.cloud.get_floating_ip(fip.id)
         if now is None:
@@ -106,7 +106,7 @@ def _orphan_fip(ctx: DoctorContext, fip: FloatingIP) -> Alert:
 
 
 # -- instance-error ----------------------------------------------------------------------------
-async def _instance_error(ctx: DoctorContext, inst: Instance, ports: list[Port]) -> Alert:
+async def _instance_error(ctx: Parts, inst: Instance, ports: list[Port]) -> Alert:
     try:
         console = await ctx.cloud.console_output(inst.id, length=CONSOLE_TAIL)
     except CloudError as exc:
@@ -133,7 +133,7 @@ async def _instance_error(ctx: DoctorContext, inst: Instance, ports: list[Port])
     )
 
 
-def _action_fix(ctx: DoctorContext, inst: Instance, action: str) -> FixFn:
+def _action_fix(ctx: Parts, inst: Instance, action: str) -> FixFn:
     async def run() -> str:
         life = Lifecycle(ctx.cloud, ctx.state, ctx.bus, "doctor")
         if action == "hard-reboot":
@@ -153,7 +153,7 @@ def _action_fix(ctx: DoctorContext, inst: Instance, action: str) -> FixFn:
 
 
 # -- instance-missing --------------------------------------------------------------------------
-def _instances_missing(ctx: DoctorContext, ours: list[Instance]) -> list[Alert]:
+def _instances_missing(ctx: Parts, ours: list[Instance]) -> list[Alert]:
     known = members.known_members(ctx.state)
     present = {i.name for i in ours}
     if not known and not present:
@@ -178,9 +178,9 @@ def _instances_missing(ctx: DoctorContext, ours: list[Instance]) -> list[Alert]:
     return alerts
 
 
-def _recreate(ctx: DoctorContext, name: str, existing: Instance | None) -> Fix:
+def _recreate(ctx: Parts, name: str, existing: Instance | None) -> Fix:
     """Recreate ``name`` (deleting ``existing`` first, if any), then provision it where the
-    doctor can (an SSH pool and a build to push); destructive only when it deletes."""
+    doctor can (a build to push); destructive only when it deletes."""
     ip = next((i for n, _, i in ctx.profile.node_plan() if n == name), "its planned address")
     role = next((r for n, r, _ in ctx.profile.node_plan() if n == name), "minion")
     first = f"delete {name} and create it again on {ip}" if existing else f"create {name} again on {ip}"
@@ -191,15 +191,11 @@ def _recreate(ctx: DoctorContext, name: str, existing: Instance | None) -> Fix:
                _recreate_fix(ctx, name, existing), destructive=existing is not None)
 
 
-def provision_blocker(ctx: DoctorContext) -> str | None:
+def provision_blocker(ctx: Parts) -> str | None:
     """Why the doctor cannot provision a recreated node itself, or None when it can."""
-    if ctx.ssh is None:
-        return "no SSH pool here to push and run Salt with"
     try:
-        from workbench.engine.push_manifest import select_sources
-
         select_sources(ctx.profile)
-    except (ImportError, WorkbenchError) as exc:
+    except WorkbenchError as exc:
         return f"nothing to push: {exc}"
     return None
 
@@ -211,13 +207,11 @@ def follow_up(name: str, role: str) -> str:
     return "the node-unprovisioned alert follows, whose fix pushes the build and runs Salt there"
 
 
-async def _provision(ctx: DoctorContext, inst: Instance, done: str) -> str:
+async def _provision(ctx: Parts, inst: Instance, done: str) -> str:
     """Push the build to the recreated node and run Salt there (node-unprovisioned's fix)."""
     blocked = provision_blocker(ctx)
     if blocked is not None:
         return f"{done}; not provisioned ({blocked}): {follow_up(inst.name, inst.role)}"
-    from workbench.engine.node_doctor import provisioner
-
     current = await ctx.cloud.get_instance(inst.id) or inst  # with its floating IP now
     ctx.ssh.remember(await ctx.cloud.list_instances())  # the master, to jump through
     try:
@@ -229,7 +223,7 @@ async def _provision(ctx: DoctorContext, inst: Instance, done: str) -> str:
     return f"{done}; {provisioned.removeprefix(f'{inst.name}: ')}"
 
 
-def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None) -> FixFn:
+def _recreate_fix(ctx: Parts, name: str, existing: Instance | None) -> FixFn:
     async def run() -> str:
         plan = {n: (r, ip) for n, r, ip in ctx.profile.node_plan()}
         if name not in plan:
@@ -257,7 +251,7 @@ def _recreate_fix(ctx: DoctorContext, name: str, existing: Instance | None) -> F
 
 
 # -- stale-vagrant-machine ---------------------------------------------------------------------
-async def _stale_vagrant(ctx: DoctorContext) -> list[Alert]:
+async def _stale_vagrant(ctx: Parts) -> list[Alert]:
     root = ctx.profile.kube.root
     if root is None:
         return []

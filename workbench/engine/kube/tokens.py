@@ -16,16 +16,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.ssh import NodeLike, SSHPool
-from workbench.engine.token_files import (
+from workbench.engine.kube.token_files import (
     KnownTokensError,
     KubeconfigError,
     kubeconfig_token,
     master_token_from_csv,
     with_token,
 )
+from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
+from workbench.models.alerts import Alert, Fix
 from workbench.profile import Profile
 from workbench.redact import REDACTOR, mask
 

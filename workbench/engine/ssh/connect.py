@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncssh
 
-from workbench.engine.hostkeys import Trusted
+from workbench.engine.ssh.hostkeys import Trusted
 from workbench.profile import SSHSection
 
 FIRST_CIPHER = "aes128-gcm@openssh.com"

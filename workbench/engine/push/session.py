@@ -21,8 +21,8 @@ from typing import Any, Protocol
 import xxhash
 import zstandard
 
-from workbench.engine import agent as wire
-from workbench.engine.push_manifest import REC, LocalFile
+from workbench.engine.push import node_agent as wire
+from workbench.engine.push.manifest import REC, LocalFile
 from workbench.errors import NodeError, WorkbenchError
 
 AGENT_SOURCE = Path(wire.__file__).read_bytes()

@@ -1,8 +1,8 @@
-"""The node-side stages of the Engine's pipelines: connect, push, salt, verify.
+"""The stages of the Engine's pipelines: build, up, down, connect, push, salt, verify.
 
-Each takes the Engine, reaches the nodes through its SSH pool, and raises
-``PipelineFailed`` naming the nodes when any failed (after the others finished: one
-failing node never stops the rest).
+Each takes the ``Parts`` (and the running pipeline's name), reaches the nodes through its
+SSH pool, and raises ``PipelineFailed`` naming the nodes when any failed (after the others
+finished: one failing node never stops the rest). Only the ``Engine`` runs them.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ VERIFY_SECONDS = 60.0  # kubelets register within a few heartbeats
 VERIFY_POLL = 0.25
 
 if TYPE_CHECKING:
-    from workbench.engine.cloud import Instance
-    from workbench.engine.pipeline import Engine
+    from workbench.engine.kube.client import KubeClient
+    from workbench.engine.parts import Parts
+    from workbench.engine.salt.runner import NodeRun
+    from workbench.models import ClusterInfo, Instance
 
 
 class StageBus(Bus):
@@ -33,92 +35,88 @@ class StageBus(Bus):
             self.parent.publish(event)
 
 
-async def build(engine: Engine) -> None:
+async def build(parts: Parts) -> None:
     from workbench.engine.build import run_build
 
-    result = await run_build(engine.profile, engine.bus, engine.state.ensure())
+    result = await run_build(parts.profile, parts.bus, parts.state.ensure())
     result.raise_for_status()
 
 
-async def up(engine: Engine) -> None:
+async def up(parts: Parts) -> None:
     from workbench.engine.cloud import up as cloud_up
 
-    result = await cloud_up(engine.cloud, engine.state.ensure(), StageBus(engine.bus))
-    engine.bus.publish(InstancesChanged(tuple(result.instances)))
+    result = await cloud_up(parts.cloud, parts.state.ensure(), StageBus(parts.bus))
+    parts.bus.publish(InstancesChanged(tuple(result.instances)))
     if not result.ok:
         why = "; ".join(f"{n}: {w}" for n, w in result.failed)
         raise PipelineFailed("up", "instances", why, tuple(n for n, _ in result.failed))
 
 
-async def down(engine: Engine) -> None:
+async def down(parts: Parts) -> None:
     from workbench.engine.cloud import down as cloud_down
 
-    result = await cloud_down(engine.cloud, engine.state.ensure(), StageBus(engine.bus))
-    await engine.drop_connections()
+    result = await cloud_down(parts.cloud, parts.state.ensure(), StageBus(parts.bus))
+    await parts.drop_connections()
     if not result.ok:
         raise PipelineFailed("down", "down", "left: " + ", ".join(result.remaining))
 
 
-async def active_nodes(engine: Engine, stage: str) -> list[Instance]:
+async def active_nodes(parts: Parts, pipeline: str, stage: str) -> list[Instance]:
     """The cluster's ACTIVE instances, master first; fails when there are none."""
-    instances = await engine.inventory.refresh()
+    instances = await parts.inventory.refresh()
     active = [i for i in instances if i.status == "ACTIVE" and i.role in ("master", "minion")]
     if not active:
-        raise PipelineFailed(engine.running or stage, stage, "no ACTIVE instances: run up first")
+        raise PipelineFailed(pipeline, stage, "no ACTIVE instances: run up first")
     return sorted(active, key=lambda i: (i.role != "master", i.name))
 
 
-async def connect(engine: Engine, stage: str) -> dict[str, tuple[Instance, Any]]:
+async def connect(parts: Parts, pipeline: str, stage: str) -> dict[str, tuple[Instance, Any]]:
     """Connect to every ACTIVE node; {name: (instance, connection)} or PipelineFailed."""
-    nodes = await active_nodes(engine, stage)
-    results = await engine.ssh.connect_all(nodes)
+    nodes = await active_nodes(parts, pipeline, stage)
+    results = await parts.ssh.connect_all(nodes)
     failed = {name: r for name, r in results.items() if isinstance(r, Exception)}
     if failed:
         why = "; ".join(f"{exc}" for exc in failed.values())
-        raise PipelineFailed(engine.running or stage, stage, why, tuple(sorted(failed)))
+        raise PipelineFailed(pipeline, stage, why, tuple(sorted(failed)))
     return {n.name: (n, results[n.name]) for n in nodes}
 
 
-async def connect_all(engine: Engine) -> None:
-    await connect(engine, "connect")
+async def push(parts: Parts, pipeline: str, direct: bool) -> None:
+    from workbench.engine.push.runner import push as push_build
 
-
-async def push(engine: Engine, direct: bool) -> None:
-    from workbench.engine.push import push as push_build
-
-    targets = await connect(engine, "push")
+    targets = await connect(parts, pipeline, "push")
     report = await push_build(
-        engine.profile, engine.state.ensure(), targets, bus=engine.bus,
-        master=engine.profile.master_name, direct=direct,
+        parts.profile, parts.state.ensure(), targets, bus=parts.bus,
+        master=parts.profile.master_name, direct=direct,
     )
     failed = [n for n in report.nodes if not n.ok]
     if failed:
         why = "; ".join(f"{n.name}: {n.error}" for n in failed)
-        raise PipelineFailed(engine.running or "push", "push", why, tuple(n.name for n in failed))
+        raise PipelineFailed(pipeline, "push", why, tuple(n.name for n in failed))
 
 
-async def salt(engine: Engine, failed_only: bool) -> None:
-    """Highstate on every node at once (or only those that failed last time)."""
-    from workbench.engine.salt import SaltRunner
+async def salt(parts: Parts, pipeline: str, failed_only: bool) -> tuple[str, ...]:
+    """Highstate on every node at once (or only those that failed last time); returns the
+    nodes that failed (an empty tuple when nothing ran)."""
+    from workbench.engine.salt.runner import SaltRunner
 
-    pipeline = engine.running or "salt"
-    nodes = await active_nodes(engine, "salt")
-    runner = SaltRunner(engine.ssh, engine.state.ensure(), engine.bus, pipeline=pipeline)
+    nodes = await active_nodes(parts, pipeline, "salt")
+    runner = SaltRunner(parts.ssh, parts.state.ensure(), parts.bus, pipeline=pipeline)
     selected = runner.select(nodes, failed=failed_only)
     if not selected:
-        engine.bus.notice("salt: no node failed last time; nothing to run")
-        return
+        parts.bus.notice("salt: no node failed last time; nothing to run")
+        return ()
     report = await runner.run(selected)
     for run in report.runs:
         for line in summary_lines(run):
-            engine.bus.log("salt", run.node, line, "info")
-    engine.salt_failed = tuple(report.failed_nodes)
+            parts.bus.log("salt", run.node, line, "info")
     if not report.ok:
         why = "; ".join(f"{r.node}: {r.error}" for r in report.runs if not r.ok)
         raise PipelineFailed(pipeline, "salt", why, tuple(report.failed_nodes))
+    return tuple(report.failed_nodes)
 
 
-def summary_lines(run: Any) -> list[str]:
+def summary_lines(run: NodeRun) -> list[str]:
     """Salt's own summary block for one node (the JSON output has none)."""
     total = len(run.states)
     lines = [f"Summary for {run.node}", "------------",
@@ -129,42 +127,33 @@ def summary_lines(run: Any) -> list[str]:
             f"Total run time: {run.seconds:8.3f} s"]
 
 
-def kube_client(engine: Engine, master: Instance) -> Any:
+def kube_client(parts: Parts, pipeline: str, master: Instance) -> KubeClient:
     """A client for the master's API server, authenticated with the cluster's token."""
-    from workbench.engine.kube import KubeClient, fetch_ca, server_url
-
-    address = master.floating_ip or master.fixed_ip
-    if not address:
-        raise PipelineFailed(engine.running or "verify", "verify", "the master has no address", (master.name,))
-    state = engine.state.ensure()
-    # The secure port checks the token; its CA comes from the master over SSH.
-    return KubeClient(
-        server_url(address, tls=True), state.cluster_token(), state.root,
-        ca_loader=lambda: fetch_ca(engine.ssh, master, engine.profile.paths.kube_ca),
-    )
+    if not (master.floating_ip or master.fixed_ip):
+        raise PipelineFailed(pipeline, "verify", "the master has no address", (master.name,))
+    return parts.kube(master)
 
 
-async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
+async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECONDS) -> None:
     """The cluster works: the API answers, every minion's token matches, every node is Ready."""
-    from workbench.engine.tokens import check_tokens
+    from workbench.engine.kube.tokens import check_tokens
     from workbench.errors import WorkbenchError
     from workbench.events import ClusterInfoChanged
 
-    pipeline = engine.running or "verify"
-    nodes = await active_nodes(engine, "verify")
+    nodes = await active_nodes(parts, pipeline, "verify")
     master = next((n for n in nodes if n.role == "master"), None)
     if master is None:
         raise PipelineFailed(pipeline, "verify", "no ACTIVE master")
     minions = [n for n in nodes if n.role == "minion"]
-    mismatched = [c for c in await check_tokens(engine.ssh, engine.profile, master, minions) if not c.ok]
+    mismatched = [c for c in await check_tokens(parts.ssh, parts.profile, master, minions) if not c.ok]
     if mismatched:
         why = "; ".join(f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
         raise PipelineFailed(pipeline, "verify", why, tuple(c.node for c in mismatched))
-    client = kube_client(engine, master)
+    client = kube_client(parts, pipeline, master)
     loop = asyncio.get_running_loop()
     end = loop.time() + deadline
     wanted = {n.name for n in minions}
-    info: Any = None
+    info: ClusterInfo | None = None
     last_error = ""
     while True:
         try:
@@ -180,8 +169,8 @@ async def verify(engine: Engine, *, deadline: float = VERIFY_SECONDS) -> None:
             why = last_error or f"not Ready after {deadline:.0f} s"
             raise PipelineFailed(pipeline, "verify", why, missing)
         await asyncio.sleep(VERIFY_POLL)
-    engine.bus.publish(ClusterInfoChanged(info))
+    parts.bus.publish(ClusterInfoChanged(info))
     for service in info.services:
-        engine.bus.log("kube", None, f"{service.name} is running at {service.url}", "info")
+        parts.bus.log("kube", None, f"{service.name} is running at {service.url}", "info")
     ready_line = ", ".join(f"{n.name} Ready" for n in info.nodes if n.ready)
-    engine.bus.log("kube", None, f"nodes: {ready_line or 'none'}", "info")
+    parts.bus.log("kube", None, f"nodes: {ready_line or 'none'}", "info")

@@ -1,5 +1,5 @@
 """The doctor's node checks: host keys, slow SSH, Salt minions, pushed files a reboot may
-have lost (push_doctor), kubelet tokens, Ready nodes.
+have lost (doctor.push), kubelet tokens, Ready nodes.
 
 Every node is looked at in parallel; a node that cannot be reached is one alert, never
 the end of the others' checks.
@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from workbench.engine.alerts import Alert, Fix
-from workbench.engine.doctor import register_kinds
-from workbench.engine.push_doctor import unconfirmed_alerts
-from workbench.engine.salt import SaltRunner, salt_minion_down_alert
-from workbench.engine.ssh import ConnectTiming, NodeLike, SSHPool
-from workbench.engine.tokens import (
+from workbench.engine.doctor.push import unconfirmed_alerts
+from workbench.engine.kube.tokens import (
     api_get,
     kubelet_journal,
     read_master_token,
@@ -24,26 +20,26 @@ from workbench.engine.tokens import (
     token_alerts,
     wait_ready,
 )
+from workbench.engine.parts import Parts
+from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
+from workbench.engine.ssh.pool import ConnectTiming, NodeLike, SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
+from workbench.models.alerts import Alert, Fix
 
 SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
-register_kinds("nodes", "node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
-               "token-mismatch", "node-unprovisioned", "node-not-ready")
+KINDS = ("node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
+         "token-mismatch", "node-unprovisioned", "node-not-ready")
 
 
-async def node_checks(ctx: Any) -> list[Alert]:
+async def node_checks(ctx: Parts) -> list[Alert]:
     """All node-side alerts for the cluster's ACTIVE instances."""
-    pool: SSHPool = ctx.ssh or SSHPool(ctx.profile, ctx.state, console=ctx.cloud.console_output, bus=ctx.bus)
-    try:
-        nodes = [i for i in await ctx.cloud.list_instances() if i.status == "ACTIVE"]
-        pool.remember(nodes)
-        return await _checks(ctx, pool, nodes)
-    finally:
-        if ctx.ssh is None:
-            await pool.close()
+    pool = ctx.ssh
+    nodes = [i for i in await ctx.cloud.list_instances() if i.status == "ACTIVE"]
+    pool.remember(nodes)
+    return await _checks(ctx, pool, list(nodes))
 
 
-async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
     alerts: list[Alert] = []
     probes = await asyncio.gather(*(pool.probe(n) for n in nodes), return_exceptions=True)
     reachable: list[NodeLike] = []
@@ -72,11 +68,11 @@ async def _checks(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]
     return alerts
 
 
-def provisioner(ctx: Any, pool: SSHPool) -> Any:
+def provisioner(ctx: Parts, pool: SSHPool) -> Callable[[NodeLike], Awaitable[str]]:
     """Push the build to one node, then Salt there: what a new or recreated minion lacks."""
 
     async def provision(node: NodeLike) -> str:
-        from workbench.engine.push import push
+        from workbench.engine.push.runner import push
 
         pushed = await push(ctx.profile, ctx.state, {node.name: (node, await pool.connect(node))},
                             bus=ctx.bus, direct=True, pipeline="fix")
@@ -126,7 +122,7 @@ def slow_cause(timing: ConnectTiming) -> str:
     )
 
 
-async def slow_ssh_alert(ctx: Any, pool: SSHPool, node: NodeLike, timing: ConnectTiming) -> Alert:
+async def slow_ssh_alert(ctx: Parts, pool: SSHPool, node: NodeLike, timing: ConnectTiming) -> Alert:
     path = ctx.profile.paths.sshd_config
     found = await pool.run(node, f"sudo grep -i '^[[:space:]]*usedns' {shlex.quote(path)}")
     setting = found.stdout.strip() or "UseDNS not set (the server's default applies)"
@@ -166,7 +162,7 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
 
 # -- salt minion ----------------------------------------------------------------------------
 
-async def _salt_minions(ctx: Any, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
     runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor")
 
     async def one(node: NodeLike) -> Alert | None:
@@ -192,7 +188,7 @@ async def _provisioned(pool: SSHPool, master: NodeLike) -> bool:
     return result.ok
 
 
-async def _not_ready(ctx: Any, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
+async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
     if not minions:
         return []
     token = await read_master_token(pool, ctx.profile, master)
