@@ -22,7 +22,7 @@ def power_loss(node_root: Path, victim: Path) -> None:
     st = victim.stat()
     victim.write_bytes(bytes(st.st_size))
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
-    index = node_root / ".cache" / "workbench" / "push-index"
+    index = node_root / "home" / "fedora" / ".cache" / "workbench" / "push-index"  # ~fedora
     entries = [json.loads(line) for line in index.read_text().splitlines()]
     for e in entries:
         e["b"] = "an-earlier-boot"
