@@ -275,6 +275,9 @@ class NodeManager:
             return ""
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for node in list(self.nodes.values()):
             await node.power_off()
         self.nodes.clear()

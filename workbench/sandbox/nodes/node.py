@@ -94,7 +94,8 @@ class Node:
                 self._keys.add(asyncssh.import_public_key(text).public_data)
             except (asyncssh.KeyImportError, ValueError):
                 log.warning("node %s: ignoring an unreadable public key", self.name)
-        self._worker = asyncio.ensure_future(self._work())
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
         self.machine = Machine(layout, self._on_message)
         console = await self.machine.boot(spec)
         with open(self.node_dir / "console.log", "a", encoding="utf-8") as handle:
@@ -121,6 +122,8 @@ class Node:
         await self.settle()
         if self._worker is not None:
             self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
             self._worker = None
         self.starts.clear()
 
