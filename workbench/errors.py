@@ -27,7 +27,9 @@ Outside it, by design (never reach a person as a workbench error):
     └── ThemeFileError             a bad theme file (tui.themes); the app lists it, loads the rest
     Exception
     ├── StreamError                the push agent's, on the node (engine.push.node_agent: stdlib only)
-    └── ApiError                   the sandbox's HTTP error answer (sandbox.cloud.errors)
+    ├── FlagError                  a command line a fake Kubernetes program refuses (sandbox.kuberoot.programs)
+    ├── ConfigError                a kubeconfig such a program cannot use (sandbox.kuberoot.programs)
+    └── ApiError                   the sandbox's HTTP error answer (sandbox.cloud.errors; the programs' client too)
 
 Subclasses live beside the code that raises them; ``tests/test_errors_tree.py`` checks
 that every exception class under ``workbench/`` is drawn here.

@@ -46,11 +46,14 @@ class Redactor:
         self._lock = threading.Lock()
         self._regex: re.Pattern[str] | None = None
 
-    def add(self, *secrets: str | None) -> None:
-        """Register secrets; short values (< 6 chars) are ignored to avoid masking noise."""
+    def add(self, *values: object) -> None:
+        """Register secrets; short values (< 6 chars) are ignored to avoid masking noise.
+
+        Non-strings count by their text: YAML reads ``password: 123456`` as an int."""
         with self._lock:
-            for secret in secrets:
-                if secret and len(secret) >= 6 and secret not in self._secrets:
+            for value in values:
+                secret = value if isinstance(value, str) else "" if value is None else str(value)
+                if len(secret) >= 6 and secret not in self._secrets:
                     self._secrets.add(secret)
                     self._regex = None
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workbench.sandbox.kuberoot import set_build_failure, write_kube_root
+from workbench.sandbox.kuberoot import SEED_VERSION, set_build_failure, write_kube_root
 
 
 def workbench(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -19,7 +19,7 @@ def workbench(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def profile(tmp: Path, platforms: str = '["linux/amd64"]') -> Path:
-    root = write_kube_root(tmp / "kube", size_mb=1, build_seconds=0.2)
+    root = write_kube_root(tmp / "kube", size_mb=1, build_seconds=0.2, version=SEED_VERSION)
     path = tmp / "profile.toml"
     path.write_text(f'state_dir = "{tmp / "state"}"\n[kube]\nroot = "{root}"\nplatforms = {platforms}\n')
     return path

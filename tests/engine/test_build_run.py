@@ -17,7 +17,7 @@ from workbench.engine.build import (
 )
 from workbench.engine.build.runner import group_members
 from workbench.events import BuildProgress, Bus, LogLine, StageFinished, StageStarted
-from workbench.sandbox.kuberoot import set_build_failure, write_kube_root
+from workbench.sandbox.kuberoot import SEED_VERSION, set_build_failure, write_kube_root
 from workbench.state import StateDir
 
 ONE = ("linux/amd64",)
@@ -26,7 +26,7 @@ SEVERAL = ("linux/amd64", "linux/arm64", "darwin/amd64", "windows/amd64")
 
 @pytest.fixture
 def kube_root(tmp_path: Path) -> Path:
-    return write_kube_root(tmp_path / "kube", size_mb=1, build_seconds=0.3)
+    return write_kube_root(tmp_path / "kube", size_mb=1, build_seconds=0.3, version=SEED_VERSION)
 
 
 def settings(root: Path, platforms: tuple[str, ...] = ONE, command: str = "build/release.sh") -> BuildSettings:

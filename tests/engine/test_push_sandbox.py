@@ -12,7 +12,7 @@ from typing import Any
 
 from workbench.engine.push.runner import PushReport, push
 from workbench.events import Bus
-from workbench.sandbox.kuberoot import write_kube_root
+from workbench.sandbox.kuberoot import SEED_VERSION, write_kube_root
 
 from .test_salt_helpers import Cluster, start_cluster
 
@@ -45,7 +45,7 @@ async def build_and_push(cluster: Cluster) -> tuple[Path, dict[str, Any], PushRe
     """A 6 MB fake KUBE_ROOT, built and pushed to every node (relay): (root, targets, report)."""
     root = cluster.profile.kube.root
     assert root is not None
-    write_kube_root(root, size_mb=6)
+    write_kube_root(root, size_mb=6, version=SEED_VERSION)
     build(root)
     conns = await cluster.pool.connect_all(cluster.instances)
     targets = {i.name: (i, conns[i.name]) for i in cluster.instances}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from workbench.sandbox.kuberoot import add_vagrant_machine, write_kube_root
+from workbench.sandbox.kuberoot import SEED_VERSION, add_vagrant_machine, write_kube_root
 
 
 def build(root: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +36,7 @@ def members(data: bytes) -> list[int]:
 
 
 def test_layout_and_salt_tree(tmp_path: Path) -> None:
-    root = write_kube_root(tmp_path / "k", size_mb=1)
+    root = write_kube_root(tmp_path / "k", size_mb=1, version=SEED_VERSION)
     assert os.access(root / "build/release.sh", os.X_OK)
     top = yaml.safe_load((root / "cluster/saltbase/salt/top.sls").read_text())
     states = {s for targets in top["base"].values() for s in targets if isinstance(s, str)}
@@ -45,12 +45,12 @@ def test_layout_and_salt_tree(tmp_path: Path) -> None:
     assert (root / "cluster/saltbase/salt/base.sls").is_file()
     machine = add_vagrant_machine(root, "master", "1234-abcd")
     assert (machine / "openstack/id").read_text() == "1234-abcd"
-    write_kube_root(root, size_mb=1)  # a refresh keeps the seed (and any _output)
+    write_kube_root(root, size_mb=1, version=SEED_VERSION)  # a refresh keeps the seed (and any _output)
     assert (root / ".vagrant/machines/master/openstack/id").exists()
 
 
 def test_release_honours_platforms_and_tests(tmp_path: Path) -> None:
-    root = write_kube_root(tmp_path / "k", size_mb=1)
+    root = write_kube_root(tmp_path / "k", size_mb=1, version=SEED_VERSION)
     done = build(root, KUBE_BUILD_PLATFORMS="linux/amd64 darwin/amd64", KUBE_RELEASE_RUN_TESTS="n")
     assert done.returncode == 0, done.stderr
     assert "Building go targets for linux/amd64:" in done.stdout
@@ -75,7 +75,7 @@ def test_release_honours_platforms_and_tests(tmp_path: Path) -> None:
 
 
 def test_rebuild_is_a_small_change_to_the_tars(tmp_path: Path) -> None:
-    root = write_kube_root(tmp_path / "k", size_mb=4, seed="rebuild-test")  # deterministic edits
+    root = write_kube_root(tmp_path / "k", size_mb=4, seed="rebuild-test", version=SEED_VERSION)  # deterministic edits
     assert build(root, KUBE_BUILD_PLATFORMS="linux/amd64").returncode == 0
     tar = root / "_output/release-tars/kubernetes-server-linux-amd64.tar.gz"
     first = tar.read_bytes()

@@ -243,10 +243,10 @@ class Sandbox:
     def _write_client_files(self, store: Store) -> None:
         clientfiles.write_clouds_yaml(self.clouds_path, store, f"{self.api_url}/v3")
         if not self.kube_root.exists():
-            from workbench.sandbox.kuberoot import write_kube_root
+            from workbench.sandbox.kuberoot import SEED_VERSION, write_kube_root
 
             try:
-                write_kube_root(self.kube_root)
+                write_kube_root(self.kube_root, version=SEED_VERSION)  # until the engine provisions (#17)
             except Exception:
                 log.exception("writing the fake KUBE_ROOT at %s failed", self.kube_root)
         clientfiles.write_profile(

@@ -6,6 +6,14 @@ Prints the phases and `+++ [MMDD HH:MM:SS]` status lines the real build prints
 _output/dockerized/bin/<os>/<arch>/, _output/release-stage/, _output/release-tars/.
 Each run is a "rebuild": one or two binaries change a little, with shifted offsets.
 
+Each "binary" is a program (build/fake-programs, stdlib Python run as a zipapp: a shebang,
+then a zip holding the program, its identity and its version's flag table, and a stored
+padding member that gives it a real binary's size). The version is KUBE_GIT_VERSION, or
+KUBE_GIT_VERSION_FILE (hack/lib/version.sh's format), or build/fake-build.json's
+"version", or v1.32.4. Kubernetes 1.10 and later ship no salt tars (cluster/saltbase was
+removed in 1.10); those builds write etcd's own release tar
+(etcd-v<etcd>-linux-amd64.tar.gz) beside the Kubernetes tars so that a push carries it.
+
 Environment: KUBE_BUILD_PLATFORMS (space separated), KUBE_RELEASE_RUN_TESTS (y/n),
 KUBE_FASTBUILD (true: linux/amd64 only when no platforms are given),
 WORKBENCH_FAKE_BUILD_SECONDS (total time), WORKBENCH_FAKE_BUILD_FAIL=1 (or the file
@@ -21,6 +29,7 @@ import shutil
 import sys
 import tarfile
 import time
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -41,6 +50,10 @@ CLIENT_TARGETS = ["cmd/kubectl"]
 TEST_PKGS = ["pkg/api", "pkg/apiserver", "pkg/client/cache", "pkg/kubelet", "pkg/kubelet/dockertools",
              "pkg/master", "pkg/proxy/iptables", "pkg/registry/pod/etcd", "pkg/util/wait"]
 MARK = b"\xa5\x5a"  # content-defined cut mark for the rsyncable gzip
+PROGRAMS = KUBE_ROOT / "build" / "fake-programs"
+DEFAULT_VERSION = "v1.32.4"
+ETCD_FOR = {"1.32": "3.5.16"}  # the etcd kubeadm pairs with each release (cmd/kubeadm/app/constants)
+IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 
 
 def status(msg, *extra):
@@ -65,7 +78,23 @@ CFG = config()
 SECONDS = float(os.environ.get("WORKBENCH_FAKE_BUILD_SECONDS", CFG.get("seconds", 3.0)))
 SIZE_MB = float(os.environ.get("WORKBENCH_FAKE_BINARY_MB", CFG.get("binary_mb", 24)))
 SEED = str(CFG.get("seed", "kube"))
-VERSION = CFG.get("version", "v1.2.0-alpha.6")
+
+
+def version_from_file(path):
+    """hack/lib/version.sh's KUBE_GIT_VERSION_FILE: KUBE_GIT_VERSION='v1.32.4' lines."""
+    for line in Path(path).read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "KUBE_GIT_VERSION":
+            return value.strip().strip("'\"")
+    return ""
+
+
+VERSION = (os.environ.get("KUBE_GIT_VERSION")
+           or (version_from_file(os.environ["KUBE_GIT_VERSION_FILE"]) if os.environ.get("KUBE_GIT_VERSION_FILE") else "")
+           or CFG.get("version") or DEFAULT_VERSION)
+MINOR = tuple(int(x) for x in VERSION.lstrip("v").split("-")[0].split(".")[:2])
+SEED_ERA = MINOR < (1, 10)  # salt tars and cluster/saltbase until 1.10
+ETCD_VERSION = "2.2.1" if SEED_ERA else ETCD_FOR.get(f"{MINOR[0]}.{MINOR[1]}", "3.5.16")
 
 
 def platforms():
@@ -124,17 +153,80 @@ def rebuilt(rng, data):
     return bytes(buf)
 
 
+def flag_table():
+    """The version's flag table, or None (accept every flag) when we hold none for it."""
+    path = PROGRAMS / "flagtables" / f"v{MINOR[0]}.{MINOR[1]}.json"
+    if not path.is_file():
+        return None
+    doc = json.loads(path.read_text())
+    return doc["components"]
+
+
+def identity(component):
+    commit = hashlib.sha1(f"{SEED}/{VERSION}".encode()).hexdigest()
+    return {"component": component, "gitVersion": VERSION, "gitCommit": commit,
+            "buildDate": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(CFG.get("built", 0) or 1733300000)),
+            "etcdVersion": ETCD_VERSION}
+
+
+def program_members(component):
+    """(arcname, bytes) of the program: its modules, the reused sandbox modules, its data."""
+    out = []
+    for src in sorted(PROGRAMS.rglob("*.py")):
+        rel = src.relative_to(PROGRAMS).as_posix()
+        out.append((rel, src.read_bytes()))
+    table = flag_table()
+    if table is not None:
+        out.append(("flagtable.json", json.dumps(table, sort_keys=True).encode()))
+    out.append(("identity.json", json.dumps(identity(component), sort_keys=True).encode()))
+    return out
+
+
+def zipapp(members, padding):
+    """#!/usr/bin/env python3 + a zip (stored, fixed dates): Python runs it, zipimport reads
+    only the central directory and the modules, so the padding costs nothing at start."""
+    out = io.BytesIO()
+    out.write(b"#!/usr/bin/env python3\n")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
+        for name, data in members + [("padding.bin", padding)]:
+            info = zipfile.ZipInfo(name, date_time=(2024, 12, 4, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, data)
+    return out.getvalue()
+
+
+def old_padding(path):
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.read("padding.bin")
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return None
+
+
+def build_program(path, component, size, rng_parts, generation, changed):
+    members = program_members(component)
+    code = sum(len(d) + 2 * len(n) + 120 for n, d in members) + 200
+    padding = old_padding(path) if path.exists() else None
+    if padding is None:
+        padding = fresh_binary(rng_for(SEED, *rng_parts), max(4096, size - code))
+    elif changed:
+        padding = rebuilt(rng_for(SEED, *rng_parts, generation), padding)
+    data = zipapp(members, padding)
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    path.chmod(0o755)
+
+
 def go_build(platform, generation, changed):
     out_dir = BIN / platform
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, size in binaries_for(platform):
-        path = out_dir / name
         base = name.removesuffix(".exe")
-        if not path.exists():
-            path.write_bytes(fresh_binary(rng_for(SEED, platform, name), size))
-        elif base in changed:
-            path.write_bytes(rebuilt(rng_for(SEED, platform, name, generation), path.read_bytes()))
-        path.chmod(0o755)
+        build_program(out_dir / name, base, size, (platform, name), generation, base in changed)
+    if not SEED_ERA and platform.startswith("linux/"):
+        etcd_dir = OUTPUT / "etcd" / platform
+        etcd_dir.mkdir(parents=True, exist_ok=True)
+        build_program(etcd_dir / "etcd", "etcd", int(SIZE_MB * 0.1 * 1024 * 1024), (platform, "etcd"), 0, False)
 
 
 def rsyncable_gzip(data):
@@ -192,7 +284,8 @@ def package(built):
         make_tar(TARS / f"kubernetes-client-{tag}.tar.gz",
                  [(f"kubernetes/client/bin/{n}", src / n) for n in client])
         full += [(f"kubernetes/platforms/{platform}/{n}", src / n) for n in client]
-        node = [n for n in names if n.removesuffix(".exe") in NODE]
+        node_bins = NODE if SEED_ERA else (*NODE, "kubectl")
+        node = [n for n in names if n.removesuffix(".exe") in node_bins]
         if node:
             status(f"Building tarball: node {tag}")
             stage_copy(src, STAGE / "node" / tag / "kubernetes" / "node" / "bin", node)
@@ -202,9 +295,18 @@ def package(built):
             status(f"Building tarball: server {tag}")
             stage_copy(src, STAGE / "server" / tag / "kubernetes" / "server" / "bin", names)
             tar = TARS / f"kubernetes-server-{tag}.tar.gz"
-            make_tar(tar, [(f"kubernetes/server/bin/{n}", src / n) for n in names]
+            tags = [] if SEED_ERA else [(f"kubernetes/server/bin/{n}.docker_tag", (VERSION + "\n").encode())
+                                        for n in IMAGES]
+            make_tar(tar, [(f"kubernetes/server/bin/{n}", src / n) for n in names] + tags
                      + [("kubernetes/version", (VERSION + "\n").encode())])
             full.append((f"kubernetes/server/{tar.name}", tar))
+            if not SEED_ERA:
+                etcd_tar(platform)
+    if not SEED_ERA:
+        status("Building tarball: final")
+        make_tar(TARS / "kubernetes.tar.gz", [("kubernetes/version", (VERSION + "\n").encode()),
+                                              ("kubernetes/README.md", b"# Kubernetes (workbench sandbox build)\n")])
+        return
     status("Building tarball: salt")
     salt_root = KUBE_ROOT / "cluster" / "saltbase"
     salt = [(f"kubernetes/saltbase/{p.relative_to(salt_root)}", p)
@@ -213,6 +315,14 @@ def package(built):
     make_tar(TARS / "kubernetes-salt.tar.gz", salt)
     status("Building tarball: final")
     make_tar(TARS / "kubernetes.tar.gz", [*full, ("kubernetes/version", (VERSION + "\n").encode())])
+
+
+def etcd_tar(platform):
+    """etcd's own release layout: etcd-v<ver>-<os>-<arch>/{etcd,README.md}."""
+    tag = platform.replace("/", "-")
+    top = f"etcd-v{ETCD_VERSION}-{tag}"
+    make_tar(TARS / f"{top}.tar.gz", [(f"{top}/etcd", OUTPUT / "etcd" / platform / "etcd"),
+                                      (f"{top}/README.md", b"# etcd (workbench sandbox build)\n")])
 
 
 def fail_requested():
