@@ -3,6 +3,7 @@
     WorkbenchError                 exit 1 unless said otherwise; str() is one line for a person
     ├── UsageError                 exit 2: bad arguments on the command line
     ├── ProfileError               exit 2: a profile or clouds.yaml value is wrong (names file, field)
+    │   └── UnknownKey             a key the profile does not know (file:line, did-you-mean; profile)
     ├── StateError                 the local state dir is unreadable or corrupt
     ├── CloudError                 OpenStack said no or could not be reached
     │   ├── CloudAuthError         bad credentials

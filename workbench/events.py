@@ -61,6 +61,7 @@ class PipelineFinished(Event):
     error: str | None = None
     failed_stage: str | None = None
     failed_nodes: tuple[str, ...] = ()
+    cancelled: bool = False  # the user cancelled it: not a failure
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +111,7 @@ class AlertsChanged(Event):
 
 @dataclass(frozen=True, slots=True)
 class ClusterInfoChanged(Event):
-    info: ClusterInfo
+    info: ClusterInfo | None  # None: no master any more (after down)
 
 
 @dataclass(frozen=True, slots=True)

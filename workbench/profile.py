@@ -8,6 +8,7 @@ clouds.yaml / ``OS_CLOUD`` / ``OS_*`` through openstacksdk's own loader.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -43,6 +44,9 @@ class ClusterSection:
     master_ip: str = "192.168.0.2"
     node_ip_base: str = "192.168.0."
     mgmt_interface: str = "eth0"
+    # offered by the doctor when Nova finds no host for ``flavor`` (a capacity fault)
+    fallback_flavors: tuple[str, ...] = ()
+    availability_zones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,20 @@ class KubeSection:
     platforms: tuple[str, ...] = ("linux/amd64",)
     run_tests: bool = False
     fastbuild: bool = True
+    # cluster parameters the workbench's own Salt tree provisions (engine/provision); the
+    # Kubernetes version is never set here: it is read from the build's release tars
+    service_cidr: str = "10.0.0.0/16"
+    pod_cidr: str = "10.244.0.0/16"  # each node gets a /24 of it
+    dns_ip: str = ""  # default: the tenth address of service_cidr, as kubeadm picks
+    dns_domain: str = "cluster.local"
+    container_runtime_endpoint: str = "unix:///run/containerd/containerd.sock"
+    pod_network: str = "bridge"  # bridge: CNI bridge + routes per node; none: bring your own
+    extra_flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # component -> flags
+    addons: tuple[str, ...] = ("coredns",)  # applied on the master after the control plane
+    # standard: the API server and kubelet on every address, etcd and the controllers on
+    # loopback; node-ip: every component on its node's own address only (nodes that share
+    # one network stack, like the sandbox's, would otherwise collide on their ports)
+    listen: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -92,6 +110,20 @@ class PushSection:
 
 
 @dataclass(frozen=True)
+class SaltSection:
+    """How states run: "masterless" (``salt-call --local`` on each node over its own SSH
+    connection), "master" (salt-master on the master, one job over one connection), or
+    "auto": master mode from ``master_from_nodes`` nodes up (engine/salt_master/mode.py)."""
+
+    mode: str = "auto"
+    master_from_nodes: int = 50
+    publish_port: int = 4505
+    ret_port: int = 4506
+    job_timeout: float = 900.0  # a minion that has not returned by then is named
+    ping_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
 class UISection:
     theme: str = "workbench-dark"
 
@@ -107,6 +139,7 @@ class Profile:
     kube: KubeSection = field(default_factory=KubeSection)
     paths: PathsSection = field(default_factory=PathsSection)
     push: PushSection = field(default_factory=PushSection)
+    salt: SaltSection = field(default_factory=SaltSection)
     ui: UISection = field(default_factory=UISection)
     keymap: Mapping[str, str] = field(default_factory=dict)
 
@@ -145,6 +178,7 @@ _SECTIONS: dict[str, type] = {
     "ssh": SSHSection,
     "kube": KubeSection,
     "push": PushSection,
+    "salt": SaltSection,
     "ui": UISection,
 }
 
@@ -163,6 +197,11 @@ _ENV_OVERLAY: dict[str, tuple[str, str]] = {
     "OS_FLOATINGIP_POOL": ("cluster", "floating_ip_pool"),
     "MGMT_INTERFACE": ("cluster", "mgmt_interface"),
     "KUBE_ROOT": ("kube", "root"),
+    # kube-up's cluster parameters (cluster/*/config-default.sh)
+    "SERVICE_CLUSTER_IP_RANGE": ("kube", "service_cidr"),
+    "CLUSTER_IP_RANGE": ("kube", "pod_cidr"),
+    "DNS_SERVER_IP": ("kube", "dns_ip"),
+    "DNS_DOMAIN": ("kube", "dns_domain"),
 }
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,40}[a-z0-9])?$")
@@ -200,7 +239,10 @@ def load_profile(
     data: dict[str, Any] = {}
     if found is not None:
         data = _read_toml(found)
-    return profile_from_mapping(data, found, env)
+    try:
+        return profile_from_mapping(data, found, env)
+    except UnknownKey as exc:
+        raise exc.at_line(found) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -229,7 +271,7 @@ def profile_from_mapping(
             raise ProfileError(where, "paths", "no [paths] table: paths on nodes are the real "
                                "ones (/srv/kubernetes/known_tokens.csv, /var/lib/kubelet/kubeconfig, ...)")
         if key not in known:
-            raise ProfileError(where, key, f"one of {', '.join(sorted(known))}")
+            raise UnknownKey(where, None, key, sorted(known))
     sections: dict[str, Any] = {}
     for name, cls in _SECTIONS.items():
         table = data.get(name, {})
@@ -260,13 +302,81 @@ def profile_from_mapping(
     return profile
 
 
+class UnknownKey(ProfileError):
+    """``profile.toml:7: cluster.minon: unknown key; did you mean 'minions'? (known: ...)``"""
+
+    def __init__(self, where: object, section: str | None, key: str, known: list[str]) -> None:
+        self.section, self.key, self.known = section, key, known
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        super().__init__(where, f"{section}.{key}" if section else key,
+                         f"unknown key{hint} (known: {', '.join(known)})")
+
+    def at_line(self, path: Path | None) -> ProfileError:
+        """The same error, its place given as ``file:line`` when the line can be found."""
+        line = _line_of(path, self.section, self.key) if path is not None else None
+        if line is None:
+            return self
+        return UnknownKey(f"{path}:{line}", self.section, self.key, self.known)
+
+
+def _line_of(path: Path, section: str | None, key: str) -> int | None:
+    """The line where ``key`` is set inside ``[section]`` (or at the top), 1-based."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    current: str | None = None
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*=""")
+    for number, text in enumerate(lines, 1):
+        header = re.match(r"^\s*\[\s*([^\]\s]+)\s*\]", text)
+        if header:
+            current = header.group(1)
+            if section is None and current == key:
+                return number  # an unknown table
+            continue
+        if current == section and pattern.match(text):
+            return number
+    return None
+
+
+def no_profile_hint() -> str:
+    """What to do when there is no profile and no cloud in the environment."""
+    return ("run `workbench --sandbox` to try the workbench on its embedded cloud, or write a profile "
+            f"at {user_config_path('workbench') / 'profile.toml'} ([cloud] name = a clouds.yaml entry; "
+            "see README, Profile)")
+
+
+def clouds_found(explicit: Path | None = None, environ: Mapping[str, str] | None = None) -> list[tuple[str, Path]]:
+    """(cloud name, clouds.yaml) for every cloud in the files openstacksdk reads, in its order."""
+    import yaml
+
+    env = os.environ if environ is None else environ
+    if explicit is not None:
+        files = [Path(explicit)]
+    else:
+        files = [Path(env["OS_CLIENT_CONFIG_FILE"])] if env.get("OS_CLIENT_CONFIG_FILE") else []
+        files += [Path.cwd() / "clouds.yaml", Path.home() / ".config" / "openstack" / "clouds.yaml",
+                  Path("/etc/openstack/clouds.yaml")]
+    found: list[tuple[str, Path]] = []
+    for file in files:
+        try:
+            data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue
+        clouds = data.get("clouds") if isinstance(data, dict) else None
+        if isinstance(clouds, dict):
+            found += [(str(name), file) for name in clouds]
+    return found
+
+
 def _section(cls: type, table: Mapping[str, Any], where: object, name: str, base: Path) -> Any:
     kwargs: dict[str, Any] = {}
     by_name = {f.name: f for f in fields(cls)}
     for key, value in table.items():
         f = by_name.get(key)
         if f is None:
-            raise ProfileError(where, f"{name}.{key}", f"one of {', '.join(by_name)}")
+            raise UnknownKey(where, name, key, list(by_name))
         kwargs[key] = _coerce(value, f.type, where, f"{name}.{key}", base)
     return cls(**kwargs)
 
@@ -297,6 +407,12 @@ def _coerce(value: Any, type_name: Any, where: object, field_name: str, base: Pa
         if not isinstance(value, str) or not value:
             raise ProfileError(where, field_name, "a path string")
         return _path(value, base)
+    if t == "Mapping[str, tuple[str, ...]]":
+        if not isinstance(value, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in value.values()
+        ):
+            raise ProfileError(where, field_name, "a table of component = [\"--flag=value\", ...]")
+        return {str(k): tuple(v) for k, v in value.items()}
     if t == "tuple[str, ...]":
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ProfileError(where, field_name, "a list of strings")
@@ -361,5 +477,68 @@ def _validate(profile: Profile, where: object) -> None:
     for platform in profile.kube.platforms:
         if not re.match(r"^[a-z0-9]+/[a-z0-9]+$", platform):
             raise ProfileError(where, "kube.platforms", "entries like linux/amd64")
+<<<<<<< HEAD
+=======
+    for f in fields(profile.paths):
+        if not getattr(profile.paths, f.name):
+            raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
+    _validate_kube(profile.kube, where)
+>>>>>>> main
     if profile.push.verify not in ("full", "delta"):
         raise ProfileError(where, "push.verify", '"full" or "delta"')
+    if profile.salt.mode not in ("auto", "masterless", "master"):
+        raise ProfileError(where, "salt.mode", '"auto", "masterless" or "master"')
+    if profile.salt.master_from_nodes < 1:
+        raise ProfileError(where, "salt.master_from_nodes", "a whole number from 1 up")
+    for key in ("publish_port", "ret_port"):
+        if not 1 <= getattr(profile.salt, key) <= 65535:
+            raise ProfileError(where, f"salt.{key}", "a port from 1 to 65535")
+    if profile.salt.job_timeout <= 0 or profile.salt.ping_timeout <= 0:
+        raise ProfileError(where, "salt.job_timeout" if profile.salt.job_timeout <= 0 else "salt.ping_timeout",
+                           "a positive number of seconds")
+
+
+KUBE_COMPONENTS = (
+    "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy",
+)
+_FLAG = re.compile(r"^--[a-z0-9][a-z0-9-]*(=[^\s]*)?$")
+
+
+def _validate_kube(kube: KubeSection, where: object) -> None:
+    """The cluster parameters: networks that parse and do not overlap, flags that look like flags."""
+    nets: dict[str, ipaddress.IPv4Network] = {}
+    for name in ("service_cidr", "pod_cidr"):
+        try:
+            nets[name] = ipaddress.IPv4Network(getattr(kube, name))
+        except ValueError:
+            raise ProfileError(where, f"kube.{name}", "an IPv4 network like 10.0.0.0/16") from None
+    if nets["service_cidr"].prefixlen > 28:
+        raise ProfileError(where, "kube.service_cidr", "a network of at least 16 addresses (/28)")
+    if nets["pod_cidr"].prefixlen > 22:
+        raise ProfileError(where, "kube.pod_cidr", "a network of at least four /24s (/22 or wider)")
+    if nets["service_cidr"].overlaps(nets["pod_cidr"]):
+        raise ProfileError(where, "kube.pod_cidr", f"a network apart from service_cidr {nets['service_cidr']}")
+    if kube.dns_ip:
+        try:
+            dns = ipaddress.IPv4Address(kube.dns_ip)
+        except ValueError:
+            raise ProfileError(where, "kube.dns_ip", "an IPv4 address") from None
+        if dns not in nets["service_cidr"] or dns == nets["service_cidr"].network_address + 1:
+            raise ProfileError(where, "kube.dns_ip", f"an address in service_cidr {nets['service_cidr']} other than its first")
+    if not re.match(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$", kube.dns_domain):
+        raise ProfileError(where, "kube.dns_domain", "a DNS domain like cluster.local")
+    if not re.match(r"^(unix|npipe|tcp)://\S+$", kube.container_runtime_endpoint):
+        raise ProfileError(where, "kube.container_runtime_endpoint", "an endpoint like unix:///run/containerd/containerd.sock")
+    if kube.listen not in ("standard", "node-ip"):
+        raise ProfileError(where, "kube.listen", '"standard" or "node-ip"')
+    if kube.pod_network not in ("bridge", "none"):
+        raise ProfileError(where, "kube.pod_network", '"bridge" or "none"')
+    for addon in kube.addons:
+        if addon not in ("coredns",):
+            raise ProfileError(where, "kube.addons", f'a list of "coredns" ({addon!r} is unknown)')
+    for component, flags in kube.extra_flags.items():
+        if component not in KUBE_COMPONENTS:
+            raise ProfileError(where, f"kube.extra_flags.{component}", f"one of {', '.join(KUBE_COMPONENTS)}")
+        for flag in flags:
+            if not _FLAG.match(flag):
+                raise ProfileError(where, f"kube.extra_flags.{component}", f"flags like --name=value ({flag!r} is not)")

@@ -27,14 +27,14 @@ def test_status_into_a_pipe_never_cuts_names_or_addresses(make_sandbox) -> None:
     # a narrow COLUMNS must not matter either: nobody reads a pipe at 80 columns
     status = _run(["status", "--profile", profile], env={"COLUMNS": "60"})
     assert status.returncode == 0, status.stderr
-    out = status.stderr
+    out = status.stdout
     assert "…" not in out and "..." not in out
     for inst in doc["instances"]:
         line = next((ln for ln in out.splitlines() if f" {inst['name']} " in ln), None)
         assert line is not None, f"{inst['name']} not printed whole:\n{out}"
         for value in (inst["fixed_ip"], inst["floating_ip"], inst["id"]):
             assert value in line, f"{value} cut from {line!r}"
-    wb_json("down", "--profile", profile)
+    wb_json("down", "--yes", "--profile", profile)
 
 
 def test_no_profile_anywhere_says_where_it_looked_and_which_field(tmp_path: Path) -> None:
@@ -57,8 +57,8 @@ def test_alert_lines_name_their_node_once(make_sandbox) -> None:
     [(name, _)] = [(f["name"], f["error"]) for f in up["failed"]]
     for verb in (["status"], ["doctor", "--cloud-only"]):
         result = _run([*verb, "--profile", profile])
-        lines = [ln for ln in result.stderr.splitlines() if "instance-error" in ln]
-        assert lines, result.stderr
+        lines = [ln for ln in result.stdout.splitlines() if "instance-error" in ln]
+        assert lines, result.stdout + result.stderr
         assert all(ln.count(name) == 1 for ln in lines), lines
         assert f"instance-error: {name} is in ERROR" in lines[0]
-    wb_json("down", "--profile", profile)
+    wb_json("down", "--yes", "--profile", profile)

@@ -41,7 +41,7 @@ def test_up_status_down_round_trip(make_sandbox) -> None:
     net = conn.network.find_network("mgmt")
     stranger = conn.network.create_port(network_id=net.id, name="not-ours")
     try:
-        gone = wb_json("down", "--profile", profile)
+        gone = wb_json("down", "--yes", "--profile", profile)
         assert sorted(gone["deleted"]["servers"]) == sorted(name for name, _, _ in plan)
         assert len(gone["deleted"]["floating_ips"]) == len(plan)
         assert gone["remaining"] == []
@@ -101,6 +101,7 @@ def test_unreachable_endpoint_gives_one_line(make_sandbox, tmp_path: Path) -> No
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach" in lines[0], proc.stderr
+    assert f"127.0.0.1:{dead}" in lines[0]  # the endpoint, by its URL
 
 
 def test_missing_image_and_flavor_are_named(make_sandbox, tmp_path: Path) -> None:

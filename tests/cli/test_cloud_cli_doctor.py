@@ -44,7 +44,7 @@ def test_leaked_ports_found_named_by_up_and_fixed_exactly(make_sandbox) -> None:
     assert not leaked & ports_now and bystander.id in ports_now
 
     assert wb_json("up", "--profile", profile)["created"] == ["kubernetes-minion-1", "kubernetes-minion-2"]
-    assert wb_json("down", "--profile", profile)["remaining"] == []
+    assert wb_json("down", "--yes", "--profile", profile)["remaining"] == []
     assert ours(conn) == {"servers": [], "ports": [], "floating_ips": []}
     assert TAG not in (conn.network.get_port(bystander.id).tags or [])
     conn.network.delete_port(bystander.id)
@@ -65,7 +65,7 @@ def test_boot_error_shows_the_fault_and_a_fix_recovers(make_sandbox) -> None:
     assert [a["subject"] for a in errors] == ["kubernetes-minion-1"]
     assert fault in errors[0]["message"] and "recreate" in errors[0]["fixes"]
     human = wb("doctor", "--profile", profile, "--cloud-only")
-    assert fault in human.stderr and "openstack server show" in human.stderr
+    assert fault in human.stdout and "openstack server show" in human.stdout  # results: stdout
 
     fixed = wb_json("doctor", "--profile", profile, "--cloud-only", "--fix", "instance-error", "--yes")
     assert fixed["ok"] and [(f["subject"], f["ok"]) for f in fixed["fixed"]] == [("kubernetes-minion-1", True)]
@@ -76,4 +76,23 @@ def test_boot_error_shows_the_fault_and_a_fix_recovers(make_sandbox) -> None:
 
     assert minion["fixed_ip"] == load_profile(profile).minion_ip(0)
     assert status["alerts"] == []
-    assert wb_json("down", "--profile", profile)["ok"]
+    assert wb_json("down", "--yes", "--profile", profile)["ok"]
+
+
+def test_recreating_a_minion_provisions_its_unprovisioned_master_first(make_sandbox) -> None:
+    """A minion's Salt needs its master's CA and API server: the fix provisions the master
+    first when it never was (here: up failed on the minion, nothing was provisioned)."""
+    box = make_sandbox(minions=1)
+    profile = str(box.profile_path)
+    box.set_fault("boot-error", True, "kubernetes-minion-1")
+    wb_json("up", "--profile", profile, expect=1)
+    box.set_fault("boot-error", False, "kubernetes-minion-1")
+    assert wb_json("build", "--profile", profile)["ok"]
+    fixed = wb_json("doctor", "--profile", profile, "--cloud-only", "--fix", "instance-error", "--yes")
+    [result] = fixed["fixed"]
+    assert result["ok"], result["summary"]
+    assert "kubernetes-master: build pushed and provisioned by Salt" in result["summary"]
+    assert "kubernetes-minion-1" in result["summary"].split("kubernetes-master:", 1)[1]
+    active = wb("ssh", "--profile", profile, "kubernetes-master", "--", "systemctl is-active kube-apiserver")
+    assert active.returncode == 0 and active.stdout.strip() == "active", active.stdout + active.stderr
+    assert wb_json("down", "--yes", "--profile", profile)["ok"]

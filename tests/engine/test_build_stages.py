@@ -91,8 +91,9 @@ def test_serial_build_stages_and_durations() -> None:
 
 def test_parallel_failing_build_names_platforms_and_failure_lines() -> None:
     parser = feed(PARALLEL_FAILING)
-    assert [s.name for s in parser.stages] == ["prerequisites", "build image", "go linux/amd64 linux/arm64"]
+    assert [s.name for s in parser.stages] == ["prerequisites", "build image", "go linux/amd64", "go linux/arm64"]
     lines = parser.explanation()
+    assert parser.cause() == "pkg/kubelet/kubelet.go:2417: undefined: syncLoopIteration"
     assert "pkg/kubelet/kubelet.go:2417: undefined: syncLoopIteration" in lines
     assert any(line.startswith("!!! Error in") for line in lines)
     assert all("go build started" not in line for line in lines)

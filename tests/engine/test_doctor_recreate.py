@@ -21,7 +21,7 @@ async def test_recreate_of_a_missing_minion_pushes_and_runs_salt(make_sandbox) -
     try:
         assert c.profile.kube.root is not None
         build(c.profile.kube.root)
-        assert (await SaltRunner(c.pool, c.state, c.bus).run(list(c.instances))).ok
+        assert (await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))).ok
         gone = c.minions[0]
         c.box.set_fault("out-of-band-delete", True, gone.name)
 
@@ -47,7 +47,7 @@ async def test_recreate_of_a_missing_minion_pushes_and_runs_salt(make_sandbox) -
 async def test_recreate_without_a_build_leaves_it_to_node_unprovisioned(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=1)
     try:
-        assert (await SaltRunner(c.pool, c.state, c.bus).run(list(c.instances))).ok
+        assert (await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))).ok
         gone = c.minions[0]
         c.box.set_fault("out-of-band-delete", True, gone.name)
         ctx = ctx_of(c)

@@ -82,7 +82,8 @@ async def test_info_json(cluster: str, tmp_path: Path, kubectl: str) -> None:
     assert doc["source"] == ("kubectl" if kubectl == "on-path" else "http")
     assert doc["server"] == cluster
     assert [s["name"] for s in doc["services"]] == SEED
-    assert doc["nodes"] == [{"name": "kubernetes-minion-1", "ready": True, "version": "v1.2.0-alpha.6"}]
+    assert doc["nodes"] == [{"name": "kubernetes-minion-1", "ready": True, "status": "Ready", "roles": "<none>",
+                            "version": "v1.2.0-alpha.6"}]
     assert {p["name"] for p in doc["pods"]} >= {"heapster-v10-2b952", "kube-proxy-kubernetes-minion-1"}
     assert TOKEN not in out + err
 

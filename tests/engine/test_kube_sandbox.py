@@ -77,7 +77,7 @@ async def test_ca_over_ssh_and_a_client_that_loads_it(make_sandbox: Callable[...
     try:
         with pytest.raises(KubeError, match="has the master's highstate run"):
             await fetch_ca(c.pool, c.master, c.profile.paths.kube_ca)  # not provisioned yet
-        report = await SaltRunner(c.pool, c.state, c.bus).run(list(c.instances))
+        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))
         assert report.ok, report.to_json()
         ca = await fetch_ca(c.pool, c.master, c.profile.paths.kube_ca)
         assert ca.startswith(b"-----BEGIN CERTIFICATE-----")

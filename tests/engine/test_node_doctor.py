@@ -41,7 +41,7 @@ async def all_ready(c: Cluster) -> None:
 async def test_token_regen_is_found_for_every_minion_and_fixed_by_doctor(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=2)
     try:
-        runner = SaltRunner(c.pool, c.state, c.bus)
+        runner = SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree)
         assert (await runner.run(list(c.instances))).ok
         await all_ready(c)
         assert await node_checks(ctx_of(c)) == []
@@ -98,7 +98,7 @@ async def test_slow_ssh_is_diagnosed_and_fixed(make_sandbox) -> None:
 async def test_stopped_salt_minion_is_restarted_and_the_state_rerun(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=1)
     try:
-        assert (await SaltRunner(c.pool, c.state, c.bus).run(list(c.instances))).ok
+        assert (await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))).ok
         minion = c.minions[0]
         await c.pool.run(minion, "sudo systemctl stop salt-minion", check=True)
         alerts = [a for a in await node_checks(ctx_of(c)) if a.kind == "salt-minion-down"]

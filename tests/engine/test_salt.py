@@ -13,7 +13,7 @@ from .test_salt_helpers import SEED_COMMAND, seed_tar, start_cluster
 async def test_highstate_on_all_nodes_in_parallel(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=2)
     try:
-        runner = SaltRunner(c.pool, c.state, c.bus, pipeline="provision")
+        runner = SaltRunner(c.pool, c.state, c.bus, pipeline="provision", salt_tree=c.profile.paths.salt_tree)
         report = await runner.run(list(c.instances))
         assert report.ok, report.to_json()
         by_node = {r.node: r for r in report.runs}
@@ -50,7 +50,7 @@ async def test_highstate_on_all_nodes_in_parallel(make_sandbox) -> None:
 async def test_salt_race_is_retried_once_and_succeeds(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=1, faults=["salt-race"])
     try:
-        report = await SaltRunner(c.pool, c.state, c.bus).run(list(c.instances))
+        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))
         assert report.ok, report.to_json()
         assert all(r.retried for r in report.runs) and report.alerts == ()
         said = [e.text for e in c.events if isinstance(e, LogLine) and "retrying once" in e.text]
@@ -69,7 +69,7 @@ async def test_failed_and_unreachable_nodes_do_not_stop_the_others(make_sandbox)
         # minion-2 has no salt tree: Salt's own "No Top file" failure
         ghost = dataclasses.replace(c.minions[0], name="kubernetes-minion-9", id="ghost",
                                     fixed_ip="127.0.0.1", floating_ip="127.0.0.1")
-        runner = SaltRunner(c.pool, c.state, c.bus)
+        runner = SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree)
         report = await runner.run([*c.instances, ghost])
         by_node = {r.node: r for r in report.runs}
         assert by_node[c.master.name].ok and by_node[c.minions[0].name].ok
@@ -95,7 +95,7 @@ async def test_malformed_salt_json_fails_that_node_in_one_line(make_sandbox) -> 
         script = ("#!/bin/sh\necho '{\"local\": {\"file_|-k_|-/k_|-managed\": "
                   "{\"result\": true, \"duration\": \"fast\"}}}'\n")
         await c.pool.run(minion, "sudo tee /usr/local/bin/salt-call >/dev/null", input=script, check=True)
-        report = await SaltRunner(c.pool, c.state, c.bus).run(c.instances)
+        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(c.instances)
         by_node = {r.node: r for r in report.runs}
         assert by_node[c.master.name].ok
         broken = by_node[minion.name]
@@ -120,13 +120,13 @@ async def test_salt_is_installed_with_the_node_package_manager(make_sandbox) -> 
             "sudo chmod +x /usr/local/bin/dnf"
         ), check=True)
         assert (await c.pool.run(node, "command -v salt-call")).exit_status != 0
-        report = await SaltRunner(c.pool, c.state, c.bus).run([node])
+        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run([node])
         assert report.ok, report.to_json()
         assert report.runs[0].installed
         assert (await c.pool.run(node, "cat /var/log/dnf.log")).stdout == "dnf -y install salt-minion\n"
         # no package manager at all: a clear error, not a traceback
         await c.pool.run(node, "sudo rm /usr/local/bin/salt-call /usr/local/bin/dnf", check=True)
-        failed = await SaltRunner(c.pool, c.state, c.bus).run([node])
+        failed = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run([node])
         assert not failed.ok and "could not be installed" in (failed.runs[0].error or "")
     finally:
         await c.close()

@@ -44,7 +44,7 @@ def test_text_output_is_kept_as_it_is() -> None:
 async def test_a_highstate_on_the_sandbox_logs_no_json(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=1)
     try:
-        report = await SaltRunner(c.pool, c.state, c.bus).run(list(c.instances))
+        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))
         assert report.ok
         logged = [e for e in c.events if isinstance(e, LogLine) and e.source == "salt"]
         assert {e.node for e in logged} >= {i.name for i in c.instances}

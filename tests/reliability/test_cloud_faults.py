@@ -52,11 +52,11 @@ def test_every_verb_completes_through_short_faults(make_sandbox: Callable[..., A
     doctor = with_faults(box, ("api-5xx", "token-expire"), "doctor", "--cloud-only")
     assert doctor["alerts"] == []
     with_faults(box, ("api-slow",), "doctor", "--cloud-only")
-    down = with_faults(box, ("port-busy", "api-5xx"), "down")
+    down = with_faults(box, ("port-busy", "api-5xx"), "down", "--yes")
     assert down["remaining"] == [] and ours(box) == {"servers": [], "ports": [], "floating_ips": []}
     with_faults(box, ("api-slow",), "up")
     converged(box, plan)
-    with_faults(box, ("token-expire", "api-slow"), "down")
+    with_faults(box, ("token-expire", "api-slow"), "down", "--yes")
     assert ours(box) == {"servers": [], "ports": [], "floating_ips": []}
 
 
@@ -84,5 +84,5 @@ def test_a_lasting_outage_mid_up_gives_one_line_and_a_rerun_completes(make_sandb
     again = wb_json(box, "up")
     assert again["ok"]
     converged(box, plan)
-    wb_json(box, "down")
+    wb_json(box, "down", "--yes")
     assert ours(box) == {"servers": [], "ports": [], "floating_ips": []}

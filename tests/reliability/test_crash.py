@@ -85,9 +85,9 @@ def test_up_and_down_killed_at_random_points_converge_on_rerun(make_sandbox: Cal
         count("crash runs survived")
         if not ours(box)["servers"]:
             continue
-        outcomes.append(kill_at_random(box, rng, START, max(0.9 * down_s, START + 0.2), "down"))
+        outcomes.append(kill_at_random(box, rng, START, max(0.9 * down_s, START + 0.2), "down", "--yes"))
         state_files_parse(state)
-        down, took = timed(box, "down")
+        down, took = timed(box, "down", "--yes")
         down_s = max(down_s, took)
         assert down["remaining"] == []
         assert ours(box) == {"servers": [], "ports": [], "floating_ips": []}

@@ -71,7 +71,7 @@ def test_no_fix_and_no_down_deletes_what_is_not_ours(make_sandbox: Callable[...,
             for kind, rid, tags, owner in made:
                 if TAG not in tags or (kind == "port" and owner):
                     assert exists(conn, kind, rid), f"doctor deleted {kind} {rid} tags={tags} owner={owner!r}"
-            wb_json(box, "down")
+            wb_json(box, "down", "--yes")
             for kind, rid, tags, owner in made:
                 if TAG not in tags:
                     assert exists(conn, kind, rid), f"down deleted {kind} {rid} tags={tags} owner={owner!r}"

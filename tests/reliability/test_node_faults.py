@@ -27,15 +27,16 @@ VICTIM = "kubernetes-minion-1"
 
 
 def kill_node_when(box: Any, marker: str, *args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
-    """Run the verb (human output); once stderr shows ``marker``, delete the victim's server."""
+    """Run the verb (human output: verdicts on stdout, progress on stderr, read as one
+    stream); once it shows ``marker``, delete the victim's server."""
     proc = subprocess.Popen(argv(box, *args, json_out=False), cwd=REPO, env=cli_env(box, env), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     lines: queue.Queue[str | None] = queue.Queue()
     seen: list[str] = []
 
     def pump() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
+        assert proc.stdout is not None
+        for line in proc.stdout:
             lines.put(line)
         lines.put(None)
 

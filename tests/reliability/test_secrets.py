@@ -137,8 +137,8 @@ def test_no_canary_in_any_output_of_the_headless_loop(make_sandbox: Callable[...
     run("up", json_out=False)
     run("info", expect=None)
     regen = node_tokens(box)
-    run("down")
-    run("down", debug=True, json_out=False)
+    run("down", "--yes")
+    run("down", "--yes", debug=True, json_out=False)
 
     watched = dict(canaries)
     watched |= {f"private key line {i}": line for i, line in enumerate(key_material(box.private_key_path))}

@@ -12,8 +12,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import Cancelled, PipelineBusy
-from workbench.events import Bus, PipelineFinished, PipelineStarted
+from workbench.errors import Cancelled, PipelineBusy, PipelineFailed
+from workbench.events import Bus, PipelineFinished, PipelineStarted, StageStarted
 from workbench.models import Alert
 from workbench.profile import ClusterSection, Profile
 from workbench.state import StateDir
@@ -35,6 +35,8 @@ class RecordingEngine:
         self.calls: list[tuple[Any, ...]] = []
         self.hold: asyncio.Event | None = None  # set to make pipelines wait until released
         self.fix_result = "fixed"
+        self.stage: str | None = None  # announce this stage when a pipeline starts
+        self.failing_fixes: set[str] = set()  # subjects whose fix fails
 
     async def start(self) -> None:
         self.calls.append(("start",))
@@ -44,15 +46,18 @@ class RecordingEngine:
             raise PipelineBusy(f"{self.running} is running")
         self.calls.append((name, *args))
         self.running = name
-        self.bus.publish(PipelineStarted(name))
+        self.bus.publish(PipelineStarted(name, (self.stage,) if self.stage else ()))
+        if self.stage:
+            self.bus.publish(StageStarted(name, self.stage))
         try:
             if self.hold is not None:
                 await self.hold.wait()
             if self.running is None:
                 raise Cancelled(f"{name} cancelled")
             self.bus.publish(PipelineFinished(name, ok=True))
-        except Cancelled as exc:
-            self.bus.publish(PipelineFinished(name, ok=False, error=str(exc)))
+        except Cancelled:
+            self.bus.publish(PipelineFinished(name, ok=False, error="cancelled", failed_stage=self.stage,
+                                              cancelled=True))
             raise
         finally:
             self.running = None
@@ -86,6 +91,8 @@ class RecordingEngine:
 
     async def fix(self, alert: Alert, fix_name: str | None = None) -> str:
         self.calls.append(("fix", alert.kind, alert.subject, fix_name))
+        if alert.subject in self.failing_fixes:
+            raise PipelineFailed("fix", f"{alert.kind}:fix", "the node did not answer", (alert.subject,))
         return f"{self.fix_result}: {alert.subject}"
 
     async def open_shell(self, node_name: str, cols: int, rows: int) -> Any:

@@ -42,9 +42,10 @@ CLUSTER = ClusterInfoChanged(ClusterInfo(
     server="http://127.9.0.2:8080",
     services=(Service("Kubernetes master", "http://127.9.0.2:8080"),
               Service("KubeDNS", "http://127.9.0.2:8080/api/v1/proxy/namespaces/kube-system/services/kube-dns")),
-    nodes=(NodeInfo(MINION_1, True, "v1.1.0"), NodeInfo(MINION_2, False, "v1.1.0")),
-    pods=(PodInfo("kube-system", "kube-dns-v8-x1", "4/4", "Running", 0),
-          PodInfo("default", "nginx-1", "0/1", "CrashLoopBackOff", 7)),
+    nodes=(NodeInfo(MINION_1, True, "v1.1.0", "Ready", "<none>"),
+           NodeInfo(MINION_2, False, "v1.1.0", "NotReady,SchedulingDisabled", "<none>")),
+    pods=(PodInfo("kube-system", "kube-dns-v8-x1", "4/4", "Running", 0, "0"),
+          PodInfo("default", "nginx-1", "0/1", "CrashLoopBackOff", 7, "7 (2m10s ago)")),
     source="http",
 ))
 

@@ -47,10 +47,10 @@ async def test_cancel_is_in_the_footer_while_a_pipeline_runs(make_app, engine) -
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("b")
-        await until(pilot, lambda: "Cancel" in footer_keys(app), "Esc Cancel in the footer")
-        await pilot.press("escape")
+        await until(pilot, lambda: "Cancel" in footer_keys(app), "Ctrl+C Cancel in the footer")
+        await pilot.press("ctrl+c", "y")
         await settle(pilot)
-        await until(pilot, lambda: "Cancel" not in footer_keys(app), "Esc Cancel gone")
+        await until(pilot, lambda: "Cancel" not in footer_keys(app), "Ctrl+C Cancel gone")
 
 
 async def test_empty_panes_say_what_to_do(make_app, engine) -> None:

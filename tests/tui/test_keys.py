@@ -30,7 +30,7 @@ async def test_pipeline_keys_call_the_engine(make_app, engine, key, call) -> Non
         assert "idle" in str(app.screen.query_one("#header-running").render())
 
 
-async def test_second_pipeline_is_refused_and_escape_cancels(make_app, engine) -> None:
+async def test_second_pipeline_is_refused_and_ctrl_c_cancels_after_asking(make_app, engine) -> None:
     engine.hold = asyncio.Event()
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -41,7 +41,15 @@ async def test_second_pipeline_is_refused_and_escape_cancels(make_app, engine) -
         assert ("up", None) not in engine.calls
         assert any("build is running" in n for n in notes(app))
         assert "build" in str(app.screen.query_one("#header-running").render())
-        await pilot.press("escape")
+        await pilot.press("escape")  # backs out, never cancels
+        await pilot.pause()
+        assert ("cancel",) not in engine.calls and engine.running == "build"
+        await pilot.press("ctrl+c")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # keep it running
+        await pilot.pause()
+        assert ("cancel",) not in engine.calls and engine.running == "build"
+        await pilot.press("ctrl+c", "y")
         await settle(pilot)
         assert ("cancel",) in engine.calls
         assert engine.running is None
@@ -94,7 +102,7 @@ async def test_keymap_from_profile_remaps_by_id(tmp_path, make_app) -> None:
         assert any("nonsense: no such binding id" in n for n in notes(app))
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        rows = [str(app.screen.query_one("#help-table").get_row_at(i)[0]) for i in range(3)]
+        rows = [row[0] for row in app.screen.rows[:3]]
         assert rows[0] == "B"
 
 
@@ -117,6 +125,9 @@ async def test_system_ssh_uses_the_selected_node(make_app, engine) -> None:
         # Headless cannot suspend: the app says so, after asking the engine for the argv.
         assert ("system_ssh_argv", MINION_1) in engine.calls
         assert any("cannot suspend" in n for n in notes(app))
+        from workbench.tui.panes.logs import LogsPane
+
+        assert [(r.source, r.text) for r in app.screen.query_one(LogsPane).records] == [("cmd", "$ true")]
 
 
 async def test_quit_key_exits(make_app) -> None:

@@ -40,9 +40,11 @@ async def test_every_pane_renders_bus_events(make_app, engine) -> None:
 
         cluster = app.screen.query_one(ClusterPane)
         nodes = cluster.query_one("#cluster-nodes", DataTable)
-        assert cells(nodes, "ready") == ["Ready", "NotReady"]
+        assert cells(nodes, "status") == ["Ready", "NotReady,SchedulingDisabled"]
+        assert cells(nodes, "roles") == ["<none>", "<none>"]
         pods = cluster.query_one("#cluster-pods", DataTable)
         assert cells(pods, "status") == ["Running", "CrashLoopBackOff"]
+        assert cells(pods, "restarts") == ["0", "7 (2m10s ago)"]
         assert "1/2 nodes ready" in str(cluster.border_subtitle)
 
         alerts = app.screen.query_one(AlertsPane)

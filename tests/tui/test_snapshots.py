@@ -1,4 +1,5 @@
-"""Snapshots (120x40) of every pane, the help screen and an alert's detail.
+"""Snapshots (120x40) of every pane, the help screen and an alert's detail; 80x24 of the
+main screen and the help.
 
 Events are deterministic (fixed names, times, a fixed clock). Update with
 ``pytest tests/tui/test_snapshots.py --snapshot-update`` only after looking at the report.
@@ -66,3 +67,14 @@ def test_main_screen_in_other_themes(snap_compare, make_app, engine, tmp_path, t
 
     engine = RecordingEngine(tmp_path / "t", theme=theme)
     assert snap_compare(make_app(engine=engine), terminal_size=SIZE, run_before=feed(engine))
+
+
+@pytest.mark.parametrize("press", [(), ("question_mark",)], ids=["main", "help"])
+def test_small_terminal_80x24(snap_compare, make_app, engine, press) -> None:
+    fed = feed(engine)
+
+    async def run_before(pilot) -> None:
+        await fed(pilot)
+        await pilot.press(*press)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)

@@ -117,12 +117,21 @@ def test_workbench_in_tmux_up_redeploy_ssh_quit(tmux: Tmux, tmp_path: Path) -> N
     tmux.wait(lambda s: "Kubernetes master is running at" in s or "running at http" in s,
               "the cluster-info lines", 120)
     tmux.wait(lambda s: " idle" in s.splitlines()[0], "redeploy to finish", 30)
-    # Three Salt summary blocks (21 lines) scroll through the Logs pane in one batch; the
-    # captures taken meanwhile show their tails.
-    assert tmux.ever("Succeeded:") and tmux.ever("Failed:    0"), "no Salt summary on screen"
-    assert tmux.ever("Total states run:")
+    # Three Salt summary blocks scroll through the Logs pane with the steps' commands after
+    # them: / finds one (the view jumps to it) and shows the block around it.
+    tmux.keys("/")
+    for ch in "Succeeded:":
+        tmux.keys(ch)
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "Succeeded:" in s and "Failed:    0" in s, "a Salt summary found by /", 15)
+    tmux.keys("Escape")
+    tmux.wait(lambda s: "search:" not in s, "Esc clearing the search", 10)
+    time.sleep(0.3)  # an Escape right before a key reads as Alt+key
     screen = tmux.screen()
-    assert "Kubernetes master" in screen and "KubeDNS" in screen  # the Cluster pane
+    # the Cluster pane: its API server in the title, the nodes Ready first
+    assert "Cluster · https://" in screen
+    assert all(any(n in ln and " Ready " in ln for ln in screen.splitlines())
+               for n in ("kubernetes-minion-1", "kubernetes-minion-2"))
     assert "failed" not in screen.splitlines()[0]
 
     tmux.keys("s")

@@ -46,6 +46,7 @@ def build_parser(verb: str | None) -> argparse.ArgumentParser:
         prog="workbench",
         description="Build, deploy and fix Kubernetes clusters on OpenStack.",
     )
+    parser.add_argument("--version", action="version", version=f"workbench {version()}")
     add_common_arguments(parser)
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     for name in VERBS:
@@ -65,8 +66,22 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, suppress: bool = Fa
     parser.add_argument("--profile", metavar="PATH", default=default, help="profile TOML file")
     parser.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS if suppress else False,
-        help="print one JSON document on stdout",
+        help="print one JSON document on stdout (progress stays on stderr)",
     )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", default=argparse.SUPPRESS if suppress else False,
+        help="no progress or log lines on stderr",
+    )
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        return package_version("workbench")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verb = next((a for a in args_list if a in VERBS), None)
     if verb is None:
         verb = "tui"
-        if not any(a in ("-h", "--help") for a in args_list):
+        if not any(a in ("-h", "--help", "--version") for a in args_list):
             args_list = ["tui", *args_list]
     parser = build_parser(verb if verb != "tui" or "tui" in args_list else None)
     args = parser.parse_args(args_list)
@@ -82,10 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     module = _load(args.verb)
+    json_output = bool(getattr(args, "json", False))
+    from workbench.cli import render
+
+    render.configure(json_output=json_output, quiet=bool(getattr(args, "quiet", False)))
     try:
         return int(module.run(args))
     except WorkbenchError as exc:
         print(f"workbench: {exc}", file=sys.stderr)
+        if json_output:
+            render.emit_json(render.error_document(exc))
         return exc.exit_status
     except KeyboardInterrupt:
         print("workbench: interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ from workbench.errors import UsageError, WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.engine.build import BuildResult
+    from workbench.engine.kube.client import KubeClient
     from workbench.engine.parts import Parts
     from workbench.models import Alert, ClusterInfo
     from workbench.state import StateDir
@@ -46,7 +47,7 @@ def _build(args: argparse.Namespace, parts: Parts) -> int:
 
     settings = BuildSettings.from_profile(parts.profile)
     runner = BuildRunner(settings, parts.bus, parts.state)
-    with render.Progress(parts.bus, logs=not args.json, quiet=args.json):
+    with render.Progress(parts.bus, logs=not args.json):
         result = render.run(runner.run())
     alert = None
     if result.ok and not args.no_output_check:
@@ -81,18 +82,42 @@ def _print_build(result: BuildResult, alert: Alert | None) -> None:
 def _info(args: argparse.Namespace, parts: Parts) -> int:
     from workbench.engine.kube.client import KubeClient
 
-    token = _token(args, parts.state)
-    ca_pem = _ca_file(args.ca_file) if args.ca_file else None
-    server = args.server
-    if server is None or (ca_pem is None and server.startswith("https://")):
-        server, ca_pem = render.run(_from_master(parts, server))
-    client = KubeClient(server, token, parts.state.root, kubectl=None if args.no_kubectl else "auto", ca_pem=ca_pem)
+    kubectl = None if args.no_kubectl else "auto"
+    own = _own_tree_client(args, parts, kubectl)
+    if own is not None:
+        client = own
+    else:
+        token = _token(args, parts.state)
+        ca_pem = _ca_file(args.ca_file) if args.ca_file else None
+        server = args.server
+        if server is None or (ca_pem is None and server.startswith("https://")):
+            server, ca_pem = render.run(_from_master(parts, server))
+        client = KubeClient(server, token, parts.state.root, kubectl=kubectl, ca_pem=ca_pem)
     info = render.run(client.refresh())
     if args.json:
         render.emit_json(info.to_json())
     else:
         _print_info(info)
     return 0
+
+
+def _own_tree_client(args: argparse.Namespace, parts: Parts, kubectl: str | None) -> KubeClient | None:
+    """With the workbench's own tree: its admin certificate and CA, and the server its
+    provisioning recorded (admin.kubeconfig), unless the command line names others."""
+    import yaml
+
+    from workbench.engine.kube.client import KubeClient
+    from workbench.engine.provision.cluster import own_tree
+    from workbench.engine.provision.pki import ClusterPKI
+    from workbench.engine.provision.run import ADMIN_KUBECONFIG
+
+    recorded = parts.state.root / ADMIN_KUBECONFIG
+    if args.token_file or args.ca_file or not own_tree(parts.profile) or not recorded.exists():
+        return None
+    pki = ClusterPKI(parts.state)
+    server = args.server or str(yaml.safe_load(recorded.read_text())["clusters"][0]["cluster"]["server"])
+    return KubeClient(server, None, parts.state.root, kubectl=kubectl, ca_pem=pki.ca().cert_pem,
+                      client_pem=pki.path("admin"))
 
 
 def _token(args: argparse.Namespace, state: StateDir) -> str | None:
@@ -145,11 +170,11 @@ def _print_info(info: ClusterInfo) -> None:
 
     for service in info.services:
         render.say(f"{service.name} is running at {service.url}")
-    nodes = Table("NAME", "STATUS", "VERSION", title="nodes", title_justify="left")
+    nodes = Table("NAME", "STATUS", "ROLES", "VERSION", title="nodes", title_justify="left")
     for node in info.nodes:
-        nodes.add_row(node.name, "Ready" if node.ready else "NotReady", node.version)
+        nodes.add_row(node.name, node.status or ("Ready" if node.ready else "NotReady"), node.roles, node.version)
     pods = Table("NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", title="pods", title_justify="left")
     for pod in info.pods:
-        pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, str(pod.restarts))
-    render.console().print(nodes)
-    render.console().print(pods)
+        pods.add_row(pod.namespace, pod.name, pod.ready, pod.status, pod.restarts_text or str(pod.restarts))
+    render.out().print(nodes)
+    render.out().print(pods)

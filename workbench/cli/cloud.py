@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
+import sys
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from workbench.cli import render
-from workbench.errors import ProfileError
+from workbench.errors import ProfileError, WorkbenchError
 
 if TYPE_CHECKING:
     from workbench.engine.cloud import UpResult
@@ -29,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
         )
         parser.add_argument("--yes", action="store_true", help="do not ask before fixing leaked ports")
         parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for ACTIVE")
+    if verb == "down":
+        parser.add_argument("--yes", action="store_true", help="do not ask (needed without a terminal)")
+        parser.add_argument("--dry-run", action="store_true", help="list what would be deleted; delete nothing")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +66,7 @@ def _up(args: argparse.Namespace, parts: Parts) -> int:
         except PreflightError as exc:
             if not exc.leaked or fix or args.json:
                 raise
-            render.say(str(exc), "red")
+            render.warn(str(exc), "red")
             question = f"delete {len(exc.leaked)} leaked port(s) of ours and continue?"
             if not render.confirm(question, assume_yes=args.yes):
                 return 1
@@ -87,8 +91,30 @@ def _up(args: argparse.Namespace, parts: Parts) -> int:
 
 
 def _down(args: argparse.Namespace, parts: Parts) -> int:
+    """Asks first on a terminal (after listing what goes); refuses without one unless
+    ``--yes``; ``--dry-run`` only lists (Terraform's plan)."""
     from workbench.engine.cloud import down
 
+    cluster = parts.profile.cluster.name
+    if not args.dry_run and not args.yes and not sys.stdin.isatty():
+        raise WorkbenchError(
+            f"down: deleting cluster '{cluster}' needs a yes and stdin is not a terminal; "
+            "pass --yes to delete, or --dry-run to list what would be deleted"
+        )
+    if args.dry_run or not args.yes:
+        plan = render.run(_down_plan(parts))
+        if args.dry_run:
+            if args.json:
+                render.emit_json({"ok": True, "dry_run": True, "would_delete": plan})
+            else:
+                _print_plan(cluster, plan, render.say)
+            return 0
+        _print_plan(cluster, plan, render.warn)
+        if not any(plan.values()):
+            return 0
+        if not render.confirm(f"delete all of this in cluster '{cluster}'?", assume_yes=False):
+            render.warn("down: nothing deleted", "")
+            return 1
     with render.Progress(parts.bus):
         result = render.run(down(parts.cloud, parts.state, parts.bus))
     doc = {
@@ -112,6 +138,25 @@ def _down(args: argparse.Namespace, parts: Parts) -> int:
         for left in result.remaining:
             render.say(f"still there: {left}", "red")
     return 0 if result.ok else 1
+
+
+async def _down_plan(parts: Parts) -> dict[str, list[str]]:
+    """What ``down`` would delete: only what carries our tag (read-only calls)."""
+    client = parts.cloud
+    servers = [f"{i.name} ({i.id})" for i in await client.list_instances() if i.tagged]
+    fips = [f"{f.address} ({f.id})" for f in await client.floating_ips(ours=True)]
+    ports = [f"{p.id} ({', '.join(p.fixed_ips)})" for p in await client.ports(ours=True)]
+    return {"servers": servers, "floating_ips": fips, "ports": ports}
+
+
+def _print_plan(cluster: str, plan: dict[str, list[str]], say: Callable[[str, str], None]) -> None:
+    if not any(plan.values()):
+        say(f"down: nothing of cluster '{cluster}' to delete", "")
+        return
+    say(f"down would delete, in cluster '{cluster}' (only what carries our tag):", "")
+    for kind, label in (("servers", "server"), ("floating_ips", "floating IP"), ("ports", "port")):
+        for item in plan[kind]:
+            say(f"  - {label} {item}", "")
 
 
 def _status(args: argparse.Namespace, parts: Parts) -> int:
@@ -148,4 +193,4 @@ def _print_instances(instances: Iterable[Instance]) -> None:
     for i in instances:
         status = i.status + (f" ({i.fault})" if i.fault else "")
         table.add_row(i.name, i.role, status, i.fixed_ip or "", i.floating_ip or "", i.flavor, i.id)
-    render.console().print(table)
+    render.out().print(table)

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     command = ssh_command(args) if args.verb == "ssh" else []
     parts = render.parts(args)
     if args.verb == "salt":
-        with render.Progress(parts.bus, quiet=args.json):
+        with render.Progress(parts.bus):
             doc = render.run(_salt(parts, args))
         if args.json:
             render.emit_json(doc)
@@ -84,12 +84,12 @@ def ssh_command(args: argparse.Namespace) -> list[str]:
 
 
 async def _salt(parts: Parts, args: argparse.Namespace) -> dict[str, Any]:
-    from workbench.engine.salt.runner import SaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
     from workbench.errors import NodeError
 
     try:
         nodes = await parts.active_instances()
-        runner = SaltRunner(parts.ssh, parts.state, parts.bus, pipeline="salt")
+        runner = salt_runner(parts.profile, parts.ssh, parts.state, parts.bus, nodes, pipeline="salt")
         try:
             chosen = runner.select(nodes, args.nodes, args.failed)
         except NodeError as exc:

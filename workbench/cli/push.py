@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     parts = render.parts(args)
     select_sources(parts.profile)  # a missing KUBE_ROOT or build fails here, before any connection
-    with render.Progress(parts.bus, quiet=args.json):
+    with render.Progress(parts.bus):
         doc = render.run(_work(parts, args))
     if args.json:
         render.emit_json(doc)

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await engine.close()
 
-    with render.Progress(bus, quiet=bool(args.json)):
+    with render.Progress(bus):
         try:
             render.run(work())
         except PipelineFailed as exc:

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from workbench.engine.commands import show_commands
+from workbench.engine.heartbeat import Heartbeat
 from workbench.engine.parts import Parts
 from workbench.errors import Cancelled, NodeError, PipelineBusy, PipelineFailed, WorkbenchError
 from workbench.events import (
@@ -205,11 +207,12 @@ class Engine:
         record: list[dict[str, Any]] = []
         for stage in stages:
             self.bus.publish(StageStarted(name, stage.name))
+            show_commands(self, self.bus, name, stage.name)
             t0 = time.monotonic()
             try:
-                await stage.run()
+                await self._with_heartbeat(name, stage)
             except asyncio.CancelledError:
-                self._failed(name, stage.name, "cancelled", (), t0, started, record)
+                self._failed(name, stage.name, "cancelled", (), t0, started, record, cancelled=True)
                 raise Cancelled(f"{name} cancelled during {stage.name}") from None
             except PipelineFailed as exc:
                 self._failed(name, stage.name, exc.message, exc.nodes, t0, started, record)
@@ -224,12 +227,24 @@ class Engine:
         self.bus.publish(PipelineFinished(name, True))
         self._remember(name, True, started, record)
 
+    async def _with_heartbeat(self, name: str, stage: Stage) -> None:
+        """The stage, with a line every few seconds while it runs long (never silent)."""
+        beat = Heartbeat(self.bus, name, stage.name)
+        ticker = asyncio.create_task(beat.run(), name=f"heartbeat-{name}-{stage.name}")
+        try:
+            await stage.run()
+        finally:
+            ticker.cancel()
+            beat.close()
+            await asyncio.wait({ticker})
+
     def _failed(self, name: str, stage: str, error: str, nodes: tuple[str, ...], t0: float,
-                started: float, record: list[dict[str, Any]]) -> None:
+                started: float, record: list[dict[str, Any]], *, cancelled: bool = False) -> None:
         seconds = time.monotonic() - t0
         record.append({"stage": stage, "seconds": round(seconds, 3), "ok": False})
         self.bus.publish(StageFinished(name, stage, ok=False, error=error, seconds=seconds))
-        self.bus.publish(PipelineFinished(name, False, error=error, failed_stage=stage, failed_nodes=nodes))
+        self.bus.publish(PipelineFinished(name, False, error=error, failed_stage=stage, failed_nodes=nodes,
+                                          cancelled=cancelled))
         self._remember(name, False, started, record)
 
     def _remember(self, name: str, ok: bool, started: float, record: list[dict[str, Any]]) -> None:

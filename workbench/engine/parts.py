@@ -83,13 +83,25 @@ class Parts:
 
     def kube(self, master: Instance) -> KubeClient:
         """A client for the master's API server (secure port, the cluster token, the CA
-        read from the master over SSH); ``NodeError`` when the master has no address."""
+        read from the master over SSH; with the workbench's own tree, its admin certificate
+        and CA from the state dir); ``NodeError`` when the master has no address."""
         from workbench.engine.kube.client import KubeClient, fetch_ca, server_url
 
         address = master.floating_ip or master.fixed_ip
         if not address:
             raise NodeError(master.name, "the master has no address")
         state = self.state.ensure()
+        from workbench.engine.provision.cluster import own_tree
+
+        if own_tree(self.profile):
+            # the workbench's own tree: its CA and admin certificate, made on this workstation
+            from workbench.engine.provision.bundle import ADMIN
+            from workbench.engine.provision.pki import ClusterPKI
+
+            pki = ClusterPKI(state)
+            pki.client("admin", ADMIN)
+            return KubeClient(server_url(address, tls=True), None, state.root, ca_pem=pki.ca().cert_pem,
+                              client_pem=pki.path("admin"))
         return KubeClient(
             server_url(address, tls=True), state.cluster_token(), state.root,
             ca_loader=lambda: fetch_ca(self.ssh, master, self.profile.paths.kube_ca),

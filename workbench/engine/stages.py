@@ -17,9 +17,12 @@ VERIFY_SECONDS = 60.0  # kubelets register within a few heartbeats
 VERIFY_POLL = 0.25
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from workbench.engine.kube.client import KubeClient
     from workbench.engine.parts import Parts
     from workbench.engine.salt.runner import NodeRun
+    from workbench.engine.ssh import NodeLike
     from workbench.models import ClusterInfo, Instance
 
 
@@ -98,22 +101,44 @@ async def push(parts: Parts, pipeline: str, direct: bool) -> None:
 async def salt(parts: Parts, pipeline: str, failed_only: bool) -> tuple[str, ...]:
     """Highstate on every node at once (or only those that failed last time); returns the
     nodes that failed (an empty tuple when nothing ran)."""
-    from workbench.engine.salt.runner import SaltRunner
+    from workbench.engine.salt_master.runner import salt_runner
 
     nodes = await active_nodes(parts, pipeline, "salt")
-    runner = SaltRunner(parts.ssh, parts.state.ensure(), parts.bus, pipeline=pipeline)
+    runner = salt_runner(parts.profile, parts.ssh, parts.state.ensure(), parts.bus, nodes, pipeline=pipeline)
     selected = runner.select(nodes, failed=failed_only)
     if not selected:
         parts.bus.notice("salt: no node failed last time; nothing to run")
         return ()
-    report = await runner.run(selected)
-    for run in report.runs:
+    unprovisioned = await provision_nodes(parts, pipeline, nodes, selected)
+    ready = [n for n in selected if n.name not in unprovisioned]
+    report = await runner.run(ready) if ready else None
+    runs = report.runs if report is not None else ()
+    for run in runs:
         for line in summary_lines(run):
             parts.bus.log("salt", run.node, line, "info")
-    if not report.ok:
-        why = "; ".join(f"{r.node}: {r.error}" for r in report.runs if not r.ok)
-        raise PipelineFailed(pipeline, "salt", why, tuple(report.failed_nodes))
-    return tuple(report.failed_nodes)
+    failed = (*unprovisioned, *(report.failed_nodes if report is not None else ()))
+    if unprovisioned:  # `salt --failed` retries them too
+        runner.remember_failed(unprovisioned)
+    if failed:
+        why = "; ".join([*(f"{n}: {w}" for n, w in unprovisioned.items()),
+                         *(f"{r.node}: {r.error}" for r in runs if not r.ok)])
+        raise PipelineFailed(pipeline, "salt", why, tuple(failed))
+    return ()
+
+
+async def provision_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance],
+                          selected: Sequence[NodeLike]) -> dict[str, str]:
+    """Minion config, grains, pillar and certificates on the selected nodes before Salt runs
+    (engine/provision); {node: why} for those it could not provision."""
+    from workbench.engine.provision.run import provision
+    from workbench.errors import WorkbenchError
+
+    try:
+        report = await provision(parts.profile, parts.state.ensure(), parts.ssh, nodes,
+                                 selected=[n.name for n in selected], bus=parts.bus, pipeline=pipeline)
+    except WorkbenchError as exc:
+        raise PipelineFailed(pipeline, "provision", str(exc), tuple(n.name for n in selected)) from None
+    return dict(report.errors)
 
 
 def summary_lines(run: NodeRun) -> list[str]:
@@ -138,16 +163,22 @@ async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECOND
     """The cluster works: the API answers, every minion's token matches, every node is Ready."""
     from workbench.engine.kube.tokens import check_tokens
     from workbench.errors import WorkbenchError
-    from workbench.events import ClusterInfoChanged
+    from workbench.events import ClusterInfoChanged, StageProgress
 
     nodes = await active_nodes(parts, pipeline, "verify")
     master = next((n for n in nodes if n.role == "master"), None)
     if master is None:
         raise PipelineFailed(pipeline, "verify", "no ACTIVE master")
     minions = [n for n in nodes if n.role == "minion"]
-    mismatched = [c for c in await check_tokens(parts.ssh, parts.profile, master, minions) if not c.ok]
+    # kube-up's tree shares a token between known_tokens.csv and each kubeconfig; the
+    # workbench's own authenticates every component by its certificate instead
+    from workbench.engine.provision.cluster import own_tree
+
+    checks = [] if own_tree(parts.profile) else await check_tokens(parts.ssh, parts.profile, master, minions)
+    mismatched = [c for c in checks if not c.ok]
     if mismatched:
-        why = "; ".join(f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
+        why = "; ".join(f"{c.node}: {c.unmatched}" if c.unmatched else
+                        f"{c.node}: kubelet token {c.minion} is not the master's {c.master}" for c in mismatched)
         raise PipelineFailed(pipeline, "verify", why, tuple(c.node for c in mismatched))
     client = kube_client(parts, pipeline, master)
     loop = asyncio.get_running_loop()
@@ -155,6 +186,7 @@ async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECOND
     wanted = {n.name for n in minions}
     info: ClusterInfo | None = None
     last_error = ""
+    said = ""
     while True:
         try:
             info = await client.refresh()
@@ -164,6 +196,12 @@ async def verify(parts: Parts, pipeline: str, *, deadline: float = VERIFY_SECOND
         ready = {n.name for n in info.nodes if n.ready} if info is not None else set()
         if info is not None and wanted <= ready:
             break
+        not_ready = sorted(wanted - ready)
+        waiting = f"waiting for {', '.join(not_ready)} to be Ready" if info is not None else (
+            f"waiting for the API server on {master.name}" + (f": {last_error}" if last_error else ""))
+        if waiting != said:  # what verify waits for, once per change (the heartbeat shows it)
+            said = waiting
+            parts.bus.publish(StageProgress(pipeline, "verify", None, detail=waiting))
         if loop.time() > end:
             missing = tuple(sorted(wanted - ready)) or (master.name,)
             why = last_error or f"not Ready after {deadline:.0f} s"

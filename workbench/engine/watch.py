@@ -126,6 +126,9 @@ class Watcher:
     async def _cluster_info(self) -> None:
         master = next((i for i in self.parts.instances if i.role == "master" and i.status == "ACTIVE"), None)
         if master is None:
+            if self.cluster_info is not None:  # the master went (down): say so, and forget it
+                self.cluster_info = None
+                self.parts.bus.publish(ClusterInfoChanged(None))
             return
         from workbench.engine.kube.client import KubeError
         from workbench.engine.stages import kube_client

@@ -29,6 +29,7 @@ class Instance:
     fault: str | None
     task_state: str | None
     tagged: bool = True  # False: matched by name only; never deleted by the workbench
+    fault_kind: str = ""  # capacity, port-binding, network, other (engine/cloud/faults.py)
 
     @property
     def in_transition(self) -> bool:

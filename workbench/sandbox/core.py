@@ -116,6 +116,9 @@ class Sandbox:
     ) -> None:
         """``hooks`` replaces the node manager (a seam for tests); None: plug in the real one."""
         require_loopback("host", host)
+        if not 0 <= minions <= bootstrap.MGMT_POOL_START - 3:
+            raise UsageError(f"minions: {minions} is outside 0..{bootstrap.MGMT_POOL_START - 3}: "
+                             "minions sit on .3 up to the mgmt allocation pool's start")
         self._given_hooks = hooks
         self.wanted_octet = _octet(subnet)
         self.state_dir = Path(state_dir).resolve()

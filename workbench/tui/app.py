@@ -18,12 +18,14 @@ from textual import work
 from textual.app import App
 from textual.binding import BindingType
 
+from workbench.errors import WorkbenchError
 from workbench.events import Event, LogLine
 from workbench.tui.bindings import APP_BINDINGS, all_bindings
 from workbench.tui.commands import WorkbenchCommands
-from workbench.tui.log_file import LogFile
+from workbench.tui.log_file import LogFile, read_tail
 from workbench.tui.messages import EngineEvents, PendingLines
 from workbench.tui.panes.logs import DEFAULT_MAX_LINES, LogsPane
+from workbench.tui.screens.confirm import ConfirmScreen
 from workbench.tui.screens.help import HelpScreen
 from workbench.tui.screens.main import MainScreen
 from workbench.tui.themes import DEFAULT_THEME, VARIABLE_DEFAULTS, load_themes
@@ -33,6 +35,10 @@ if TYPE_CHECKING:
 
 #: How long the pump lets log lines gather before handing a batch to the logs pane.
 BATCH_SECONDS = 0.025
+#: Lines of workbench.log the logs pane shows again after a relaunch.
+RELOAD_LINES = 500
+#: The state dir's file for what the app remembers between runs (the theme).
+UI_STATE = "ui.json"
 #: Allocations (net) between young-generation collections; Python's default is 700.
 GC_YOUNG_THRESHOLD = 5_000
 
@@ -42,7 +48,7 @@ class WorkbenchApp(App[None]):
     TITLE = "workbench"
     BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
     COMMANDS = App.COMMANDS | {WorkbenchCommands}
-    ESCAPE_TO_MINIMIZE = False  # escape cancels the pipeline; z restores a zoomed pane
+    ESCAPE_TO_MINIMIZE = False  # the main screen's Esc backs out one level itself
 
     def __init__(
         self,
@@ -68,10 +74,26 @@ class WorkbenchApp(App[None]):
         for theme in themes:
             self.register_theme(theme)
         wanted = engine.profile.ui.theme
+        remembered = self._remembered_theme()
+        if remembered and self.get_theme(remembered) is not None:
+            wanted = remembered  # the user's last choice with t or the palette
         if self.get_theme(wanted) is None:
             self.theme_errors.append(f"profile [ui] theme: no theme named {wanted!r}")
             wanted = DEFAULT_THEME if self.get_theme(DEFAULT_THEME) else "textual-dark"
         self.theme = wanted
+
+    def _remembered_theme(self) -> str | None:
+        try:
+            value = self.engine.state.read_json(UI_STATE, {}).get("theme")
+        except (WorkbenchError, OSError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def _remember_theme(self, _theme: Any = None) -> None:
+        try:
+            self.engine.state.write_json(UI_STATE, {"theme": self.theme}, durable=False)
+        except (WorkbenchError, OSError) as exc:
+            self.notify(f"could not remember the theme: {exc}", severity="warning")
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(VARIABLE_DEFAULTS)
@@ -89,7 +111,11 @@ class WorkbenchApp(App[None]):
         for error in self.theme_errors:
             self.notify(error, severity="warning")
         self.theme_changed_signal.subscribe(self, self._restyle)
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        recent = read_tail(self.engine.state.log_path, RELOAD_LINES)  # before this run writes
         self.push_screen(MainScreen())
+        if recent:
+            self.call_after_refresh(self._reload_recent_lines, recent)
         self.pump_events()
         self.start_engine()
 
@@ -115,6 +141,12 @@ class WorkbenchApp(App[None]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
         self.log_file.close()
+
+    def _reload_recent_lines(self, rows: list[Any]) -> None:
+        """After a relaunch the logs pane starts with the recent lines of workbench.log."""
+        main = self.main_screen
+        if main is not None and main.is_mounted:
+            main.query_one(LogsPane).add_rows(rows)
 
     @property
     def main_screen(self) -> MainScreen | None:
@@ -192,7 +224,36 @@ class WorkbenchApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
 
+    def add_own_line(self, text: str, source: str = "pipeline") -> None:
+        """A line of the workbench's own (a pipeline's end) in the logs pane and workbench.log."""
+        main = self.main_screen
+        if main is None or not main.is_mounted:
+            return
+        records = main.query_one(LogsPane).add_lines([LogLine(source, None, text, "stderr")])
+        self.log_file.write(records)
+
     async def action_quit(self) -> None:
+        """While a pipeline runs, asks first and names the stage quitting would cut."""
+        running = self.engine.running
+        main = self.main_screen
+        if running and main is not None:
+            if isinstance(self.screen, ConfirmScreen):
+                return  # a question is open already: it answers first
+            stage = main.running_stage()
+            at = f" at stage {stage}" if stage else ""
+            body = (f"{running} is running{at}. Quitting cancels it there (the stage cleans up "
+                    "first); the next run starts that stage again.")
+
+            async def chosen(value: str | None) -> None:
+                if value == "quit":
+                    await self._quit_now()
+
+            self.push_screen(ConfirmScreen(f"Cancel {running} and quit?", body,
+                                           [("Cancel it and quit", "quit")], no_label="Keep running"), chosen)
+            return
+        await self._quit_now()
+
+    async def _quit_now(self) -> None:
         if self.engine.running:
             self.engine.cancel()
         self.subscription.close()

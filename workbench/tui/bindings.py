@@ -14,7 +14,7 @@ from textual.binding import Binding
 
 #: Actions that change the cloud or a node: refused in ``--readonly``.
 MUTATING_ACTIONS = frozenset(
-    {"build", "up", "push", "redeploy", "salt_failed", "down", "fix", "ssh", "ssh_system"}
+    {"build", "up", "push", "redeploy", "salt_failed", "down", "fix", "fix_kind", "ssh", "ssh_system"}
 )
 
 #: Bindings of the main screen (pipelines, nodes, panes). Modal screens don't see these.
@@ -32,15 +32,39 @@ SCREEN_BINDINGS: list[Binding] = [
     ),
     Binding("d", "down", "Down", tooltip="Delete the cluster's instances (asks first).", id="down"),
     Binding("f", "fix", "Fix", tooltip="Run a fix for the selected alert (asks first).", id="fix"),
+    Binding(
+        "ctrl+f", "fix_kind", "Fix all of kind",
+        tooltip="Fix every alert of the selected alert's kind (one confirmation lists them).",
+        id="fix-kind", show=False,
+    ),
     Binding("s", "ssh", "SSH", tooltip="Open a shell on the selected node, inside the app.", id="ssh"),
     Binding(
         "S", "ssh_system", "SSH (system)",
-        tooltip="Suspend the app and run the system ssh to the selected node.", id="ssh-system",
-        show=False,
+        tooltip="Suspend the app and run the system ssh to the selected node (prints the command).",
+        id="ssh-system", show=False,
     ),
-    Binding("escape", "cancel", "Cancel", tooltip="Cancel the running pipeline.", id="cancel"),
-    Binding("slash", "search_logs", "Search", tooltip="Filter and search the log lines.", id="search-logs"),
+    Binding(
+        "ctrl+c", "cancel", "Cancel",
+        tooltip="Cancel the running pipeline (asks first; the stage cleans up).", id="cancel",
+    ),
+    Binding(
+        "escape", "back", "Back",
+        tooltip="Back out one level: search, zoom. Never cancels a pipeline.", id="back", show=False,
+    ),
+    Binding(
+        "slash", "search_logs", "Search", tooltip="Search the log lines as you type.", id="search-logs",
+        priority=True,  # the search box takes the keys typed right after it, however fast
+    ),
     Binding("F", "toggle_follow", "Follow", tooltip="Follow new log lines on or off.", id="logs-follow", show=False),
+    Binding(
+        "T", "toggle_timestamps", "Timestamps", tooltip="Show each log line's time, or hide it.",
+        id="logs-timestamps", show=False,
+    ),
+    Binding(
+        "E", "export_logs", "Export logs",
+        tooltip="Save the log lines shown (the filter applied) and say where workbench.log is.",
+        id="logs-export", show=False,
+    ),
     Binding(
         "z", "zoom", "Zoom", tooltip="Show the focused pane full screen, or restore.", id="zoom",
         show=False,
@@ -52,11 +76,36 @@ SCREEN_BINDINGS: list[Binding] = [
     ),
 ]
 
+#: Moving in tables, the cluster pane and the logs, as k9s, lazygit and less users type.
+NAVIGATION_BINDINGS: list[Binding] = [
+    Binding("j", "nav_down", "Down", tooltip="One row or line down.", id="nav-down", show=False),
+    Binding("k", "nav_up", "Up", tooltip="One row or line up.", id="nav-up", show=False),
+    Binding("g", "nav_top", "Top", tooltip="To the first row or line.", id="nav-top", show=False),
+    Binding("G", "nav_bottom", "Bottom", tooltip="To the last row or line (logs: follow again).", id="nav-bottom",
+            show=False),
+    Binding("ctrl+d", "nav_half_down", "Half page down", tooltip="Half a page down.", id="nav-half-down",
+            show=False),
+    Binding("ctrl+u", "nav_half_up", "Half page up", tooltip="Half a page up.", id="nav-half-up", show=False),
+]
+
+#: Bindings of the logs view (besides navigation).
+LOG_BINDINGS: list[Binding] = [
+    Binding("n", "next_match", "Next match", tooltip="Jump to the next line matching the search.",
+            id="search-next", show=False),
+    Binding("N", "previous_match", "Previous match", tooltip="Jump to the previous line matching the search.",
+            id="search-previous", show=False),
+    Binding("pageup", "page_up_pause", "Page up", tooltip="Scroll up a page; following pauses.",
+            id="logs-page-up", show=False),
+    Binding("end", "resume_follow", "Follow again", tooltip="To the newest line and follow again.",
+            id="logs-end", show=False),
+]
+
 #: Bindings of the app: available on every screen.
 APP_BINDINGS: list[Binding] = [
-    Binding("t", "next_theme", "Theme", tooltip="Switch to the next colour theme.", id="theme", show=False),
+    Binding("t", "next_theme", "Theme", tooltip="Switch to the next colour theme (remembered).", id="theme",
+            show=False),
     Binding("question_mark", "help", "Help", tooltip="Show every key and what it does.", id="help"),
-    Binding("q", "quit", "Quit", tooltip="Quit the workbench.", id="quit"),
+    Binding("q", "quit", "Quit", tooltip="Quit the workbench (asks first while a pipeline runs).", id="quit"),
     Binding(
         "ctrl+p", "command_palette", "Commands",
         tooltip="Search every command by name.", id="command-palette",
@@ -64,11 +113,14 @@ APP_BINDINGS: list[Binding] = [
     ),
 ]
 
-_KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "Esc", "tab": "Tab", "shift+tab": "Shift+Tab"}
+_KEY_NAMES = {
+    "slash": "/", "question_mark": "?", "escape": "Esc", "tab": "Tab", "shift+tab": "Shift+Tab",
+    "pageup": "PageUp", "end": "End",
+}
 
 
 def all_bindings() -> list[Binding]:
-    return [*SCREEN_BINDINGS, *APP_BINDINGS]
+    return [*SCREEN_BINDINGS, *NAVIGATION_BINDINGS, *LOG_BINDINGS, *APP_BINDINGS]
 
 
 def display_keys(binding: Binding, keymap: Mapping[str, str] | None = None) -> str:

@@ -10,7 +10,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from workbench.tui.bindings import APP_BINDINGS, SCREEN_BINDINGS, display_keys
 
-_SKIP = {"command_palette", "next_pane", "previous_pane"}
+_SKIP = {"command_palette", "next_pane", "previous_pane", "back"}
 
 
 class WorkbenchCommands(Provider):

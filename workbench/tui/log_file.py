@@ -151,3 +151,33 @@ class LogFile:
         self._file.close()
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
         self._file = self._open()
+
+
+def read_tail(path: Path, count: int, max_bytes: int = 256 * 1024) -> list[tuple[str, str, bool, str, float]]:
+    """The last ``count`` lines of a log file written by ``LogFile``, as rows (node, source,
+    stderr, text, at): what the logs pane shows again after a relaunch. Unparsable lines
+    are skipped; a missing or unreadable file gives none."""
+    try:
+        with open(path, "rb") as file:
+            size = file.seek(0, os.SEEK_END)
+            file.seek(max(0, size - max_bytes))
+            data = file.read().decode("utf-8", "replace")
+    except OSError:
+        return []
+    lines = data.splitlines()
+    if len(data) >= max_bytes and lines:
+        lines = lines[1:]  # the first may be cut
+    rows = []
+    for line in lines[-count:]:
+        parts = line.split(" ", 3)
+        if len(parts) < 3:
+            continue
+        stamp, node, source = parts[:3]
+        rest = parts[3] if len(parts) == 4 else ""
+        try:
+            at = time.mktime(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S"))
+        except ValueError:
+            continue
+        stderr = rest.startswith("! ") or rest == "!"
+        rows.append((node, source, stderr, rest[2:] if stderr else rest, at))
+    return rows

@@ -147,6 +147,17 @@ class LogQuery:
     def active(self) -> bool:
         return bool(self.nodes or self.sources or self.term)
 
+    @property
+    def filtering(self) -> bool:
+        """``node:`` / ``source:`` hide lines; the search term only highlights."""
+        return bool(self.nodes or self.sources)
+
+    def keeps(self, record: Row) -> bool:
+        """The node and source filters alone (what the pane shows)."""
+        if self.nodes and record[0] not in self.nodes:
+            return False
+        return not self.sources or record[1] in self.sources
+
     def matches(self, record: Row) -> bool:
         """For a ``Row`` or a ``LogRecord`` (read by position: a row has no names)."""
         if self.nodes and record[0] not in self.nodes:
@@ -159,8 +170,9 @@ class LogQuery:
 class LogHighlighter(Highlighter):
     """Colours the tag by node and source, stderr text, and search matches."""
 
-    def __init__(self, variables: Mapping[str, str], term: str = "") -> None:
+    def __init__(self, variables: Mapping[str, str], term: str = "", offset: int = 0) -> None:
         self._variables = dict(variables)
+        self._offset = offset  # a timestamp before the tag
         self._source = style_of(variables, "wb-source")
         self._stderr = style_of(variables, "wb-stderr")
         self._match = Style(
@@ -180,12 +192,14 @@ class LogHighlighter(Highlighter):
 
     def highlight(self, text: Text) -> None:
         plain = text.plain
-        if len(plain) < _TEXT_START:
+        at = self._offset
+        start = at + _TEXT_START
+        if len(plain) < start:
             return
-        text.stylize(self._node_style(plain[:NODE_WIDTH].rstrip()), 0, NODE_WIDTH)
-        text.stylize(self._source, NODE_WIDTH + 1, _TEXT_START - 1)
-        if plain[_TEXT_START - 1] == "!":
-            text.stylize(self._stderr, _TEXT_START - 1, len(plain))
+        text.stylize(self._node_style(plain[at:at + NODE_WIDTH].rstrip()), at, at + NODE_WIDTH)
+        text.stylize(self._source, at + NODE_WIDTH + 1, start - 1)
+        if plain[start - 1] == "!":
+            text.stylize(self._stderr, start - 1, len(plain))
         if self._term is not None:
-            for match in self._term.finditer(plain, _TEXT_START):
+            for match in self._term.finditer(plain, start):
                 text.stylize(self._match, match.start(), match.end())

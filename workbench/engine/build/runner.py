@@ -35,6 +35,8 @@ class BuildResult:
     artifacts: tuple[str, ...]  # paths relative to KUBE_ROOT
     failure_lines: tuple[str, ...] = ()
     cancelled: bool = False
+    cause: str | None = None  # the one failure line that says why
+    parallel: tuple[tuple[str, ...], ...] = ()  # stages built at once
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -50,7 +52,7 @@ class BuildResult:
         if self.cancelled:
             raise Cancelled("build cancelled")
         if not self.ok:
-            why = self.failure_lines[-1] if self.failure_lines else "no output"
+            why = self.cause or (self.failure_lines[-1] if self.failure_lines else "no output")
             error = BuildFailed(f"build failed with exit status {self.exit_status}: {why}")
             error.result = self  # type: ignore[attr-defined]
             raise error
@@ -140,15 +142,17 @@ class BuildRunner:
             self._kill_group(signal.SIGKILL)  # anything the build left in its group
             await self._wait_group_gone()
         now = time.monotonic()
-        finished = parser.finish(now)
+        parser.finish(now)
         ok = status == 0 and not self._cancelled
-        if finished:
-            self._publish_finished(finished, ok=ok)
+        for kind, stage in parser.drain():
+            if kind == "finished":
+                self._publish_finished(stage, ok=ok)
         stages = tuple((t.name, t.seconds or 0.0) for t in parser.stages)
         artifacts = self._artifacts() if ok else ()
         result = BuildResult(
             ok=ok, exit_status=status, seconds=now - start, stages=stages, artifacts=artifacts,
             failure_lines=() if ok else tuple(parser.explanation()), cancelled=self._cancelled,
+            cause=None if ok else parser.cause(), parallel=tuple(tuple(g) for g in parser.parallel_groups()),
         )
         if ok:
             self.bus.publish(BuildProgress("done", 100.0, 0.0, stages))
@@ -191,11 +195,14 @@ class BuildRunner:
     def _line(self, raw: bytes, stream: str, parser: StageParser, estimator: Estimator) -> None:
         text = raw[:MAX_LINE].decode("utf-8", "replace").rstrip("\r")
         self.bus.log(PIPELINE, None, text, "stderr" if stream == "stderr" else "stdout")
-        finished, started = parser.feed(text, time.monotonic())
-        if finished is not None:
-            self._publish_finished(finished, ok=True)
-        if started is not None:
-            self.bus.publish(StageStarted(PIPELINE, started.name))
+        parser.feed(text, time.monotonic())
+        events = parser.drain()
+        for kind, stage in events:
+            if kind == "finished":
+                self._publish_finished(stage, ok=True)
+            else:
+                self.bus.publish(StageStarted(PIPELINE, stage.name))
+        if events:
             self._progress(parser, estimator)
 
     def _publish_finished(self, stage: StageTiming, ok: bool) -> None:
@@ -231,6 +238,7 @@ class BuildRunner:
             "platforms": list(self.settings.platforms), "run_tests": self.settings.run_tests,
             "exit_status": result.exit_status,
             "stages": [{"name": n, "seconds": round(s, 3)} for n, s in result.stages],
+            "parallel": [list(g) for g in result.parallel],
         })
 
 

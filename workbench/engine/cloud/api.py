@@ -6,6 +6,8 @@ ownership (our tag) without touching openstacksdk objects.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +54,7 @@ class Resolved:
     keypair: str
     network_id: str
     pool_id: str
+    availability_zone: str | None = None  # None: the cloud's default
 
 
 def _port(p: Any) -> Port:
@@ -116,6 +119,17 @@ class CloudClient(CloudCore):
 
         return await self.call(run, "look up image, flavor, keypair, network and pool")
 
+    async def with_flavor(self, resolved: Resolved, flavor: str) -> Resolved:
+        """``resolved`` with another flavor (by name or id), e.g. one from cluster.fallback_flavors."""
+        def run(conn: Any) -> Resolved:
+            found = conn.compute.find_flavor(flavor, ignore_missing=True)
+            if found is None:
+                raise CloudResourceMissing(f"cloud {self.cloud_label}: not found: flavor {flavor!r} (cluster.fallback_flavors)")
+            return dataclasses.replace(resolved, flavor_id=found.id, flavor_vcpus=int(found.vcpus or 0),
+                                       flavor_ram=int(found.ram or 0))
+
+        return await self.call(run, f"look up flavor {flavor}")
+
     async def limits(self) -> dict[str, int]:
         def run(conn: Any) -> dict[str, int]:
             a = conn.compute.get_limits().absolute
@@ -160,11 +174,12 @@ class CloudClient(CloudCore):
         cluster = self.profile.cluster.name
 
         def run(conn: Any) -> Any:
+            zone = {"availability_zone": resolved.availability_zone} if resolved.availability_zone else {}
             created = conn.compute.create_server(
                 name=name, image_id=resolved.image_id, flavor_id=resolved.flavor_id,
                 key_name=resolved.keypair, networks=[{"port": port_id}],
                 metadata={"workbench-cluster": cluster, "workbench-role": role},
-                tags=[self.tag],
+                tags=[self.tag], **zone,
             )
             return conn.compute.get_server(created.id)  # Nova's create answer has no status
 
@@ -244,17 +259,42 @@ class CloudClient(CloudCore):
         return [f for f in found if self.tag in f.tags] if ours else found
 
     async def create_floating_ip(self, pool_id: str, port_id: str) -> FloatingIP:
-        def run(conn: Any) -> FloatingIP:
-            fip = conn.network.create_ip(
-                floating_network_id=pool_id, port_id=port_id, tags=[self.tag],
-                description=f"workbench cluster {self.profile.cluster.name}",
-            )
-            if self.tag not in (fip.tags or []):
-                conn.network.set_tags(fip, [self.tag])
-                fip = conn.network.get_ip(fip.id)
-            return _fip(fip)
+        # Neutron takes tags on POST for ports only ("Attribute 'tags' not allowed in POST"):
+        # tag the floating IP in a call of its own (retried alone), and release it when
+        # it cannot be tagged, since untagged it is not ours to find or delete later.
+        def create(conn: Any) -> str:
+            return str(conn.network.create_ip(
+                floating_network_id=pool_id, port_id=port_id, description=self.fip_description,
+            ).id)
 
-        return await self.call(run, "allocate a floating IP")
+        def tag(conn: Any) -> FloatingIP:
+            conn.network.set_tags(conn.network.get_ip(fip_id), [self.tag])
+            return _fip(conn.network.get_ip(fip_id))
+
+        fip_id = await self.call(create, "allocate a floating IP")
+        try:
+            return await self.call(tag, f"tag floating IP {fip_id}")
+        except CloudError:
+            with contextlib.suppress(CloudError):
+                await self.call(lambda conn: conn.network.delete_ip(fip_id, ignore_missing=True),
+                                f"release untagged floating IP {fip_id}")
+            raise
+
+    @property
+    def fip_description(self) -> str:
+        return f"workbench cluster {self.profile.cluster.name}"
+
+    async def adopt_floating_ip(self, port_id: str) -> FloatingIP | None:
+        """Tag the floating IP on our port that a killed run created but never tagged
+        (untagged, with our description); None when there is none."""
+        def run(conn: Any) -> FloatingIP | None:
+            for f in conn.network.ips(port_id=port_id):
+                if not f.tags and f.description == self.fip_description:
+                    conn.network.set_tags(f, [self.tag])
+                    return _fip(conn.network.get_ip(f.id))
+            return None
+
+        return await self.call(run, f"adopt the floating IP of port {port_id}")
 
     async def associate(self, fip: FloatingIP, port_id: str) -> FloatingIP:
         self._require_ours(fip.tags, f"floating IP {fip.address}")

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from workbench.engine.cloud.conflicts import classify, exception_text
 from workbench.errors import (
     CloudAuthError,
     CloudError,
@@ -25,21 +26,10 @@ from workbench.errors import (
     WorkbenchError,
 )
 from workbench.events import Bus
-from workbench.profile import Profile, profile_search_places
+from workbench.profile import Profile, clouds_found, no_profile_hint, profile_search_places
 from workbench.redact import REDACTOR, redact
 
 T = TypeVar("T")
-
-#: 409 answers that will not go away by waiting.
-_PERMANENT_409 = (
-    "IpAddressAlreadyAllocated",
-    "already allocated",
-    "FloatingIPPortAlreadyAssociated",
-    "OverQuota",
-    "quota",
-    "ExternalIpAddressExhausted",
-    "IpAddressGenerationFailure",
-)
 
 _connections: dict[tuple[str, str, str], Any] = {}
 _connections_lock = threading.Lock()
@@ -110,6 +100,7 @@ class CloudCore:
         except Exception as exc:  # openstack.config raises several kinds
             raise self._config_error(exc) from None
         auth = region.config.get("auth") or {}
+        self._auth_url = str(auth.get("auth_url") or "")  # named when it cannot be reached
         REDACTOR.add(auth.get("password"), auth.get("token"), auth.get("application_credential_secret"))
         try:
             conn = openstack.connection.Connection(config=region)
@@ -141,11 +132,17 @@ class CloudCore:
     def _config_error(self, exc: Exception) -> WorkbenchError:
         where = self.profile.cloud.clouds_yaml or self._profile_where()
         text = redact(" ".join(str(exc).split()))
+        hint = ""
+        if self.profile.path is None and not (os.environ.get("OS_CLOUD") or os.environ.get("OS_AUTH_URL")):
+            hint = f"; {no_profile_hint()}"
         if self.profile.cloud.name and "not found" in text.lower():
-            return ProfileError(where, "cloud.name", f"a cloud defined in clouds.yaml ({text})")
+            found = clouds_found(self.profile.cloud.clouds_yaml)
+            listed = ", ".join(f"{name} ({file})" for name, file in found) or "none in any clouds.yaml"
+            return ProfileError(where, "cloud.name",
+                                f"a cloud defined in clouds.yaml: {self.profile.cloud.name!r} is not; found: {listed}")
         if "auth" in text.lower() or "Missing" in type(exc).__name__:
-            return ProfileError(where, "cloud", f"complete credentials ({text})")
-        return ProfileError(where, "cloud", text)
+            return ProfileError(where, "cloud", f"complete credentials ({text}){hint}")
+        return ProfileError(where, "cloud", text + hint)
 
     async def connect(self) -> None:
         await asyncio.to_thread(self._connect_sync)
@@ -207,7 +204,7 @@ class CloudCore:
         from openstack import exceptions as os_exc
 
         cloud = self.cloud_label
-        auth_url = ""
+        auth_url = getattr(self, "_auth_url", "")
         if self._conn is not None:
             auth_url = str((self._conn.config.config.get("auth") or {}).get("auth_url", ""))
         status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
@@ -225,6 +222,9 @@ class CloudCore:
             return CloudResourceMissing(f"cloud {cloud}: {what}: not found")
         if isinstance(exc, os_exc.ResourceTimeout):
             return CloudError(f"cloud {cloud}: {what}: timed out")
+        conflict = classify(_status(exc), exception_text(exc))
+        if conflict is not None and conflict.permanent:
+            return CloudError(f"cloud {cloud}: {what}: {conflict.line()} ({_short(exc)})")
         return None
 
 
@@ -259,6 +259,20 @@ def _short(exc: BaseException) -> str:
     return f"HTTP {status}: {text}" if status and str(status) not in text else text
 
 
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status, from the response or, when the SDK kept none, its exception class."""
+    from openstack import exceptions as os_exc
+
+    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    if status:
+        return int(status)
+    for cls, code in ((os_exc.ConflictException, 409), (os_exc.BadRequestException, 400),
+                      (os_exc.ForbiddenException, 403)):
+        if isinstance(exc, cls):
+            return code
+    return None
+
+
 def _unauthorized(exc: BaseException) -> bool:
     for cause in _chain(exc):
         status = getattr(cause, "status_code", None) or getattr(cause, "http_status", None)
@@ -278,12 +292,10 @@ def _transient_one(exc: BaseException) -> bool:
 
     if isinstance(exc, (ks.ConnectFailure, ks.ConnectTimeout)):
         return True
-    status = getattr(exc, "status_code", None) or getattr(exc, "http_status", None)
+    status = _status(exc)
     if status is None:
         return False
-    if int(status) in (500, 502, 503, 504):
+    if status in (500, 502, 503, 504):
         return True
-    if int(status) == 409:
-        text = f"{exc} {getattr(exc, 'details', '')}"
-        return not any(marker in text for marker in _PERMANENT_409)
-    return False
+    conflict = classify(status, exception_text(exc))
+    return conflict is not None and not conflict.permanent

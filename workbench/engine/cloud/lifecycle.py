@@ -103,7 +103,13 @@ class Lifecycle:
     # -- floating IPs -------------------------------------------------------------------
     async def ensure_floating_ip(self, inst: Instance, resolved: Resolved) -> str | None:
         """Give ``inst`` a floating IP: one of ours that is free, else a new one. None: ok."""
-        if inst.floating_ip:
+        if inst.floating_ip:  # ours, or one a killed run made and never tagged: adopt it
+            try:
+                for port in await self.client.ports(ours=True, device_id=inst.id):
+                    if adopted := await self.client.adopt_floating_ip(port.id):
+                        self.bus.log("cloud", inst.name, f"adopted floating IP {adopted.address}")
+            except CloudError as exc:
+                return str(exc)
             return None
         try:
             ports = await self.client.ports(ours=True, device_id=inst.id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.engine.cloud.faults import read_fault
 from workbench.models.instance import TRANSITIONAL, Instance, Role
 
 __all__ = ["TRANSITIONAL", "Instance", "Role", "cluster_tag", "instance_from_server"]
@@ -67,15 +68,10 @@ def _name_of(value: Any) -> str:
     return ""
 
 
-def _fault_of(server: Any) -> str | None:
-    fault = _get(server, "fault")
-    if not fault:
-        return None
-    if isinstance(fault, dict):
-        message = fault.get("message") or ""
-        code = fault.get("code")
-        return f"{message} (code {code})" if code and message else (message or str(fault))
-    return str(fault)
+def _fault_of(server: Any) -> tuple[str | None, str]:
+    """The fault's explanation (an older Nova's ``details``, a newer one's ``message``) and kind."""
+    fault = read_fault(_get(server, "fault"))
+    return (fault.text(), fault.kind) if fault is not None else (None, "")
 
 
 def instance_from_server(server: Any, tag: str, cluster: str) -> Instance:
@@ -83,6 +79,7 @@ def instance_from_server(server: Any, tag: str, cluster: str) -> Instance:
     name = _get(server, "name") or ""
     metadata = _get(server, "metadata") or {}
     fixed, floating = _addresses(server)
+    fault, fault_kind = _fault_of(server)
     tagged = has_tag(server, tag) or metadata.get(CLUSTER_META) == cluster
     return Instance(
         id=_get(server, "id") or "",
@@ -94,7 +91,8 @@ def instance_from_server(server: Any, tag: str, cluster: str) -> Instance:
         flavor=_name_of(_get(server, "flavor")),
         image=_name_of(_get(server, "image")),
         created=str(_get(server, "created_at") or ""),
-        fault=_fault_of(server),
+        fault=fault,
         task_state=_get(server, "task_state") or None,
         tagged=tagged,
+        fault_kind=fault_kind,
     )

@@ -8,6 +8,7 @@ right before it acts (the cloud may have changed since the alert was raised).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from workbench.engine.cloud import members
 from workbench.engine.cloud.api import FloatingIP, Port
 from workbench.engine.cloud.lifecycle import Lifecycle
 from workbench.engine.cloud.models import Instance
+from workbench.engine.doctor.fault_triage import triage
 from workbench.engine.doctor.nodes import provisioner
 from workbench.engine.parts import Parts
 from workbench.engine.push.manifest import select_sources
@@ -113,22 +115,27 @@ async def _instance_error(ctx: Parts, inst: Instance, ports: list[Port]) -> Aler
         console = f"(console output unavailable: {exc})"
     tail = "\n".join(console.splitlines()[-CONSOLE_TAIL:])
     attached = any(p.device_id == inst.id for p in ports)
+    planned = next((ip for n, _, ip in ctx.profile.node_plan() if n == inst.name), None)
+    kept = not attached and any(planned in p.fixed_ips for p in ports if planned)
     fault = inst.fault or "Nova gave no fault message"
     recreate = _recreate(ctx, inst.name, inst)
-    fixes = [recreate]
+    why, fixes = triage(
+        ctx.profile.cluster, inst, recreate, attached,
+        recreate_with=lambda flavor, zone: _recreate(ctx, inst.name, inst, flavor=flavor, zone=zone),
+        action=lambda action: _action_fix(ctx, inst, action),
+    )
     if attached:
-        fixes = [
-            Fix("hard-reboot", f"hard-reboot {inst.name} (power off and on; its disk is kept)",
-                _action_fix(ctx, inst, "hard-reboot"), destructive=False),
-            Fix("rebuild", f"rebuild {inst.name} from its image (its disk is wiped)", _action_fix(ctx, inst, "rebuild")),
-            recreate,
-        ]
-    note = "" if attached else "\n(its port was released when the build failed: only recreate brings it back on its address)"
+        note = ""
+    elif kept:
+        note = f"\n(its port on {planned} is kept, unbound: recreate reuses it)"
+    else:
+        note = "\n(its port was released when the build failed: only recreate brings it back on its address)"
     return Alert(
         kind="instance-error", severity="error", subject=inst.name,
-        message=f"{inst.name} is in ERROR: {fault}",
+        message=f"{inst.name} is in ERROR: {fault}" + (f"; {why}" if why else ""),
         command=f"openstack server show {inst.id} -c fault; openstack console log show --lines {CONSOLE_TAIL} {inst.id}",
-        details=f"fault: {fault}{note}\n\nrecreate: {recreate.description}\n\nconsole (last {CONSOLE_TAIL} lines):\n{tail}",
+        details=(f"fault: {fault}{note}\n\n" + "\n".join(f"{f.name}: {f.description}" for f in fixes)
+                 + f"\n\nconsole (last {CONSOLE_TAIL} lines):\n{tail}"),
         fixes=tuple(fixes),
     )
 
@@ -178,17 +185,22 @@ def _instances_missing(ctx: Parts, ours: list[Instance]) -> list[Alert]:
     return alerts
 
 
-def _recreate(ctx: Parts, name: str, existing: Instance | None) -> Fix:
-    """Recreate ``name`` (deleting ``existing`` first, if any), then provision it where the
-    doctor can (a build to push); destructive only when it deletes."""
+def _recreate(ctx: Parts, name: str, existing: Instance | None, *,
+              flavor: str | None = None, zone: str | None = None) -> Fix:
+    """Recreate ``name`` (deleting ``existing`` first, if any; with another flavor or in another
+    zone when given), then provision it where the doctor can (a build to push); destructive
+    only when it deletes."""
     ip = next((i for n, _, i in ctx.profile.node_plan() if n == name), "its planned address")
     role = next((r for n, r, _ in ctx.profile.node_plan() if n == name), "minion")
     first = f"delete {name} and create it again on {ip}" if existing else f"create {name} again on {ip}"
+    first += f" with flavor {flavor}" if flavor else ""
+    first += f" in availability zone {zone}" if zone else ""
     blocked = provision_blocker(ctx)
     then = ("; then push the build to it and run Salt there (highstate, with the cluster's token)"
             if blocked is None else f"; it starts unprovisioned ({blocked}): {follow_up(name, role)}")
-    return Fix("recreate", f"{first} (port, server, floating IP){then}",
-               _recreate_fix(ctx, name, existing), destructive=existing is not None)
+    label = f"recreate-flavor-{flavor}" if flavor else f"recreate-zone-{zone}" if zone else "recreate"
+    return Fix(label, f"{first} (port, server, floating IP){then}",
+               _recreate_fix(ctx, name, existing, flavor, zone), destructive=existing is not None)
 
 
 def provision_blocker(ctx: Parts) -> str | None:
@@ -223,7 +235,8 @@ async def _provision(ctx: Parts, inst: Instance, done: str) -> str:
     return f"{done}; {provisioned.removeprefix(f'{inst.name}: ')}"
 
 
-def _recreate_fix(ctx: Parts, name: str, existing: Instance | None) -> FixFn:
+def _recreate_fix(ctx: Parts, name: str, existing: Instance | None,
+                  flavor: str | None = None, zone: str | None = None) -> FixFn:
     async def run() -> str:
         plan = {n: (r, ip) for n, r, ip in ctx.profile.node_plan()}
         if name not in plan:
@@ -231,6 +244,10 @@ def _recreate_fix(ctx: Parts, name: str, existing: Instance | None) -> FixFn:
         role, ip = plan[name]
         life = Lifecycle(ctx.cloud, ctx.state, ctx.bus, "doctor")
         resolved = await ctx.cloud.resolve()
+        if flavor:
+            resolved = await ctx.cloud.with_flavor(resolved, flavor)
+        if zone:
+            resolved = dataclasses.replace(resolved, availability_zone=zone)
         if existing is not None:
             current = await ctx.cloud.get_instance(existing.id)
             if current is not None:

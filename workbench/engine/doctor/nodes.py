@@ -22,13 +22,17 @@ from workbench.engine.kube.tokens import (
 )
 from workbench.engine.parts import Parts
 from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
+from workbench.engine.salt_master.doctor import KINDS as MASTER_MODE_KINDS
+from workbench.engine.salt_master.doctor import master_mode_checks
+from workbench.engine.salt_master.mode import salt_mode
+from workbench.engine.salt_master.runner import salt_runner
 from workbench.engine.ssh.pool import ConnectTiming, NodeLike, SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 from workbench.models.alerts import Alert, Fix
 
 SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
 KINDS = ("node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
-         "token-mismatch", "node-unprovisioned", "node-not-ready")
+         "token-mismatch", "node-unprovisioned", "node-not-ready", *MASTER_MODE_KINDS)
 
 
 async def node_checks(ctx: Parts) -> list[Alert]:
@@ -58,6 +62,12 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
     alerts += await _salt_minions(ctx, pool, reachable)
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
+    if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
+        try:
+            alerts += await master_mode_checks(pool, master, reachable, ctx.state,
+                                               ping_timeout=ctx.profile.salt.ping_timeout)
+        except (WorkbenchError, OSError) as exc:  # the other node checks still count
+            alerts.append(Alert("check-failed", "warning", "salt-master", f"the Salt master-mode checks failed: {exc}"))
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
@@ -69,9 +79,20 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
 
 
 def provisioner(ctx: Parts, pool: SSHPool) -> Callable[[NodeLike], Awaitable[str]]:
-    """Push the build to one node, then Salt there: what a new or recreated minion lacks."""
+    """Push the build to one node, then Salt there: what a new or recreated minion lacks.
+    A minion's Salt needs its master's (the CA, the API server): an unprovisioned master
+    is provisioned first."""
 
     async def provision(node: NodeLike) -> str:
+        master = next((n for n in pool.nodes.values() if n.role == "master"), None)
+        if node.role != "master" and master is not None and not await _provisioned(pool, master):
+            ctx.bus.log("fix", master.name, f"{node.name} needs a provisioned master: provisioning "
+                        f"{master.name} first", "info")
+            first = await provision_one(master)
+            return f"{first}; {await provision_one(node)}"
+        return await provision_one(node)
+
+    async def provision_one(node: NodeLike) -> str:
         from workbench.engine.push.runner import push
 
         pushed = await push(ctx.profile, ctx.state, {node.name: (node, await pool.connect(node))},
@@ -79,7 +100,8 @@ def provisioner(ctx: Parts, pool: SSHPool) -> Callable[[NodeLike], Awaitable[str
         if not all(n.ok for n in pushed.nodes):
             why = "; ".join(str(n.error) for n in pushed.nodes if not n.ok)
             raise NodeError(node.name, f"push failed (is there a build? press b): {why}")
-        report = await SaltRunner(pool, ctx.state, ctx.bus, pipeline="fix").run([node])
+        nodes = list(pool.nodes.values())
+        report = await salt_runner(ctx.profile, pool, ctx.state, ctx.bus, nodes, pipeline="fix").run([node])
         run = report.runs[0]
         if not run.ok:
             raise NodeError(node.name, f"build pushed, but Salt failed: {run.error}")
@@ -163,7 +185,7 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
 # -- salt minion ----------------------------------------------------------------------------
 
 async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
-    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor")
+    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor", salt_tree=ctx.profile.paths.salt_tree)
 
     async def one(node: NodeLike) -> Alert | None:
         result = await pool.run(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
+from workbench.engine.kube.printer import node_roles, node_status, pod_columns
 from workbench.errors import WorkbenchError
 from workbench.events import Bus, ClusterInfoChanged
 from workbench.models.cluster import ClusterInfo, NodeInfo, PodInfo, Service
@@ -106,28 +108,20 @@ def _node(item: dict[str, Any]) -> NodeInfo:
     ready = any(isinstance(c, dict) and c.get("type") == "Ready" and c.get("status") == "True"
                 for c in status.get("conditions") or [])
     version = str((status.get("nodeInfo") or {}).get("kubeletVersion", ""))
-    return NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version)
+    return NodeInfo(str((item.get("metadata") or {}).get("name", "")), ready, version,
+                    node_status(item), node_roles(item))
 
 
-def parse_pods(text: str | bytes | dict[str, Any]) -> tuple[PodInfo, ...]:
-    return tuple(sorted(_parse(text, "pods", _pod), key=lambda p: (p.namespace, p.name)))
+def parse_pods(text: str | bytes | dict[str, Any], now: dt.datetime | None = None) -> tuple[PodInfo, ...]:
+    at = now or dt.datetime.now(dt.UTC)
+    return tuple(sorted(_parse(text, "pods", lambda item: _pod(item, at)), key=lambda p: (p.namespace, p.name)))
 
 
-def _pod(item: dict[str, Any]) -> PodInfo:
-    meta, spec, status = (item.get(k) or {} for k in ("metadata", "spec", "status"))
-    statuses = [c for c in status.get("containerStatuses") or [] if isinstance(c, dict)]
-    total = len(spec.get("containers") or []) or len(statuses)
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    phase = str(status.get("reason") or status.get("phase") or "Unknown")
-    for c in statuses:
-        waiting = (c.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason"):
-            phase = str(waiting["reason"])
-    if meta.get("deletionTimestamp"):
-        phase = "Terminating"
+def _pod(item: dict[str, Any], now: dt.datetime) -> PodInfo:
+    meta = item.get("metadata") or {}
+    cols = pod_columns(item, now)
     return PodInfo(str(meta.get("namespace", "")), str(meta.get("name", "")),
-                   f"{ready}/{total}", phase, restarts)
+                   cols.ready, cols.status, cols.restarts, cols.restarts_text)
 
 
 def services_from_api(server: str, doc: dict[str, Any]) -> tuple[Service, ...]:
@@ -166,8 +160,10 @@ class KubeClient:
 
     def __init__(self, server: str, token: str | None, state_dir: Path, *, bus: Bus | None = None,
                  kubectl: str | None = "auto", timeout: float = 20.0, ca_pem: bytes | None = None,
-                 ca_loader: Callable[[], Awaitable[bytes]] | None = None) -> None:
+                 ca_loader: Callable[[], Awaitable[bytes]] | None = None,
+                 client_pem: Path | None = None) -> None:
         self.server = server.rstrip("/")
+        self.client_pem = client_pem  # a certificate and its key (the workbench's admin) instead of a token
         self.token = token or None
         REDACTOR.add(self.token)
         self.state_dir = Path(state_dir)
@@ -183,6 +179,11 @@ class KubeClient:
 
     def write_kubeconfig(self) -> Path:
         user: dict[str, Any] = {"token": self.token} if self.token else {}
+        if self.client_pem is not None:
+            pem = self.client_pem.read_bytes()
+            cut = pem.find(b"-----BEGIN PRIVATE KEY-----")
+            user = {"client-certificate-data": base64.b64encode(pem[:cut]).decode("ascii"),
+                    "client-key-data": base64.b64encode(pem[cut:]).decode("ascii")}
         cluster: dict[str, Any] = {"server": self.server}
         if self.ca_pem:
             cluster["certificate-authority-data"] = base64.b64encode(self.ca_pem).decode("ascii")
@@ -269,11 +270,15 @@ class KubeClient:
         if not self.server.startswith("https://"):
             return True
         if not self.ca_pem:
-            return ssl.create_default_context()
-        try:
-            return ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
-        except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
-            raise KubeError(f"the cluster CA is not a usable PEM certificate: {exc}") from None
+            context = ssl.create_default_context()
+        else:
+            try:
+                context = ssl.create_default_context(cadata=self.ca_pem.decode("ascii"))
+            except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
+                raise KubeError(f"the cluster CA is not a usable PEM certificate: {exc}") from None
+        if self.client_pem is not None:
+            context.load_cert_chain(self.client_pem)
+        return context
 
 
 async def _all(*calls: Awaitable[Any]) -> list[Any]:

@@ -2,8 +2,11 @@
 
 The seed's "the master asked for credentials": provisioning minted a new token on the
 master, and the minions kept the old one. Check compares them (YAML parsed, not
-grepped); the fix writes the master's token into the minion's kubeconfig atomically,
-restarts the kubelet and waits until the API server sees the node Ready.
+grepped): the kubeconfig's user is matched to its own csv row by user name/uid (current
+layouts hold admin, kube-proxy, controller-manager... in any order), never to another
+row. The fix writes that row's token into the minion's kubeconfig atomically, restarts
+the kubelet and waits until the API server sees the node Ready. No row, or a privileged
+one (``system:masters``, admin): the alert says so and offers no write.
 """
 
 from __future__ import annotations
@@ -19,8 +22,12 @@ from typing import Any
 from workbench.engine.kube.token_files import (
     KnownTokensError,
     KubeconfigError,
+    TokenRow,
+    known_token_rows,
     kubeconfig_token,
+    kubeconfig_user_name,
     master_token_from_csv,
+    row_for_user,
     with_token,
 )
 from workbench.engine.ssh.pool import NodeLike, SSHPool
@@ -41,6 +48,7 @@ class TokenCheck:
     minion: str  # masked, or "(none)"
     error: str | None = None
     missing: bool = False  # no kubeconfig at all: Salt has not provisioned the minion yet
+    unmatched: str | None = None  # why no csv row may be written here (none fits, or privileged)
 
 
 def _detail(exc: KubeconfigError) -> str:
@@ -56,7 +64,38 @@ async def _read(pool: SSHPool, node: NodeLike, path: str) -> str:
     return result.stdout
 
 
+async def read_token_rows(pool: SSHPool, profile: Profile, master: NodeLike) -> list[TokenRow]:
+    """The master's known_tokens.csv rows, every token registered with the redactor."""
+    try:
+        rows = known_token_rows(await _read(pool, master, profile.paths.known_tokens))
+    except KnownTokensError as exc:
+        raise NodeError(master.name, f"{profile.paths.known_tokens}: {str(exc).removeprefix('known_tokens.csv: ')}") from None
+    for row in rows:
+        REDACTOR.add(row.token)
+    if not rows:
+        raise NodeError(master.name, f"{profile.paths.known_tokens} holds no token")
+    return rows
+
+
+def minion_row(rows: list[TokenRow], kubeconfig: str, node: str, path: str) -> tuple[TokenRow | None, str | None]:
+    """The csv row this kubeconfig's user may hold, or None and why none may be written."""
+    try:
+        user = kubeconfig_user_name(kubeconfig)
+    except KubeconfigError as exc:
+        raise NodeError(node, f"{path}: {_detail(exc)}") from None
+    row = row_for_user(rows, user, node)
+    listed = ", ".join(r.describe() for r in rows)
+    if row is None:
+        who = f"user {user!r}" if user else "no named user"
+        return None, f"known_tokens.csv has no row for the kubeconfig's {who} (rows: {listed})"
+    if row.privileged:
+        return None, (f"the kubeconfig's user {user!r} is {row.describe()} in known_tokens.csv, a privileged "
+                      "credential; workbench never writes it into a node's kubeconfig")
+    return row, None
+
+
 async def read_master_token(pool: SSHPool, profile: Profile, master: NodeLike) -> str:
+    """A token to read the API server with (never written to a node)."""
     try:
         token = master_token_from_csv(await _read(pool, master, profile.paths.known_tokens))
     except KnownTokensError as exc:
@@ -67,30 +106,41 @@ async def read_master_token(pool: SSHPool, profile: Profile, master: NodeLike) -
     return token
 
 
-async def read_minion_token(pool: SSHPool, profile: Profile, minion: NodeLike) -> str | None:
-    text = await _read(pool, minion, profile.paths.kubelet_kubeconfig)
+def read_token_text(text: str, node: str, path: str) -> str | None:
+    """The kubeconfig's token (registered with the redactor); NodeError naming the file."""
     try:
         token = kubeconfig_token(text)
     except KubeconfigError as exc:
-        raise NodeError(minion.name, f"{profile.paths.kubelet_kubeconfig}: {_detail(exc)}") from None
+        raise NodeError(node, f"{path}: {_detail(exc)}") from None
     REDACTOR.add(token)
     return token
+
+
+async def read_minion_token(pool: SSHPool, profile: Profile, minion: NodeLike) -> str | None:
+    path = profile.paths.kubelet_kubeconfig
+    return read_token_text(await _read(pool, minion, path), minion.name, path)
 
 
 async def check_tokens(
     pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike]
 ) -> list[TokenCheck]:
-    """Compare every minion's kubelet token with the master's, in parallel."""
-    expected = await read_master_token(pool, profile, master)
+    """Compare every minion's kubelet token with its own csv row's, in parallel."""
+    rows = await read_token_rows(pool, profile, master)
+    path = profile.paths.kubelet_kubeconfig
 
     async def one(minion: NodeLike) -> TokenCheck:
         try:
-            got = await read_minion_token(pool, profile, minion)
+            text = await _read(pool, minion, path)
+            got = read_token_text(text, minion.name, path)
+            row, why = minion_row(rows, text, minion.name, path)
         except WorkbenchError as exc:
-            missing = await _missing(pool, minion, profile.paths.kubelet_kubeconfig)
-            return TokenCheck(minion.name, False, mask(expected), "(none)" if missing else "(unreadable)",
+            missing = await _missing(pool, minion, path)
+            return TokenCheck(minion.name, False, "(unknown)", "(none)" if missing else "(unreadable)",
                               str(exc), missing=missing)
-        return TokenCheck(minion.name, got == expected, mask(expected), mask(got) if got else "(none)")
+        shown = mask(got) if got else "(none)"
+        if row is None:
+            return TokenCheck(minion.name, False, "(no row)", shown, unmatched=why)
+        return TokenCheck(minion.name, got == row.token, mask(row.token), shown)
 
     return list(await asyncio.gather(*(one(m) for m in minions)))
 
@@ -133,6 +183,11 @@ async def token_alerts(
 ) -> list[Alert]:
     """A ``token-mismatch`` alert per minion whose kubelet token is not the master's; a
     ``node-unprovisioned`` one (fixed by ``provision``, a Salt run) where it has none."""
+    from workbench.engine.provision.cluster import tree_layout
+
+    if profile.kube.root is not None and tree_layout(profile.kube.root) == "current":
+        return []  # the workbench's own tree: a certificate per component, no shared token
+
     alerts = []
     for check in await check_tokens(pool, profile, master, minions):
         if check.ok:
@@ -141,6 +196,14 @@ async def token_alerts(
         if check.missing:
             alerts.append(unprovisioned_alert(profile, check, minion, provision))
             continue
+        if check.unmatched:
+            alerts.append(Alert(
+                kind="token-mismatch", severity="error", subject=check.node,
+                message=f"{check.node}: {check.unmatched}; no token is written (fix the csv or the kubeconfig's user by hand)",
+                command=f"workbench ssh {master.name} -- sudo cat {profile.paths.known_tokens}",
+                details=check.error or "", fixes=(),
+            ))
+            continue
 
         async def fix(minion: NodeLike = minion) -> str:
             return await fix_token(pool, profile, master, minion)
@@ -148,14 +211,15 @@ async def token_alerts(
         alerts.append(Alert(
             kind="token-mismatch", severity="error", subject=check.node,
             message=(
-                f"{check.node}: kubelet token {check.minion} is not the master's {check.master}; "
+                f"{check.node}: kubelet token {check.minion} is not the master's {check.master} "
+                "(its row in known_tokens.csv); "
                 "the kubelet cannot register (\"the master asked for credentials\")"
             ),
             command=f"workbench ssh {check.node} -- sudo cat {profile.paths.kubelet_kubeconfig}",
             details=check.error or "",
             fixes=(Fix(
                 "write-token",
-                f"write the master's token into {check.node}:{profile.paths.kubelet_kubeconfig} "
+                f"write the kubelet's token from known_tokens.csv into {check.node}:{profile.paths.kubelet_kubeconfig} "
                 "and restart the kubelet", fix, destructive=False,
             ),),
         ))
@@ -165,11 +229,17 @@ async def token_alerts(
 async def fix_token(
     pool: SSHPool, profile: Profile, master: NodeLike, minion: NodeLike, *, deadline: float = 60.0
 ) -> str:
-    """Write the master's token into the minion's kubeconfig, restart the kubelet, wait Ready."""
-    token = await read_master_token(pool, profile, master)
+    """Write the kubeconfig user's own csv token into it, restart the kubelet, wait Ready.
+    Refused (NodeError) when no row fits or the row is privileged."""
+    rows = await read_token_rows(pool, profile, master)
     path = profile.paths.kubelet_kubeconfig
+    current = await _read(pool, minion, path)
+    row, why = minion_row(rows, current, minion.name, path)
+    if row is None:
+        raise NodeError(minion.name, f"{why}; nothing written")
+    token = row.token
     try:
-        text = with_token(await _read(pool, minion, path), token)
+        text = with_token(current, token)
     except KubeconfigError as exc:
         raise NodeError(minion.name, f"{path}: {_detail(exc)}") from None
     quoted, tmp = shlex.quote(path), shlex.quote(f"{path}.workbench-tmp")

@@ -23,6 +23,7 @@ from pathlib import Path
 import pyfastcdc
 import xxhash
 
+from workbench.engine.provision.tree import salt_tree
 from workbench.errors import ProfileError, WorkbenchError
 from workbench.profile import Profile
 from workbench.state import atomic_write
@@ -86,10 +87,8 @@ def select_sources(profile: Profile, root: Path | None = None) -> list[Source]:
             if not any(platform.replace("/", "-") in name for name in have):
                 raise WorkbenchError(f"{tars_dir}: no release tars for {platform}; build it first")
     if profile.push.include_salt:
-        salt = root / "cluster" / "saltbase" / "salt"
-        if not salt.is_dir():
-            raise WorkbenchError(f"{salt}: no salt tree in KUBE_ROOT")
-        out += _tree(salt, profile.paths.salt_tree.rstrip("/") or "/")
+        # kube-up's tree while KUBE_ROOT has one (before v1.10), else the workbench's own
+        out += _tree(salt_tree(root), profile.paths.salt_tree.rstrip("/") or "/")
     for extra in profile.push.extra:
         path = root / extra
         if not path.exists():

@@ -118,37 +118,68 @@ def parse_json_output(text: str) -> list[StateResult] | None:
 
 
 _FIELD = re.compile(r"^\s{0,12}(ID|Function|Name|Result|Comment|Started|Duration|Changes):\s?(.*)$")
+#: ``--state-output=terse`` (and the clean states of ``mixed``/``changes``): one line a state.
+_TERSE = re.compile(r"^\s*Name: (?P<name>.*?) - Function: (?P<fun>\S+) - Result: (?P<res>Clean|Changed|Failed|Differs)"
+                    r"(?: - Started: \S+)?(?: - Duration: (?P<dur>.+?))?\s*$")
+_TERSE_RESULT = {"Clean": (True, False), "Changed": (True, True), "Failed": (False, False), "Differs": (None, True)}
+_SUMMARY = re.compile(r"^Summary(?: for \S+)?\s*$")
+_COUNT = re.compile(r"^(Succeeded|Failed):\s+(\d+)")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _ms(text: str) -> float:
+    duration = _DURATION.match(text or "")  # lenient: a cosmetic field
+    return float(duration.group(1)) * (1000 if duration.group(2) == "s" else 1) if duration else 0.0
 
 
 def parse_highstate_text(text: str) -> list[StateResult]:
-    """States from Salt's text highstate outputter (``----------`` blocks; Summary ignored)."""
+    """States from Salt's text highstate outputter, in every ``--state-output`` style: the
+    ``----------`` blocks of full/changes/mixed (``_id`` variants without a Name line), the
+    one-line states of terse/mixed/changes, colour codes, test mode (``Result: None`` /
+    ``Differs``). States ``--state-verbose=False`` left out are counted back from the
+    Summary as clean ones, so a quiet, clean run is not an empty one."""
     states: list[StateResult] = []
-    lines = text.replace("\r\n", "\n").split("\n")
+    lines = ANSI.sub("", text).replace("\r\n", "\n").split("\n")
     compile_error = any(line.strip() == "Data failed to compile:" for line in lines)
     block: dict[str, str] = {}
     current: str | None = None
+    counts: dict[str, int] = {}
 
     def flush() -> None:
         if "ID" in block:
-            result = {"True": True, "False": False}.get(block.get("Result", ""))
-            duration = _DURATION.match(block.get("Duration", ""))  # lenient: a cosmetic field
-            ms = float(duration.group(1)) * (1000 if duration.group(2) == "s" else 1) if duration else 0.0
+            result = {"True": True, "False": False}.get(block.get("Result", "").strip())
             changes = block.get("Changes", "").strip()
             states.append(StateResult(
-                block["ID"], block.get("Function", ""), block.get("Name", block["ID"]),
-                result, block.get("Comment", "").strip(), ms, bool(changes),
+                block["ID"].strip(), block.get("Function", "").strip(), block.get("Name", block["ID"]).strip(),
+                result, block.get("Comment", "").strip(), _ms(block.get("Duration", "")), bool(changes),
             ))
         elif compile_error and block.get("_text", "").strip():
             states.append(StateResult("(compile)", "state.highstate", "", False, block["_text"].strip()))
         block.clear()
 
+    summary = False
     for line in lines:
-        if line == "----------":
+        if summary:
+            count = _COUNT.match(line)
+            if count:
+                counts[count.group(1)] = int(count.group(2))
+            continue
+        if line.rstrip() == "----------":
             flush()
             current = None
             continue
-        if line.startswith("Summary for "):
-            break
+        if _SUMMARY.match(line):
+            flush()
+            summary = True
+            continue
+        terse = _TERSE.match(line)
+        if terse:
+            flush()
+            current = None
+            result, changed = _TERSE_RESULT[terse.group("res")]
+            name = terse.group("name")
+            states.append(StateResult(name, terse.group("fun"), name, result, "", _ms(terse.group("dur") or ""), changed))
+            continue
         match = _FIELD.match(line)
         if match and (match.group(1) != "Changes" or "ID" in block):
             current = match.group(1)
@@ -158,6 +189,9 @@ def parse_highstate_text(text: str) -> list[StateResult]:
         elif compile_error and line.startswith("    ") and line.strip() != "Data failed to compile:":
             block["_text"] = block.get("_text", "") + line.strip() + "\n"
     flush()
+    hidden = counts.get("Succeeded", 0) + counts.get("Failed", 0) - len(states)
+    states += [StateResult(f"(not shown {i + 1})", "", "", True, "clean; not shown (--state-verbose=False)")
+               for i in range(max(0, hidden))]
     return states
 
 
@@ -175,7 +209,7 @@ def readable_lines(stdout: str) -> list[str]:
     except SaltOutputError:
         states = None
     if states is None:
-        return [line for line in stdout.splitlines() if line.strip()]
+        return [line for line in ANSI.sub("", stdout).splitlines() if line.strip()]
     lines: list[str] = []
     for state in states:
         took = f"{state.duration_ms:.3f} ms"

@@ -1,7 +1,8 @@
 """Salt runs on every node at once: streamed, parsed per state, retried past the boot race.
 
-The kubelet token is the cluster's (``StateDir.cluster_token``), handed to Salt as pillar,
-so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
+The kubelet token is the cluster's (``StateDir.cluster_token``), handed to Salt as pillar
+in a 0600 file (``pillar.py``; never on salt-call's command line, which ``ps`` shows to
+every user), so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
 parses; Salt's text highstate format otherwise. A failing or unreachable node never stops
 the others; the ones that failed are remembered for ``failed=True``.
 """
@@ -9,7 +10,6 @@ the others; the ones that failed are remembered for ``failed=True``.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import shlex
 import time
@@ -27,6 +27,7 @@ from workbench.engine.salt.output import (  # noqa: F401  (parsers re-exported f
     parse_output,
     readable_lines,
 )
+from workbench.engine.salt.pillar import pillar_root_option, write_pillar
 from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
@@ -112,16 +113,18 @@ class SaltReport:
 
 # -- running ------------------------------------------------------------------------------
 
-def salt_command(state_name: str | None, token: str, *, json_out: bool = True) -> str:
+def salt_command(state_name: str | None, pillar_root: str, *, json_out: bool = True) -> str:
+    """The state run; no secret on it (the pillar is a file under ``pillar_root``)."""
     fun = "state.highstate" if not state_name else f"state.apply {shlex.quote(state_name)}"
-    pillar = shlex.quote("pillar=" + json.dumps({"kubelet_token": token}))
     out = " --out=json" if json_out else ""
-    return f"{INSTALL}; sudo salt-call --local {fun} {pillar}{out}"
+    return f"{INSTALL}; sudo salt-call --local{pillar_root_option(pillar_root)} {fun}{out}"
 
 
 class SaltRunner:
-    def __init__(self, pool: SSHPool, state: StateDir, bus: Bus | None = None, *, pipeline: str = "salt") -> None:
+    def __init__(self, pool: SSHPool, state: StateDir, bus: Bus | None = None, *, pipeline: str = "salt",
+                 salt_tree: str) -> None:
         self.pool = pool
+        self.salt_tree = salt_tree
         self.state = state
         self.bus = bus
         self.pipeline = pipeline
@@ -129,6 +132,13 @@ class SaltRunner:
     def last_failed(self) -> list[str]:
         last = self.state.read_json(LAST_RUN, {})
         return list(last.get("failed", [])) if isinstance(last, dict) else []
+
+    def remember_failed(self, names: Iterable[str]) -> None:
+        """Nodes that failed before Salt could run (provisioning): ``--failed`` picks them too."""
+        last = self.state.read_json(LAST_RUN, {})
+        last = last if isinstance(last, dict) else {}
+        last["failed"] = sorted({*last.get("failed", []), *names})
+        self.state.write_json(LAST_RUN, last)
 
     def select(self, nodes: Sequence[NodeLike], names: Iterable[str] | None = None, failed: bool = False) -> list[NodeLike]:
         """The nodes to run on: all, the named ones, or those that failed last time."""
@@ -177,9 +187,10 @@ class SaltRunner:
 
     async def _attempt(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None, start: float) -> NodeRun:
         try:
+            root = await write_pillar(self.pool, node, self.salt_tree, token)
             # stderr live; stdout (one JSON document at the end) is logged as Salt would show it
             result = await self.pool.run(
-                node, salt_command(state_name, token), timeout=timeout, source="salt", streams=("stderr",),
+                node, salt_command(state_name, root), timeout=timeout, source="salt", streams=("stderr",),
             )
         except (WorkbenchError, asyncssh.Error, OSError) as exc:
             why = str(exc) if isinstance(exc, NodeError) else f"{node.name}: {exc}"

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncssh
 
 from workbench.engine.ssh.hostkeys import Trusted
+from workbench.errors import ProfileError
 from workbench.profile import SSHSection
 
 FIRST_CIPHER = "aes128-gcm@openssh.com"
@@ -57,7 +59,7 @@ class TimedClient(asyncssh.SSHClient):
         self.auth_done = time.monotonic()
 
 
-def connect_options(ssh: SSHSection, trusted: Trusted, timeout: float) -> dict[str, Any]:
+def connect_options(ssh: SSHSection, trusted: Trusted, timeout: float, where: object = "profile") -> dict[str, Any]:
     """Keyword arguments for ``asyncssh.connect`` (besides host, tunnel, client factory)."""
     opts: dict[str, Any] = {
         "port": ssh.port,
@@ -74,6 +76,9 @@ def connect_options(ssh: SSHSection, trusted: Trusted, timeout: float) -> dict[s
     if not ssh.use_ssh_config:
         opts["config"] = []
     if ssh.private_key is not None:
+        if not Path(ssh.private_key).expanduser().is_file():
+            raise ProfileError(where, "ssh.private_key",
+                               f"an existing private key file; {ssh.private_key} does not exist")
         opts["client_keys"] = [str(ssh.private_key)]
         opts["agent_path"] = None
     elif not ssh.use_agent:

@@ -152,7 +152,7 @@ class SSHPool:
             async with asyncio.timeout(timeout + 1):
                 conn = await asyncssh.connect(
                     addr, client_factory=lambda: client, tunnel=tunnel,
-                    **connect_options(self.profile.ssh, trusted, timeout),
+                    **connect_options(self.profile.ssh, trusted, timeout, self.profile.path or "profile"),
                 )
         except asyncssh.HostKeyNotVerifiable:
             presented = client.presented

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,18 @@ from typing import Any
 
 from aiohttp import web
 
-from workbench.sandbox.cloud import compute, errors, identity, image, network, ports, tags
+from workbench.sandbox.cloud import (
+    compute,
+    errors,
+    identity,
+    image,
+    network,
+    nova_rules,
+    ports,
+    secgroups,
+    server_tags,
+    tags,
+)
 from workbench.sandbox.cloud.errors import ApiError
 from workbench.sandbox.cloud.servers import Servers
 from workbench.sandbox.cloud.store import Resource, Store
@@ -50,6 +62,7 @@ class Cloud:
         self.delays = delays
         self.control_secret = control_secret or secrets.token_urlsafe(24)
         self.tokens: dict[str, datetime] = {}
+        self.token_issued: dict[str, tuple[datetime, str]] = {}  # token -> (issued, audit id)
         self.unimplemented: list[str] = []
         self.servers = Servers(self)
         self.base_url = ""
@@ -117,8 +130,8 @@ class Cloud:
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=4 * 1024 * 1024)
         app[CLOUD_KEY] = self
-        for table in (identity.routes, compute.routes, network.routes, tags.routes, image.routes,
-                      _control):
+        for table in (identity.routes, compute.routes, server_tags.routes, network.routes,
+                      secgroups.routes, tags.routes, image.routes, _control):
             app.router.add_routes(table)
         return app
 
@@ -132,9 +145,10 @@ class Cloud:
         control = request.path.startswith("/sandbox/")
         version = ""
         try:
-            version = _microversion(request) if request.path.startswith("/compute") else ""
             if not control:
                 await self._api_faults(request)
+            if request.path.startswith("/compute/v2.1/"):
+                version = nova_rules.negotiate(request)
             response = await handler(request)
         except ApiError as exc:
             response = reply(exc.body, status=exc.status)
@@ -148,7 +162,12 @@ class Cloud:
             response.headers["OpenStack-API-Version"] = f"compute {version}"
             response.headers["X-OpenStack-Nova-API-Version"] = version
             response.headers["Vary"] = "OpenStack-API-Version, X-OpenStack-Nova-API-Version"
-        response.headers["X-OpenStack-Request-Id"] = "req-" + secrets.token_hex(16)
+        request_id = f"req-{uuid.uuid4()}"  # oslo.context's generate_request_id
+        response.headers["X-OpenStack-Request-Id"] = request_id
+        if request.path.startswith("/compute"):
+            response.headers["X-Compute-Request-Id"] = request_id
+        if response.status == 401:  # keystone and keystonemiddleware both add it
+            response.headers["WWW-Authenticate"] = f'Keystone uri="{self.base_url}"'
         return response
 
     async def _api_faults(self, request: web.Request) -> None:
@@ -170,28 +189,6 @@ class Cloud:
         if self.faults.consume("token-expire"):
             self.tokens.pop(token, None)
             raise errors.unauthorized()
-
-
-def _microversion(request: web.Request) -> str:
-    """The compute microversion asked for; 406 (as Nova) when outside what we serve."""
-    wanted = request.headers.get("OpenStack-API-Version", "").removeprefix("compute ").strip()
-    wanted = wanted or request.headers.get("X-OpenStack-Nova-API-Version", "")
-    if not wanted:
-        return compute.MIN_VERSION
-    if wanted == "latest":
-        return compute.MAX_VERSION
-    try:
-        asked = tuple(int(p) for p in wanted.split("."))
-    except ValueError:
-        asked = ()
-    low = tuple(int(p) for p in compute.MIN_VERSION.split("."))
-    high = tuple(int(p) for p in compute.MAX_VERSION.split("."))
-    if len(asked) != 2 or not low <= asked <= high:
-        raise ApiError(406, {"computeFault": {"code": 406, "message": (
-            f"Version {wanted} is not supported by the API. Minimum is "
-            f"{compute.MIN_VERSION} and maximum is {compute.MAX_VERSION}."
-        )}})
-    return wanted
 
 
 def _service_error(path: str, status: int, neutron_type: str, title: str, message: str) -> ApiError:

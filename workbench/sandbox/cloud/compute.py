@@ -7,13 +7,13 @@ from typing import Any
 
 from aiohttp import web
 
-from workbench.sandbox.cloud import errors, keys, ports
+from workbench.sandbox.cloud import errors, keys, nova_rules
+from workbench.sandbox.cloud.nova_rules import MAX_VERSION, MIN_VERSION
+from workbench.sandbox.cloud.server_view import link, server_view
 from workbench.sandbox.cloud.store import Resource, now
 from workbench.sandbox.cloud.web import cloud, no_content, paginate, read_body, reply
 
 routes = web.RouteTableDef()
-MAX_VERSION = "2.96"
-MIN_VERSION = "2.1"
 _BAD_BODY = errors.nova(400, "Malformed request body")
 
 
@@ -39,58 +39,8 @@ async def version(request: web.Request) -> web.Response:
     return reply({"version": _version_doc(cloud(request).url("compute"))})
 
 
-def _link(request: web.Request, kind: str, ident: str) -> list[dict[str, str]]:
-    base = cloud(request).url("compute")
-    return [{"rel": "self", "href": f"{base}/{kind}/{ident}"},
-            {"rel": "bookmark", "href": f"{base.removesuffix('/v2.1')}/{kind}/{ident}"}]
-
-
 def _flavor_view(request: web.Request, flavor: Resource) -> dict[str, Any]:
-    return {**flavor, "links": _link(request, "flavors", flavor["id"])}
-
-
-def server_view(request: web.Request, server: Resource) -> dict[str, Any]:
-    c = cloud(request)
-    store = c.store
-    addresses: dict[str, list[dict[str, Any]]] = {}
-    own = ports.server_ports(store, server["id"])
-    for port in own:
-        net = store.networks.get(port["network_id"], {}).get("name", port["network_id"])
-        entries = addresses.setdefault(net, [])
-        for ip in port["fixed_ips"]:
-            entries.append({"version": 4, "addr": ip["ip_address"], "OS-EXT-IPS:type": "fixed",
-                            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
-        for fip in ports.floating_of(store, {port["id"]}):
-            entries.append({"version": 4, "addr": fip["floating_ip_address"],
-                            "OS-EXT-IPS:type": "floating",
-                            "OS-EXT-IPS-MAC:mac_addr": port["mac_address"]})
-    flavor = store.flavors.get(server["flavor_id"], {})
-    view: dict[str, Any] = {
-        "id": server["id"], "name": server["name"], "status": server["status"],
-        "tenant_id": store.project_id, "user_id": store.user_id,
-        "metadata": server["metadata"], "hostId": "" if server["status"] == "BUILD" else "sandbox-host",
-        "image": {"id": server["image_id"], "links": _link(request, "images", server["image_id"])},
-        "flavor": {"vcpus": flavor.get("vcpus"), "ram": flavor.get("ram"), "disk": flavor.get("disk"),
-                   "ephemeral": 0, "swap": 0, "original_name": flavor.get("name"), "extra_specs": {}},
-        "created": server["created"], "updated": server["updated"], "addresses": addresses,
-        "accessIPv4": "", "accessIPv6": "", "links": _link(request, "servers", server["id"]),
-        "OS-DCF:diskConfig": "MANUAL", "OS-EXT-AZ:availability_zone": "nova",
-        "config_drive": server.get("config_drive", ""), "key_name": server["key_name"],
-        "OS-SRV-USG:launched_at": server.get("launched_at"), "OS-SRV-USG:terminated_at": None,
-        "OS-EXT-STS:task_state": server.get("task_state"),
-        "OS-EXT-STS:vm_state": server.get("vm_state"),
-        "OS-EXT-STS:power_state": server.get("power_state", 0),
-        "os-extended-volumes:volumes_attached": [],
-        "security_groups": [{"name": "default"}], "locked": False, "locked_reason": None,
-        "description": server.get("description"), "tags": server.get("tags", []),
-        "trusted_image_certificates": None, "server_groups": [],
-        "pinned_availability_zone": None,
-    }
-    if server["status"] == "BUILD":
-        view["progress"] = 0
-    if server.get("fault"):
-        view["fault"] = server["fault"]
-    return view
+    return {**flavor, "links": link(request, "flavors", flavor["id"])}
 
 
 _SERVER_FILTERS = {"name", "status", "ip", "image", "flavor", "tags", "tags-any", "not-tags",
@@ -129,7 +79,7 @@ def _listed(request: web.Request) -> list[dict[str, Any]]:
     c = cloud(request)
     out = []
     for server in sorted(c.store.servers.values(), key=lambda s: s["created"], reverse=True):
-        view = server_view(request, server)
+        view = server_view(request, server, listing=True)
         if _matches(request, server, view):
             out.append(view)
     return out
@@ -161,15 +111,13 @@ async def show_server(request: web.Request) -> web.Response:
 @routes.post("/compute/v2.1/servers")
 async def create_server(request: web.Request) -> web.Response:
     c = cloud(request)
-    body = (await read_body(request, _BAD_BODY)).get("server")
-    if not isinstance(body, dict):
-        raise _BAD_BODY
+    body = nova_rules.server_create(request, await read_body(request, _BAD_BODY))
     server = c.servers.create(body)
+    links = link(request, "servers", server["id"])
     return reply({"server": {
-        "id": server["id"], "links": _link(request, "servers", server["id"]),
+        "id": server["id"], "links": links,
         "OS-DCF:diskConfig": "MANUAL", "security_groups": [{"name": "default"}],
-        "adminPass": "",
-    }}, status=202)
+    }}, status=202, headers={"Location": links[0]["href"]})
 
 
 @routes.delete("/compute/v2.1/servers/{id}")
@@ -192,13 +140,10 @@ async def server_action(request: web.Request) -> web.Response:
             raise errors.nova(400, "Invalid input for field/attribute length.") from None
         return reply({"output": c.servers.console(server, count)})
     if "reboot" in body:
-        kind = str((body["reboot"] or {}).get("type", "SOFT")).upper()
-        if kind not in ("SOFT", "HARD"):
-            raise errors.nova(400, "Invalid input for field/attribute type.")
-        c.servers.reboot(server, kind == "HARD")
+        c.servers.reboot(server, nova_rules.reboot(body["reboot"]) == "HARD")
         return no_content(202)
     if "rebuild" in body:
-        c.servers.rebuild(server, body["rebuild"] or {})
+        c.servers.rebuild(server, nova_rules.rebuild(request, body["rebuild"]))
         return reply({"server": server_view(request, server)}, status=202)
     if "os-start" in body or "os-stop" in body:
         c.servers.power(server, "os-start" in body)
@@ -233,44 +178,6 @@ async def set_server_metadata(request: web.Request) -> web.Response:
     return reply({"metadata": server["metadata"]})
 
 
-@routes.get("/compute/v2.1/servers/{id}/tags")
-async def server_tags(request: web.Request) -> web.Response:
-    return reply({"tags": cloud(request).servers.get(request.match_info["id"]).get("tags", [])})
-
-
-@routes.put("/compute/v2.1/servers/{id}/tags")
-async def replace_server_tags(request: web.Request) -> web.Response:
-    c = cloud(request)
-    server = c.servers.get(request.match_info["id"])
-    tags = (await read_body(request, _BAD_BODY)).get("tags")
-    if not isinstance(tags, list):
-        raise _BAD_BODY
-    server["tags"] = sorted({str(t) for t in tags})
-    c.changed()
-    return reply({"tags": server["tags"]})
-
-
-@routes.put("/compute/v2.1/servers/{id}/tags/{tag}")
-async def add_server_tag(request: web.Request) -> web.Response:
-    c = cloud(request)
-    server = c.servers.get(request.match_info["id"])
-    server["tags"] = sorted({*server.get("tags", []), request.match_info["tag"]})
-    c.changed()
-    return no_content(201)
-
-
-@routes.delete("/compute/v2.1/servers/{id}/tags/{tag}")
-async def delete_server_tag(request: web.Request) -> web.Response:
-    c = cloud(request)
-    server = c.servers.get(request.match_info["id"])
-    tag = request.match_info["tag"]
-    if tag not in server.get("tags", []):
-        raise errors.nova(404, f"Tag {tag} could not be found.")
-    server["tags"].remove(tag)
-    c.changed()
-    return no_content()
-
-
 # -- flavors ------------------------------------------------------------------------
 @routes.get("/compute/v2.1/flavors")
 @routes.get("/compute/v2.1/flavors/detail")
@@ -279,7 +186,7 @@ async def list_flavors(request: web.Request) -> web.Response:
     if not request.path.endswith("/detail"):
         return reply({"flavors": [
             {"id": f["id"], "name": f["name"], "description": None,
-             "links": _link(request, "flavors", f["id"])} for f in flavors
+             "links": link(request, "flavors", f["id"])} for f in flavors
         ]})
     return reply({"flavors": [_flavor_view(request, f) for f in flavors]})
 

@@ -1,4 +1,5 @@
-"""The boot log a server's console shows when no node manager prints one."""
+"""The boot log a server's console shows when no node manager prints one, and the
+faults Nova records when a boot fails."""
 
 from __future__ import annotations
 
@@ -23,3 +24,14 @@ def cloud_init_log(name: str, ips: str) -> tuple[str, ...]:
         f"[   10.221304] cloud-init[612]: Cloud-init v. 0.7.5 finished. Datasource DataSourceOpenStack. Host {name}.",
         f"{name} login: ",
     )
+
+
+FAULTS = (
+    "Build of instance {id} aborted: Failed to allocate the network(s), not rescheduling.",
+    "No valid host was found. There are not enough hosts available.",
+)
+FAULT_DETAILS = (
+    "Unexpected vif_type=binding_failed",
+    "Exceeded maximum number of retries. Exhausted all hosts available for retrying build "
+    "failures for instance {id}.",
+)

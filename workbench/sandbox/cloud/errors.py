@@ -14,12 +14,19 @@ class ApiError(Exception):
         self.body = body
 
 
+#: nova/api/openstack/wsgi.py Fault._fault_names; any other status is a computeFault
 _NOVA_KINDS = {
     400: "badRequest",
+    401: "unauthorized",
     403: "forbidden",
     404: "itemNotFound",
+    405: "badMethod",
     409: "conflictingRequest",
     413: "overLimit",
+    415: "badMediaType",
+    429: "overLimit",
+    501: "notImplemented",
+    503: "serviceUnavailable",
 }
 
 

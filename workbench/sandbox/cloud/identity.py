@@ -17,6 +17,8 @@ routes = web.RouteTableDef()
 TOKEN_HOURS = 8
 SERVICES = (("identity", "keystone"), ("compute", "nova"), ("network", "neutron"),
             ("image", "glance"))
+#: the sandbox user is a member (and so a reader) of its project, never an admin
+_ROLES = [{"id": "member-role", "name": "member"}, {"id": "reader-role", "name": "reader"}]
 _BAD_BODY = errors.keystone(400, "Bad Request", "Expecting to find auth in request body.")
 
 
@@ -100,9 +102,11 @@ async def issue_token(request: web.Request) -> web.Response:
     token = "gAAAAA" + secrets.token_urlsafe(64)
     REDACTOR.add(token)
     c.tokens[token] = expires
+    audit_id = secrets.token_urlsafe(16)[:22]
+    c.token_issued[token] = (issued, audit_id)
     domain = {"id": "default", "name": "Default"}
     doc: dict[str, Any] = {
-        "methods": ["password"], "audit_ids": [secrets.token_urlsafe(16)],
+        "methods": ["password"], "audit_ids": [audit_id],
         "expires_at": _stamp(expires), "issued_at": _stamp(issued),
         "user": {"id": c.store.user_id, "name": USER_NAME, "domain": domain,
                  "password_expires_at": None},
@@ -111,7 +115,7 @@ async def issue_token(request: web.Request) -> web.Response:
         doc |= {
             "project": {"id": c.store.project_id, "name": PROJECT_NAME, "domain": domain},
             "is_domain": False,
-            "roles": [{"id": "member-role", "name": "member"}, {"id": "reader-role", "name": "reader"}],
+            "roles": _ROLES,
             "catalog": catalog(request),
         }
     return reply({"token": doc}, status=201, headers={"X-Subject-Token": token})
@@ -122,14 +126,17 @@ async def validate_token(request: web.Request) -> web.Response:
     c = cloud(request)
     subject = request.headers.get("X-Subject-Token", "")
     expires = c.tokens.get(subject)
-    if expires is None:
+    if expires is None or expires <= datetime.now(UTC):
         raise errors.keystone(404, "Not Found", f"Could not find token: {subject[:8]}...")
+    issued, audit_id = c.token_issued.get(subject, (expires - timedelta(hours=TOKEN_HOURS), ""))
     domain = {"id": "default", "name": "Default"}
     return reply({"token": {
-        "methods": ["password"], "expires_at": _stamp(expires), "issued_at": _stamp(expires),
-        "user": {"id": c.store.user_id, "name": USER_NAME, "domain": domain},
+        "methods": ["password"], "expires_at": _stamp(expires), "issued_at": _stamp(issued),
+        "audit_ids": [audit_id] if audit_id else [],
+        "user": {"id": c.store.user_id, "name": USER_NAME, "domain": domain,
+                 "password_expires_at": None},
         "project": {"id": c.store.project_id, "name": PROJECT_NAME, "domain": domain},
-        "catalog": catalog(request), "roles": [{"id": "member-role", "name": "member"}],
+        "is_domain": False, "catalog": catalog(request), "roles": _ROLES,
     }}, headers={"X-Subject-Token": subject})
 
 

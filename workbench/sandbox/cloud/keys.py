@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from workbench.sandbox.cloud import errors
+from workbench.sandbox.cloud import errors, nova_rules
 from workbench.sandbox.cloud.store import Resource, Store, new_id, now
 from workbench.sandbox.cloud.web import cloud, no_content, read_body, reply
 
@@ -38,13 +38,15 @@ def register(store: Store, name: str, public_key: str) -> Resource:
     return key
 
 
-def _short(key: Resource) -> dict[str, Any]:
-    return {k: key[k] for k in ("name", "public_key", "fingerprint", "type")}
+def _short(request: web.Request, key: Resource) -> dict[str, Any]:
+    """A key pair as Nova lists it; ``type`` only from microversion 2.2."""
+    fields = ("name", "public_key", "fingerprint", "type")
+    return {k: key[k] for k in fields if k != "type" or nova_rules.at_least(request, "2.2")}
 
 
 async def list_keypairs(request: web.Request) -> web.Response:
     keys = cloud(request).store.keypairs.values()
-    return reply({"keypairs": [{"keypair": _short(k)} for k in keys]})
+    return reply({"keypairs": [{"keypair": _short(request, k)} for k in keys]})
 
 
 async def show_keypair(request: web.Request) -> web.Response:
@@ -52,15 +54,18 @@ async def show_keypair(request: web.Request) -> web.Response:
     key = cloud(request).store.keypairs.get(name)
     if key is None:
         raise errors.nova(404, f"Keypair {name} not found for user {cloud(request).store.user_id}")
-    return reply({"keypair": key})
+    shown = dict(key)
+    if not nova_rules.at_least(request, "2.2"):
+        shown.pop("type", None)
+    return reply({"keypair": shown})
 
 
 async def create_keypair(request: web.Request) -> web.Response:
     c = cloud(request)
-    body = (await read_body(request, _BAD_BODY)).get("keypair")
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        raise _BAD_BODY
+    body = nova_rules.keypair_create(request, await read_body(request, _BAD_BODY))
     name = body["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise nova_rules.invalid("name", name, "Keypair data is invalid: the name is empty")
     if name in c.store.keypairs:
         raise errors.nova(409, f"Key pair '{name}' already exists.")
     private = None
@@ -72,7 +77,7 @@ async def create_keypair(request: web.Request) -> web.Response:
     except (ValueError, binascii.Error):
         raise errors.nova(400, "Keypair data is invalid: failed to generate fingerprint") from None
     c.changed()
-    shown = _short(key) | {"user_id": key["user_id"]}
+    shown = _short(request, key) | {"user_id": key["user_id"]}
     if private:
         shown["private_key"] = private
     return reply({"keypair": shown}, status=201)
@@ -84,7 +89,7 @@ async def delete_keypair(request: web.Request) -> web.Response:
     if c.store.keypairs.pop(name, None) is None:
         raise errors.nova(404, f"Keypair {name} not found for user {c.store.user_id}")
     c.changed()
-    return no_content(202)
+    return no_content(204 if nova_rules.at_least(request, "2.2") else 202)
 
 
 def generate_keypair(comment: str) -> tuple[str, str]:

@@ -7,8 +7,9 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiMapping
 
-from workbench.sandbox.cloud import errors, ports
-from workbench.sandbox.cloud.web import cloud, no_content, paginate, public, read_body, reply
+from workbench.sandbox.cloud import errors, neutron_rules, ports
+from workbench.sandbox.cloud.neutron_rules import member_view
+from workbench.sandbox.cloud.web import cloud, no_content, paginate, read_body, reply
 
 routes = web.RouteTableDef()
 
@@ -21,7 +22,7 @@ COLLECTIONS = {
 }
 _PAGING = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
 _TAGS = {"tags", "tags-any", "not-tags", "not-tags-any"}
-_BAD_BODY = errors.neutron(400, "BadRequest", "Bad request: the body is not a JSON object.")
+_BAD_BODY = neutron_rules.bad_request("Body contains invalid data")
 
 
 def _text(value: Any) -> str:
@@ -102,7 +103,8 @@ _EXTENSIONS = (
     "binding", "external-net", "router", "quotas", "quota_details", "standard-attr-tag",
     "standard-attr-description", "standard-attr-timestamp", "standard-attr-revisions",
     "port-security", "security-group", "allowed-address-pairs", "extra_dhcp_opt",
-    "fip-port-details", "network_availability_zone", "filter-validation",
+    "fip-port-details", "network_availability_zone", "filter-validation", "dns-integration",
+    "tag-creation",
 )
 
 
@@ -124,27 +126,28 @@ async def extension(request: web.Request) -> web.Response:
     return reply({"extension": _extension(alias)})
 
 
-@routes.get("/network/v2.0/security-groups")
-async def security_groups(request: web.Request) -> web.Response:
-    c = cloud(request)
-    group = {
-        "id": c.store.project_id[:8] + "-5ec0-4000-8000-" + c.store.project_id[-12:],
-        "name": "default", "description": "Default security group", "stateful": True,
-        "tenant_id": c.store.project_id, "project_id": c.store.project_id, "tags": [],
-        "security_group_rules": [], "shared": False,
-    }
-    listed = filter_items(request, [group], request.query)
-    return reply({"security_groups": project(request.query, listed)})
-
-
 @routes.get("/network/v2.0/{coll:networks|subnets|ports|floatingips}")
 async def list_items(request: web.Request) -> web.Response:
     coll = request.match_info["coll"]
     table = getattr(cloud(request).store, COLLECTIONS[coll][0])
-    items = filter_items(request, [public(r) for r in table.values()], request.query)
+    items = filter_items(request, [member_view(COLLECTIONS[coll][1], r) for r in table.values()],
+                         request.query)
     bad = errors.neutron(404, "NotFound", f"Marker {request.query.get('marker')} could not be found.")
     doc = paginate(request, items, coll, bad)
-    doc[coll] = project(request.query, doc[coll])
+    page = doc[coll]
+    doc.pop(f"{coll}_links", None)
+    limit = request.query.get("limit", "")
+    if limit.isdigit() and int(limit) > 0:  # api_common.get_pagination_links
+        links = []
+        query = {k: v for k, v in request.query.items() if k not in ("marker", "page_reverse")}
+        if len(page) >= int(limit):
+            links.append({"rel": "next", "href": str(request.url.with_query(
+                {**query, "marker": page[-1]["id"]}))})
+        first = page[0]["id"] if page else request.query.get("marker", "")
+        links.append({"rel": "previous", "href": str(request.url.with_query(
+            {**query, "marker": first, "page_reverse": "True"}))})
+        doc[f"{coll}_links"] = links
+    doc[coll] = project(request.query, page)
     return reply(doc)
 
 
@@ -154,7 +157,7 @@ async def show_item(request: web.Request) -> web.Response:
     table, key, kind = COLLECTIONS[coll]
     item = ports.get(cloud(request).store, table, kind, request.match_info["id"])
     fields = request.query.getall("fields", [])
-    shown = public(item)
+    shown = member_view(key, item)
     if fields:
         shown = {k: v for k, v in shown.items() if k in fields}
     return reply({key: shown})
@@ -163,31 +166,37 @@ async def show_item(request: web.Request) -> web.Response:
 @routes.post("/network/v2.0/ports")
 async def create_port(request: web.Request) -> web.Response:
     c = cloud(request)
-    body = (await read_body(request, _BAD_BODY)).get("port")
-    if not isinstance(body, dict):
-        raise errors.neutron(400, "BadRequest", "Bad request: the body needs a 'port' object.")
+    body = neutron_rules.body_of(await read_body(request, _BAD_BODY), "port")
+    neutron_rules.check("port", body, create=True)
     port = ports.create_port(c.store, body)
     c.changed()
-    return reply({"port": public(port)}, status=201)
+    return reply({"port": member_view("port", port)}, status=201)
 
 
 @routes.put("/network/v2.0/ports/{id}")
 async def update_port(request: web.Request) -> web.Response:
     c = cloud(request)
     port = ports.get(c.store, "ports", "Port", request.match_info["id"])
-    body = (await read_body(request, _BAD_BODY)).get("port") or {}
+    body = neutron_rules.body_of(await read_body(request, _BAD_BODY), "port")
+    neutron_rules.check("port", body, create=False)
     for key in ("name", "description", "admin_state_up", "device_id", "device_owner"):
         if key in body:
             port[key] = body[key]
     ports.touch(port)
     c.changed()
-    return reply({"port": public(port)})
+    return reply({"port": member_view("port", port)})
 
 
 @routes.delete("/network/v2.0/ports/{id}")
 async def delete_port(request: web.Request) -> web.Response:
     c = cloud(request)
     port = ports.get(c.store, "ports", "Port", request.match_info["id"])
+    if port["device_owner"] == ports.ROUTER_OWNER and port["device_id"] == ports.router_id(c.store):
+        # l3_db.prevent_l3_port_deletion: refused while the router exists
+        raise errors.neutron(
+            409, "ServicePortInUse", f"Port {port['id']} cannot be deleted directly via the "
+            f"port API: has device owner {port['device_owner']}.",
+        )
     if c.faults.consume("port-busy"):
         raise errors.neutron(
             409, "PortInUse",
@@ -201,19 +210,19 @@ async def delete_port(request: web.Request) -> web.Response:
 @routes.post("/network/v2.0/floatingips")
 async def create_fip(request: web.Request) -> web.Response:
     c = cloud(request)
-    body = (await read_body(request, _BAD_BODY)).get("floatingip")
-    if not isinstance(body, dict):
-        raise errors.neutron(400, "BadRequest", "Bad request: the body needs a 'floatingip' object.")
+    body = neutron_rules.body_of(await read_body(request, _BAD_BODY), "floatingip")
+    neutron_rules.check("floatingip", body, create=True)
     fip = ports.create_floatingip(c.store, body)
     await c.addresses_changed(fip)
-    return reply({"floatingip": public(fip)}, status=201)
+    return reply({"floatingip": member_view("floatingip", fip)}, status=201)
 
 
 @routes.put("/network/v2.0/floatingips/{id}")
 async def update_fip(request: web.Request) -> web.Response:
     c = cloud(request)
     fip = ports.get(c.store, "floatingips", "FloatingIP", request.match_info["id"])
-    body = (await read_body(request, _BAD_BODY)).get("floatingip") or {}
+    body = neutron_rules.body_of(await read_body(request, _BAD_BODY), "floatingip")
+    neutron_rules.check("floatingip", body, create=False)
     before = fip.get("port_id")
     if "port_id" in body:
         if body["port_id"]:
@@ -222,8 +231,9 @@ async def update_fip(request: web.Request) -> web.Response:
             ports.disassociate(fip)
     if "description" in body:
         fip["description"] = body["description"]
+    ports.touch(fip)
     await c.addresses_changed(fip, before)
-    return reply({"floatingip": public(fip)})
+    return reply({"floatingip": member_view("floatingip", fip)})
 
 
 @routes.delete("/network/v2.0/floatingips/{id}")
@@ -244,8 +254,9 @@ QUOTAS = {"network": 100, "subnet": 100, "port": 500, "floatingip": 50, "router"
 def _used(request: web.Request) -> dict[str, int]:
     s = cloud(request).store
     return {"network": len(s.networks), "subnet": len(s.subnets), "port": len(s.ports),
-            "floatingip": len(s.floatingips), "router": 1, "security_group": 1,
-            "security_group_rule": 0}
+            "floatingip": len(s.floatingips), "router": 1,
+            "security_group": len(s.security_groups),
+            "security_group_rule": sum(len(g["security_group_rules"]) for g in s.security_groups.values())}
 
 
 @routes.get("/network/v2.0/quotas/{project}")

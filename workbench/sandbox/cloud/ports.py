@@ -6,10 +6,12 @@ import ipaddress
 import secrets
 from typing import Any
 
-from workbench.sandbox.cloud import errors
+from workbench.sandbox.cloud import errors, secgroups
 from workbench.sandbox.cloud.store import Resource, Store, new_id, now
 
 COMPUTE_OWNER = "compute:nova"
+DHCP_OWNER = "network:dhcp"
+ROUTER_OWNER = "network:router_interface"
 
 
 def _standard(store: Store, name: str, **extra: Any) -> Resource:
@@ -44,13 +46,16 @@ def create_network(store: Store, name: str, *, external: bool = False) -> Resour
     return net
 
 
-def create_subnet(store: Store, network_id: str, name: str, cidr: str) -> Resource:
+def create_subnet(
+    store: Store, network_id: str, name: str, cidr: str, pool_start: int = 1
+) -> Resource:
+    """A subnet whose gateway is the first host; its pool runs from host ``pool_start``."""
     net = ipaddress.IPv4Network(cidr)
     hosts = list(net.hosts())
     subnet = _standard(
         store, name, network_id=network_id, cidr=str(net), ip_version=4,
         gateway_ip=str(hosts[0]),
-        allocation_pools=[{"start": str(hosts[1]), "end": str(hosts[-1])}],
+        allocation_pools=[{"start": str(hosts[pool_start]), "end": str(hosts[-1])}],
         enable_dhcp=True, dns_nameservers=[], host_routes=[], service_types=[],
         ipv6_address_mode=None, ipv6_ra_mode=None, subnetpool_id=None,
     )
@@ -78,11 +83,12 @@ def _subnet_for(store: Store, network_id: str, ip: str) -> str | None:
     return None
 
 
-def _allocate(store: Store, subnet_id: str) -> str:
-    """Automatic addresses come from the top of the pool, leaving the low ones (.2 master,
-    .3+ minions) to the profile's fixed plan."""
+def _allocate(store: Store, subnet_id: str, *, first: bool = False) -> str:
+    """An address from the pool: from its top (Neutron picks at random; the top keeps
+    tests' explicit picks apart), or its first for the network's own DHCP port."""
     used = store.used_ips(subnet_id)
-    for ip in reversed(store.pool_ips(subnet_id)):
+    pool = store.pool_ips(subnet_id)
+    for ip in (pool if first else reversed(pool)):
         if ip not in used:
             return ip
     net = store.subnets[subnet_id]["network_id"]
@@ -91,7 +97,9 @@ def _allocate(store: Store, subnet_id: str) -> str:
     )
 
 
-def _fixed_ips(store: Store, network_id: str, wanted: list[dict[str, Any]] | None) -> list[Resource]:
+def _fixed_ips(
+    store: Store, network_id: str, wanted: list[dict[str, Any]] | None, router: bool = False
+) -> list[Resource]:
     subnets = store.networks[network_id]["subnets"]
     if not wanted:
         if not subnets:
@@ -119,7 +127,10 @@ def _fixed_ips(store: Store, network_id: str, wanted: list[dict[str, Any]] | Non
                 400, "InvalidIpForNetwork",
                 f"IP address {ip} is not a valid IP for any of the subnets on the specified network.",
             )
-        if ip in store.used_ips(sid) or any(o["ip_address"] == ip for o in out):
+        used = store.used_ips(sid)
+        if router and not any(ip == f["ip_address"] for p in store.ports.values() for f in p["fixed_ips"]):
+            used.discard(store.subnets[sid].get("gateway_ip"))  # the gateway is the router's
+        if ip in used or any(o["ip_address"] == ip for o in out):
             raise errors.neutron(
                 409, "IpAddressAlreadyAllocated", f"IP address {ip} already allocated in subnet {sid}"
             )
@@ -132,14 +143,18 @@ def create_port(store: Store, body: dict[str, Any]) -> Resource:
     if not network_id:
         raise errors.neutron(400, "BadRequest", "Bad port request: network_id is required.")
     get(store, "networks", "Network", network_id)
-    fixed = _fixed_ips(store, network_id, body.get("fixed_ips"))
+    fixed = _fixed_ips(store, network_id, body.get("fixed_ips"),
+                       router=body.get("device_owner") == ROUTER_OWNER)
     device_id = body.get("device_id", "") or ""
+    owner = body.get("device_owner", "") or ""
+    groups = secgroups.groups_for_port(store, body, owner)
     port = _standard(
         store, body.get("name", "") or "", network_id=network_id, mac_address=_mac(),
         fixed_ips=fixed, status="DOWN", admin_state_up=body.get("admin_state_up", True),
-        device_id=device_id, device_owner=body.get("device_owner", "") or "",
-        security_groups=[], allowed_address_pairs=[], extra_dhcp_opts=[],
-        port_security_enabled=True, dns_name="", dns_assignment=[],
+        device_id=device_id, device_owner=owner,
+        security_groups=groups, allowed_address_pairs=[], extra_dhcp_opts=[],
+        port_security_enabled=body.get("port_security_enabled", True) is not False,
+        dns_name="", dns_assignment=[],
         **{
             "binding:vnic_type": "normal", "binding:host_id": "", "binding:vif_type": "unbound",
             "binding:vif_details": {}, "binding:profile": {},
@@ -207,8 +222,7 @@ def create_floatingip(store: Store, body: dict[str, Any]) -> Resource:
     fip = _standard(
         store, "", floating_ip_address=address, floating_network_id=net_id, router_id=None,
         port_id=None, fixed_ip_address=None, status="DOWN", port_details=None,
-        dns_domain="", dns_name="", qos_policy_id=None, port_forwardings=[],
-        _subnet_id=subnet_id,
+        dns_domain="", dns_name="", _subnet_id=subnet_id,
     )
     del fip["name"]
     fip["description"] = body.get("description", "") or ""
@@ -234,7 +248,7 @@ def associate(store: Store, fip: Resource, port_id: str, fixed_ip: str | None) -
                 f"external network {other['floating_network_id']}.",
             )
     fip.update(
-        port_id=port_id, fixed_ip_address=ip, status="ACTIVE", router_id=_router_id(store),
+        port_id=port_id, fixed_ip_address=ip, status="ACTIVE", router_id=router_id(store),
         port_details={
             "name": port["name"], "network_id": port["network_id"], "mac_address": port["mac_address"],
             "admin_state_up": port["admin_state_up"], "status": port["status"],
@@ -244,7 +258,7 @@ def associate(store: Store, fip: Resource, port_id: str, fixed_ip: str | None) -
     touch(fip)
 
 
-def _router_id(store: Store) -> str:
+def router_id(store: Store) -> str:
     """There is one implicit router between mgmt and public; its id is stable per project."""
     return store.project_id[:8] + "-0000-4000-8000-" + store.project_id[-12:]
 
@@ -260,3 +274,27 @@ def disassociate(fip: Resource) -> None:
 
 def floating_of(store: Store, port_ids: set[str]) -> list[Resource]:
     return [f for f in store.floatingips.values() if f.get("port_id") in port_ids]
+
+
+# -- the network's own ports ----------------------------------------------------------
+def furnish_project_network(store: Store, network_id: str) -> None:
+    """What a real project network holds besides the user's ports: the router's interface
+    on the gateway address and the DHCP agent's port on the pool's first address."""
+    owners = {p["device_owner"] for p in store.ports.values() if p["network_id"] == network_id}
+    subnet_id = store.networks[network_id]["subnets"][0]
+    subnet = store.subnets[subnet_id]
+    if ROUTER_OWNER not in owners:
+        port = create_port(store, {
+            "network_id": network_id, "device_owner": ROUTER_OWNER,
+            "device_id": router_id(store),
+            "fixed_ips": [{"subnet_id": subnet_id, "ip_address": subnet["gateway_ip"]}],
+        })
+        port.update(status="ACTIVE", **{"binding:host_id": "sandbox", "binding:vif_type": "ovs"})
+    if DHCP_OWNER not in owners:
+        address = _allocate(store, subnet_id, first=True)
+        port = create_port(store, {
+            "network_id": network_id, "device_owner": DHCP_OWNER,
+            "device_id": f"dhcp{store.project_id[:8]}-0000-4000-8000-{store.project_id[-12:]}-{network_id}",
+            "fixed_ips": [{"subnet_id": subnet_id, "ip_address": address}],
+        })
+        port.update(status="ACTIVE", **{"binding:host_id": "sandbox", "binding:vif_type": "ovs"})

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from workbench.sandbox.cloud import console, errors, ports
+from workbench.sandbox.cloud import console, errors, ports, server_view
 from workbench.sandbox.cloud.store import Resource, new_id, now
 from workbench.sandbox.hooks import ServerInfo
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+<<<<<<< HEAD
 _FAULTS = (
     "Build of instance {id} aborted: Failed to allocate the network(s), not rescheduling.",
     "No valid host was found. There are not enough hosts available.",
@@ -43,6 +44,8 @@ def _decoded(user_data: Any) -> str:
         return str(user_data)
 
 
+=======
+>>>>>>> main
 class Servers:
     """The server table's behaviour; the HTTP layer (compute.py) only parses and renders."""
 
@@ -79,8 +82,19 @@ class Servers:
         task.add_done_callback(self._tasks.discard)
 
     def _set(self, server: Resource, **changes: Any) -> None:
+        """Change a server; its status follows from vm_state and task_state, as in Nova."""
         server.update(changes, updated=now())
+        server["status"] = server_view.status_of(server.get("vm_state"), server.get("task_state"))
         self.cloud.changed()
+
+    async def _walk(self, server: Resource, tasks: tuple[str, ...], seconds: float) -> bool:
+        """Step ``server`` through ``tasks`` over ``seconds``; False when it went away."""
+        for task in tasks:
+            if server["id"] not in self.cloud.store.servers or server.get("task_state") == "deleting":
+                return False
+            self._set(server, task_state=task)
+            await asyncio.sleep(seconds / len(tasks))
+        return server["id"] in self.cloud.store.servers and server.get("task_state") != "deleting"
 
     def _log(self, server: Resource, *lines: str) -> None:
         server.setdefault("_console", []).extend(lines)
@@ -91,7 +105,9 @@ class Servers:
         store = self.cloud.store
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
-            raise errors.nova(400, "Invalid input for field/attribute name.")
+            raise errors.nova(400, f"Invalid input for field/attribute name. Value: {name}. "
+                                   "An invalid 'name' value was provided. The name must be: "
+                                   "printable characters. Can not start or end with whitespace.")
         image_id = str(body.get("imageRef", "")).rsplit("/", 1)[-1]
         if image_id not in store.images:
             raise errors.nova(400, f"Image {image_id} could not be found.")
@@ -112,7 +128,7 @@ class Servers:
             "image_id": image_id, "flavor_id": flavor_id, "key_name": key_name,
             "metadata": {str(k): str(v) for k, v in metadata.items()},
             "tags": sorted(set(body.get("tags") or [])),
-            "task_state": "spawning", "vm_state": "building", "power_state": 0,
+            "task_state": "scheduling", "vm_state": "building", "power_state": 0,
             "launched_at": None, "description": body.get("description"),
             "user_data": body.get("user_data"), "config_drive": body.get("config_drive") or "",
             "_public_key": store.keypairs[key_name]["public_key"] if key_name else "",
@@ -163,9 +179,9 @@ class Servers:
         return created
 
     async def _build(self, server_id: str, fail: bool) -> None:
-        await asyncio.sleep(self.cloud.delays.boot)
         server = self.cloud.store.servers.get(server_id)
-        if server is None or server.get("task_state") == "deleting":
+        boot = self.cloud.delays.boot
+        if server is None or not await self._walk(server, server_view.BUILD_TASKS, boot):
             return
         if fail:
             self._fail(server)
@@ -184,15 +200,15 @@ class Servers:
         ips = ", ".join(self.info(server).fixed_ips)
         self._log(server, *console.cloud_init_log(server["name"], ips))
         self._set(
-            server, status="ACTIVE", task_state=None, vm_state="active", power_state=1,
+            server, task_state=None, vm_state="active", power_state=1,
             launched_at=server.get("launched_at") or now().replace("Z", ".000000"),
         )
 
     def _fail(self, server: Resource, message: str | None = None) -> None:
-        which = self._boot_errors % len(_FAULTS)
+        which = self._boot_errors % len(console.FAULTS)
         self._boot_errors += 1
-        text = message or _FAULTS[which].format(id=server["id"])
-        details = _FAULT_DETAILS[which].format(id=server["id"]) if message is None else text
+        text = message or console.FAULTS[which].format(id=server["id"])
+        details = console.FAULT_DETAILS[which].format(id=server["id"]) if message is None else text
         store = self.cloud.store
         for port in ports.server_ports(store, server["id"]):
             if port["id"] in server.get("_nova_ports", []):
@@ -201,7 +217,7 @@ class Servers:
                 ports.unbind(port)
         self._log(server, f"[   12.000000] instance {server['id']} failed to build: {text}")
         self._set(
-            server, status="ERROR", task_state=None, vm_state="error", power_state=0,
+            server, task_state=None, vm_state="error", power_state=0,
             fault={"code": 500, "created": now(), "message": text, "details": details},
         )
 
@@ -246,9 +262,9 @@ class Servers:
 
     def reboot(self, server: Resource, hard: bool) -> None:
         self._require_state(server, "reboot", ("ACTIVE", "SHUTOFF", "ERROR") if hard else ("ACTIVE",))
-        self._set(server, status="HARD_REBOOT" if hard else "REBOOT",
-                  task_state="rebooting_hard" if hard else "rebooting")
-        self._spawn(self._after(server, lambda: self.cloud.hooks.reboot(server["id"], hard)))
+        tasks = server_view.HARD_REBOOT_TASKS if hard else server_view.REBOOT_TASKS
+        self._set(server, task_state=tasks[0])
+        self._spawn(self._after(server, lambda: self.cloud.hooks.reboot(server["id"], hard), tasks))
 
     def rebuild(self, server: Resource, body: dict[str, Any]) -> None:
         self._require_state(server, "rebuild", ("ACTIVE", "SHUTOFF", "ERROR"))
@@ -262,26 +278,29 @@ class Servers:
         if isinstance(body.get("metadata"), dict):
             changes["metadata"] = {str(k): str(v) for k, v in body["metadata"].items()}
         server.pop("fault", None)
-        self._set(server, status="REBUILD", task_state="rebuilding", **changes)
+        self._set(server, task_state=server_view.REBUILD_TASKS[0], **changes)
         server["_console"] = list(console.kernel_log(server["name"]))
-        self._spawn(self._after(server, lambda: self.cloud.hooks.rebuild(self.info(server))))
+        self._spawn(self._after(server, lambda: self.cloud.hooks.rebuild(self.info(server)),
+                                server_view.REBUILD_TASKS))
 
     def power(self, server: Resource, on: bool) -> None:
         self._require_state(server, "start" if on else "stop", ("SHUTOFF",) if on else ("ACTIVE",))
         self._set(server, task_state="powering-on" if on else "powering-off")
         if on:
-            self._spawn(self._after(server, lambda: self.cloud.hooks.boot(self.info(server))))
+            self._spawn(self._after(server, lambda: self.cloud.hooks.boot(self.info(server)),
+                                    ("powering-on",)))
         else:
             async def stop() -> None:
                 await asyncio.sleep(self.cloud.delays.delete)
                 await self.cloud.hooks.destroy(server["id"])
-                self._set(server, status="SHUTOFF", task_state=None, vm_state="stopped",
+                self._set(server, task_state=None, vm_state="stopped",
                           power_state=4)
             self._spawn(stop())
 
-    async def _after(self, server: Resource, hook: Callable[[], Awaitable[None]]) -> None:
-        await asyncio.sleep(self.cloud.delays.boot / 2)
-        if server["id"] not in self.cloud.store.servers:
+    async def _after(
+        self, server: Resource, hook: Callable[[], Awaitable[None]], tasks: tuple[str, ...]
+    ) -> None:
+        if not await self._walk(server, tasks, self.cloud.delays.boot / 2):
             return
         try:
             await hook()
@@ -307,8 +326,9 @@ class Servers:
             elif server["status"] == "BUILD":
                 self._spawn(self._build(server["id"], False))
             elif server["status"] in ("ACTIVE", "REBOOT", "HARD_REBOOT", "REBUILD"):
-                self._set(server, task_state=None)
-                self._spawn(self._after(server, lambda s=server: self.cloud.hooks.boot(self.info(s))))
+                self._set(server, task_state=None, vm_state="active")
+                self._spawn(self._after(server, lambda s=server: self.cloud.hooks.boot(self.info(s)),
+                                        ("powering-on",)))
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -59,6 +59,7 @@ class Store:
     subnets: dict[str, Resource] = field(default_factory=dict)
     ports: dict[str, Resource] = field(default_factory=dict)
     floatingips: dict[str, Resource] = field(default_factory=dict)
+    security_groups: dict[str, Resource] = field(default_factory=dict)
     servers: dict[str, Resource] = field(default_factory=dict)
     keypairs: dict[str, Resource] = field(default_factory=dict)
     images: dict[str, Resource] = field(default_factory=dict)
@@ -103,7 +104,8 @@ class Store:
 
     # -- persistence ----------------------------------------------------------------
     _TABLES = (
-        "networks", "subnets", "ports", "floatingips", "servers", "keypairs", "images", "flavors",
+        "networks", "subnets", "ports", "floatingips", "security_groups", "servers", "keypairs",
+        "images", "flavors",
     )
 
     def to_json(self) -> str:

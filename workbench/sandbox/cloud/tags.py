@@ -1,4 +1,6 @@
-"""Neutron's tag API (standard-attr-tag) on networks, subnets, ports and floating IPs."""
+"""Neutron's tag API (standard-attr-tag, tag-creation) on networks, subnets, ports and
+floating IPs, from neutron/extensions/tagging.py: PUT one tag 201 (new or not), GET one
+204/404, PUT all 200, POST (add many) 201, DELETE 204; at most 50 tags of 255 characters."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ from workbench.sandbox.cloud import errors, ports
 from workbench.sandbox.cloud.web import cloud, no_content, read_body, reply
 
 routes = web.RouteTableDef()
-_BAD_BODY = errors.neutron(400, "BadRequest", "Bad request: the body is not a JSON object.")
+_BAD_BODY = errors.neutron(400, "HTTPBadRequest", "Body contains invalid data")
+MAX_TAGS = 50
+MAX_TAG_LEN = 255
 COLLECTIONS = {
     "networks": ("networks", "Network"),
     "subnets": ("subnets", "Subnet"),
@@ -32,23 +36,68 @@ async def get_tags(request: web.Request) -> web.Response:
     return reply({"tags": _tagged(request)["tags"]})
 
 
+def _invalid(message: str) -> errors.ApiError:
+    return errors.neutron(400, "InvalidInput", f"Invalid input for operation: {message}.")
+
+
+def _check_tag(tag: str) -> None:
+    if not tag:
+        raise _invalid(f"'{tag}' Blank strings are not permitted")
+    if len(tag) > MAX_TAG_LEN:
+        raise _invalid(f"'{tag}' exceeds maximum length of {MAX_TAG_LEN}")
+
+
+async def _tags_body(request: web.Request) -> list[str]:
+    """``{"tags": [...]}``: unique strings, as ``validate_tags`` in tagging.py wants."""
+    body = await read_body(request, _BAD_BODY)
+    tags = body.get("tags")
+    if "tags" not in body:
+        raise _invalid("Invalid tags body")
+    if not isinstance(tags, list):
+        raise _invalid(f"'{tags}' is not a list")
+    dupes = sorted({t for t in tags if tags.count(t) > 1})
+    if dupes:
+        raise _invalid(f"Duplicate items in the list: '{', '.join(map(str, dupes))}'")
+    for tag in tags:
+        if not isinstance(tag, str):
+            raise _invalid(f"'{tag}' is not a valid string")
+        _check_tag(tag)
+    return tags
+
+
+def _limit(tags: set[str]) -> None:
+    if len(tags) > MAX_TAGS:
+        raise errors.neutron(400, "BadRequest", f"Bad tags request: The number of tags exceed "
+                                                f"the per-resource limit of {MAX_TAGS}.")
+
+
+def _store(request: web.Request, item: dict[str, Any], tags: set[str]) -> None:
+    item["tags"] = sorted(tags)
+    ports.touch(item)
+    cloud(request).changed()
+
+
 @routes.put(_TAGGED)
 async def set_tags(request: web.Request) -> web.Response:
     item = _tagged(request)
-    tags = (await read_body(request, _BAD_BODY)).get("tags")
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise errors.neutron(400, "BadRequest", "Invalid input: tags must be a list of strings.")
-    item["tags"] = sorted(set(tags))
-    ports.touch(item)
-    cloud(request).changed()
+    tags = set(await _tags_body(request))
+    _limit(tags)
+    _store(request, item, tags)
     return reply({"tags": item["tags"]})
+
+
+@routes.post(_TAGGED)
+async def add_tags(request: web.Request) -> web.Response:
+    item = _tagged(request)
+    tags = await _tags_body(request)
+    _limit({*item["tags"], *tags})
+    _store(request, item, {*item["tags"], *tags})
+    return reply({"tags": tags}, status=201)
 
 
 @routes.delete(_TAGGED)
 async def clear_tags(request: web.Request) -> web.Response:
-    item = _tagged(request)
-    item["tags"] = []
-    cloud(request).changed()
+    _store(request, _tagged(request), set())
     return no_content()
 
 
@@ -63,9 +112,11 @@ async def has_tag(request: web.Request) -> web.Response:
 @routes.put(_TAGGED + "/{tag}")
 async def add_tag(request: web.Request) -> web.Response:
     item = _tagged(request)
-    if request.match_info["tag"] not in item["tags"]:
-        item["tags"] = sorted({*item["tags"], request.match_info["tag"]})
-    cloud(request).changed()
+    tag = request.match_info["tag"]
+    _check_tag(tag)
+    _limit({*item["tags"], tag})
+    if tag not in item["tags"]:
+        _store(request, item, {*item["tags"], tag})
     return no_content(201)
 
 
@@ -75,7 +126,6 @@ async def remove_tag(request: web.Request) -> web.Response:
     tag = request.match_info["tag"]
     if tag not in item["tags"]:
         raise errors.neutron(404, "TagNotFound", f"Tag {tag} could not be found.")
-    item["tags"].remove(tag)
-    cloud(request).changed()
+    _store(request, item, set(item["tags"]) - {tag})
     return no_content()
 

@@ -43,7 +43,8 @@ async def read_body(request: web.Request, bad: ApiError) -> dict[str, Any]:
 def paginate(
     request: web.Request, items: list[dict[str, Any]], collection: str, bad_marker: ApiError
 ) -> dict[str, Any]:
-    """``{collection: page}`` plus ``<collection>_links`` (rel next) when ``limit`` cut it."""
+    """``{collection: page}`` plus ``<collection>_links`` (rel next) when the page is full
+    (nova/api/openstack/common.py ``_get_collection_links``)."""
     marker = request.query.get("marker")
     if marker:
         index = next((i for i, r in enumerate(items) if r.get("id") == marker), None)
@@ -55,7 +56,7 @@ def paginate(
     except ValueError:
         limit = 0
     doc: dict[str, Any] = {collection: items}
-    if limit > 0 and len(items) > limit:
+    if limit > 0 and len(items) >= limit:  # Nova links "next" whenever a page is full
         doc[collection] = items[:limit]
         query = {k: v for k, v in request.query.items() if k != "marker"}
         query["marker"] = items[limit - 1]["id"]

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
 from workbench.models import Alert
+from workbench.tui.nav_table import NavTable
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
@@ -38,7 +39,7 @@ class AlertsPane(Vertical):
         self._variables: Mapping[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="alerts-table", cursor_type="row")
+        table: DataTable[Any] = NavTable(id="alerts-table", cursor_type="row")
         for column in ("severity", "kind", "subject", "message", "fixes"):
             table.add_column(column, key=column)
         yield table

@@ -70,7 +70,12 @@ class BuildPane(Vertical):
     def on_mount(self) -> None:
         self._redraw()
 
+    last_build: float | None = None  # seconds of the last recorded build (its history)
+
     def show_history(self, durations: Sequence[float]) -> None:
+        self.last_build = durations[-1] if durations else None
+        if not self.stages:
+            self._redraw()  # the idle text says what the history says
         spark = self.query_one("#build-history", Sparkline)
         spark.data = list(durations)
         label = self.query_one("#build-history-label", Label)
@@ -121,8 +126,10 @@ class BuildPane(Vertical):
     def _stage_rows(self) -> list[str]:
         """One row per stage; when they don't fit, the latest ones (the running stage)."""
         marks = {"done": "[$success]✓[/]", "running": "[$accent]▶[/]", "failed": "[$error]✗[/]"}
+        room = self.query_one("#build-stages", Static).size.width
+        width = max(8, min(STAGE_WIDTH, room - 12)) if room else STAGE_WIDTH  # a narrow terminal
         rows = [
-            f" {marks.get(state, ' ')} {escape(f'{name[:STAGE_WIDTH]:<{STAGE_WIDTH}}')}"
+            f" {marks.get(state, ' ')} {escape(f'{name[:width]:<{width}}')}"
             f"{duration_text(seconds) if state != 'running' else '…':>8}"
             for name, (state, seconds) in self.stages.items()
         ]
@@ -140,6 +147,8 @@ class BuildPane(Vertical):
             eta = self.outcome
         self.query_one("#build-eta", Label).update(eta)
         rows = self._stage_rows()
-        text = "\n".join(rows) if rows else " no build yet — press b to build"
+        idle = (f" last build took {duration_text(self.last_build)} — b builds again"
+                if self.last_build is not None else " no build yet — press b to build")
+        text = "\n".join(rows) if rows else idle
         self.query_one("#build-stages", Static).update(text)
         self.border_subtitle = self.current

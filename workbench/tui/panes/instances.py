@@ -17,11 +17,13 @@ from textual.widgets import DataTable, Label
 
 from workbench.events import StageFinished, StageStarted
 from workbench.models import Instance
+from workbench.tui.nav_table import NavTable
 from workbench.tui.safe_text import safe_line
 from workbench.tui.themes import style_of
 
-#: What matters most first: at 100 columns everything up to the floating IP fits.
-COLUMNS = ("name", "role", "status", "pipeline", "floating IP", "fixed IP", "age", "flavor")
+#: What matters most first: at 80 columns the name, status, pipeline state and floating IP
+#: fit; the role is in the name already.
+COLUMNS = ("name", "status", "pipeline", "floating IP", "fixed IP", "role", "age", "flavor")
 EMPTY = "No instances yet — press u to bring the cluster up."
 #: Seconds between age refreshes (ages read "40s", "12m", "4h": the next change is near).
 AGE_TICK = 1.0
@@ -36,18 +38,26 @@ _STATUS_VARIABLE = {
 }
 
 
+def started_at(created: str | float | datetime | None) -> float | None:
+    """Epoch seconds from an epoch float, a datetime or an ISO string; None if unknown."""
+    if created is None or created == "":
+        return None
+    try:
+        if isinstance(created, (int, float)):
+            return float(created)
+        if isinstance(created, datetime):
+            return created.timestamp()
+        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 def age_text(created: str | float | datetime | None, now: float) -> str:
     """``3d``, ``4h``, ``12m``, ``40s`` from an epoch float, a datetime or an ISO string."""
     if created is None or created == "":
         return "-"
-    try:
-        if isinstance(created, (int, float)):
-            started = float(created)
-        elif isinstance(created, datetime):
-            started = created.timestamp()
-        else:
-            started = datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError, OverflowError):
+    started = started_at(created)
+    if started is None:
         return "?"
     seconds = max(0, int(now - started))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
@@ -68,7 +78,7 @@ class InstancesPane(Vertical):
         self._variables: Mapping[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="instances-table", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Any] = NavTable(id="instances-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Label(EMPTY, id="instances-empty", classes="empty", markup=False)
 
@@ -135,11 +145,11 @@ class InstancesPane(Vertical):
             variable = _STATUS_VARIABLE.get(status.upper(), "wb-status-other")
             table.add_row(
                 Text(safe_line(inst.name, 64)),
-                Text(inst.role or "-"),
                 Text(status or "-", style=style_of(self._variables, variable, bold=True)),
                 self._state_cell(inst.name),
                 Text(inst.floating_ip or "-"),
                 Text(inst.fixed_ip or "-"),
+                Text(inst.role or "-"),
                 Text(age_text(inst.created, now)),
                 Text(inst.flavor or "-"),
                 key=inst.name,

@@ -5,32 +5,43 @@ Lines arrive in batches (``add_lines``) and go to Textual's ``Log`` with one
 position unless following. The pane keeps its own capped ring of rows (plain tuples, which
 the garbage collector stops tracking: see ``log_query``) so a new filter can be applied to
 what was already received.
+
+``node:`` and ``source:`` filter the lines; the words of a search highlight and ``n`` /
+``N`` jump between matching lines (as in less and k9s). Scrolling up pauses following;
+End (or G) resumes it.
 """
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from typing import ClassVar
 
 from rich.cells import cell_len
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Input, Label, Log
 
 from workbench.events import LogLine
-from workbench.tui.log_query import LogHighlighter, LogIngest, LogQuery, LogRecord, Row
+from workbench.tui.bindings import LOG_BINDINGS, NAVIGATION_BINDINGS
+from workbench.tui.log_query import LogHighlighter, LogIngest, LogQuery, LogRecord, Row, tag_prefix
 
 DEFAULT_MAX_LINES = 20_000
 EMPTY = ("Output of builds, pushes, Salt runs and kubelets appears here, tagged by node and "
          "source. / searches, F pauses following.")
+STAMP_WIDTH = 9  # "HH:MM:SS "
 
 
 class LogView(Log):
     """Textual's ``Log`` with the width of each batch measured in place: ``Log`` hands it
     to a thread worker per ``write_lines`` (40 a second here, each a thread hop, state
-    messages and garbage cycles) for what is ``len`` on a printable ASCII line."""
+    messages and garbage cycles) for what is ``len`` on a printable ASCII line.
+    Its keys move as in less; moving up pauses the pane's following."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [*NAVIGATION_BINDINGS, *LOG_BINDINGS]
 
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
         if not lines:
@@ -46,17 +57,85 @@ class LogView(Log):
             )
         self._update_maximum_width(updates, width)
 
+    @property
+    def pane(self) -> LogsPane | None:
+        parent = self.parent
+        return parent if isinstance(parent, LogsPane) else None
+
+    def _paused_by_user(self) -> None:
+        pane = self.pane
+        if pane is not None and pane.follow:
+            pane.set_follow(False)
+
+    def action_scroll_up(self) -> None:
+        self._paused_by_user()
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self._paused_by_user()
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self._paused_by_user()
+        super().action_scroll_home()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self._paused_by_user()
+        super()._on_mouse_scroll_up(event)
+
+    def action_nav_down(self) -> None:
+        self.scroll_down(animate=False)
+
+    def action_nav_up(self) -> None:
+        self.action_scroll_up()
+
+    def action_nav_top(self) -> None:
+        self.action_scroll_home()
+
+    def action_nav_bottom(self) -> None:
+        self.action_resume_follow()
+
+    def action_nav_half_down(self) -> None:
+        self.scroll_relative(y=max(1, self.scrollable_content_region.height // 2), animate=False)
+
+    def action_nav_half_up(self) -> None:
+        self._paused_by_user()
+        self.scroll_relative(y=-max(1, self.scrollable_content_region.height // 2), animate=False)
+
+    def action_page_up_pause(self) -> None:
+        self.action_page_up()
+
+    def action_resume_follow(self) -> None:
+        pane = self.pane
+        if pane is not None:
+            pane.set_follow(True)
+
+    def action_next_match(self) -> None:
+        if self.pane is not None:
+            self.pane.jump_to_match(1)
+
+    def action_previous_match(self) -> None:
+        if self.pane is not None:
+            self.pane.jump_to_match(-1)
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """A resize changes how many lines fit: a following view stays at the bottom."""
+        pane = self.pane
+        if pane is not None and pane.follow:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
 
 class SearchInput(Input):
-    """The ``/`` prompt: escape closes it and leaves the query applied."""
+    """The ``/`` prompt: searches as you type; enter keeps the search, escape clears it."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close search", show=False, id="search-close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Clear search", show=False, id="search-close"),
+    ]
 
     def action_close(self) -> None:
-        self.display = False
         pane = self.parent
         if isinstance(pane, LogsPane):
-            pane.log_view.focus()
+            pane.clear_search()
 
 
 class LogsPane(Vertical):
@@ -68,10 +147,13 @@ class LogsPane(Vertical):
         self.rows: deque[Row] = deque(maxlen=max_lines)
         self.query_filter = LogQuery()
         self.follow = True
+        self.timestamps = False
         self._ingest = LogIngest()
         self.nodes: set[str] = self._ingest.nodes
         self.sources: set[str] = self._ingest.sources
         self.received = 0
+        self.match_count = 0
+        self._match_line: int | None = None  # the line n / N last jumped to
         self.border_title = "Logs"
 
     def compose(self) -> ComposeResult:
@@ -80,8 +162,9 @@ class LogsPane(Vertical):
         log.can_focus = True
         yield log
         search = SearchInput(
-            placeholder="search; node:NAME source:NAME narrow it; enter applies, esc closes",
+            placeholder="search as you type; node:NAME source:NAME filter; enter keeps, esc clears",
             id="log-search",
+            select_on_focus=False,  # its focus event comes after keys typed fast: keep them
         )
         search.display = False
         yield search
@@ -90,14 +173,22 @@ class LogsPane(Vertical):
     def log_view(self) -> LogView:
         return self.query_one("#log-view", LogView)
 
+    @property
+    def searching(self) -> bool:
+        """A search prompt is open or a search or filter is applied (Esc clears it)."""
+        return bool(self.query_one("#log-search").display) or self.query_filter.active
+
     def on_mount(self) -> None:
         self.restyle(self.app.theme_variables)
         self._update_subtitle()
 
     def restyle(self, variables: Mapping[str, str]) -> None:
         """Rebuild the highlighter from the theme's variables (on start and theme change)."""
-        self.log_view.highlighter = LogHighlighter(variables, self.query_filter.term)
+        self.log_view.highlighter = self._highlighter(variables)
         self.log_view.refresh()
+
+    def _highlighter(self, variables: Mapping[str, str]) -> LogHighlighter:
+        return LogHighlighter(variables, self.query_filter.term, offset=STAMP_WIDTH if self.timestamps else 0)
 
     @property
     def records(self) -> list[LogRecord]:
@@ -110,6 +201,15 @@ class LogsPane(Vertical):
         rows, shown = self._ingest(lines)
         if not rows:
             return rows
+        self._append(rows, shown)
+        return rows
+
+    def add_rows(self, rows: list[Row]) -> None:
+        """Rows read back from workbench.log (a relaunch): shown, not written again."""
+        if rows:
+            self._append(rows, [self._display(row) for row in rows])
+
+    def _append(self, rows: list[Row], shown: list[str]) -> None:
         if not self.received:
             self.query_one("#logs-empty").display = False
             if self.follow:  # the log grows into the hint's place: follow once laid out
@@ -117,43 +217,106 @@ class LogsPane(Vertical):
         self.rows.extend(rows)
         self.received += len(rows)
         query = self.query_filter
-        if query.active:
-            shown = [line for row, line in zip(rows, shown, strict=True) if query.matches(row)]
+        if query.filtering or self.timestamps:
+            shown = [self._display(row) for row in rows if query.keeps(row)]
         if shown:  # after a stall the batch can outgrow the view: it keeps the newest
             self.log_view.write_lines(shown[-self.max_lines:])
-        return rows
+
+    def _display(self, row: Row) -> str:
+        line = tag_prefix(row[0], row[1], row[2]) + row[3]
+        if self.timestamps:
+            return time.strftime("%H:%M:%S ", time.localtime(row[4])) + line
+        return line
 
     def note_dropped(self, count: int) -> None:
         record = LogRecord("-", "workbench", True, f"… {count} lines dropped: the display fell behind", 0.0)
         self.rows.append(tuple(record))  # type: ignore[arg-type]
-        self.log_view.write_line(record.display())
+        self.log_view.write_line(self._display(tuple(record)))  # type: ignore[arg-type]
+
+    def shown_lines(self) -> list[str]:
+        """The lines the view shows now (filter applied), for an export."""
+        return list(self.log_view.lines)
 
     # -- filter, search, follow ----------------------------------------------------------
     def set_query(self, text: str) -> None:
+        before = self.query_filter
         self.query_filter = LogQuery.parse(text)
-        self.log_view.highlighter = LogHighlighter(self.app.theme_variables, self.query_filter.term)
-        self._rewrite()
+        self.log_view.highlighter = self._highlighter(self.app.theme_variables)
+        if (before.nodes, before.sources) != (self.query_filter.nodes, self.query_filter.sources):
+            self._rewrite()
+        else:
+            self.log_view.refresh()
+        if before != self.query_filter:
+            self._match_line = None
+        self._count_matches()
         self._update_subtitle()
 
     def _rewrite(self) -> None:
         log = self.log_view
         log.clear()
         query = self.query_filter
-        lines = [LogRecord._make(r).display() for r in self.rows if not query.active or query.matches(r)]
+        lines = [self._display(r) for r in self.rows if query.keeps(r)]
         if lines:
             log.write_lines(lines, scroll_end=self.follow)
+
+    def _count_matches(self) -> None:
+        term = self.query_filter.term.lower()
+        self.match_count = sum(term in line.lower() for line in self.log_view.lines) if term else 0
 
     def open_search(self) -> None:
         search = self.query_one("#log-search", SearchInput)
         search.value = str(self.query_filter)
+        search.cursor_position = len(search.value)
         search.display = True
-        search.focus()
+        self.screen.set_focus(search)  # now, not scheduled: the next typed key goes to it
+
+    def clear_search(self) -> None:
+        """Esc: the prompt closes and every line shows again, unhighlighted."""
+        search = self.query_one("#log-search", SearchInput)
+        was_open = bool(search.display)
+        search.display = False
+        if self.query_filter.active:
+            self.set_query("")
+        if was_open:
+            self.log_view.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.set_query(event.value)
+        if self.query_filter.term:
+            self.jump_to_match(1, quiet=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.set_query(event.value)
         event.input.display = False
         self.log_view.focus()
+
+    def jump_to_match(self, step: int, *, quiet: bool = False) -> None:
+        """To the next (``step`` 1) or previous (-1) line holding the search term, wrapping."""
+        term = self.query_filter.term.lower()
+        if not term:
+            if not quiet:
+                self.notify("no search: / to search the logs", timeout=3)
+            return
+        lines = self.log_view.lines
+        count = len(lines)
+        view = self.log_view
+        if self._match_line is None:
+            start = int(view.scroll_y) - 1 if step > 0 else int(view.scroll_y) + view.size.height
+        else:
+            start = self._match_line
+        for offset in range(1, count + 1):
+            index = (start + step * offset) % count
+            if term in lines[index].lower():
+                self._match_line = index
+                if self.follow:
+                    self.set_follow(False)
+                view.scroll_to(y=max(0, index - view.size.height // 2), animate=False)
+                self._update_subtitle()
+                return
+        if not quiet:
+            self.notify(f"no matches for {self.query_filter.term!r}", severity="warning", timeout=3)
 
     def set_follow(self, follow: bool) -> None:
         self.follow = follow
@@ -162,7 +325,21 @@ class LogsPane(Vertical):
             self.log_view.scroll_end(animate=False)
         self._update_subtitle()
 
+    def toggle_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
+        self.log_view.highlighter = self._highlighter(self.app.theme_variables)
+        self._rewrite()
+        self._update_subtitle()
+
     def _update_subtitle(self) -> None:
-        parts = [f"filter: {self.query_filter}"] if self.query_filter.active else []
-        parts.append("follow" if self.follow else "paused")
+        query = self.query_filter
+        parts = []
+        if query.filtering:
+            parts.append("filter: " + str(LogQuery(query.nodes, query.sources)))
+        if query.term:
+            count = self.match_count
+            found = f"{count} match{'es' * (count != 1)} · n/N" if count else "no matches"
+            parts.append(f"search: {query.term} ({found})")
+        parts.append("follow" if self.follow else "paused · End follows")
         self.border_subtitle = " · ".join(parts)
+        self.border_title = "Logs" if self.follow else "Logs (paused)"

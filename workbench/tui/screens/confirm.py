@@ -20,8 +20,10 @@ class ConfirmScreen(ModalScreen[str | None]):
         Binding("n,escape", "cancel", "No", tooltip="Cancel; nothing is changed.", id="confirm-no"),
     ]
 
-    def __init__(self, title: str, body: str, choices: Sequence[tuple[str, str]]) -> None:
+    def __init__(self, title: str, body: str, choices: Sequence[tuple[str, str]], *,
+                 no_label: str = "Cancel") -> None:
         super().__init__()
+        self.no_label = no_label
         self.title_text = title
         self.body = body
         self.choices = list(choices)
@@ -33,9 +35,9 @@ class ConfirmScreen(ModalScreen[str | None]):
             with Horizontal(id="confirm-buttons"):
                 for index, (label, _) in enumerate(self.choices):
                     yield Button(label, id=f"choice-{index}", variant="error" if index == 0 else "warning")
-                yield Button("Cancel", id="cancel", variant="default")
+                yield Button(self.no_label, id="cancel", variant="default")
             first = self.choices[0][0] if self.choices else "Yes"
-            yield Label(f"y: {first} · n or Esc: Cancel", id="confirm-hint", markup=False)
+            yield Label(f"y: {first} · n or Esc: {self.no_label}", id="confirm-hint", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

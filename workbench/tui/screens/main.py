@@ -6,6 +6,7 @@ Events come back through the app's event pump and ``apply_event``.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable, Footer, Input
 from textual.worker import Worker, WorkerState
 
 from workbench.errors import Cancelled, PipelineBusy, PipelineFailed, WorkbenchError
@@ -36,7 +37,7 @@ from workbench.events import (
 )
 from workbench.models import Alert
 from workbench.tui.bindings import MUTATING_ACTIONS, SCREEN_BINDINGS
-from workbench.tui.header import WorkbenchHeader
+from workbench.tui.header import WorkbenchHeader, outcome_text
 from workbench.tui.panes.alerts import AlertsPane, alert_row_key
 from workbench.tui.panes.build import BuildPane, duration_text
 from workbench.tui.panes.cluster import ClusterPane
@@ -49,6 +50,11 @@ if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
 
 PALETTE_KEY_MIN_WIDTH = 112
+#: Below this many columns the footer leaves out FOOTER_OPTIONAL and the build pane narrows.
+NARROW_WIDTH = 100
+FOOTER_OPTIONAL = frozenset({"push", "salt_failed", "down"})
+#: A node younger than this is booting: not yet an unreachable-node alert.
+BOOT_GRACE_S = 180.0
 PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
 _FOCUS_TARGET = {
     "build": "#build", "instances": "#instances-table", "logs": "#log-view",
@@ -58,14 +64,8 @@ _NOTIFY_SEVERITY = {"info": "information", "warning": "warning", "error": "error
 
 
 def failure_text(event: PipelineFinished) -> str:
-    """``up failed at instances (kubernetes-minion-1): <error>``; nodes the error already
-    names are not repeated."""
-    error = event.error or ""
-    nodes = [n for n in event.failed_nodes if n not in error]
-    where = event.failed_stage or ""
-    if nodes:
-        where = f"{where} ({', '.join(nodes)})" if where else ", ".join(nodes)
-    return f"{event.pipeline} failed{f' at {where}' if where else ''}: {error}"
+    """``up failed at instances (kubernetes-minion-1): <error>`` or ``up cancelled at instances``."""
+    return outcome_text(event)[2:]
 
 
 class MainScreen(Screen[None]):
@@ -86,7 +86,7 @@ class MainScreen(Screen[None]):
             yield InstancesPane(clock=self.app.clock)
         yield LogsPane(max_lines=self.app.max_log_lines)
         with Horizontal(id="bottom-row"):
-            yield ClusterPane()
+            yield ClusterPane(clock=self.app.clock)
             yield AlertsPane()
         yield Footer()
 
@@ -95,8 +95,31 @@ class MainScreen(Screen[None]):
         self.refresh_history()
 
     def on_resize(self, event: events.Resize) -> None:
-        """Below ~110 columns the palette key gives its place to Help and Quit (Ctrl+P still works)."""
-        self.query_one(Footer).show_command_palette = event.size.width >= PALETTE_KEY_MIN_WIDTH
+        """Below ~110 columns the palette key gives its place to Help and Quit (Ctrl+P still works);
+        below 100 the footer drops the rarer keys (still bound, and in ? help) and the
+        build pane narrows."""
+        footer = self.query_one(Footer)
+        footer.show_command_palette = event.size.width >= PALETTE_KEY_MIN_WIDTH
+        narrow = event.size.width < NARROW_WIDTH
+        self.set_class(narrow, "-narrow")
+        self.refresh_bindings()
+        self.call_after_refresh(self._place_toasts)
+
+    def _place_toasts(self) -> None:
+        """Toasts stack up from the bottom of the logs pane, never over the alerts table."""
+        from textual.widgets._toast import ToastRack
+
+        above_bottom_row = self.size.height - self.query_one("#bottom-row").region.y
+        for rack in self.query(ToastRack):
+            rack.styles.margin = (0, 0, max(1, above_bottom_row), 0)
+
+    @property
+    def active_bindings(self) -> dict[str, Any]:
+        """The footer's keys; in a narrow terminal without the rarer ones."""
+        active = super().active_bindings
+        if self.size.width >= NARROW_WIDTH:
+            return active
+        return {k: b for k, b in active.items() if b.binding.action not in FOOTER_OPTIONAL}
 
     # -- events -------------------------------------------------------------------------
     def apply_event(self, event: Event) -> None:
@@ -116,19 +139,37 @@ class MainScreen(Screen[None]):
             if event.ok and event.pipeline != "fix":  # a fix's own result is its toast
                 took = f" in {duration_text(time.monotonic() - started)}" if started is not None else ""
                 self.notify(f"{event.pipeline} finished{took}", timeout=4)
-            elif event.error:
-                self.notify(failure_text(event), severity="error", timeout=10)
+            elif not event.ok:
+                text = failure_text(event)
+                self.app.add_own_line(text)  # stays in the logs pane and workbench.log
+                if event.cancelled:
+                    self.notify(text, severity="warning", timeout=6)
+                elif event.error:
+                    self.notify(text, severity="error", timeout=10)
         elif isinstance(event, InstancesChanged):
             self.query_one(InstancesPane).show_instances(event.instances)
         elif isinstance(event, ClusterInfoChanged):
             self.query_one(ClusterPane).show_info(event.info)
         elif isinstance(event, AlertsChanged):
-            self._announce_new_alerts(event.alerts)
-            self.query_one(AlertsPane).show_alerts(event.alerts)
+            alerts = self._past_grace(event.alerts)
+            self._announce_new_alerts(alerts)
+            self.query_one(AlertsPane).show_alerts(alerts)
         elif isinstance(event, LinesDropped):
             self.query_one(LogsPane).note_dropped(event.count)
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
+
+    def _past_grace(self, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
+        """A node still booting is not an unreachable node: its ``node-unreachable`` alert
+        waits until the node is BOOT_GRACE_S old."""
+        from workbench.tui.panes.instances import started_at
+
+        now = self.app.clock()
+        booting = {
+            i.name for i in self.query_one(InstancesPane).instances
+            if (at := started_at(i.created)) is not None and now - at < BOOT_GRACE_S
+        }
+        return tuple(a for a in alerts if not (a.kind == "node-unreachable" and a.subject in booting))
 
     def _announce_new_alerts(self, alerts: tuple[Alert, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
@@ -163,10 +204,10 @@ class MainScreen(Screen[None]):
         self.query_one(LogsPane).restyle(variables)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Esc is in the footer only when it has something to cancel (or a zoom to undo):
-        the footer then has room for Help and Quit."""
+        """Ctrl+C is in the footer only while there is something to cancel: the footer then
+        has room for Help and Quit."""
         if action == "cancel":
-            return bool(self.busy_with()) or self.maximized is not None
+            return bool(self.busy_with())
         return True
 
     # -- guards and workers ---------------------------------------------------------------
@@ -188,7 +229,7 @@ class MainScreen(Screen[None]):
             return
         busy = self.busy_with()
         if busy:
-            self.notify(f"{busy} is running: wait for it, or press Esc to cancel it", severity="warning")
+            self.notify(f"{busy} is running: wait for it, or press ctrl+c to cancel it", severity="warning")
             return
         self.query_one(WorkbenchHeader).set_running(name)
         self.run_pipeline(name, call)
@@ -257,14 +298,37 @@ class MainScreen(Screen[None]):
     def _refuse_busy(self) -> bool:
         busy = self.busy_with()
         if busy:
-            self.notify(f"{busy} is running: wait for it, or press Esc to cancel it", severity="warning")
+            self.notify(f"{busy} is running: wait for it, or press ctrl+c to cancel it", severity="warning")
         return bool(busy)
 
+    def running_stage(self) -> str | None:
+        header = self.query_one(WorkbenchHeader)
+        return header.stage if header.running else None
+
     def action_cancel(self) -> None:
+        """Asks first: a stray key must not cut a redeploy short."""
         busy = self.busy_with()
-        if busy:
-            self.app.engine.cancel()
-            self.notify(f"cancelling {busy}…", severity="warning")
+        if not busy:
+            self.notify("nothing to cancel: no pipeline is running", timeout=3)
+            return
+        stage = self.running_stage()
+        at = f" at stage {stage}" if stage else ""
+        body = (f"{busy} is running{at}. Cancelling stops it there; the stage cleans up first "
+                "(the build's processes, a push's temporary files). It is shown as cancelled.")
+
+        def chosen(value: str | None) -> None:
+            if value == "cancel" and self.busy_with():
+                self.app.engine.cancel()
+                self.notify(f"cancelling {busy}…", severity="warning")
+
+        self.app.push_screen(ConfirmScreen(f"Cancel {busy}?", body, [("Cancel it", "cancel")],
+                                           no_label="Keep running"), chosen)
+
+    def action_back(self) -> None:
+        """Esc: back out one level (search, then zoom); never cancels a pipeline."""
+        logs = self.query_one(LogsPane)
+        if logs.searching:
+            logs.clear_search()
         elif self.maximized is not None:
             self.minimize()
             self.refresh_bindings()
@@ -289,6 +353,47 @@ class MainScreen(Screen[None]):
 
         choices = [(fix.name.capitalize(), fix.name) for fix in alert.fixes]
         self.app.push_screen(ConfirmScreen(f"Fix {alert.kind} on {alert.subject}?", body, choices), chosen)
+
+    def action_fix_kind(self) -> None:
+        """Every alert of the selected alert's kind, fixed one after another after one
+        confirmation that lists them (as ``workbench doctor --fix KIND``)."""
+        selected = self.query_one(AlertsPane).selected_alert
+        if self.refused("fix_kind", "fix") or self._refuse_busy():
+            return
+        if selected is None:
+            self.notify("no alert selected", severity="warning")
+            return
+        alerts = [a for a in self.query_one(AlertsPane).alerts if a.kind == selected.kind and a.fixes]
+        if not alerts:
+            self.notify(f"no automatic fix for {selected.kind}; run: {selected.command or '-'}", severity="warning")
+            return
+        listed = "\n".join(f"  {a.subject}: {a.fixes[0].name}" for a in alerts[:12])
+        more = f"\n  … and {len(alerts) - 12} more" if len(alerts) > 12 else ""
+        body = f"{alerts[0].fixes[0].description}\n\n{listed}{more}"
+
+        def chosen(value: str | None) -> None:
+            if value == "all":
+                self.notify(f"fixing {len(alerts)} {selected.kind} alert(s)…", title="fix", timeout=4)
+                self.run_fixes(alerts)
+
+        self.app.push_screen(ConfirmScreen(f"Fix all {len(alerts)} {selected.kind} alert(s)?", body,
+                                           [(f"Fix {len(alerts)}", "all")]), chosen)
+
+    @work(group="fix", exit_on_error=False)
+    async def run_fixes(self, alerts: list[Any]) -> str:
+        """One fix at a time (the engine runs one pipeline at a time); a failure does not
+        stop the others."""
+        done, failed = 0, []
+        for alert in alerts:
+            try:
+                await self.app.engine.fix(alert, None)
+                done += 1
+            except WorkbenchError as exc:
+                failed.append(f"{alert.subject}: {exc}")
+        summary = f"{alerts[0].kind}: {done} of {len(alerts)} fixed"
+        if failed:
+            self.notify("; ".join(failed), title="fix failed", severity="error", timeout=10)
+        return summary
 
     @on(DataTable.RowSelected, "#alerts-table")
     def show_alert(self, event: DataTable.RowSelected) -> None:
@@ -323,7 +428,10 @@ class MainScreen(Screen[None]):
 
         try:
             argv = self.app.engine.system_ssh_argv(node)
+            command = shlex.join(argv)
+            self.app.add_own_line(f"$ {command}", source="cmd")
             with self.app.suspend():
+                print(f"workbench: $ {command}", flush=True)  # what runs, to reuse outside
                 status = subprocess.run(argv, check=False).returncode
         except SuspendNotSupported:
             self.notify("this terminal cannot suspend the app; use s for the embedded shell", severity="warning")
@@ -336,11 +444,31 @@ class MainScreen(Screen[None]):
 
     # -- panes ------------------------------------------------------------------------------
     def action_search_logs(self) -> None:
-        self.query_one(LogsPane).open_search()
+        logs = self.query_one(LogsPane)
+        search = logs.query_one("#log-search", Input)
+        if self.focused is search:  # "/" typed into the search itself (a path)
+            search.insert_text_at_cursor("/")
+            return
+        logs.open_search()
 
     def action_toggle_follow(self) -> None:
         logs = self.query_one(LogsPane)
         logs.set_follow(not logs.follow)
+
+    def action_toggle_timestamps(self) -> None:
+        self.query_one(LogsPane).toggle_timestamps()
+
+    def action_export_logs(self) -> None:
+        """The lines shown (filter applied) to a file beside workbench.log; both paths said."""
+        lines = self.query_one(LogsPane).shown_lines()
+        state = self.app.engine.state
+        path = state.root / time.strftime("logs-%Y%m%d-%H%M%S.txt", time.localtime(self.app.clock()))
+        try:
+            path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"{path}: cannot write ({exc.strerror})", severity="error")
+            return
+        self.notify(f"saved {len(lines)} lines to {path}\nevery line: {state.log_path}", title="logs", timeout=10)
 
     def current_pane(self) -> str:
         node: Any = self.focused

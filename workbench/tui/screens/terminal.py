@@ -2,7 +2,9 @@
 
 Each session is an asyncssh PTY process from ``engine.open_shell`` feeding a
 ``TerminalView``. The PTY is opened at the view's size and follows its resizes. Closing
-a tab closes its session; leaving the screen closes them all.
+a tab closes its session; leaving the screen closes them all. A shell that exits (status
+0) closes its own tab, and the last one returns to the workbench; a shell that failed or
+a lost connection keeps its tab open with the reason.
 """
 
 from __future__ import annotations
@@ -176,9 +178,29 @@ class TerminalScreen(Screen[None]):
                 view.feed(data if isinstance(data, bytes) else data.encode())
         except Exception as exc:
             view.feed(f"\r\n[connection lost: {exc}]\r\n".encode())
-        if not session.closed:
-            view.feed(b"\r\n[session ended; F12 closes this tab]\r\n")
+            self._mark_closed(session)
+            return
+        if session.closed:  # closed from here (F12, leaving)
+            return
+        why = await self._why_it_ended(session)
+        if why is None:  # the shell exited: its tab goes, and the screen with the last one
+            await self.close_session(session)
+            return
+        view.feed(f"\r\n[{why}; F12 closes this tab]\r\n".encode())
         self._mark_closed(session)
+
+    async def _why_it_ended(self, session: Session) -> str | None:
+        """None when the shell exited by itself with status 0; else what went wrong."""
+        process = session.process
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(process.wait_closed(), 5)
+        signal = getattr(process, "exit_signal", None)
+        if signal:
+            return f"the shell was killed by signal {signal[0]}"
+        status = getattr(process, "exit_status", None)
+        if status is None:
+            return "the session ended without an exit status"
+        return None if status == 0 else f"the shell exited with status {status}"
 
     def _mark_closed(self, session: Session) -> None:
         session.close()
@@ -225,6 +247,12 @@ class TerminalScreen(Screen[None]):
         session = self.current
         if session is None:
             self.dismiss()
+            return
+        await self.close_session(session)
+
+    async def close_session(self, session: Session) -> None:
+        """Close ``session`` and its tab; the last one closed returns to the workbench."""
+        if session.tab_id not in self.sessions:
             return
         session.close()
         del self.sessions[session.tab_id]

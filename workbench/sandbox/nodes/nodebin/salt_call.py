@@ -14,6 +14,7 @@ import time
 
 import nodelib
 import saltout
+import saltpillar
 import saltstates
 
 HOST = "local"
@@ -34,7 +35,7 @@ def _pillar(value: str) -> dict:
 
 
 def _parse(argv: list[str]) -> tuple[dict, list[str], dict]:
-    opts = {"out": "highstate", "passthrough": False}
+    opts: dict = {"out": "highstate", "passthrough": False, "pillar_root": []}
     positional: list[str] = []
     kwargs: dict = {}
     i = 0
@@ -46,11 +47,15 @@ def _parse(argv: list[str]) -> tuple[dict, list[str], dict]:
             opts["passthrough"] = True
         elif arg.startswith("--out="):
             opts["out"] = arg.split("=", 1)[1]
-        elif arg in ("--out", "-l", "--log-level", "--state-output", "-c", "--config-dir"):
+        elif arg.startswith("--pillar-root="):
+            opts["pillar_root"].append(arg.split("=", 1)[1])
+        elif arg in ("--out", "-l", "--log-level", "--state-output", "-c", "--config-dir", "--pillar-root"):
             if i + 1 >= len(argv):
                 raise SystemExit(f"salt-call: error: {arg} option requires 1 argument")
             if arg == "--out":
                 opts["out"] = argv[i + 1]
+            elif arg == "--pillar-root":
+                opts["pillar_root"].append(argv[i + 1])
             i += 1
         elif arg.startswith(("--log-level=", "--state-output=", "--state_output=", "-l")):
             pass
@@ -131,8 +136,10 @@ def main(argv: list[str]) -> int:
         print(f"'{fun}' is not available.", file=sys.stderr)
         return 1
     try:
-        pillar = _pillar(kwargs["pillar"]) if "pillar" in kwargs else {}
-    except ValueError as exc:
+        # pillar_roots first (top.sls and the files it names), then pillar= on the command line
+        pillar = saltpillar.compile_pillar(opts["pillar_root"])
+        pillar.update(_pillar(kwargs["pillar"]) if "pillar" in kwargs else {})
+    except (ValueError, OSError) as exc:
         print(f"Error running '{fun}': {exc}", file=sys.stderr)
         return 1
     sls_args = [name for a in args for name in a.split(",") if name]
