@@ -477,13 +477,7 @@ def _validate(profile: Profile, where: object) -> None:
     for platform in profile.kube.platforms:
         if not re.match(r"^[a-z0-9]+/[a-z0-9]+$", platform):
             raise ProfileError(where, "kube.platforms", "entries like linux/amd64")
-<<<<<<< HEAD
-=======
-    for f in fields(profile.paths):
-        if not getattr(profile.paths, f.name):
-            raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
     _validate_kube(profile.kube, where)
->>>>>>> main
     if profile.push.verify not in ("full", "delta"):
         raise ProfileError(where, "push.verify", '"full" or "delta"')
     if profile.salt.mode not in ("auto", "masterless", "master"):

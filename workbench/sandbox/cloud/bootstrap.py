@@ -9,15 +9,12 @@ from workbench.sandbox.cloud.store import Store
 MGMT_NETWORK = "mgmt"
 PUBLIC_NETWORK = "public"
 IMAGE_NAME = "fedora-21-cloud"
-<<<<<<< HEAD
 SALT_IMAGE_NAME = "fedora-21-cloud-salt"  # the same image with Salt installed
-=======
 #: The management subnet's allocation pool starts at .100, as an admin keeps a static range
 #: out of it: .1 is the gateway (the router's interface), the profile's master and minions
 #: sit on .2, .3, ... (outside the pool, which Neutron allows for explicit addresses), and
 #: the DHCP port takes the pool's first address, .100.
 MGMT_POOL_START = 100
->>>>>>> main
 FLAVORS = (("1", "m1.tiny", 512, 1, 1), ("2", "m1.small", 2048, 1, 20),
            ("3", "m1.medium", 4096, 2, 40))
 

@@ -52,14 +52,9 @@ def write_profile(
         },
         "ssh": {"user": "fedora", "private_key": private_key, "port": SSH_PORT,
                 "use_ssh_config": False, "use_agent": False},
-<<<<<<< HEAD
-        "kube": {"root": kube_root},
-=======
         # nodes share the workstation's network: each component on its node's address only,
         # no pod routes on it; no container runtime to run DNS pods
         "kube": {"root": kube_root, "listen": "node-ip", "pod_network": "none", "addons": []},
-        "paths": NODE_PATHS,
->>>>>>> main
     }
     lines = [
         "# Written by `workbench sandbox serve`: a profile for the embedded sandbox cloud.",

@@ -22,18 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-<<<<<<< HEAD
-_FAULTS = (
-    "Build of instance {id} aborted: Failed to allocate the network(s), not rescheduling.",
-    "No valid host was found. There are not enough hosts available.",
-)
-_FAULT_DETAILS = (
-    "Unexpected vif_type=binding_failed",
-    "Exceeded maximum number of retries. Exhausted all hosts available for retrying build "
-    "failures for instance {id}.",
-)
-
-
 def _decoded(user_data: Any) -> str:
     """Nova takes user_data base64-encoded; the node's cloud-init reads the text."""
     if not user_data:
@@ -44,8 +32,6 @@ def _decoded(user_data: Any) -> str:
         return str(user_data)
 
 
-=======
->>>>>>> main
 class Servers:
     """The server table's behaviour; the HTTP layer (compute.py) only parses and renders."""
 
