@@ -69,3 +69,11 @@ def test_cli_reports_bad_profile_in_one_line_with_status_2(tmp_path):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "cluster.minions" in lines[0] and str(path) in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_paths_table_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('[paths]\nknown_tokens = "srv/kubernetes/known_tokens.csv"\n')
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path, environ={})
+    assert str(caught.value).startswith(f"{path}: paths:") and "real" in str(caught.value)

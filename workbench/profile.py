@@ -84,7 +84,8 @@ class KubeSection:
 
 @dataclass(frozen=True)
 class PathsSection:
-    """Paths on the nodes. Relative paths are relative to the login directory."""
+    """Where things live on a node: the real paths of a provisioned node, not a profile
+    setting (a ``[paths]`` table is refused). Tests against a plain sshd may replace them."""
 
     known_tokens: str = "/srv/kubernetes/known_tokens.csv"
     kubelet_kubeconfig: str = "/var/lib/kubelet/kubeconfig"
@@ -176,7 +177,6 @@ _SECTIONS: dict[str, type] = {
     "cluster": ClusterSection,
     "ssh": SSHSection,
     "kube": KubeSection,
-    "paths": PathsSection,
     "push": PushSection,
     "salt": SaltSection,
     "ui": UISection,
@@ -267,6 +267,9 @@ def profile_from_mapping(
     base = Path(path).parent if path is not None else Path.cwd()
     known = {*_SECTIONS, "keymap", "state_dir", "sandbox"}
     for key in data:
+        if key == "paths":
+            raise ProfileError(where, "paths", "no [paths] table: paths on nodes are the real "
+                               "ones (/srv/kubernetes/known_tokens.csv, /var/lib/kubelet/kubeconfig, ...)")
         if key not in known:
             raise UnknownKey(where, None, key, sorted(known))
     sections: dict[str, Any] = {}
@@ -474,9 +477,6 @@ def _validate(profile: Profile, where: object) -> None:
     for platform in profile.kube.platforms:
         if not re.match(r"^[a-z0-9]+/[a-z0-9]+$", platform):
             raise ProfileError(where, "kube.platforms", "entries like linux/amd64")
-    for f in fields(profile.paths):
-        if not getattr(profile.paths, f.name):
-            raise ProfileError(where, f"paths.{f.name}", "a non-empty path")
     _validate_kube(profile.kube, where)
     if profile.push.verify not in ("full", "delta"):
         raise ProfileError(where, "push.verify", '"full" or "delta"')

@@ -84,7 +84,7 @@ async def test_slow_ssh_is_diagnosed_and_fixed(make_sandbox) -> None:
         assert "UseDNS" in slow.message and "auth" in slow.message
         summary = await slow.fixes[0].run()
         assert "UseDNS no" in summary
-        config = await c.pool.run(c.minions[0], f"cat {c.profile.paths.sshd_config}")
+        config = await c.pool.run(c.minions[0], f"sudo cat {c.profile.paths.sshd_config}")
         settings = [ln for ln in config.stdout.splitlines() if ln.lower().startswith("usedns")]
         assert settings == ["UseDNS no"]
         timing = await c.pool.probe(c.minions[0])

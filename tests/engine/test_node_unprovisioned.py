@@ -28,7 +28,7 @@ async def test_a_minion_without_kubeconfig_is_unprovisioned_and_salt_fixes_it(ma
         fresh, provisioned = c.minions
         # as a recreated instance: nothing pushed, nothing provisioned
         paths = c.profile.paths
-        await c.pool.run(fresh, f"rm -rf {paths.salt_tree} {paths.release_dir}", check=True)
+        await c.pool.run(fresh, f"sudo rm -rf {paths.salt_tree} {paths.release_dir}", check=True)
         assert (await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run([c.master, provisioned])).ok
         alerts = await node_checks(ctx_of(c))
         assert [a.kind for a in alerts if a.subject == provisioned.name] == []

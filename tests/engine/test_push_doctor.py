@@ -16,18 +16,23 @@ from .test_push_sandbox import build_and_push
 from .test_salt_helpers import start_cluster
 
 
+def on_node(node_root: Path, path: Path) -> str:
+    """The node's own path of a file on its disk (``root/srv/x`` is the node's ``/srv/x``)."""
+    return "/" + path.relative_to(node_root).as_posix()
+
+
 def power_loss(node_root: Path, victim: Path) -> None:
     """What a power loss right after a push can leave: the victim's name, size and mtime
     are the new file's but its bytes are zeros, and every index entry is from another boot."""
     st = victim.stat()
     victim.write_bytes(bytes(st.st_size))
     os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
-    index = node_root / ".cache" / "workbench" / "push-index"
+    index = node_root / "home" / "fedora" / ".cache" / "workbench" / "push-index"  # ~fedora
     entries = [json.loads(line) for line in index.read_text().splitlines()]
     for e in entries:
         e["b"] = "an-earlier-boot"
         e.pop("f", None)
-        if e["p"] == str(victim):
+        if e["p"] == on_node(node_root, victim):
             e["t"] = victim.stat().st_ctime_ns  # the identity the disk came back with
     index.write_text("".join(json.dumps(e) + "\n" for e in entries))
 
@@ -48,7 +53,7 @@ async def test_files_a_reboot_may_have_lost_are_found_checked_and_sent_again(mak
 
         alerts = [a for a in await node_checks(ctx) if a.kind == "push-unconfirmed"]
         assert [a.subject for a in alerts] == [minion.name]
-        assert str(victim) in alerts[0].details.splitlines()
+        assert on_node(node_root, victim) in alerts[0].details.splitlines()
         summary = await alerts[0].fixes[0].run()
         assert "1 sent again" in summary, summary
         assert victim.read_bytes() == good

@@ -7,7 +7,7 @@ import dataclasses
 from workbench.engine.salt.runner import SaltRunner
 from workbench.events import LogLine, StageFinished, StageStarted
 
-from .test_salt_helpers import seed_tar, start_cluster
+from .test_salt_helpers import SEED_COMMAND, seed_tar, start_cluster
 
 
 async def test_highstate_on_all_nodes_in_parallel(make_sandbox) -> None:
@@ -36,10 +36,10 @@ async def test_highstate_on_all_nodes_in_parallel(make_sandbox) -> None:
         assert report.wall_s < sum(r.seconds for r in report.runs)
         # the cluster token went in as pillar: master and minions agree with the state dir
         token = c.state.cluster_token()
-        csv = await c.pool.run(c.master, f"cat {c.profile.paths.known_tokens}")
+        csv = await c.pool.run(c.master, f"sudo cat {c.profile.paths.known_tokens}")
         assert csv.stdout.split(",")[0] == token
         again = await runner.run(list(c.instances))  # re-provisioning keeps the token
-        assert again.ok and (await c.pool.run(c.master, f"cat {c.profile.paths.known_tokens}")).stdout == csv.stdout
+        assert again.ok and (await c.pool.run(c.master, f"sudo cat {c.profile.paths.known_tokens}")).stdout == csv.stdout
         json_doc = report.to_json()
         assert {n["name"] for n in json_doc["nodes"]} == {i.name for i in c.instances}
         assert "token" not in str(json_doc).replace("known_tokens", "")
@@ -65,7 +65,7 @@ async def test_failed_and_unreachable_nodes_do_not_stop_the_others(make_sandbox)
         ok_nodes = [c.master, c.minions[0]]
         payload = seed_tar(c.profile)
         for node in ok_nodes:
-            await c.pool.run(node, "tar -xf -", input=payload, check=True)
+            await c.pool.run(node, SEED_COMMAND, input=payload, check=True)
         # minion-2 has no salt tree: Salt's own "No Top file" failure
         ghost = dataclasses.replace(c.minions[0], name="kubernetes-minion-9", id="ghost",
                                     fixed_ip="127.0.0.1", floating_ip="127.0.0.1")
@@ -78,7 +78,7 @@ async def test_failed_and_unreachable_nodes_do_not_stop_the_others(make_sandbox)
         assert not by_node["kubernetes-minion-9"].ok and "kubernetes-minion-9" in (by_node["kubernetes-minion-9"].error or "")
         assert sorted(runner.last_failed()) == sorted([c.minions[1].name, "kubernetes-minion-9"])
         # --failed: seed the broken minion, rerun only the failed ones
-        await c.pool.run(c.minions[1], "tar -xf -", input=payload, check=True)
+        await c.pool.run(c.minions[1], SEED_COMMAND, input=payload, check=True)
         chosen = runner.select([*c.instances], failed=True)
         assert [n.name for n in chosen] == [c.minions[1].name]
         rerun = await runner.run(chosen)
@@ -94,7 +94,7 @@ async def test_malformed_salt_json_fails_that_node_in_one_line(make_sandbox) -> 
         # this minion's salt-call answers a JSON document with a state Salt never writes
         script = ("#!/bin/sh\necho '{\"local\": {\"file_|-k_|-/k_|-managed\": "
                   "{\"result\": true, \"duration\": \"fast\"}}}'\n")
-        await c.pool.run(minion, "cat > usr/local/bin/salt-call", input=script, check=True)
+        await c.pool.run(minion, "sudo tee /usr/local/bin/salt-call >/dev/null", input=script, check=True)
         report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(c.instances)
         by_node = {r.node: r for r in report.runs}
         assert by_node[c.master.name].ok
@@ -114,18 +114,18 @@ async def test_salt_is_installed_with_the_node_package_manager(make_sandbox) -> 
     try:
         # take salt-call away; give the node a dnf that installs it back (and says so)
         await c.pool.run(node, (
-            "mv usr/local/bin/salt-call usr/local/lib-salt-call && "
-            "printf '#!/bin/sh\\necho \"dnf $*\" >> var/log/dnf.log; "
-            "mv usr/local/lib-salt-call usr/local/bin/salt-call\\n' > usr/local/bin/dnf && "
-            "chmod +x usr/local/bin/dnf"
+            "sudo mv /usr/local/bin/salt-call /usr/local/lib-salt-call && "
+            "printf '#!/bin/sh\\necho \"dnf $*\" >> /var/log/dnf.log; "
+            "mv /usr/local/lib-salt-call /usr/local/bin/salt-call\\n' | sudo tee /usr/local/bin/dnf >/dev/null && "
+            "sudo chmod +x /usr/local/bin/dnf"
         ), check=True)
         assert (await c.pool.run(node, "command -v salt-call")).exit_status != 0
         report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run([node])
         assert report.ok, report.to_json()
         assert report.runs[0].installed
-        assert (await c.pool.run(node, "cat var/log/dnf.log")).stdout == "dnf -y install salt-minion\n"
+        assert (await c.pool.run(node, "cat /var/log/dnf.log")).stdout == "dnf -y install salt-minion\n"
         # no package manager at all: a clear error, not a traceback
-        await c.pool.run(node, "rm usr/local/bin/salt-call usr/local/bin/dnf", check=True)
+        await c.pool.run(node, "sudo rm /usr/local/bin/salt-call /usr/local/bin/dnf", check=True)
         failed = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run([node])
         assert not failed.ok and "could not be installed" in (failed.runs[0].error or "")
     finally:

@@ -54,23 +54,27 @@ def _release_tar() -> bytes:
 
 
 def seed_tar(profile: Profile) -> bytes:
-    """release tar + salt tree as one tar, laid out under the profile's node paths."""
+    """release tar + salt tree as one tar, laid out under the nodes' paths (from /)."""
     assert profile.kube.root is not None
     salt = profile.kube.root / "cluster" / "saltbase" / "salt"
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         release = _release_tar()
-        info = tarfile.TarInfo(f"{profile.paths.release_dir}/kubernetes-server-linux-amd64.tar.gz")
+        info = tarfile.TarInfo(f"{profile.paths.release_dir.lstrip('/')}/kubernetes-server-linux-amd64.tar.gz")
         info.size = len(release)
         tar.addfile(info, io.BytesIO(release))
-        tar.add(salt, arcname=profile.paths.salt_tree)
+        tar.add(salt, arcname=profile.paths.salt_tree.lstrip("/"))
     return buf.getvalue()
+
+
+#: what a push does with the seed tar: root's files, unpacked from / with sudo
+SEED_COMMAND = "sudo tar -xf - -C / --no-same-owner"
 
 
 async def seed_nodes(pool: SSHPool, profile: Profile, nodes: list[Instance]) -> None:
     payload = seed_tar(profile)
     for node in nodes:
-        await pool.run(node, "tar -xf -", input=payload, check=True)
+        await pool.run(node, SEED_COMMAND, input=payload, check=True)
 
 
 async def start_cluster(make_sandbox: Callable[..., Any], *, seed: bool = True, **kw: Any) -> Cluster:

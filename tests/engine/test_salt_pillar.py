@@ -90,7 +90,7 @@ async def test_no_token_on_any_command_line_during_a_salt_run(make_sandbox) -> N
             assert stat.S_IMODE((root / "workbench.sls").stat().st_mode) == 0o600
             assert token in (root / "workbench.sls").read_text()
             assert yaml.safe_load((root / "top.sls").read_text()) == {"base": {"*": ["workbench"]}}
-        csv = await c.pool.run(c.master, f"cat {c.profile.paths.known_tokens}")
+        csv = await c.pool.run(c.master, f"sudo cat {c.profile.paths.known_tokens}")  # root 0600
         assert csv.stdout.split(",")[0] == token
     finally:
         await c.close()

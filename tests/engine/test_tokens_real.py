@@ -64,7 +64,7 @@ def test_bootstrap_layout_groups_are_parsed_and_match_by_user() -> None:
 async def _layout(c, csv_name: str, kubelet_token: str) -> None:  # type: ignore[no-untyped-def]
     """Put a real layout on the master with the running kubelets' token in its kubelet row."""
     text = (REAL / csv_name).read_text().replace(KUBELET, kubelet_token)
-    await c.pool.run(c.master, f"cat > {c.profile.paths.known_tokens}", input=text, check=True)
+    await c.pool.run(c.master, f"sudo tee {c.profile.paths.known_tokens} >/dev/null", input=text, check=True)
 
 
 async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(make_sandbox) -> None:
@@ -74,8 +74,8 @@ async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(make_sa
         await all_ready(c)
         token = c.state.cluster_token()
         minion, path = c.minions[0], c.profile.paths.kubelet_kubeconfig
-        stale = (await c.pool.run(minion, f"cat {path}")).stdout.replace(token, "StaleKubeletTok99999999999999999")
-        await c.pool.run(minion, f"cat > {path}", input=stale, check=True)
+        stale = (await c.pool.run(minion, f"sudo cat {path}")).stdout.replace(token, "StaleKubeletTok99999999999999999")
+        await c.pool.run(minion, f"sudo tee {path} >/dev/null", input=stale, check=True)
 
         # GCE 2017: admin (system:masters) first, the kubelet's row fourth
         await _layout(c, "gci-2017.csv", token)
@@ -83,18 +83,18 @@ async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(make_sa
         assert alert.message.startswith(f"{minion.name}: kubelet token Stal****") and "(its row in known_tokens.csv)" in alert.message
         assert [f.name for f in alert.fixes] == ["write-token"]
         assert await alert.fixes[0].run() == f"{minion.name}: kubelet token replaced, kubelet restarted, node Ready"
-        written = (await c.pool.run(minion, f"cat {path}")).stdout
+        written = (await c.pool.run(minion, f"sudo cat {path}")).stdout
         assert kubeconfig_token(written) == token and ADMIN not in written
 
         # the same file without a kubelet row: said so, no write offered, the fix refuses too
-        await c.pool.run(minion, f"cat > {path}", input=stale, check=True)
+        await c.pool.run(minion, f"sudo tee {path} >/dev/null", input=stale, check=True)
         await _layout(c, "gci-2017-no-kubelet-row.csv", token)
         [alert] = [a for a in await node_checks(ctx_of(c)) if a.kind == "token-mismatch"]
         assert "known_tokens.csv has no row for the kubeconfig's user 'kubelet'" in alert.message
         assert "no token is written" in alert.message and alert.fixes == ()
         with pytest.raises(NodeError, match=r"has no row for the kubeconfig's user 'kubelet'.*nothing written"):
             await fix_token(c.pool, c.profile, c.master, minion, deadline=2)
-        after = (await c.pool.run(minion, f"cat {path}")).stdout
+        after = (await c.pool.run(minion, f"sudo cat {path}")).stdout
         assert after == stale and ADMIN not in after
     finally:
         await c.close()

@@ -83,9 +83,9 @@ async def test_seed_tree_unpacks_binaries_and_keeps_the_token(make_sandbox) -> N
 async def test_a_failing_node_fails_alone(make_sandbox) -> None:
     c = await start_cluster(make_sandbox, minions=2, seed=True)
     try:
-        await c.pool.run(c.minions[0], f"rm -f {c.profile.paths.release_dir}/kubernetes-server-linux-amd64.tar.gz", check=True)
+        await c.pool.run(c.minions[0], f"sudo rm -f {c.profile.paths.release_dir}/kubernetes-server-linux-amd64.tar.gz", check=True)
         # a directory where the minion config goes: the write fails on that node only
-        await c.pool.run(c.minions[1], "mkdir -p etc/salt/minion.d/workbench.conf/x", check=True)
+        await c.pool.run(c.minions[1], "sudo mkdir -p /etc/salt/minion.d/workbench.conf/x", check=True)
         report = await provision(c.profile, c.state, c.pool, list(c.instances), bus=c.bus)
         assert report.failed == (c.minions[1].name,)
         assert "provisioning files" in report.errors[0][1] and "Directory" in report.errors[0][1]

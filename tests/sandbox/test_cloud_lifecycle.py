@@ -61,7 +61,8 @@ def test_client_files_are_complete_and_private(sandbox):
     assert c.master_ip.startswith("127.") and c.master_ip == c.node_ip_base + "2"
     assert profile.ssh.private_key == sandbox.private_key_path and profile.ssh.port == 2222
     assert profile.kube.root == sandbox.kube_root
-    assert profile.paths.known_tokens == "srv/kubernetes/known_tokens.csv"
+    assert profile.paths.known_tokens == "/srv/kubernetes/known_tokens.csv"  # the real path
+    assert "[paths]" not in sandbox.profile_path.read_text()  # no table: paths are not settings
     cloud = yaml.safe_load(sandbox.clouds_path.read_text())["clouds"]["sandbox"]
     assert cloud["auth"]["auth_url"] == f"{sandbox.api_url}/v3"
     assert cloud["region_name"] == "RegionOne" and cloud["identity_api_version"] == 3

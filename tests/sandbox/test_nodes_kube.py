@@ -73,7 +73,7 @@ async def test_highstates_bring_nodes_ready_and_token_regen_breaks_them(rig: Rig
     await rig.manager.boot(master)
     await rig.manager.boot(minion)
     for server in (master, minion):
-        provision_files(rig, server)
+        await provision_files(rig, server)
     # both at once, as the engine runs them: the minion waits for the master's CA
     results = await asyncio.gather(*(run(rig, s, "sudo salt-call --local state.highstate") for s in (master, minion)))
     for result in results:
@@ -135,8 +135,8 @@ async def test_highstates_bring_nodes_ready_and_token_regen_breaks_them(rig: Rig
 async def test_minion_without_a_master_fails_like_salt(rig: Rig) -> None:
     minion = rig.server("kubernetes-minion-1", master_ip="127.254.254.254")  # no node holds it
     await rig.manager.boot(minion)
-    provision_files(rig, minion)
-    result = await run(rig, minion, "salt-call --local state.highstate")
+    await provision_files(rig, minion)
+    result = await run(rig, minion, "sudo salt-call --local state.highstate")
     assert result.exit_status == 1
     assert "ID: /var/lib/kubelet/kubeconfig" in result.stdout and "Salt master 127.254.254.254 is not responding" in result.stdout, result.stdout
     assert not (disk(rig, minion) / "var/lib/kubelet/kubeconfig").exists()
@@ -148,11 +148,11 @@ async def test_ca_from_pillar_wins(rig: Rig) -> None:
     await rig.manager.boot(master)
     await rig.manager.boot(minion)
     for server in (master, minion):
-        provision_files(rig, server)
-    assert (await run(rig, master, "salt-call state.highstate")).exit_status == 0
+        await provision_files(rig, server)
+    assert (await run(rig, master, "sudo salt-call state.highstate")).exit_status == 0
     pem = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
     pillar = json.dumps({"ca_cert": base64.b64encode(pem).decode()})
-    result = await run(rig, minion, f"salt-call state.highstate pillar='{pillar}'")
+    result = await run(rig, minion, f"sudo salt-call state.highstate pillar='{pillar}'")
     assert result.exit_status == 0, result.stdout
     config = yaml.safe_load((disk(rig, minion) / "var/lib/kubelet/kubeconfig").read_text())
     assert base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]) == pem
@@ -167,8 +167,8 @@ async def test_new_master_address_reissues_the_server_cert_under_the_same_ca(rig
 
     master = rig.server("kubernetes-master")
     await rig.manager.boot(master)
-    provision_files(rig, master)
-    assert (await run(rig, master, "salt-call state.highstate")).exit_status == 0
+    await provision_files(rig, master)
+    assert (await run(rig, master, "sudo salt-call state.highstate")).exit_status == 0
     certs = disk(rig, master) / "srv/kubernetes"
     ca, first = (certs / "ca.crt").read_bytes(), (certs / "server.cert").read_bytes()
     for name, mode in (("ca.key", 0o600), ("server.key", 0o600), ("ca.crt", 0o644), ("server.cert", 0o644)):
@@ -176,7 +176,7 @@ async def test_new_master_address_reissues_the_server_cert_under_the_same_ca(rig
     floating, _ = free_address_and_port()
     master = dataclasses.replace(master, floating_ips=(floating,))
     await rig.manager.set_addresses(master)
-    result = await run(rig, master, "salt-call state.highstate")
+    result = await run(rig, master, "sudo salt-call state.highstate")
     assert result.exit_status == 0 and "wrote /srv/kubernetes/server.cert" in result.stdout, result.stdout
     assert (certs / "ca.crt").read_bytes() == ca and (certs / "server.cert").read_bytes() != first
     cert = x509.load_pem_x509_certificate((certs / "server.cert").read_bytes())

@@ -7,7 +7,6 @@ import io
 import json
 import os
 import tarfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +16,6 @@ import yaml
 
 from workbench.sandbox.faults import FaultSet
 from workbench.sandbox.hooks import NodeView
-from workbench.sandbox.nodes.disk import read_units
 from workbench.sandbox.nodes.rig import Rig, ZeroDelays
 
 BINARIES = ("kube-apiserver", "kubelet", "kubectl")
@@ -54,18 +52,26 @@ async def rig(tmp_path: Path, recorder: Recorder):
     await rig.manager.close()
 
 
-def provision_files(rig: Rig, server, tree: bool = True, tars: bool = True) -> dict[str, bytes]:
-    """What a push would leave on the node: the salt tree and the server release tar."""
-    root = rig.manager.root / server.id / "root"
+async def provision_files(rig: Rig, server, tree: bool = True, tars: bool = True) -> dict[str, bytes]:
+    """What a push leaves on the node, put there over SSH with sudo: the salt tree and the
+    server release tar."""
     contents = {name: os.urandom(200_000) + name.encode() for name in BINARIES}
+    files: dict[str, bytes] = {}
     if tree:
-        (root / "srv/salt/top.sls").write_text("base:\n  'roles:kubernetes-master':\n    - match: grain\n")
+        files["/srv/salt/top.sls"] = b"base:\n  'roles:kubernetes-master':\n    - match: grain\n"
     if tars:
-        with tarfile.open(root / "srv/kube-release/kubernetes-server-linux-amd64.tar.gz", "w:gz") as tar:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
             for name, data in contents.items():
                 info = tarfile.TarInfo(f"kubernetes/server/bin/{name}")
                 info.size, info.mode = len(data), 0o755
                 tar.addfile(info, io.BytesIO(data))
+        files["/srv/kube-release/kubernetes-server-linux-amd64.tar.gz"] = buf.getvalue()
+    async with await rig.connect(server) as conn:
+        for path, data in files.items():
+            folder = path.rsplit("/", 1)[0]
+            await conn.run(f"sudo sh -c 'mkdir -p {folder} && cat > {path}'", input=data,
+                           encoding=None, check=True)
     return contents
 
 
@@ -93,7 +99,7 @@ def kubeconfig(rig: Rig, minion) -> dict:
 
 async def test_no_top_file_fails_like_salt(rig: Rig) -> None:
     master, _ = await boot_cluster(rig)
-    result = await run(rig, master, "salt-call --local state.highstate")
+    result = await run(rig, master, "sudo salt-call --local state.highstate")
     assert result.exit_status == 1
     assert "Comment: No Top file or master_tops data matches found." in result.stdout
     assert "Function: no.None" in result.stdout and "Failed:    1" in result.stdout
@@ -101,7 +107,7 @@ async def test_no_top_file_fails_like_salt(rig: Rig) -> None:
 
 async def test_missing_release_tars_fail_like_salt(rig: Rig) -> None:
     master, _ = await boot_cluster(rig)
-    provision_files(rig, master, tars=False)
+    await provision_files(rig, master, tars=False)
     result = await run(rig, master, "sudo salt-call --local state.highstate --retcode-passthrough")
     assert result.exit_status == 2
     assert "Source file salt://kube-bins/kube-apiserver not found in saltenv 'base'" in result.stdout
@@ -111,8 +117,8 @@ async def test_missing_release_tars_fail_like_salt(rig: Rig) -> None:
 
 async def test_master_then_minion_highstate(rig: Rig, recorder: Recorder) -> None:
     master, minion = await boot_cluster(rig)
-    contents = provision_files(rig, master)
-    provision_files(rig, minion)
+    contents = await provision_files(rig, master)
+    await provision_files(rig, minion)
     pillar = "pillar='{\"kubelet_token\": \"Tok3nFromPillar0123456789abcdefg\"}'"
     result = await run(rig, master, f"sudo -n salt-call --local state.highstate {pillar}")
     assert result.exit_status == 0, result.stdout
@@ -122,19 +128,19 @@ async def test_master_then_minion_highstate(rig: Rig, recorder: Recorder) -> Non
                   "      Result: True", "     Started: ", "    Duration: ", "     Changes:   "):
         assert any(line.startswith(label) for line in lines), label
     assert "Summary for local" in result.stdout and "Failed:    0" in result.stdout
-    assert "Succeeded: 6 (changed=4)" in result.stdout
+    assert "Succeeded: 6 (changed=5)" in result.stdout  # the image's minion runs; the master not yet
     assert known_token(rig, master) == "Tok3nFromPillar0123456789abcdefg"
     installed = rig.manager.root / master.id / "root/opt/kubernetes/server/bin/kube-apiserver"
     assert installed.read_bytes() == contents["kube-apiserver"]
     assert ("kubernetes-master", "kube-apiserver", True) in recorder.changes
-    again = await run(rig, master, f"salt-call state.highstate {pillar} --out=json")
+    again = await run(rig, master, f"sudo salt-call state.highstate {pillar} --out=json")
     data = json.loads(again.stdout)["local"]
     assert again.exit_status == 0 and all(s["result"] and not s["changes"] for s in data.values())
     key = "file_|-/srv/kubernetes/known_tokens.csv_|-/srv/kubernetes/known_tokens.csv_|-managed"
     assert {"result", "comment", "__run_num__", "duration", "start_time", "changes", "name",
             "__id__"} <= set(data[key])
 
-    result = await run(rig, minion, f"salt-call state.apply {pillar}")
+    result = await run(rig, minion, f"sudo salt-call state.apply {pillar}")
     assert result.exit_status == 0, result.stdout
     config = kubeconfig(rig, minion)
     assert config["clusters"][0]["cluster"]["server"] == f"https://{master.fixed_ips[0]}:6443"
@@ -148,17 +154,18 @@ async def test_master_then_minion_highstate(rig: Rig, recorder: Recorder) -> Non
 
 async def test_without_pillar_master_and_minion_share_the_boot_token(rig: Rig) -> None:
     master, minion = await boot_cluster(rig)
-    provision_files(rig, master)
-    provision_files(rig, minion)
-    assert (await run(rig, master, "salt-call state.highstate")).exit_status == 0
-    assert (await run(rig, minion, "salt-call state.highstate")).exit_status == 0
+    await provision_files(rig, master)
+    await provision_files(rig, minion)
+    assert (await run(rig, master, "sudo salt-call state.highstate")).exit_status == 0
+    assert (await run(rig, minion, "sudo salt-call state.highstate")).exit_status == 0
     assert kubeconfig(rig, minion)["users"][0]["user"]["token"] == known_token(rig, master)
 
 
 async def test_systemctl_units_and_reboot(rig: Rig, recorder: Recorder) -> None:
     master, _ = await boot_cluster(rig)
     result = await run(rig, master, "systemctl is-active salt-minion salt-master sshd kubelet")
-    assert (result.exit_status, result.stdout.split()) == (3, ["active", "active", "active", "inactive"])
+    assert (result.exit_status, result.stdout.split()) == (3, ["active", "inactive", "active", "inactive"])
+    assert (await run(rig, master, "sudo systemctl enable salt-master && sudo systemctl start salt-master")).exit_status == 0
     result = await run(rig, master, "systemctl start nope")
     assert result.exit_status == 5 and "Unit nope.service not found." in result.stderr
     assert (await run(rig, master, "systemctl enable kube-apiserver && systemctl start kube-apiserver.service")).exit_status == 0
@@ -167,10 +174,11 @@ async def test_systemctl_units_and_reboot(rig: Rig, recorder: Recorder) -> None:
     assert ("kubernetes-master", "kube-apiserver", True) in recorder.changes
     assert (await run(rig, master, "systemctl stop salt-master")).exit_status == 0
     assert ("kubernetes-master", "salt-master", False) in recorder.changes
+    assert (await run(rig, master, "systemctl start salt-master")).exit_status == 0
     recorder.changes.clear()
     await rig.manager.reboot(master.id, hard=True)
     assert ("kubernetes-master", "kube-apiserver", False) in recorder.changes
-    # enabled units and the salt services come back after a reboot
+    # enabled units come back after a reboot
     assert ("kubernetes-master", "salt-master", True) in recorder.changes
     assert recorder.changes[-1] == ("kubernetes-master", "kube-apiserver", True) or (
         "kubernetes-master", "kube-apiserver", True) in recorder.changes[1:]
@@ -182,35 +190,35 @@ async def test_salt_race_fails_first_highstate_after_boot(tmp_path: Path) -> Non
     rig = Rig(tmp_path, faults=FaultSet(["salt-race"]))
     try:
         master, _ = await boot_cluster(rig)
-        provision_files(rig, master)
-        first = await run(rig, master, "salt-call state.highstate")
+        await provision_files(rig, master)
+        first = await run(rig, master, "sudo salt-call state.highstate")
         assert first.exit_status == 1
         assert "The Salt Minion service is not running" in first.stderr
         assert "Result: False" in first.stdout and "One or more requisite failed" in first.stdout
-        second = await run(rig, master, "salt-call state.highstate")
+        second = await run(rig, master, "sudo salt-call state.highstate")
         assert second.exit_status == 0, second.stdout
         await rig.manager.reboot(master.id, hard=False)
-        assert (await run(rig, master, "salt-call state.highstate")).exit_status == 1
+        assert (await run(rig, master, "sudo salt-call state.highstate")).exit_status == 1
         rig.faults.set("salt-race", False)
         rig.manager.refresh_faults()
         await rig.manager.reboot(master.id, hard=False)
-        assert (await run(rig, master, "salt-call state.highstate")).exit_status == 0
+        assert (await run(rig, master, "sudo salt-call state.highstate")).exit_status == 0
     finally:
         await rig.manager.close()
 
 
 async def test_token_regen_makes_a_new_token_every_master_highstate(rig: Rig, recorder: Recorder) -> None:
     master, minion = await boot_cluster(rig)
-    provision_files(rig, master)
-    provision_files(rig, minion)
+    await provision_files(rig, master)
+    await provision_files(rig, minion)
     pillar = "pillar='{\"kubelet_token\": \"StableTokenStableToken0123456789\"}'"
-    assert (await run(rig, master, f"salt-call state.highstate {pillar}")).exit_status == 0
-    assert (await run(rig, minion, f"salt-call state.highstate {pillar}")).exit_status == 0
+    assert (await run(rig, master, f"sudo salt-call state.highstate {pillar}")).exit_status == 0
+    assert (await run(rig, minion, f"sudo salt-call state.highstate {pillar}")).exit_status == 0
     async with await rig.connect(master) as conn:  # a pooled connection sees the switch
         rig.faults.set("token-regen", True, server="kubernetes-master")
         tokens = set()
         for _ in range(2):
-            result = await conn.run(f"salt-call state.highstate {pillar}")
+            result = await conn.run(f"sudo salt-call state.highstate {pillar}")
             assert result.exit_status == 0 and "Service restarted" in result.stdout
             tokens.add(known_token(rig, master))
     assert len(tokens) == 2 and "StableTokenStableToken0123456789" not in tokens
@@ -223,9 +231,9 @@ async def test_salt_takes_the_configured_time(tmp_path: Path) -> None:
     rig = Rig(tmp_path, delays=ZeroDelays(salt=0.6))
     try:
         master, _ = await boot_cluster(rig)
-        provision_files(rig, master)
+        await provision_files(rig, master)
         started = time.perf_counter()
-        result = await run(rig, master, "salt-call state.highstate")
+        result = await run(rig, master, "sudo salt-call state.highstate")
         assert result.exit_status == 0
         assert time.perf_counter() - started >= 0.6
         assert "Total run time:" in result.stdout and " ms" in result.stdout
@@ -250,7 +258,7 @@ async def test_slow_ssh_until_usedns_no_and_restart(tmp_path: Path) -> None:
             return time.perf_counter() - started
 
         assert await connect_seconds() >= 0.8
-        await run(rig, master, "echo 'UseDNS no' | sudo tee -a etc/ssh/sshd_config >/dev/null")
+        await run(rig, master, "echo 'UseDNS no' | sudo tee -a /etc/ssh/sshd_config >/dev/null")
         assert await connect_seconds() >= 0.8  # not restarted yet
         await run(rig, master, "sudo systemctl restart sshd")
         fast = await connect_seconds()
@@ -258,6 +266,18 @@ async def test_slow_ssh_until_usedns_no_and_restart(tmp_path: Path) -> None:
         assert fast < 0.5
     finally:
         await rig.manager.close()
+
+
+def sleepers(machine) -> list[int]:
+    """The node's ``sleep`` processes, by their pids on the workstation."""
+    found = []
+    for pid in machine.pids():
+        try:
+            if Path(f"/proc/{pid}/comm").read_text().strip() == "sleep":
+                found.append(pid)
+        except OSError:
+            pass
+    return found
 
 
 async def test_no_process_outlives_the_node(rig: Rig) -> None:
@@ -268,18 +288,21 @@ async def test_no_process_outlives_the_node(rig: Rig) -> None:
         async with await rig.connect(minion) as conn2:
             await conn2.run("nohup sleep 302 >/dev/null 2>&1 &", check=True)
         node = rig.manager.nodes[master.id]
+        machine = node.machine
         # create_process returns once the exec request is accepted; the command starts after
         deadline = time.monotonic() + 10
-        while len(node.procs.strays()) < 2 and time.monotonic() < deadline:
+        while len(sleepers(machine)) < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        assert len(node.procs.strays()) >= 2
+        assert len(sleepers(machine)) >= 2
+        everything = machine.pids()
         long.close()
     await rig.manager.destroy(master.id)  # returns once the node's processes are gone
-    assert node.procs.strays() == []
-    minion_node = rig.manager.nodes[minion.id]
-    assert minion_node.procs.strays()
+    assert [p for p in everything if os.path.exists(f"/proc/{p}")] == []
+    minion_machine = rig.manager.nodes[minion.id].machine
+    left = sleepers(minion_machine)
+    assert left
     await rig.manager.close()
-    assert minion_node.procs.strays() == []
+    assert [p for p in left if os.path.exists(f"/proc/{p}")] == []
 
 
 async def test_a_node_powered_off_never_listens_again(rig: Rig) -> None:
@@ -290,14 +313,13 @@ async def test_a_node_powered_off_never_listens_again(rig: Rig) -> None:
     node = rig.manager.nodes[master.id]
     assert node.listeners
     address = next(iter(node.listeners))
-    async with node._lock:  # the unit lock: power_off stops before marking its units down
-        off = asyncio.create_task(node.power_off())
-        deadline = time.monotonic() + 10
-        while node.listeners and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        assert not node.listeners and not off.done()
-        late = asyncio.create_task(node.reconcile())  # a session ending right now
-        await asyncio.sleep(0)
+    off = asyncio.create_task(node.power_off())
+    deadline = time.monotonic() + 10
+    while node.listeners and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+    assert not node.listeners
+    node._events.put_nowait(("sshd", True, 99))  # sshd still active, reported late
+    late = asyncio.gather(node.reconcile(), node.sync_listeners())  # a session ending right now
     await asyncio.wait_for(asyncio.gather(off, late), 10)
     assert node.listeners == {}
     with pytest.raises(OSError):
@@ -308,19 +330,19 @@ async def test_a_node_powered_off_never_listens_again(rig: Rig) -> None:
 
 async def test_client_disconnect_kills_the_command(rig: Rig) -> None:
     master, _ = await boot_cluster(rig)
-    node = rig.manager.nodes[master.id]
+    machine = rig.manager.nodes[master.id].machine
     conn = await rig.connect(master)
     await conn.create_process("sleep 303")
     deadline = time.monotonic() + 5
-    while not node.procs.strays() and time.monotonic() < deadline:
+    while not sleepers(machine) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    assert node.procs.strays()
+    assert sleepers(machine)
     conn.close()
     await conn.wait_closed()
     deadline = time.monotonic() + 5
-    while node.procs.strays() and time.monotonic() < deadline:
+    while sleepers(machine) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
-    assert node.procs.strays() == []
+    assert sleepers(machine) == []
 
 
 async def test_sshd_restart_is_never_seen_stopped(rig: Rig) -> None:
@@ -328,16 +350,16 @@ async def test_sshd_restart_is_never_seen_stopped(rig: Rig) -> None:
     (any other session ending) must not see sshd stopped and close the listeners, or a
     client connecting right after the restart returned is refused."""
     master, _ = await boot_cluster(rig)
-    root = rig.manager.root / master.id / "root"
+    node = rig.manager.nodes[master.id]
     seen: list[tuple[bool, int]] = []
-    done = threading.Event()
+    done = asyncio.Event()
 
-    def watch() -> None:  # what a concurrent reconcile would read, as often as possible
+    async def watch() -> None:  # what the sandbox believes, as often as the loop lets it look
         while not done.is_set():
-            seen.append(read_units(root)["sshd"])
+            seen.append((node.units.get("sshd", False), node.starts.get("sshd", 0)))
+            await asyncio.sleep(0)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    watcher = asyncio.ensure_future(watch())
     try:
         async with await rig.connect(master) as conn:
             for _ in range(10):
@@ -346,6 +368,6 @@ async def test_sshd_restart_is_never_seen_stopped(rig: Rig) -> None:
                     assert (await fresh.run("systemctl is-active sshd")).stdout == "active\n"
     finally:
         done.set()
-        watcher.join()
+        await watcher
     assert len(seen) > 10 and all(active for active, _ in seen), [s for s in seen if not s[0]][:3]
     assert max(starts for _, starts in seen) >= 10

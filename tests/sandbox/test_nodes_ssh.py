@@ -61,7 +61,7 @@ async def test_openssh_client_with_pinned_host_key(rig: Rig) -> None:
     assert (status, out) == (0, b"kubernetes-minion-1\n"), err
     status, out, err = await run_ssh(ssh_argv(rig, server, "echo oops >&2; pwd; exit 7"))
     assert status == 7 and err.endswith(b"oops\n")
-    assert out.decode().strip() == str(rig.manager.root / server.id / "root")
+    assert out.decode().strip() == "/home/fedora"  # the image's user, at home on the node
 
 
 async def test_wrong_host_key_or_client_key_is_refused(rig: Rig, tmp_path: Path) -> None:
@@ -94,8 +94,8 @@ async def test_asyncssh_exec_env_is_clean_and_binary_safe(rig: Rig) -> None:
         )
         env = dict(line.split("=", 1) for line in result.stdout.decode().splitlines())
         assert env["LC_ALL"] == "C" and "EVIL" not in env and "LD_PRELOAD" not in env
-        assert env["HOME"] == str(rig.manager.root / server.id / "root")
-        assert env["PATH"].startswith(env["HOME"] + "/usr/local/bin:")
+        assert env["HOME"] == "/home/fedora" and env["USER"] == "fedora"
+        assert env["PATH"].startswith("/usr/local/bin:/usr/bin:")
         blob = os.urandom(1 << 20) + b"\0\xff\n"
         result = await conn.run("cat", input=blob, encoding=None)
         assert result.stdout == blob and result.exit_status == 0
@@ -121,18 +121,21 @@ async def test_large_stdin_streams_fast(rig: Rig) -> None:
     assert rate > 40  # measured: see the report; well below keeps slow CI green
 
 
-async def test_sftp_is_rooted_at_the_node(rig: Rig, tmp_path: Path) -> None:
+async def test_sftp_runs_in_the_node_as_the_user(rig: Rig, tmp_path: Path) -> None:
     server = rig.server("kubernetes-minion-1")
     await rig.manager.boot(server)
     local = tmp_path / "up.bin"
     local.write_bytes(os.urandom(300_000))
     node_root = rig.manager.root / server.id / "root"
     async with await rig.connect(server) as conn, conn.start_sftp_client() as sftp:
-        await sftp.put(str(local), "/srv/kube-release/up.bin")
-        assert (node_root / "srv/kube-release/up.bin").read_bytes() == local.read_bytes()
+        await sftp.put(str(local), "up.bin")  # relative: the user's home
+        assert (node_root / "home/fedora/up.bin").read_bytes() == local.read_bytes()
+        with pytest.raises(asyncssh.SFTPPermissionDenied):  # root's directory: sudo, not SFTP
+            await sftp.put(str(local), "/srv/up.bin")
         assert "sshd_config" in await sftp.listdir("/etc/ssh")
-        await sftp.get("/etc/ssh/sshd_config", str(tmp_path / "sshd_config"))
-        assert (tmp_path / "sshd_config").read_text() == (node_root / "etc/ssh/sshd_config").read_text()
+        assert "work" not in await sftp.listdir("/")  # the node's /, not the workstation's
+        await sftp.get("/etc/hostname", str(tmp_path / "hostname"))
+        assert (tmp_path / "hostname").read_text() == "kubernetes-minion-1\n"
 
 
 async def test_pty_shell_runs_commands_and_sees_resize(rig: Rig) -> None:
@@ -164,16 +167,16 @@ async def test_rebuild_changes_host_key_and_wipes_disk(rig: Rig) -> None:
     await rig.manager.boot(server)
     before = host_keys_from_console(rig.manager.console(server.id))
     async with await rig.connect(server) as conn:
-        await conn.run("echo hi > srv/marker", check=True)
+        await conn.run("sudo sh -c 'echo hi > /srv/marker'", check=True)
     await rig.manager.reboot(server.id, hard=False)
     assert host_keys_from_console(rig.manager.console(server.id)) == before
     async with await rig.connect(server) as conn:
-        assert (await conn.run("cat srv/marker")).stdout == "hi\n"
+        assert (await conn.run("cat /srv/marker")).stdout == "hi\n"
     await rig.manager.rebuild(server)
     after = host_keys_from_console(rig.manager.console(server.id))
     assert after != before
     async with await rig.connect(server) as conn:
-        assert (await conn.run("test -e srv/marker")).exit_status == 1
+        assert (await conn.run("test -e /srv/marker")).exit_status == 1
     await rig.manager.destroy(server.id)
     assert not (rig.manager.root / server.id).exists()
     with pytest.raises(OSError):
@@ -278,7 +281,7 @@ async def test_shell_prompts_name_the_ssh_user_and_the_node(rig: Rig) -> None:
             return before + needle
 
         assert b"[fedora@kubernetes-master ~]$ " in await expect(b"]$ ")  # the login shell
-        proc.stdin.write(b"cd srv\n")
+        proc.stdin.write(b"cd /srv\n")
         assert b"[fedora@kubernetes-master srv]$ " in await expect(b"]$ ")
         proc.stdin.write(b"cd; bash -i\n")  # reads the host's /etc/bash.bashrc, then ~/.bashrc
         assert b"[fedora@kubernetes-master ~]$ " in await expect(b"]$ ")

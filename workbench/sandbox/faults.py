@@ -7,9 +7,9 @@ from collections.abc import Iterable
 
 FAULTS: dict[str, str] = {
     "leaked-ports": "deleting a server leaves its ports DOWN with no device",
-    "token-regen": "every master highstate generates a new kubelet token",
+    "token-regen": "the master's known_tokens.csv gets a new kubelet token out of band when switched on (and at every master highstate while on)",
     "out-of-band-delete": "deletes the named server as if someone used Horizon (one-shot)",
-    "salt-race": "the first highstate after boot reports the salt services not running",
+    "salt-race": "the salt services start late at boot; the first highstate after boot reports them not running",
     "slow-ssh": "connections stall before auth until sshd_config has UseDNS no and sshd restarts",
     "boot-error": "the next boot ends in ERROR with a Nova fault message",
     # API faults (reliability)

@@ -25,6 +25,8 @@ class ServerInfo:
     floating_ips: tuple[str, ...] = ()
     public_keys: tuple[str, ...] = ()  # from the keypair given at boot
     metadata: dict[str, str] = field(default_factory=dict)
+    image: str = ""  # the image's name
+    user_data: str = ""  # as given at create (decoded), for cloud-init
 
     @property
     def role(self) -> Role:

@@ -9,6 +9,7 @@ from workbench.sandbox.cloud.store import Store
 MGMT_NETWORK = "mgmt"
 PUBLIC_NETWORK = "public"
 IMAGE_NAME = "fedora-21-cloud"
+SALT_IMAGE_NAME = "fedora-21-cloud-salt"  # the same image with Salt installed
 #: The management subnet's allocation pool starts at .100, as an admin keeps a static range
 #: out of it: .1 is the gateway (the router's interface), the profile's master and minions
 #: sit on .2, .3, ... (outside the pool, which Neutron allows for explicit addresses), and
@@ -34,8 +35,9 @@ def furnish(store: Store) -> None:
     if store.by_name(store.networks, PUBLIC_NETWORK) is None:
         net = ports.create_network(store, PUBLIC_NETWORK, external=True)
         ports.create_subnet(store, net["id"], f"{PUBLIC_NETWORK}-subnet", store.public_cidr)
-    if store.by_name(store.images, IMAGE_NAME) is None:
-        create_image(store, IMAGE_NAME)
+    for name in (IMAGE_NAME, SALT_IMAGE_NAME):
+        if store.by_name(store.images, name) is None:
+            create_image(store, name)
     for flavor_id, name, ram, vcpus, disk in FLAVORS:
         store.flavors.setdefault(flavor_id, {
             "id": flavor_id, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk,

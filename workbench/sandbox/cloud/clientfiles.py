@@ -15,14 +15,6 @@ CLOUD_NAME = "sandbox"
 KEYPAIR_NAME = "workbench"
 CLUSTER_NAME = "kubernetes"
 SSH_PORT = 2222
-NODE_PATHS = {
-    "known_tokens": "srv/kubernetes/known_tokens.csv",
-    "kubelet_kubeconfig": "var/lib/kubelet/kubeconfig",
-    "release_dir": "srv/kube-release",
-    "salt_tree": "srv/salt",
-    "sshd_config": "etc/ssh/sshd_config",
-    "kube_ca": "srv/kubernetes/ca.crt",
-}
 
 
 def write_clouds_yaml(path: Path, store: Store, auth_url: str) -> None:
@@ -63,7 +55,6 @@ def write_profile(
         # nodes share the workstation's network: each component on its node's address only,
         # no pod routes on it; no container runtime to run DNS pods
         "kube": {"root": kube_root, "listen": "node-ip", "pod_network": "none", "addons": []},
-        "paths": NODE_PATHS,
     }
     lines = [
         "# Written by `workbench sandbox serve`: a profile for the embedded sandbox cloud.",

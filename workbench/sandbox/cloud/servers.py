@@ -7,6 +7,7 @@ behind the server (``NodeHooks``) always agree with what the API shows.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,16 @@ if TYPE_CHECKING:
     from workbench.sandbox.cloud.app import Cloud
 
 log = logging.getLogger(__name__)
+
+def _decoded(user_data: Any) -> str:
+    """Nova takes user_data base64-encoded; the node's cloud-init reads the text."""
+    if not user_data:
+        return ""
+    try:
+        return base64.b64decode(str(user_data), validate=True).decode("utf-8", "replace")
+    except ValueError:
+        return str(user_data)
+
 
 class Servers:
     """The server table's behaviour; the HTTP layer (compute.py) only parses and renders."""
@@ -44,9 +55,11 @@ class Servers:
             f["floating_ip_address"] for f in ports.floating_of(store, {p["id"] for p in own})
         )
         keys = (server["_public_key"],) if server.get("_public_key") else ()
+        image = store.images.get(server.get("image_id") or "") or {}
         return ServerInfo(
             id=server["id"], name=server["name"], fixed_ips=fixed, floating_ips=floating,
             public_keys=keys, metadata=dict(server.get("metadata", {})),
+            image=str(image.get("name", "")), user_data=_decoded(server.get("user_data")),
         )
 
     def _spawn(self, coro: Awaitable[None]) -> None:

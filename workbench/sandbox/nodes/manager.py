@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -11,14 +12,26 @@ import string
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from ...errors import UsageError
 from ...redact import REDACTOR
 from ..faults import FaultSet
 from ..hooks import ServerInfo, ServiceHooks
-from . import disk
+from . import image as images
+from . import machine
 from .node import Node
 
 log = logging.getLogger(__name__)
 NODE_FAULTS = ("salt-race", "slow-ssh", "token-regen")
+SALT_UNITS = ("salt-minion.service", "salt-master.service")
+SALT_OVERLAY = "srv/salt-overlay/salt"
+#: token-regen, out of band: the master's known_tokens.csv gets a new kubelet token (read on stdin)
+REGEN_SCRIPT = (
+    "import re, sys; t = sys.stdin.read().strip(); p = '/srv/kubernetes/known_tokens.csv'\n"
+    "try: s = open(p).read()\nexcept OSError: sys.exit(0)\n"
+    "open(p, 'w').write(re.sub(r'^[^,\\s]+(,kubelet,kubelet)', t + r'\\1', s, flags=re.M))"
+)
 DELAYS = ("salt", "kubelet_heartbeat", "ssh_slow", "boot")
 
 
@@ -58,6 +71,11 @@ class NodeManager:
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        problem = machine.check()
+        if problem is not None:
+            raise UsageError(problem)
+        self.image = images.build(self.root / "image")
+        self.salt = images.salt_venv()
         self.faults = faults
         self.delays = delays
         self.ssh_port = ssh_port
@@ -66,6 +84,7 @@ class NodeManager:
         self._tokens_path = self.root / "clusters.json"
         self._tokens: dict[str, str] = self._load_tokens()
         self._faults_written: dict[str, list[str]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # facts
     def _load_tokens(self) -> dict[str, str]:
@@ -106,6 +125,7 @@ class NodeManager:
         return ""
 
     def facts(self, server: ServerInfo) -> dict[str, object]:
+        """What the simulated salt-call asks its node's init for (until issue 17)."""
         cluster = cluster_of(server)
         return {
             "id": server.id,
@@ -115,27 +135,84 @@ class NodeManager:
             "master_ip": self._master_ip(server),
             "kubelet_token": self.cluster_token(cluster),
             "addresses": list(server.addresses),
+            "settings": self.settings(),
+            "faults": self.node_faults_named(server.name),
         }
 
+    def salt_installed(self, server: ServerInfo) -> bool:
+        return self.salt is not None and "salt" in server.image
+
+    def spec(self, server: ServerInfo) -> dict[str, Any]:
+        """The boot spec the node's init gets: cloud-init's datasource, and the sim's facts."""
+        race = self.faults.active("salt-race", server.name)
+        return {
+            "name": server.name, "instance": server.id, "public_keys": list(server.public_keys),
+            "user_data": user_data_plan(server.user_data), "sim": self.facts(server),
+            "delay_units": list(SALT_UNITS) if race else [],
+            "delay_s": float(getattr(self.delays, "salt", 2.0) or 0.0) + 1.0,
+        }
+
+    def salt_file(self, master_ip: str, path: str) -> dict[str, Any]:
+        """``salt://path`` from the master holding ``master_ip`` (the sim's salt-master)."""
+        master = next((n for n in self.nodes.values()
+                       if n.role == "master" and master_ip in n.addresses), None)
+        if master is None:
+            return {"error": f"Salt master {master_ip} is not responding: no master node holds "
+                             "that address", "final": True}
+        try:
+            return {"data": (master.root / SALT_OVERLAY / path).read_bytes()}
+        except OSError:
+            return {"error": f"Source file salt://{path} not found in saltenv 'base' "
+                             "(the master has not published it)"}
+
     # faults
+    def node_faults_named(self, name: str) -> list[str]:
+        return [fault for fault in NODE_FAULTS if self.faults.active(fault, name)]
+
     def node_faults(self, node: Node) -> list[str]:
-        return [name for name in NODE_FAULTS if self.faults.active(name, node.name)]
+        return self.node_faults_named(node.name)
 
     def write_faults(self, node: Node) -> None:
+        """Tell the node's init which faults apply now; token-regen, once on, also
+        rewrites the master's token file out of band (a re-run of the seed's provisioning)."""
         names = self.node_faults(node)
-        if self._faults_written.get(node.server_id) != names:
-            disk.write_faults(node.root, names)
-            self._faults_written[node.server_id] = names
+        before = self._faults_written.get(node.server_id)
+        if before == names:
+            return
+        self._faults_written[node.server_id] = names
+        node.send({"op": "sim", "data": {"faults": names}})
+        if before is not None and "token-regen" in names and "token-regen" not in before \
+                and node.role == "master":
+            task = asyncio.ensure_future(self.regen_token(node))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def regen_token(self, node: Node) -> None:
+        token = new_token()
+        REDACTOR.add(token)
+        if node.machine is None or not node.machine.alive:
+            return
+        read, write = os.pipe()
+        os.write(write, token.encode() + b"\n")
+        os.close(write)
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            session = node.machine.spawn({"argv": [images.PYTHON, "-c", REGEN_SCRIPT], "env": {},
+                                          "cwd": "/", "uid": 0, "gid": 0}, [read, null, null])
+        finally:
+            os.close(read)
+            os.close(null)
+        await session.exited
 
     def refresh_faults(self) -> None:
         for node in self.nodes.values():
-            if node.root.exists():
+            if node.machine is not None and node.machine.alive:
                 self.write_faults(node)
 
     def ssh_stall(self, node: Node) -> float:
         """Seconds a new connection stalls before auth (slow-ssh until UseDNS no + restart)."""
         self.write_faults(node)
-        if self.faults.active("slow-ssh", node.name) and disk.sshd_uses_dns(node.root):
+        if self.faults.active("slow-ssh", node.name) and node.sshd_usedns:
             return float(getattr(self.delays, "ssh_slow", 2.0) or 0.0)
         return 0.0
 
@@ -146,11 +223,15 @@ class NodeManager:
             await node.power_off()
         node = self.nodes[server.id] = Node(server, self.root / server.id, self.ssh_port, self)
         self._faults_written.pop(server.id, None)
-        await node.power_on(self.facts(server))
+        await self._power_on(node)
         if server.role == "master":
             for other in self.nodes.values():
-                if other is not node and cluster_of(other.info) == cluster_of(server) and other.root.exists():
-                    other.write_facts(self.facts(other.info))
+                if other is not node and cluster_of(other.info) == cluster_of(server):
+                    other.send({"op": "sim", "data": self.facts(other.info)})
+
+    async def _power_on(self, node: Node) -> None:
+        await node.power_on(self.spec(node.info))
+        self._faults_written[node.server_id] = self.node_faults(node)
 
     async def destroy(self, server_id: str) -> None:
         node = self.nodes.pop(server_id, None)
@@ -170,7 +251,7 @@ class NodeManager:
             return
         await node.power_off()
         self._faults_written.pop(server_id, None)
-        await node.power_on(self.facts(node.info))
+        await self._power_on(node)
 
     async def rebuild(self, server: ServerInfo) -> None:
         node = self.nodes.pop(server.id, None)
@@ -184,8 +265,7 @@ class NodeManager:
         if node is None:
             return
         node.info = server
-        if node.root.exists():
-            node.write_facts(self.facts(server))
+        node.send({"op": "sim", "data": self.facts(server)})
         await node.sync_listeners()
 
     def console(self, server_id: str) -> str:
@@ -195,6 +275,34 @@ class NodeManager:
             return ""
 
     async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         for node in list(self.nodes.values()):
             await node.power_off()
         self.nodes.clear()
+
+
+def user_data_plan(text: str) -> dict[str, Any]:
+    """cloud-init's reading of user_data: a script, or #cloud-config's write_files,
+    packages and runcmd (what the node's init runs on first boot)."""
+    if not text.strip():
+        return {}
+    if text.startswith("#!"):
+        return {"script": text}
+    if not text.startswith("#cloud-config"):
+        return {}
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        log.warning("user_data: not YAML (%s); cloud-init would skip it", exc)
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    plan: dict[str, Any] = {}
+    files = doc.get("write_files") or []
+    plan["write_files"] = [{k: (v if isinstance(v, bool) else str(v)) for k, v in f.items()}
+                           for f in files if isinstance(f, dict) and f.get("path")]
+    plan["packages"] = [str(p) for p in doc.get("packages") or [] if isinstance(p, str)]
+    plan["runcmd"] = [c if isinstance(c, str) else [str(a) for a in c] for c in doc.get("runcmd") or []]
+    return plan

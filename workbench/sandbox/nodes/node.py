@@ -1,4 +1,4 @@
-"""One sandbox node: its disk, host key, sshd listeners, units and processes.
+"""One sandbox node: its machine (namespaces + init), host key, sshd listeners and units.
 
 Implements hooks.NodeView for the sandbox's Kubernetes.
 """
@@ -6,20 +6,18 @@ Implements hooks.NodeView for the sandbox's Kubernetes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
-import time
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import asyncssh
 
 from ..hooks import Role, ServerInfo, ServiceHooks
-from . import disk
 from .console import boot_log, load_or_create_host_key
-from .procs import ProcessTracker
+from .machine import Layout, Machine
 from .server import listen
 
 log = logging.getLogger(__name__)
@@ -29,16 +27,18 @@ class Node:
     def __init__(self, info: ServerInfo, node_dir: Path, port: int, manager: Any) -> None:
         self.info = info
         self.node_dir = node_dir
-        self.root = node_dir / "root"
+        self.root = node_dir / "root"  # the node's writable layer: its own files, at their paths
         self.port = port
         self.manager = manager
-        self.procs = ProcessTracker(info.id)
+        self.machine: Machine | None = None
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.listeners: dict[str, asyncssh.SSHAcceptor] = {}
         self.units: dict[str, bool] = {}
         self.starts: dict[str, int] = {}
+        self.sshd_usedns = True  # what the running sshd read from its sshd_config
         self.host_key: asyncssh.SSHKey | None = None
-        self._lock = asyncio.Lock()
+        self._events: asyncio.Queue[tuple[str, bool, int]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
         self._listen_lock = asyncio.Lock()
         self._keys: set[bytes] = set()
         self.powered = False  # between power_on and power_off: only then may it listen
@@ -61,29 +61,32 @@ class Node:
         return self.info.addresses
 
     def journal(self, unit: str, line: str) -> None:
-        path = self.root / "var/log/journal" / f"{unit}.log"
-        if not path.parent.is_dir():
-            return
+        """A line in the unit's journal, as the unit's own process would log it."""
         pid = 1000 + zlib.crc32(f"{self.server_id}/{unit}".encode()) % 30000
-        stamp = time.strftime("%b %d %H:%M:%S")
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(f"{stamp} {self.name} {unit}[{pid}]: {line}\n")
+        self.send({"op": "journal", "unit": unit, "line": line, "pid": pid})
+
+    def send(self, msg: dict[str, Any]) -> None:
+        if self.machine is not None and self.machine.alive:
+            with contextlib.suppress(ConnectionError, OSError):
+                self.machine.send(msg)
 
     # life
     def authorized_keys(self) -> set[bytes]:
         return self._keys
 
     def ssh_stall(self) -> float:
-        return self.manager.ssh_stall(self)
+        return float(self.manager.ssh_stall(self))
 
-    async def power_on(self, facts: dict[str, object]) -> None:
-        """Boot: disk (kept if present), host key, run/ reset, units, console, listeners."""
+    def layout(self) -> Layout:
+        return Layout(self.node_dir, self.manager.image, self.manager.salt,
+                      self.manager.salt_installed(self.info))
+
+    async def power_on(self, spec: dict[str, Any]) -> None:
+        """Boot: disk (kept if present), host key, the machine, console, listeners."""
         self.powered = True
-        fresh = not self.root.exists()
-        if fresh:
-            disk.create(self.root)
-        else:
-            disk.install_commands(self.root)
+        layout = self.layout()
+        if not self.root.exists():
+            layout.create_disk()
         self.host_key = load_or_create_host_key(self.node_dir / "ssh_host_ed25519_key")
         self._keys = set()
         for text in self.info.public_keys:
@@ -91,34 +94,92 @@ class Node:
                 self._keys.add(asyncssh.import_public_key(text).public_data)
             except (asyncssh.KeyImportError, ValueError):
                 log.warning("node %s: ignoring an unreadable public key", self.name)
-        disk.boot_run(self.root, self.info.role)
-        self.write_facts(facts)
-        self.manager.write_faults(self)
+        if self._worker is None:
+            self._worker = asyncio.ensure_future(self._work())
+        self.machine = Machine(layout, self._on_message)
+        console = await self.machine.boot(spec)
         with open(self.node_dir / "console.log", "a", encoding="utf-8") as handle:
-            handle.write(boot_log(self.name, self.info.fixed_ips, self.host_key))
-        await self.reconcile()
+            handle.write(boot_log(self.name, self.info.fixed_ips, self.host_key) + console)
+        await self.settle()
         await self.sync_listeners()
 
-    def write_facts(self, facts: dict[str, object]) -> None:
-        disk.write_facts(self.root, facts, self.manager.settings())
-
     async def power_off(self) -> None:
-        """Stop listening, drop connections, kill every process; units go down.
+        """Stop listening, drop connections, end the machine (every process); units go down.
 
-        Off from the first step: a session ending while the processes die reconciles the
-        units it sees (sshd still active on disk), and must not open the listeners again,
-        or a server deleted now would keep answering on its addresses with its old host key
-        after a new one took them."""
+        Off from the first step: a session ending while the machine stops must not open the
+        listeners again, or a server deleted now would keep answering on its addresses with
+        its old host key after a new one took them."""
         self.powered = False
         await self.stop_listeners()
         for conn in list(self.connections):
             conn.abort()
         self.connections.clear()
-        if alive := await self.procs.kill_all():
-            log.error("node %s: processes %s survived SIGKILL", self.name, alive)
-        await self._notify(lambda: {unit: (False, 0) for unit, on in self.units.items() if on})
+        if self.machine is not None:
+            await self.machine.poweroff()
+        for unit, on in list(self.units.items()):
+            if on:
+                self._events.put_nowait((unit, False, 0))
+        await self.settle()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
         self.starts.clear()
 
+    # the init's reports
+    def _on_message(self, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op == "unit":
+            if msg["unit"] == "sshd" and "usedns" in msg:
+                self.sshd_usedns = bool(msg["usedns"])
+            self._events.put_nowait((str(msg["unit"]), bool(msg["active"]), int(msg["starts"])))
+        elif op == "fetch":
+            answer = self.manager.salt_file(str(msg["master_ip"]), str(msg["path"]))
+            if "data" in answer:
+                answer["data"] = base64.b64encode(answer["data"]).decode()
+            self.send({"op": "fetched", "id": msg["id"], **answer})
+
+    async def settle(self) -> None:
+        """Wait until every unit change reported so far reached the sandbox's services."""
+        if self._worker is not None and not self._worker.done():
+            await self._events.join()
+
+    async def _work(self) -> None:
+        while True:
+            unit, active, starts = await self._events.get()
+            try:
+                await self._apply(unit, active, starts)
+            except Exception:
+                log.exception("node %s: unit %s change failed", self.name, unit)
+            finally:
+                self._events.task_done()
+
+    async def _apply(self, unit: str, active: bool, starts: int) -> None:
+        """Report a change; a restart (more starts, active before and after) as stop+start."""
+        was = self.units.get(unit, False)
+        events: list[tuple[str, bool]] = []
+        if was and active and starts > self.starts.get(unit, starts):
+            events += [(unit, False), (unit, True)]
+        elif was != active:
+            events.append((unit, active))
+        self.units[unit] = active
+        self.starts[unit] = starts
+        services: ServiceHooks | None = self.manager.services
+        for name, on in events:
+            if services is not None:
+                try:
+                    await services.unit_changed(self, name, on)
+                except Exception:
+                    log.exception("node %s: unit_changed(%s, %s) failed", self.name, name, on)
+        if unit == "sshd" and self.powered:
+            await self.sync_listeners()
+
+    async def reconcile(self) -> None:
+        """After a session: the unit changes it made have reached the services."""
+        await self.settle()
+
+    # listeners
     async def sync_listeners(self) -> None:
         async with self._listen_lock:
             await self._sync_listeners()
@@ -150,36 +211,3 @@ class Node:
         acceptor.close()
         with contextlib.suppress(TimeoutError, OSError):
             await asyncio.wait_for(acceptor.wait_closed(), 5)
-
-    async def reconcile(self) -> None:
-        """Tell the sandbox's Kubernetes which units changed since the last look."""
-        if not self.powered or not self.root.exists():
-            return
-        await self._notify(lambda: disk.read_units(self.root))
-        if "sshd" in self.units:
-            await self.sync_listeners()
-
-    async def _notify(self, look: Callable[[], dict[str, tuple[bool, int]]]) -> None:
-        """Report each change; a restart (more starts, active before and after) as stop+start.
-
-        ``look`` reads the units under the lock: a reconcile that read them earlier but got
-        the lock later would otherwise apply an older state over a newer one."""
-        async with self._lock:
-            seen = look()
-            events: list[tuple[str, bool]] = []
-            for unit, (active, starts) in sorted(seen.items()):
-                was = self.units.get(unit, False)
-                if was and active and starts > self.starts.get(unit, starts):
-                    events += [(unit, False), (unit, True)]
-                elif was != active:
-                    events.append((unit, active))
-                self.units[unit] = active
-                self.starts[unit] = starts
-            services: ServiceHooks | None = self.manager.services
-            for unit, active in events:
-                if services is None:
-                    continue
-                try:
-                    await services.unit_changed(self, unit, active)
-                except Exception:
-                    log.exception("node %s: unit_changed(%s, %s) failed", self.name, unit, active)

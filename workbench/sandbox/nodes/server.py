@@ -1,15 +1,22 @@
-"""The node's sshd: public-key auth with the boot keypair, slow-ssh, sessions, SFTP."""
+"""The node's sshd: public-key auth with the boot keypair, slow-ssh, sessions, SFTP.
+
+The SSH protocol is spoken here, on the sandbox's side; every session (exec, shell, the
+sftp subsystem) runs inside the node, started by its init (``session``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import ipaddress
 import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 
 import asyncssh
+from asyncssh.constants import EXTENDED_DATA_STDERR
+from asyncssh.stream import SSHReader, SSHWriter
 
 from .forward import open_tunnel
 from .session import run_exec, run_pty
@@ -64,11 +71,32 @@ class NodeSSHServer(asyncssh.SSHServer):
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
         return False
 
+    def session_requested(self) -> asyncssh.SSHServerSession[bytes]:
+        node = self.node
+        return NodeProcess(lambda process: handle_process(node, process), None, 0, False)
+
+
+class NodeProcess(asyncssh.SSHServerProcess[bytes]):
+    """A session whose sftp subsystem runs the node's own sftp-server, like OpenSSH's
+    (asyncssh would serve SFTP itself, from the sandbox's side of the node)."""
+
+    def subsystem_requested(self, subsystem: str) -> bool:
+        return subsystem == "sftp" or bool(super().subsystem_requested(subsystem))
+
+    def session_started(self) -> None:
+        chan = self._chan
+        stdin = SSHReader[bytes](self, chan)
+        handler = self._start_process(stdin, SSHWriter[bytes](self, chan),
+                                      SSHWriter[bytes](self, chan, EXTENDED_DATA_STDERR))
+        if inspect.isawaitable(handler):
+            assert self._conn is not None
+            self._conn.create_task(handler, stdin.logger)
+
 
 async def handle_process(node: Node, process: asyncssh.SSHServerProcess) -> None:
     node.manager.write_faults(node)  # faults switched at run time reach pooled connections too
     try:
-        if process.get_terminal_type():
+        if process.get_terminal_type() and process.subsystem is None:
             await run_pty(node, process)
         else:
             await run_exec(node, process)
@@ -81,15 +109,11 @@ async def handle_process(node: Node, process: asyncssh.SSHServerProcess) -> None
 
 
 async def listen(node: Node, address: str, port: int) -> asyncssh.SSHAcceptor:
-    root = str(node.root).encode()
     return await asyncssh.create_server(
         lambda: NodeSSHServer(node),
         host=address,
         port=port,
         server_host_keys=[node.host_key],
-        process_factory=lambda process: handle_process(node, process),
-        sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=root),
-        allow_scp=True,
         encoding=None,
         line_editor=False,
         agent_forwarding=False,

@@ -1,4 +1,8 @@
-"""SSH sessions on a node: exec (`/bin/sh -c`), shells on a real pty, with a clean env."""
+"""SSH sessions on a node: exec, shells on a real pty and SFTP, each run inside the node.
+
+The session's process is started by the node's init (``Machine.spawn``): as the SSH user
+(`fedora`, or root), in the node's namespaces, with the stdio pipes or the pty made here.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +18,17 @@ from typing import TYPE_CHECKING
 
 import asyncssh
 
-from .disk import PROMPT_DIR
-from .procs import MARKER
+from .machine import Session
 
 if TYPE_CHECKING:
     from .node import Node
 
 CHUNK = 1 << 18
+F_SETPIPE_SZ, PIPE_SIZE = 1031, 1 << 20
+PROMPT_DIR = '$([ "$PWD" = "$HOME" ] && echo "~" || echo "${PWD##*/}")'
+SHELL = "/bin/bash"
+SFTP_SERVERS = ("/usr/libexec/openssh/sftp-server", "/usr/lib/openssh/sftp-server")
+USERS = {"root": (0, 0, "/root"), "fedora": (1000, 1000, "/home/fedora")}
 CLIENT_ENV = {"LANG", "LANGUAGE", "TERM", "TZ", "COLORTERM"}
 
 
@@ -31,22 +39,24 @@ def sh_prompt(user: str, host: str) -> str:
     return f"[{user}@{host.split('.')[0]} {PROMPT_DIR}]{sign} "
 
 
+def session_user(process: asyncssh.SSHServerProcess) -> tuple[str, int, int, str]:
+    """(name, uid, gid, home): root as root, any other login as the image's user `fedora`."""
+    name = "root" if process.get_extra_info("username") == "root" else "fedora"
+    return (name, *USERS[name])
+
+
 def session_env(node: Node, process: asyncssh.SSHServerProcess) -> dict[str, str]:
-    """PATH, HOME, USER and friends; from the client only LANG, LC_* and a few more.
-    HOSTNAME and PS1 name the SSH user and the node, as a shell on a real node would."""
-    user = process.get_extra_info("username") or "root"
-    root = str(node.root)
+    """PATH, HOME, USER and friends; from the client only LANG, LC_* and a few more."""
+    user, _, _, home = session_user(process)
     env = {
-        "PATH": f"{root}/usr/local/bin:/usr/bin:/bin",
-        "HOME": root,
+        "PATH": "/usr/local/bin:/usr/bin:/usr/local/sbin:/usr/sbin",
+        "HOME": home,
         "USER": user,
         "LOGNAME": user,
-        "HOSTNAME": node.name,
         "PS1": sh_prompt(user, node.name),
-        "SHELL": "/bin/sh",
+        "SHELL": SHELL,
         "LANG": "C.UTF-8",
         "TERM": "dumb",
-        MARKER: node.server_id,
     }
     peer = process.get_extra_info("peername") or ("", 0)
     sock = process.get_extra_info("sockname") or ("", 0)
@@ -90,10 +100,6 @@ async def _feed(reader: asyncssh.SSHReader, writer: asyncio.StreamWriter) -> Non
             writer.close()
 
 
-def _status(returncode: int) -> int:
-    return returncode if returncode >= 0 else 128 - returncode
-
-
 async def _finish(process: asyncssh.SSHServerProcess, status: int) -> None:
     try:
         process.exit(status)
@@ -102,46 +108,78 @@ async def _finish(process: asyncssh.SSHServerProcess, status: int) -> None:
         pass
 
 
+def _request(node: Node, process: asyncssh.SSHServerProcess, argv: list[str], pty: bool) -> dict[str, object]:
+    _, uid, gid, home = session_user(process)
+    return {"argv": argv, "env": session_env(node, process), "cwd": home, "uid": uid,
+            "gid": gid, "groups": [], "pty": pty}
+
+
+def _spawn(node: Node, request: dict[str, object], fds: list[int]) -> Session:
+    machine = node.machine
+    if machine is None or not machine.alive:
+        raise ConnectionError(f"{node.name} is off")
+    return machine.spawn(request, fds)
+
+
+def sftp_server() -> str:
+    return next((p for p in SFTP_SERVERS if Path(p).exists()), SFTP_SERVERS[-1])
+
+
+def exec_argv(process: asyncssh.SSHServerProcess) -> list[str]:
+    if process.subsystem == "sftp":
+        return [sftp_server()]
+    return [SHELL, "-c", process.command] if process.command is not None else [SHELL]
+
+
+async def _pipe_reader(fd: int) -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=CHUNK)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    return reader
+
+
+async def _pipe_writer(fd: int) -> asyncio.StreamWriter:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.connect_write_pipe(
+        lambda: asyncio.streams.FlowControlMixin(), os.fdopen(fd, "wb", 0))
+    return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
 async def run_exec(node: Node, process: asyncssh.SSHServerProcess) -> None:
-    """`ssh node CMD`, or a shell without a pty reading its script from stdin."""
-    command = process.command
-    argv = ["/bin/sh", "-c", command] if command is not None else ["/bin/sh"]
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        cwd=node.root,
-        env=session_env(node, process),
-        start_new_session=True,
-        limit=CHUNK,
-    )
-    node.procs.add(proc.pid)
+    """`ssh node CMD`, a shell without a pty reading its script from stdin, or SFTP."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    for fd in (in_w, out_w):  # 1 MiB pipes: fewer wakeups for bulk data (pushes, tars)
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE)
     try:
-        assert proc.stdin and proc.stdout and proc.stderr
-        feeder = asyncio.ensure_future(_feed(process.stdin, proc.stdin))
-        pumps = asyncio.gather(_copy(proc.stdout, process.stdout), _copy(proc.stderr, process.stderr))
-        done = asyncio.ensure_future(asyncio.gather(pumps, proc.wait()))
-        closed = asyncio.ensure_future(process.channel.wait_closed())
+        session = _spawn(node, _request(node, process, exec_argv(process), False), [in_r, out_w, err_w])
+    finally:
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    stdin = await _pipe_writer(in_w)
+    stdout, stderr = await _pipe_reader(out_r), await _pipe_reader(err_r)
+    feeder = asyncio.ensure_future(_feed(process.stdin, stdin))
+    pumps = asyncio.gather(_copy(stdout, process.stdout), _copy(stderr, process.stderr))
+    done = asyncio.ensure_future(asyncio.gather(pumps, session.exited))
+    closed = asyncio.ensure_future(process.channel.wait_closed())
+    try:
         await asyncio.wait({done, closed}, return_when=asyncio.FIRST_COMPLETED)
         if not done.done():  # the client went away: hang up on the command
-            node.procs.kill_group(proc.pid, signal.SIGHUP)
-            node.procs.kill_group(proc.pid)
-            await proc.wait()
+            await session.started
+            node.machine.kill(session, signal.SIGHUP) if node.machine else None
+            node.machine.kill(session) if node.machine else None
+            await session.exited
             done.cancel()
             pumps.cancel()
+        await node.reconcile()
+        await _finish(process, session.exited.result())
+    finally:
         closed.cancel()
         feeder.cancel()
-        await _finish(process, _status(proc.returncode or 0))
-    finally:
-        if proc.returncode is None:
-            node.procs.kill_group(proc.pid)
-            await proc.wait()
-        node.procs.discard(proc.pid)
-
-
-def _set_ctty() -> None:
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        if not session.exited.done() and node.machine is not None:
+            node.machine.kill(session)
 
 
 def _set_size(fd: int, size: tuple[int, int, int, int]) -> None:
@@ -165,21 +203,18 @@ async def _write_all(fd: int, data: bytes) -> None:
 
 
 async def run_pty(node: Node, process: asyncssh.SSHServerProcess) -> None:
-    """An interactive shell (or the command) on a real pty; resizes reach it as SIGWINCH."""
+    """An interactive login shell (or the command) on a real pty; resizes arrive as SIGWINCH."""
     master, slave = os.openpty()
     _set_size(master, process.get_terminal_size())
-    shell = "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh"
     command = process.command
-    argv = [shell, "-c", command] if command is not None else [shell, "-i"]
-    env = session_env(node, process)  # bash -i: the node's ~/.bashrc sets PS1 again
+    argv = [SHELL, "-c", command] if command is not None else [SHELL, "-l", "-i"]
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=slave, stdout=slave, stderr=slave, cwd=node.root, env=env,
-            start_new_session=True, preexec_fn=_set_ctty,
-        )
+        session = _spawn(node, _request(node, process, argv, True), [slave])
+    except BaseException:
+        os.close(master)
+        raise
     finally:
         os.close(slave)
-    node.procs.add(proc.pid)
     os.set_blocking(master, False)
     loop = asyncio.get_running_loop()
     output_done = loop.create_future()
@@ -218,21 +253,21 @@ async def run_pty(node: Node, process: asyncssh.SSHServerProcess) -> None:
     feeder = asyncio.ensure_future(pump_input())
     closed = asyncio.ensure_future(process.channel.wait_closed())
     try:
-        await asyncio.wait({output_done, closed, asyncio.ensure_future(proc.wait())},
-                           return_when=asyncio.FIRST_COMPLETED)
-        if proc.returncode is not None and not output_done.done():
+        await asyncio.wait({output_done, closed, session.exited}, return_when=asyncio.FIRST_COMPLETED)
+        if session.exited.done() and not output_done.done():
             # the shell is gone; give what it printed last a moment to arrive
             await asyncio.wait({output_done, closed}, timeout=0.2)
-        node.procs.kill_group(proc.pid, signal.SIGHUP)
-        node.procs.kill_group(proc.pid)
-        await proc.wait()
-        await _finish(process, _status(proc.returncode or 0))
+        if not session.exited.done() and node.machine is not None:
+            await session.started
+            node.machine.kill(session, signal.SIGHUP)
+            node.machine.kill(session)
+        status = await session.exited
+        await node.reconcile()
+        await _finish(process, status)
     finally:
         loop.remove_reader(master)
         feeder.cancel()
         closed.cancel()
         os.close(master)
-        if proc.returncode is None:
-            node.procs.kill_group(proc.pid)
-            await proc.wait()
-        node.procs.discard(proc.pid)
+        if not session.exited.done() and node.machine is not None:
+            node.machine.kill(session)
