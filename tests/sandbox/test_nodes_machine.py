@@ -17,14 +17,6 @@ from workbench.sandbox.nodes.rig import Rig
 from .test_nodes_ssh import run_ssh, ssh_argv
 
 
-@pytest.fixture
-async def rig(tmp_path: Path):
-    rig = Rig(tmp_path)
-    yield rig
-    assert rig.manager is not None
-    await rig.manager.close()
-
-
 async def ssh(rig: Rig, server, command: str) -> tuple[int, str, str]:
     status, out, err = await run_ssh(ssh_argv(rig, server, command))
     return status, out.decode(), err.decode()

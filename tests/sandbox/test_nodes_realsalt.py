@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import pytest
 
@@ -45,14 +44,6 @@ stamp:
     - creates: /var/tmp/stamp
 """
 SALT_CALL = "sudo /usr/bin/salt-call --local state.apply --out=json --retcode-passthrough"
-
-
-@pytest.fixture
-async def rig(tmp_path: Path):
-    rig = Rig(tmp_path)
-    yield rig
-    assert rig.manager is not None
-    await rig.manager.close()
 
 
 def changed(states: dict) -> dict[str, dict]:

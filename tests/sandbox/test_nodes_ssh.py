@@ -12,14 +12,6 @@ import pytest
 from workbench.sandbox.nodes.rig import Rig, host_keys_from_console
 
 
-@pytest.fixture
-async def rig(tmp_path: Path):
-    rig = Rig(tmp_path)
-    yield rig
-    assert rig.manager is not None
-    await rig.manager.close()
-
-
 def ssh_argv(rig: Rig, server, *command: str, address: str | None = None) -> list[str]:
     return [
         "ssh", "-F", "/dev/null", "-i", str(rig.key_path), "-p", str(rig.port),
