@@ -116,15 +116,12 @@ async def _apply(engine: Engine, plans: list[tuple[Alert, Fix]]) -> list[dict[st
 
 
 def _print(alerts: list[Alert], fixed: list[dict[str, Any]], remaining: list[Alert] | None) -> None:
+    """The findings as one table (a row each) on stdout; the verdict after it."""
     if not alerts:
         render.say("doctor: nothing wrong found")
         return
-    styles = {"critical": "bold red", "error": "red", "warning": "yellow", "info": ""}
-    for a in alerts:
-        render.say(f"{a.severity:8} {render.about(a.kind, a.subject, a.message)}", styles.get(a.severity, ""))
-        if a.command:
-            render.say(f"         $ {a.command}", "dim")
-        if a.fixes:
-            render.say(f"         fixes: {', '.join(f.name for f in a.fixes)}", "dim")
+    from workbench.cli.alert_table import print_alerts
+
+    print_alerts(alerts)
     if remaining is not None:
         render.say(f"doctor: {len(fixed)} fix(es) run, {len(remaining)} alert(s) remain")
