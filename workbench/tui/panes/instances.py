@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 
+from workbench.engine.doctor.boot_grace import created_at
 from workbench.events import StageFinished, StageStarted
 from workbench.models import Instance
 from workbench.tui.nav_table import NavTable
@@ -38,25 +39,11 @@ _STATUS_VARIABLE = {
 }
 
 
-def started_at(created: str | float | datetime | None) -> float | None:
-    """Epoch seconds from an epoch float, a datetime or an ISO string; None if unknown."""
-    if created is None or created == "":
-        return None
-    try:
-        if isinstance(created, (int, float)):
-            return float(created)
-        if isinstance(created, datetime):
-            return created.timestamp()
-        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def age_text(created: str | float | datetime | None, now: float) -> str:
     """``3d``, ``4h``, ``12m``, ``40s`` from an epoch float, a datetime or an ISO string."""
     if created is None or created == "":
         return "-"
-    started = started_at(created)
+    started = created_at(created)
     if started is None:
         return "?"
     seconds = max(0, int(now - started))

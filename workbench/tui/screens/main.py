@@ -53,8 +53,6 @@ PALETTE_KEY_MIN_WIDTH = 112
 #: Below this many columns the footer leaves out FOOTER_OPTIONAL and the build pane narrows.
 NARROW_WIDTH = 100
 FOOTER_OPTIONAL = frozenset({"push", "salt_failed", "down"})
-#: A node younger than this is booting: not yet an unreachable-node alert.
-BOOT_GRACE_S = 180.0
 PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
 _FOCUS_TARGET = {
     "build": "#build", "instances": "#instances-table", "logs": "#log-view",
@@ -151,25 +149,12 @@ class MainScreen(Screen[None]):
         elif isinstance(event, ClusterInfoChanged):
             self.query_one(ClusterPane).show_info(event.info)
         elif isinstance(event, AlertsChanged):
-            alerts = self._past_grace(event.alerts)
-            self._announce_new_alerts(alerts)
-            self.query_one(AlertsPane).show_alerts(alerts)
+            self._announce_new_alerts(event.alerts)  # booting nodes: left out by the engine
+            self.query_one(AlertsPane).show_alerts(event.alerts)
         elif isinstance(event, LinesDropped):
             self.query_one(LogsPane).note_dropped(event.count)
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
-
-    def _past_grace(self, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
-        """A node still booting is not an unreachable node: its ``node-unreachable`` alert
-        waits until the node is BOOT_GRACE_S old."""
-        from workbench.tui.panes.instances import started_at
-
-        now = self.app.clock()
-        booting = {
-            i.name for i in self.query_one(InstancesPane).instances
-            if (at := started_at(i.created)) is not None and now - at < BOOT_GRACE_S
-        }
-        return tuple(a for a in alerts if not (a.kind == "node-unreachable" and a.subject in booting))
 
     def _announce_new_alerts(self, alerts: tuple[Alert, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
