@@ -31,8 +31,9 @@ async def test_escape_backs_out_one_level_and_never_cancels(make_app, engine) ->
         await until(pilot, lambda: logs.received == 12, "log lines")
         await pilot.press("b")
         await until(pilot, lambda: engine.running == "build", "build running")
+        logs.log_view.focus()
         await pilot.press("z")
-        assert app.screen.maximized is not None
+        assert app.screen.maximized is logs
         await pilot.press("slash", "s", "a", "l", "t")
         assert logs.query_filter.term == "salt" and logs.searching
         await pilot.press("escape")  # closes and clears the search, nothing else
@@ -142,6 +143,7 @@ async def test_search_as_you_type_with_n_and_N_and_no_matches(make_app, engine) 
             engine.bus.publish(LogLine("salt", MASTER, f"state {i}" + (" needle" if i in (20, 90, 150) else "")))
         logs = app.screen.query_one(LogsPane)
         await until(pilot, lambda: logs.received == 200, "200 lines")
+        await pilot.press("tab")  # from the instances to the logs: / searches the focused pane
         await pilot.press("slash", *"needle")
         assert logs.match_count == 3 and "3 matches" in str(logs.border_subtitle)
         assert logs.log_view.lines[logs._match_line].endswith("state 20 needle")  # the first as you type
@@ -159,6 +161,61 @@ async def test_search_as_you_type_with_n_and_N_and_no_matches(make_app, engine) 
         assert any("no matches for" in n for n in notes(app))
         await pilot.press("escape")
         assert not logs.query_filter.active and "search" not in str(logs.border_subtitle)
+
+
+async def test_search_in_the_tables_as_you_type_with_n_N_no_matches_and_esc(make_app, engine) -> None:
+    """/ searches the focused table (instances, alerts) as the logs are searched: the cursor
+    goes to the first match as you type, the words are marked, n/N move (wrapping), the
+    subtitle counts or says "no matches", Esc clears; the logs' search is left alone."""
+    from workbench.tui.panes.alerts import AlertsPane
+    from workbench.tui.panes.instances import InstancesPane
+    from workbench.tui.themes import match_style
+
+    from .scenes import ALERTS, MINION_2
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        engine.bus.publish(INSTANCES)
+        engine.bus.publish(ALERTS)
+        pane = app.screen.query_one(InstancesPane)
+        table = pane.table
+        await until(pilot, lambda: table.row_count == 3, "instances")
+        table.focus()
+        await pilot.press("slash", *"minion")
+        assert app.focused is pane.prompt and pane.search_term == "minion"
+        assert table.cursor_row == 1  # the first match from the cursor (the master is row 0)
+        assert "3 instances · search: minion (2 matches · n/N)" == str(pane.border_subtitle)
+        marked = match_style(app.theme_variables)
+        name = table.get_cell_at((1, 0))
+        assert [name.plain[s.start:s.end] for s in name.spans if s.style == marked] == ["minion"]
+        await pilot.press("enter")
+        assert app.focused is table and not pane.prompt.display and pane.searching
+        await pilot.press("n")
+        assert table.get_row_at(table.cursor_row)[0].plain == MINION_2
+        await pilot.press("n")
+        assert table.get_row_at(table.cursor_row)[0].plain == MINION_1  # wraps
+        await pilot.press("N")
+        assert table.get_row_at(table.cursor_row)[0].plain == MINION_2
+        await pilot.press("slash", *"xyz")  # the prompt opens with the search kept: "minionxyz"
+        assert "no matches" in str(pane.border_subtitle) and table.cursor_row == 2
+        await pilot.press("enter", "n")
+        assert any("no matches for 'minionxyz'" in n for n in notes(app))
+        await pilot.press("escape")  # the screen's Esc: the focused table's search goes
+        assert not pane.searching and str(pane.border_subtitle) == "3 instances"
+        assert not [s for s in table.get_cell_at((1, 0)).spans if s.style == marked]
+
+        alerts = app.screen.query_one(AlertsPane)
+        alerts.table.focus()
+        await pilot.press("slash", *"PORT")
+        assert app.focused is alerts.prompt and alerts.match_count == 1
+        assert alerts.selected_alert is not None and alerts.selected_alert.kind == "leaked-port"
+        await pilot.press("escape")  # Esc in the prompt: closes it and clears the search
+        assert app.focused is alerts.table and not alerts.searching and alerts.match_count == 0
+        assert not app.screen.query_one(LogsPane).searching and not pane.searching
+
+        app.screen.query_one("#cluster").focus()  # a pane without a search: / goes to the logs
+        await pilot.press("slash")
+        assert app.focused is not None and app.focused.id == "log-search"
 
 
 async def test_j_k_g_G_move_in_tables_and_logs(make_app, engine) -> None:

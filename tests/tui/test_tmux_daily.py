@@ -32,6 +32,7 @@ def test_80x24_cancel_asks_and_says_cancelled_and_search_finds(tmux: Tmux, tmp_p
     assert "failed" not in tmux.screen().splitlines()[0]
     assert tmux.ever("$ openstack --os-cloud sandbox server create")  # the step's command, shown first
 
+    tmux.keys("Tab")  # from the instances to the logs: / searches the focused pane
     tmux.keys("/")
     for ch in "cancelled":  # typed fast: none may be lost to the search box's focus arriving late
         tmux.keys(ch)

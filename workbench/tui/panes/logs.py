@@ -26,7 +26,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Log
 
 from workbench.events import LogLine
-from workbench.tui.bindings import LOG_BINDINGS, NAVIGATION_BINDINGS
+from workbench.tui.bindings import LOG_BINDINGS, NAVIGATION_BINDINGS, SEARCH_BINDINGS
 from workbench.tui.log_query import LogHighlighter, LogIngest, LogQuery, LogRecord, Row, tag_prefix
 from workbench.tui.search import SearchablePane
 
@@ -42,7 +42,7 @@ class LogView(Log):
     messages and garbage cycles) for what is ``len`` on a printable ASCII line.
     Its keys move as in less; moving up pauses the pane's following."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [*NAVIGATION_BINDINGS, *LOG_BINDINGS]
+    BINDINGS: ClassVar[list[BindingType]] = [*NAVIGATION_BINDINGS, *SEARCH_BINDINGS, *LOG_BINDINGS]
 
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
         if not lines:
