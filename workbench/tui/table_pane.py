@@ -35,10 +35,10 @@ class TablePane(SearchablePane):
         return text
 
     def subtitle(self, text: str) -> None:
-        """The pane's own subtitle, then the search's (its matches counted again)."""
+        """The pane's own subtitle, or while it searches the search's (its matches counted
+        again): a small pane has room for one of them."""
         self.count_search()
-        search = self.search_subtitle()
-        self.border_subtitle = f"{text} · {search}" if search else text
+        self.border_subtitle = self.search_subtitle() or text
 
     # -- search hooks ---------------------------------------------------------------------
     @property
