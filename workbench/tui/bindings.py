@@ -70,10 +70,13 @@ SCREEN_BINDINGS: list[Binding] = [
         "z", "zoom", "Zoom", tooltip="Show the focused pane full screen, or restore.", id="zoom",
         show=False,
     ),
-    Binding("tab", "next_pane", "Next pane", tooltip="Move to the next pane.", id="next-pane", show=False),
+    # priority, as /: handled in the order typed, so a / right after a Tab searches the pane
+    # Tab went to (a widget's own queue would see the Tab after the /)
+    Binding("tab", "next_pane", "Next pane", tooltip="Move to the next pane.", id="next-pane", show=False,
+            priority=True),
     Binding(
         "shift+tab", "previous_pane", "Previous pane",
-        tooltip="Move to the previous pane.", id="previous-pane", show=False,
+        tooltip="Move to the previous pane.", id="previous-pane", show=False, priority=True,
     ),
 ]
 
