@@ -53,16 +53,26 @@ def searchable_of(node: DOMNode | None) -> SearchablePane | None:
 
 
 class SearchInput(Input):
-    """The ``/`` prompt: searches as you type; enter keeps the search, escape clears it."""
+    """The ``/`` prompt: searches as you type; enter keeps the search, escape clears it.
+
+    Both are priority keys, handled in the order typed: a key typed right after them (``n``
+    after enter) goes where they sent the focus, not into the prompt still focused when it
+    arrived (a widget's own key queue would see enter after that key was forwarded)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Clear search", show=False, id="search-close"),
+        Binding("escape", "close", "Clear search", show=False, id="search-close", priority=True),
+        Binding("enter", "keep", "Keep search", show=False, id="search-keep", priority=True),
     ]
 
     def action_close(self) -> None:
         pane = searchable_of(self)
         if pane is not None:
             pane.clear_search()
+
+    def action_keep(self) -> None:
+        pane = searchable_of(self)
+        if pane is not None:
+            pane.keep_search(self.value)
 
 
 class SearchablePane(Vertical):
@@ -150,7 +160,13 @@ class SearchablePane(Vertical):
         if self.search_active:
             self.apply_search("")
         if was_open:
-            self.search_view().focus()
+            self.screen.set_focus(self.search_view())  # now: the next key goes there
+
+    def keep_search(self, text: str) -> None:
+        """Enter: the search stays, the prompt closes, the keys go back to the pane."""
+        self.apply_search(text)
+        self.prompt.display = False
+        self.screen.set_focus(self.search_view())
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
@@ -160,9 +176,7 @@ class SearchablePane(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.apply_search(event.value)
-        event.input.display = False
-        self.search_view().focus()
+        self.keep_search(event.value)
 
     def jump_to_match(self, step: int, *, typing: bool = False) -> None:
         """To the next (``step`` 1) or previous (-1) match, wrapping; says so when there is
