@@ -1,6 +1,8 @@
 """Daily use in a real terminal (tmux, 80x24) on the embedded sandbox: the footer shows
 ? Help; up shows its commands; ctrl+c asks and the header then says cancelled (not
-failed) until the next run; Esc never cancels; / searches the logs; q quits."""
+failed) until the next run; Esc never cancels; / searches the logs and the tables, n/N
+move; a shell's exit closes its tab; PageUp/k pause the logs, End/G follow; ctrl+f fixes
+every alert of a kind; q quits."""
 
 from __future__ import annotations
 
@@ -50,9 +52,9 @@ def test_80x24_cancel_asks_and_says_cancelled_and_search_finds(tmux: Tmux, tmp_p
 
 def test_80x24_table_search_shell_exit_follow_and_fixing_a_kind_at_once(tmux: Tmux, tmp_path: Path) -> None:  # noqa: F811
     """In a real terminal at 80x24: / in the instances table with n/N picks the node s opens
-    a shell on; the shell's exit closes its tab and brings the main screen back; PageUp
-    pauses the logs and End follows again; two minions deleted out of band are fixed at once
-    from the alerts pane (ctrl+f, one confirmation listing both)."""
+    a shell on; the shell's exit closes its tab and brings the main screen back; PageUp or k
+    pauses the logs, End or G follows again; two minions deleted out of band are fixed at
+    once from the alerts pane (ctrl+f, one confirmation listing both)."""
     sandbox_dir = (tmp_path / "sandbox").resolve()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     tmux("new-session", "-d", "-x", "80", "-y", "24", "-c", str(tmp_path),
@@ -83,6 +85,10 @@ def test_80x24_table_search_shell_exit_follow_and_fixing_a_kind_at_once(tmux: Tm
     tmux.wait(lambda s: "Logs (paused)" in s and "End follows" in s, "the logs paused", 10)
     tmux.keys("End")
     tmux.wait(lambda s: "Logs (paused)" not in s and "follow ─" in s, "the logs following again", 10)
+    tmux.keys("k")  # as in less: up a line pauses too, G follows again
+    tmux.wait(lambda s: "Logs (paused)" in s, "the logs paused by k", 10)
+    tmux.keys("G")
+    tmux.wait(lambda s: "Logs (paused)" not in s and "follow ─" in s, "the logs following after G", 10)
 
     import openstack
     import openstack.config
