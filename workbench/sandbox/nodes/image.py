@@ -25,7 +25,6 @@ COMMANDS = {
     "usr/bin/systemctl": "systemctl",
     "usr/bin/journalctl": "journalctl",
     "usr/bin/systemd-run": "systemd_run",
-    "usr/local/bin/salt-call": "salt_call",  # simulated, until issue 17; real: /usr/bin/salt-call
     "usr/local/bin/dnf": "dnf",
 }
 SKIP_ETC = {"ssh/ssh_host_", "shadow-", "gshadow-", "passwd-", "group-", "subuid", "subgid",
@@ -186,9 +185,6 @@ def build(image: Path, *, python: str = PYTHON) -> Path:
     _write(fresh / "usr/lib/systemd/system/sshd.service", SSHD_UNIT)
     wants = fresh / "etc/systemd/system/multi-user.target.wants"
     (wants / "sshd.service").symlink_to("/usr/lib/systemd/system/sshd.service")
-    # with the simulated salt-call (until issue 17) comes its minion, enabled as Salt's
-    # packages enable it; the sandbox's hooks keep its state
-    (wants / "salt-minion.service").symlink_to("/usr/lib/systemd/system/salt-minion.service")
     for rel in HIDDEN:
         if os.geteuid() == 0 and Path("/", rel).exists():  # an overlay whiteout (char 0:0)
             os.mknod(fresh / rel, 0o600 | stat.S_IFCHR, os.makedev(0, 0))

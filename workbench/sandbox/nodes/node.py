@@ -18,6 +18,7 @@ import asyncssh
 from ..hooks import Role, ServerInfo, ServiceHooks
 from .console import boot_log, load_or_create_host_key
 from .machine import Layout, Machine
+from .nat import Relay
 from .server import listen
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Node:
         self.machine: Machine | None = None
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.listeners: dict[str, asyncssh.SSHAcceptor] = {}
+        self.nat = Relay(info.name)
         self.units: dict[str, bool] = {}
         self.starts: dict[str, int] = {}
         self.sshd_usedns = True  # what the running sshd read from its sshd_config
@@ -185,6 +187,8 @@ class Node:
             await self._sync_listeners()
 
     async def _sync_listeners(self) -> None:
+        fixed = self.info.fixed_ips[0] if self.info.fixed_ips and self.powered else ""
+        await self.nat.sync(fixed, self.info.floating_ips)
         if not self.powered or not self.units.get("sshd", False) or self.host_key is None:
             return await self._stop_listeners()
         wanted = set(self.info.addresses)
@@ -199,6 +203,7 @@ class Node:
 
     async def stop_listeners(self) -> None:
         async with self._listen_lock:
+            await self.nat.close()
             await self._stop_listeners()
 
     async def _stop_listeners(self) -> None:
