@@ -20,7 +20,8 @@ import klog
 import runtime
 import storage
 
-from workbench.sandbox.kube import discovery, objects
+import discovery
+import objects
 
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 KINDS = {"nodes": "Node", "pods": "Pod", "services": "Service", "namespaces": "Namespace"}

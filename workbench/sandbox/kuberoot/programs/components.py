@@ -14,7 +14,7 @@ import klog
 import miniyaml
 import runtime
 
-from workbench.sandbox.kube import objects
+import objects
 
 CONFIG_KINDS = {  # the --config file each component accepts (apiVersion, kind)
     "kube-scheduler": (("kubescheduler.config.k8s.io/v1",), "KubeSchedulerConfiguration"),

@@ -15,7 +15,7 @@ import klog
 import miniyaml
 import runtime
 
-from workbench.sandbox.kube import objects
+import objects
 
 CONFIG_KIND = ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration")
 
