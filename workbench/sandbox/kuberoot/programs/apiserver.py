@@ -15,13 +15,12 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import discovery
 import kflags
 import klog
+import objects
 import runtime
 import storage
-
-import discovery
-import objects
 
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 KINDS = {"nodes": "Node", "pods": "Pod", "services": "Service", "namespaces": "Namespace"}

@@ -13,9 +13,8 @@ import kclient
 import kflags
 import klog
 import miniyaml
-import runtime
-
 import objects
+import runtime
 
 CONFIG_KIND = ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration")
 
