@@ -42,6 +42,23 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxThread]
         box.stop()
 
 
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One cluster the workbench brought up itself (tests/realcluster.py), shared by the
+    session's tests that only read it or put back what they change."""
+    from tests.realcluster import bring_up, real_salt_or_skip
+
+    real_salt_or_skip()
+    box = SandboxThread(tmp_path_factory.mktemp("real-cluster"), minions=2, delays=TEST_DELAYS)
+    box.start()
+    _RUNNING.append(box)
+    try:
+        yield bring_up(box)
+    finally:
+        _RUNNING.remove(box)
+        box.stop()
+
+
 @pytest.fixture
 def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxThread]]:
     """A factory for fresh sandboxes (e.g. with faults), all stopped at teardown."""

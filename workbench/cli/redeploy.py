@@ -1,4 +1,4 @@
-"""`workbench redeploy`: build -> push -> salt -> verify, headless, through the Engine.
+"""`workbench redeploy`: build -> up -> push -> salt -> verify, headless, through the Engine.
 
 Stops at the first failing stage and names it and its nodes. Exit 0 when every stage
 passed, 1 otherwise; with ``--json`` stdout holds one document::
@@ -15,7 +15,7 @@ from typing import Any
 
 from workbench.cli import render
 
-HELP = "build, push, provision (Salt) and verify the cluster in one go"
+HELP = "build, create missing nodes, push, provision (Salt) and verify the cluster in one go"
 
 
 def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:

@@ -205,9 +205,11 @@ class Engine:
         await self._pipeline("salt", [Stage("salt", lambda: self._salt(failed_only))])
 
     async def redeploy(self) -> None:
-        """build -> push -> salt -> verify, stopping at the first failure."""
+        """build -> up -> push -> salt -> verify, stopping at the first failure. ``up`` creates
+        only what is missing, so from an empty cloud this brings the whole cluster up."""
         await self._pipeline("redeploy", [
             Stage("build", self._build),
+            Stage("up", self._redeploy_up),
             Stage("push", lambda: self._push(False)),
             Stage("salt", lambda: self._salt(False)),
             Stage("verify", self._verify),
@@ -321,6 +323,11 @@ class Engine:
         from workbench.engine import stages
 
         await stages.up(self.parts)
+
+    async def _redeploy_up(self) -> None:
+        from workbench.engine import stages
+
+        await stages.up(self.parts, pipeline=self.running or "redeploy", stage="up")
 
     async def _connect(self) -> None:
         from workbench.engine import stages

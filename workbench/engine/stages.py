@@ -54,7 +54,9 @@ async def build(parts: Parts, done: Callable[[BuildResult], None] | None = None)
 
 
 async def up(parts: Parts, *, fix_leaked: bool = False, timeout: float = 600.0,
-             done: Callable[[UpResult], None] | None = None) -> None:
+             done: Callable[[UpResult], None] | None = None, pipeline: str = "up",
+             stage: str = "instances") -> None:
+    """Create what is missing (a complete cluster is left as it is)."""
     from workbench.engine.cloud import up as cloud_up
 
     result = await cloud_up(parts.cloud, parts.state.ensure(), StageBus(parts.bus),
@@ -64,7 +66,7 @@ async def up(parts: Parts, *, fix_leaked: bool = False, timeout: float = 600.0,
     parts.bus.publish(InstancesChanged(tuple(result.instances)))
     if not result.ok:
         why = "; ".join(f"{n}: {w}" for n, w in result.failed)
-        raise PipelineFailed("up", "instances", why, tuple(n for n, _ in result.failed))
+        raise PipelineFailed(pipeline, stage, why, tuple(n for n, _ in result.failed))
 
 
 async def down(parts: Parts, done: Callable[[DownResult], None] | None = None) -> None:

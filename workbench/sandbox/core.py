@@ -234,22 +234,21 @@ class Sandbox:
         raise AssertionError("unreachable: port 0 always binds")
 
     def _plug_nodes(self) -> tuple[Any, NodeHooks]:
-        """The node manager and the Kubernetes simulator its kubelets talk to."""
-        from workbench.sandbox.kube import KubeSim
+        """The node manager. Kubernetes on the nodes is the pushed build's own programs,
+        started by the node's units, so the sandbox plugs in no service of its own."""
         from workbench.sandbox.nodes import NodeManager
 
-        kube = KubeSim(delays=self.delays)
         nodes = NodeManager(self.state_dir / "nodes", faults=self.faults, delays=self.delays,
-                            ssh_port=clientfiles.SSH_PORT, services=kube)
-        return kube, nodes
+                            ssh_port=clientfiles.SSH_PORT)
+        return None, nodes
 
     def _write_client_files(self, store: Store) -> None:
         clientfiles.write_clouds_yaml(self.clouds_path, store, f"{self.api_url}/v3")
         if not self.kube_root.exists():
-            from workbench.sandbox.kuberoot import SEED_VERSION, write_kube_root
+            from workbench.sandbox.kuberoot import write_kube_root
 
             try:
-                write_kube_root(self.kube_root, version=SEED_VERSION)  # until the engine provisions (#17)
+                write_kube_root(self.kube_root)
             except Exception:
                 log.exception("writing the fake KUBE_ROOT at %s failed", self.kube_root)
         clientfiles.write_profile(

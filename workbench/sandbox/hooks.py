@@ -1,15 +1,14 @@
-"""Contracts between the sandbox's cloud (Nova/Neutron), its nodes and its Kubernetes.
+"""The contract between the sandbox's cloud (Nova/Neutron) and its nodes.
 
-    cloud.Store --(NodeHooks)--> nodes.NodeManager --(ServiceHooks)--> kube.KubeSim
+    cloud.Store --(NodeHooks)--> nodes.NodeManager
 
-The cloud calls NodeHooks when a server's life changes; the node manager calls
-ServiceHooks when a unit on a node starts or stops (after `systemctl` ran there).
+The cloud calls NodeHooks when a server's life changes. What runs on a node (Salt,
+Kubernetes) is the node's own business: the sandbox serves nothing on its behalf.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal, Protocol
 
 Role = Literal["master", "minion", "other"]
@@ -51,23 +50,6 @@ class NodeHooks(Protocol):
     async def rebuild(self, server: ServerInfo) -> None: ...
     async def set_addresses(self, server: ServerInfo) -> None: ...
     def console(self, server_id: str) -> str: ...
-    async def close(self) -> None: ...
-
-
-class NodeView(Protocol):
-    server_id: str
-    name: str
-    role: Role
-    root: Path  # the node's "/" on the workstation's disk
-
-    @property
-    def addresses(self) -> tuple[str, ...]: ...
-    def journal(self, unit: str, line: str) -> None: ...
-
-
-class ServiceHooks(Protocol):
-    async def unit_changed(self, node: NodeView, unit: str, active: bool) -> None: ...
-    async def node_gone(self, node: NodeView) -> None: ...
     async def close(self) -> None: ...
 
 

@@ -24,7 +24,7 @@ SCREEN_BINDINGS: list[Binding] = [
     Binding("p", "push", "Push", tooltip="Push the release to every node (delta).", id="push"),
     Binding(
         "r", "redeploy", "Redeploy",
-        tooltip="Build, push, run Salt and verify; stops at the first failure.", id="redeploy",
+        tooltip="Build, create missing nodes, push, run Salt and verify; stops at the first failure.", id="redeploy",
     ),
     Binding(
         "a", "salt_failed", "Salt failed",

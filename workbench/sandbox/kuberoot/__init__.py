@@ -19,7 +19,6 @@ from pathlib import Path
 
 TEMPLATE = Path(__file__).parent / "template"
 PROGRAMS = Path(__file__).parent / "programs"
-KUBE_SIM = Path(__file__).parent.parent / "kube"
 CURRENT_VERSION = "v1.32.4"
 SEED_VERSION = "v1.2.0-alpha.6"
 DEFAULT_PLATFORMS = ("linux/amd64", "linux/arm", "linux/arm64", "linux/ppc64le", "darwin/amd64", "windows/amd64")
@@ -84,12 +83,6 @@ def _copy_programs(dest: Path) -> None:
             target = dest / src.relative_to(PROGRAMS)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src, target)
-    kube = dest / "workbench" / "sandbox" / "kube"
-    kube.mkdir(parents=True)
-    for pkg in (dest / "workbench", dest / "workbench" / "sandbox", kube):
-        (pkg / "__init__.py").write_text("")
-    for name in ("discovery.py", "objects.py"):
-        shutil.copyfile(KUBE_SIM / name, kube / name)
 
 
 def set_build_failure(root: str | Path, fail: bool = True) -> None:

@@ -11,11 +11,13 @@ the simulated salt-call (until issue 17). Real Salt is the venv the install step
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shutil
 import stat
 import sys
 from pathlib import Path
+from typing import Any
 
 NODEBIN = Path(__file__).with_name("nodebin")
 LIB = "usr/local/lib/sandbox"
@@ -25,7 +27,6 @@ COMMANDS = {
     "usr/bin/systemctl": "systemctl",
     "usr/bin/journalctl": "journalctl",
     "usr/bin/systemd-run": "systemd_run",
-    "usr/local/bin/salt-call": "salt_call",  # simulated, until issue 17; real: /usr/bin/salt-call
     "usr/local/bin/dnf": "dnf",
 }
 SKIP_ETC = {"ssh/ssh_host_", "shadow-", "gshadow-", "passwd-", "group-", "subuid", "subgid",
@@ -90,9 +91,10 @@ exec "$@"
 """
 SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt")
 SYSTEM_UID_MAX = 999
-#: the workstation's Debian package tools, hidden: the image is Fedora-like (dnf), and apt-get
-#: on a node would reach the Debian mirrors (nodes share the workstation's network)
-HIDDEN = ("usr/bin/apt-get", "usr/bin/apt", "usr/bin/apt-cache", "usr/bin/aptitude")
+#: the workstation's package installers, hidden: apt-get on a node would reach the Debian
+#: mirrors (nodes share the workstation's network). The queries stay (dpkg-query, apt-cache
+#: policy), so Salt's pkg.installed finds what the image already holds, as on a real image.
+HIDDEN = ("usr/bin/apt-get", "usr/bin/apt", "usr/bin/aptitude")
 
 
 def salt_venv() -> Path | None:
@@ -167,6 +169,25 @@ def _copy_etc(dest: Path) -> None:
     _write(dest / "ssh/sshd_config", SSHD_CONFIG, 0o600)
 
 
+def _nodebin(module: str) -> Any:
+    """A nodebin module (they run on nodes, with nodebin as their path), loaded here."""
+    spec = importlib.util.spec_from_file_location(f"_nodebin_{module}", NODEBIN / f"{module}.py")
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def _copy_package_db(image: Path) -> None:
+    """The package database of the /usr the image shares (dpkg's status), so that the node's
+    package queries (Salt's pkg.installed) see what is installed, as on a real image."""
+    status = Path("/var/lib/dpkg/status")
+    if status.is_file():
+        (image / "var/lib/dpkg/updates").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(status, image / "var/lib/dpkg/status")
+        (image / "var/lib/dpkg/available").touch()
+
+
 def build(image: Path, *, python: str = PYTHON) -> Path:
     """(Re)build the image tree at ``image``; returns it."""
     fresh = image.with_name(image.name + ".new")
@@ -184,16 +205,17 @@ def build(image: Path, *, python: str = PYTHON) -> Path:
         _write(fresh / rel, f"#!{python} -I\nimport sys\nsys.path.insert(0, '/{LIB}')\n"
                f"from {module} import main\nsys.exit(main(sys.argv[1:]))\n", 0o755)
     _write(fresh / "usr/lib/systemd/system/sshd.service", SSHD_UNIT)
+    _copy_package_db(fresh)
     wants = fresh / "etc/systemd/system/multi-user.target.wants"
     (wants / "sshd.service").symlink_to("/usr/lib/systemd/system/sshd.service")
-    # with the simulated salt-call (until issue 17) comes its minion, enabled as Salt's
-    # packages enable it; the sandbox's hooks keep its state
-    (wants / "salt-minion.service").symlink_to("/usr/lib/systemd/system/salt-minion.service")
     for rel in HIDDEN:
         if os.geteuid() == 0 and Path("/", rel).exists():  # an overlay whiteout (char 0:0)
             os.mknod(fresh / rel, 0o600 | stat.S_IFCHR, os.makedev(0, 0))
     for command in SALT_COMMANDS:
         _write(fresh / "salt/usr/bin" / command, salt_wrapper(command), 0o755)
+    dnf = _nodebin("dnf")  # the node's own package tool: one unit text for both images
+    for daemon in dnf.UNITS:
+        _write(fresh / "salt/usr/lib/systemd/system" / f"{daemon}.service", dnf.unit_file(daemon))
     old = image.with_name(image.name + ".old")
     shutil.rmtree(old, ignore_errors=True)
     if image.exists():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import secrets
@@ -17,7 +16,7 @@ import yaml
 from ...errors import UsageError
 from ...redact import REDACTOR
 from ..faults import FaultSet
-from ..hooks import ServerInfo, ServiceHooks
+from ..hooks import ServerInfo
 from . import image as images
 from . import machine
 from .node import Node
@@ -25,14 +24,12 @@ from .node import Node
 log = logging.getLogger(__name__)
 NODE_FAULTS = ("salt-race", "slow-ssh", "token-regen")
 SALT_UNITS = ("salt-minion.service", "salt-master.service")
-SALT_OVERLAY = "srv/salt-overlay/salt"
 #: token-regen, out of band: the master's known_tokens.csv gets a new kubelet token (read on stdin)
 REGEN_SCRIPT = (
     "import re, sys; t = sys.stdin.read().strip(); p = '/srv/kubernetes/known_tokens.csv'\n"
     "try: s = open(p).read()\nexcept OSError: sys.exit(0)\n"
     "open(p, 'w').write(re.sub(r'^[^,\\s]+(,kubelet,kubelet)', t + r'\\1', s, flags=re.M))"
 )
-DELAYS = ("salt", "kubelet_heartbeat", "ssh_slow", "boot")
 
 
 def new_token() -> str:
@@ -67,7 +64,6 @@ class NodeManager:
         faults: FaultSet,
         delays: Any,
         ssh_port: int = 2222,
-        services: ServiceHooks | None = None,
     ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -79,91 +75,22 @@ class NodeManager:
         self.faults = faults
         self.delays = delays
         self.ssh_port = ssh_port
-        self.services = services
         self.nodes: dict[str, Node] = {}
-        self._tokens_path = self.root / "clusters.json"
-        self._tokens: dict[str, str] = self._load_tokens()
         self._faults_written: dict[str, list[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-
-    # facts
-    def _load_tokens(self) -> dict[str, str]:
-        try:
-            data = json.loads(self._tokens_path.read_text())
-        except (OSError, ValueError):
-            return {}
-        tokens = {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-        REDACTOR.add(*tokens.values())
-        return tokens
-
-    def cluster_token(self, cluster: str) -> str:
-        """The token a cluster's nodes boot with (what the first provisioning generated)."""
-        token = self._tokens.get(cluster)
-        if token is None:
-            token = self._tokens[cluster] = new_token()
-            REDACTOR.add(token)
-            tmp = self._tokens_path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                json.dump(self._tokens, handle)
-            os.replace(tmp, self._tokens_path)
-        return token
-
-    def settings(self) -> dict[str, float]:
-        return {name: float(getattr(self.delays, name, 0.0) or 0.0) for name in DELAYS}
-
-    def _master_ip(self, server: ServerInfo) -> str:
-        for key in ("master_ip", "master-ip", "workbench-master-ip"):
-            if server.metadata.get(key):
-                return server.metadata[key]
-        if server.role == "master" and server.fixed_ips:
-            return server.fixed_ips[0]
-        cluster = cluster_of(server)
-        for node in self.nodes.values():
-            if node.role == "master" and cluster_of(node.info) == cluster and node.info.fixed_ips:
-                return node.info.fixed_ips[0]
-        return ""
-
-    def facts(self, server: ServerInfo) -> dict[str, object]:
-        """What the simulated salt-call asks its node's init for (until issue 17)."""
-        cluster = cluster_of(server)
-        return {
-            "id": server.id,
-            "name": server.name,
-            "role": server.role,
-            "cluster": cluster,
-            "master_ip": self._master_ip(server),
-            "kubelet_token": self.cluster_token(cluster),
-            "addresses": list(server.addresses),
-            "settings": self.settings(),
-            "faults": self.node_faults_named(server.name),
-        }
 
     def salt_installed(self, server: ServerInfo) -> bool:
         return self.salt is not None and "salt" in server.image
 
     def spec(self, server: ServerInfo) -> dict[str, Any]:
-        """The boot spec the node's init gets: cloud-init's datasource, and the sim's facts."""
+        """The boot spec the node's init gets: cloud-init's datasource (and salt-race's delay)."""
         race = self.faults.active("salt-race", server.name)
         return {
             "name": server.name, "instance": server.id, "public_keys": list(server.public_keys),
-            "user_data": user_data_plan(server.user_data), "sim": self.facts(server),
+            "user_data": user_data_plan(server.user_data),
             "delay_units": list(SALT_UNITS) if race else [],
             "delay_s": float(getattr(self.delays, "salt", 2.0) or 0.0) + 1.0,
         }
-
-    def salt_file(self, master_ip: str, path: str) -> dict[str, Any]:
-        """``salt://path`` from the master holding ``master_ip`` (the sim's salt-master)."""
-        master = next((n for n in self.nodes.values()
-                       if n.role == "master" and master_ip in n.addresses), None)
-        if master is None:
-            return {"error": f"Salt master {master_ip} is not responding: no master node holds "
-                             "that address", "final": True}
-        try:
-            return {"data": (master.root / SALT_OVERLAY / path).read_bytes()}
-        except OSError:
-            return {"error": f"Source file salt://{path} not found in saltenv 'base' "
-                             "(the master has not published it)"}
 
     # faults
     def node_faults_named(self, name: str) -> list[str]:
@@ -180,7 +107,6 @@ class NodeManager:
         if before == names:
             return
         self._faults_written[node.server_id] = names
-        node.send({"op": "sim", "data": {"faults": names}})
         if before is not None and "token-regen" in names and "token-regen" not in before \
                 and node.role == "master":
             task = asyncio.ensure_future(self.regen_token(node))
@@ -224,10 +150,6 @@ class NodeManager:
         node = self.nodes[server.id] = Node(server, self.root / server.id, self.ssh_port, self)
         self._faults_written.pop(server.id, None)
         await self._power_on(node)
-        if server.role == "master":
-            for other in self.nodes.values():
-                if other is not node and cluster_of(other.info) == cluster_of(server):
-                    other.send({"op": "sim", "data": self.facts(other.info)})
 
     async def _power_on(self, node: Node) -> None:
         await node.power_on(self.spec(node.info))
@@ -237,11 +159,6 @@ class NodeManager:
         node = self.nodes.pop(server_id, None)
         if node is not None:
             await node.power_off()
-            if self.services is not None:
-                try:
-                    await self.services.node_gone(node)
-                except Exception:
-                    log.exception("node_gone(%s) failed", node.name)
         self._faults_written.pop(server_id, None)
         shutil.rmtree(self.root / server_id, ignore_errors=True)
 
@@ -265,7 +182,6 @@ class NodeManager:
         if node is None:
             return
         node.info = server
-        node.send({"op": "sim", "data": self.facts(server)})
         await node.sync_listeners()
 
     def console(self, server_id: str) -> str:

@@ -1,7 +1,4 @@
-"""One sandbox node: its machine (namespaces + init), host key, sshd listeners and units.
-
-Implements hooks.NodeView for the sandbox's Kubernetes.
-"""
+"""One sandbox node: its machine (namespaces + init), host key, sshd listeners, floating-IP relay."""
 
 from __future__ import annotations
 
@@ -15,9 +12,10 @@ from typing import Any
 
 import asyncssh
 
-from ..hooks import Role, ServerInfo, ServiceHooks
+from ..hooks import Role, ServerInfo
 from .console import boot_log, load_or_create_host_key
 from .machine import Layout, Machine
+from .nat import Relay
 from .server import listen
 
 log = logging.getLogger(__name__)
@@ -33,6 +31,7 @@ class Node:
         self.machine: Machine | None = None
         self.connections: set[asyncssh.SSHServerConnection] = set()
         self.listeners: dict[str, asyncssh.SSHAcceptor] = {}
+        self.nat = Relay(info.name)
         self.units: dict[str, bool] = {}
         self.starts: dict[str, int] = {}
         self.sshd_usedns = True  # what the running sshd read from its sshd_config
@@ -43,7 +42,6 @@ class Node:
         self._keys: set[bytes] = set()
         self.powered = False  # between power_on and power_off: only then may it listen
 
-    # NodeView
     @property
     def server_id(self) -> str:
         return self.info.id
@@ -156,22 +154,9 @@ class Node:
                 self._events.task_done()
 
     async def _apply(self, unit: str, active: bool, starts: int) -> None:
-        """Report a change; a restart (more starts, active before and after) as stop+start."""
-        was = self.units.get(unit, False)
-        events: list[tuple[str, bool]] = []
-        if was and active and starts > self.starts.get(unit, starts):
-            events += [(unit, False), (unit, True)]
-        elif was != active:
-            events.append((unit, active))
+        """Keep the unit's state; sshd's decides whether the node listens for SSH."""
         self.units[unit] = active
         self.starts[unit] = starts
-        services: ServiceHooks | None = self.manager.services
-        for name, on in events:
-            if services is not None:
-                try:
-                    await services.unit_changed(self, name, on)
-                except Exception:
-                    log.exception("node %s: unit_changed(%s, %s) failed", self.name, name, on)
         if unit == "sshd" and self.powered:
             await self.sync_listeners()
 
@@ -185,6 +170,8 @@ class Node:
             await self._sync_listeners()
 
     async def _sync_listeners(self) -> None:
+        fixed = self.info.fixed_ips[0] if self.info.fixed_ips and self.powered else ""
+        await self.nat.sync(fixed, self.info.floating_ips)
         if not self.powered or not self.units.get("sshd", False) or self.host_key is None:
             return await self._stop_listeners()
         wanted = set(self.info.addresses)
@@ -199,6 +186,7 @@ class Node:
 
     async def stop_listeners(self) -> None:
         async with self._listen_lock:
+            await self.nat.close()
             await self._stop_listeners()
 
     async def _stop_listeners(self) -> None:

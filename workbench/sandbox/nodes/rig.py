@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncssh
 
 from ..faults import FaultSet
-from ..hooks import ServerInfo, ServiceHooks
+from ..hooks import ServerInfo
 from .manager import NodeManager
 
 BEGIN_KEYS = "-----BEGIN SSH HOST KEY KEYS-----"
@@ -24,7 +24,6 @@ END_KEYS = "-----END SSH HOST KEY KEYS-----"
 @dataclass(frozen=True)
 class ZeroDelays:
     salt: float = 0.0
-    kubelet_heartbeat: float = 0.05
     ssh_slow: float = 0.0
     boot: float = 0.0
 
@@ -69,7 +68,6 @@ class Rig:
     root: Path
     faults: FaultSet = field(default_factory=FaultSet)
     delays: object = field(default_factory=ZeroDelays)
-    services: ServiceHooks | None = None
     port: int = 0
     manager: NodeManager | None = None
     client_key: asyncssh.SSHKey | None = None
@@ -84,7 +82,7 @@ class Rig:
         self.key_path.chmod(0o600)
         self.manager = NodeManager(
             self.root / "nodes", faults=self.faults, delays=self.delays,
-            ssh_port=self.port, services=self.services,
+            ssh_port=self.port,
         )
 
     def server(self, name: str, server_id: str | None = None, **metadata: str) -> ServerInfo:

@@ -15,12 +15,12 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import discovery
 import kflags
 import klog
+import objects
 import runtime
 import storage
-
-from workbench.sandbox.kube import discovery, objects
 
 PUBLIC = ("/healthz", "/livez", "/readyz", "/version")
 KINDS = {"nodes": "Node", "pods": "Pod", "services": "Service", "namespaces": "Namespace"}

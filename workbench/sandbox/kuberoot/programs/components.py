@@ -12,9 +12,8 @@ import kclient
 import kflags
 import klog
 import miniyaml
+import objects
 import runtime
-
-from workbench.sandbox.kube import objects
 
 CONFIG_KINDS = {  # the --config file each component accepts (apiVersion, kind)
     "kube-scheduler": (("kubescheduler.config.k8s.io/v1",), "KubeSchedulerConfiguration"),

@@ -13,9 +13,8 @@ import kclient
 import kflags
 import klog
 import miniyaml
+import objects
 import runtime
-
-from workbench.sandbox.kube import objects
 
 CONFIG_KIND = ("kubelet.config.k8s.io/v1beta1", "KubeletConfiguration")
 

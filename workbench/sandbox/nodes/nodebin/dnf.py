@@ -16,6 +16,23 @@ PACKAGES = {"salt": ("salt",), "salt-minion": ("salt-minion", "salt-call"),
             "salt-master": ("salt-master", "salt-key"), "salt-call": ("salt-call",)}
 
 
+#: the unit files Salt's packages ship (salt/pkg/common/*.service), for the daemons they install
+UNITS = {
+    "salt-minion": ("The Salt Minion", "After=network.target salt-master.service\n", "KillMode=process\n"
+                    "Type=notify\nNotifyAccess=all\nLimitNOFILE=8192\nExecStart=/usr/bin/salt-minion\n"),
+    "salt-master": ("The Salt Master Server", "After=network.target\n", "LimitNOFILE=100000\nType=notify\n"
+                    "NotifyAccess=all\nExecStart=/usr/bin/salt-master\n"),
+}
+UNIT_DIR = "/usr/lib/systemd/system"
+
+
+def unit_file(daemon: str) -> str:
+    description, after, service = UNITS[daemon]
+    return (f"[Unit]\nDescription={description}\nDocumentation=man:{daemon}(1) "
+            f"https://docs.saltproject.io/en/latest/contents.html\n{after}\n[Service]\n{service}\n"
+            "[Install]\nWantedBy=multi-user.target\n")
+
+
 def _wrapper(command: str) -> str:
     return f'#!/bin/sh\nexec {ONEDIR}/bin/python3 {ONEDIR}/bin/{command} "$@"\n'
 
@@ -46,6 +63,10 @@ def install(names: list[str]) -> int:
         with open(f"/usr/bin/{command}", "w", encoding="utf-8") as handle:
             handle.write(_wrapper(command))
         os.chmod(f"/usr/bin/{command}", 0o755)
+        if command in UNITS:  # installed, not enabled (Fedora's presets leave Salt's daemons off)
+            os.makedirs(UNIT_DIR, exist_ok=True)
+            with open(f"{UNIT_DIR}/{command}.service", "w", encoding="utf-8") as handle:
+                handle.write(unit_file(command))
     if not fresh:
         for name in names:
             print(f"Package {name}-3008.0-1.noarch is already installed.")

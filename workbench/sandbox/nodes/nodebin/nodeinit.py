@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
-import itertools
 import json
 import os
 import signal
@@ -38,12 +37,9 @@ class Init:
         self.chan = chan
         self.spec = spec
         self.multiuser = bool(spec.get("multiuser"))
-        self.sim: dict = dict(spec.get("sim") or {})
         self.waits: dict[int, asyncio.Future[int]] = {}
         self.statuses: dict[int, int] = {}  # reaped before anyone waited
         self.sessions: dict[int, int] = {}  # pid -> session id
-        self.fetches: dict[int, asyncio.Future[dict]] = {}
-        self.ids = itertools.count(1)
         self.done = asyncio.Event()
         self.sup = Supervisor(spec["name"], self.unit_changed, self.reap)
         for unit in spec.get("delay_units", []):
@@ -120,12 +116,6 @@ class Init:
             if pid:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, msg.get("sig", signal.SIGKILL))
-        elif op == "sim":
-            self.sim.update(msg["data"])
-        elif op == "fetched":
-            fut = self.fetches.pop(msg["id"], None)
-            if fut and not fut.done():
-                fut.set_result(msg)
         elif op == "journal":
             st = self.sup.state(msg["unit"])
             self.sup.log(st, msg["line"], msg["unit"], int(msg.get("pid", 1)))
@@ -150,30 +140,18 @@ class Init:
         self.sessions[proc.pid] = msg["id"]
         self.send({"op": "started", "id": msg["id"], "pid": proc.pid})
 
-    # -- systemctl and the simulated salt-call --------------------------------------------
+    # -- systemctl ------------------------------------------------------------------------
     async def on_private(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request = json.loads(await reader.readline())
-            if "sim" in request:
-                reply = await self.sim_request(request)
-            else:
-                out, err, status = await ctlverbs.answer(self.sup, request["argv"])
-                reply = {"out": out, "err": err, "status": status}
+            out, err, status = await ctlverbs.answer(self.sup, request["argv"])
+            reply = {"out": out, "err": err, "status": status}
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (ValueError, KeyError, ConnectionError):
             pass
         finally:
             writer.close()
-
-    async def sim_request(self, request: dict) -> dict:
-        """Facts the simulated salt-call (until the engine provisions) asks the sandbox for."""
-        if request["sim"] == "facts":
-            return self.sim
-        rid = next(self.ids)
-        fut = self.fetches[rid] = asyncio.get_running_loop().create_future()
-        self.send({"op": "fetch", "id": rid, "master_ip": request["master_ip"], "path": request["path"]})
-        return await fut
 
     # -- boot ---------------------------------------------------------------------------
     async def run(self) -> None:

@@ -1,8 +1,8 @@
 """The node's service manager: runs unit files as systemd would (stdlib only, in PID 1).
 
-Units without a file whose name is in ``HOOKED`` (sshd, the salt daemons and the
-Kubernetes components the sandbox simulates in-process) only change state; the init
-reports every change to the sandbox, which acts on it (listens, serves the API).
+Every unit runs from its file, except ``sshd``: the node's SSH server is the sandbox's own
+(asyncssh, outside the node), so sshd only changes state, and the init reports it to the
+sandbox, which listens or stops listening on the node's addresses.
 """
 
 from __future__ import annotations
@@ -20,13 +20,8 @@ from typing import Any
 
 import units as unitfiles
 
-HOOKED = {"sshd.service", "salt-minion.service", "salt-master.service",
-          "kubelet.service", "kube-apiserver.service"}
-ALWAYS_HOOKED = {"sshd.service"}
-DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon", "salt-minion.service": "The Salt Minion",
-                "salt-master.service": "The Salt Master Server",
-                "kubelet.service": "Kubernetes Kubelet Server",
-                "kube-apiserver.service": "Kubernetes API Server"}  # the node's sshd is the sandbox's own SSH server
+HOOKED = {"sshd.service"}
+DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon"}
 WANTS = "/etc/systemd/system/multi-user.target.wants"
 STOP_TIMEOUT = 5.0
 
@@ -47,7 +42,7 @@ class State:
 
     @property
     def hooked(self) -> bool:
-        return self.name in ALWAYS_HOOKED or (self.file is None and self.name in HOOKED)
+        return self.name in HOOKED
 
     @property
     def description(self) -> str:

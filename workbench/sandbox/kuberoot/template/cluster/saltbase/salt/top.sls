@@ -4,7 +4,6 @@ base:
     - salt-helpers
   'roles:kubernetes-pool':
     - match: grain
-    - docker
     - kubelet
     - kube-proxy
   'roles:kubernetes-master':

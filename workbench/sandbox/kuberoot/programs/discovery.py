@@ -12,7 +12,7 @@ import calendar
 import time
 from typing import Any
 
-from workbench.sandbox.kube.objects import age, is_ready
+from objects import age, is_ready
 
 TABLE_CONTENT_TYPE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 

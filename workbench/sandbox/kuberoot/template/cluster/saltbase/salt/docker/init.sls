@@ -1,6 +1,0 @@
-docker:
-  pkg.installed: []
-  service.running:
-    - enable: True
-    - require:
-      - pkg: docker
