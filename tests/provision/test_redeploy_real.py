@@ -89,3 +89,10 @@ def test_show_highstate_renders_on_master_and_minion(real_cluster) -> None:
         assert wanted in local and "service" in local[wanted], sorted(local)
         other = "kubelet" if wanted == "kube-apiserver" else "kube-apiserver"
         assert other not in local  # each role gets its own states
+
+
+def test_the_doctor_finds_nothing_wrong_with_a_fresh_cluster(real_cluster) -> None:
+    done = real_cluster.cli("--json", "doctor", check=False)
+    doc = json.loads(done.stdout)
+    assert doc["alerts"] == [], doc["alerts"]  # no token check on certificates, no false alarm
+    assert done.returncode == 0, done.stderr[-2000:]
