@@ -66,7 +66,7 @@ class RealCluster:
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         kubectl = shutil.which("kubectl")
         if kubectl is None:
-            pytest.skip("kubectl is not installed")
+            pytest.skip("kubectl is not installed")  # ready_nodes() still checks, over HTTP
         return subprocess.run([kubectl, f"--kubeconfig={self.admin_kubeconfig}", *args],
                               capture_output=True, text=True, timeout=timeout)
 
@@ -86,7 +86,11 @@ class RealCluster:
         return out
 
     def ready_nodes(self) -> dict[str, str]:
-        """{node: kubelet version} of the nodes the real kubectl shows Ready."""
+        """{node: kubelet version} of the nodes the real kubectl shows Ready (without kubectl
+        on the machine: the engine's own HTTP client, `workbench info --no-kubectl`)."""
+        if shutil.which("kubectl") is None:
+            doc = json.loads(self.cli("--json", "info", "--no-kubectl").stdout)
+            return {n["name"]: n["version"] for n in doc["nodes"] if n["ready"]}
         done = self.kubectl("get", "nodes", "-o", "json")
         assert done.returncode == 0, done.stderr
         return {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"]
