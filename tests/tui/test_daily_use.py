@@ -163,6 +163,36 @@ async def test_search_as_you_type_with_n_and_N_and_no_matches(make_app, engine) 
         assert not logs.query_filter.active and "search" not in str(logs.border_subtitle)
 
 
+async def test_keys_typed_in_one_burst_search_then_move(make_app, engine) -> None:
+    """A terminal delivers fast typing in one read: "/needle", enter and n arrive before the
+    prompt has handled any of them. The whole word is searched, n goes to the pane (the next
+    match), not into the prompt; a burst ending in Esc leaves no search behind."""
+    from textual import events
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for i in range(200):
+            engine.bus.publish(LogLine("salt", MASTER, f"state {i}" + (" needle" if i in (20, 90, 150) else "")))
+        logs = app.screen.query_one(LogsPane)
+        await until(pilot, lambda: logs.received == 200, "200 lines")
+        logs.log_view.focus()
+        await pilot.pause()
+
+        def burst(*keys: str) -> None:
+            for key in keys:
+                app.post_message(events.Key(key, {"slash": "/", "enter": "\r", "escape": "\x1b"}.get(key, key)))
+
+        burst("slash", *"needle", "enter", "n")
+        await until(pilot, lambda: not logs.prompt.display, "the prompt closed")
+        await settle(pilot)
+        assert logs.query_filter.term == "needle" and app.focused is logs.log_view
+        assert logs.log_view.lines[logs._match_line].endswith("state 90 needle")  # n: the second
+        burst("slash", *"xyz", "escape")
+        await until(pilot, lambda: not logs.prompt.display, "the prompt closed again")
+        await settle(pilot)
+        assert not logs.query_filter.active and app.focused is logs.log_view
+
+
 async def test_search_in_the_tables_as_you_type_with_n_N_no_matches_and_esc(make_app, engine) -> None:
     """/ searches the focused table (instances, alerts) as the logs are searched: the cursor
     goes to the first match as you type, the words are marked, n/N move (wrapping), the

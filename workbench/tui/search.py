@@ -55,9 +55,10 @@ def searchable_of(node: DOMNode | None) -> SearchablePane | None:
 class SearchInput(Input):
     """The ``/`` prompt: searches as you type; enter keeps the search, escape clears it.
 
-    Both are priority keys, handled in the order typed: a key typed right after them (``n``
-    after enter) goes where they sent the focus, not into the prompt still focused when it
-    arrived (a widget's own key queue would see enter after that key was forwarded)."""
+    Both are priority keys, handled by the app in the order typed, so a key typed right
+    after them (``n`` after enter) goes to the pane, not into the prompt. Keys typed before
+    them may still wait in the prompt's own queue then: enter keeps the search once the
+    prompt has taken them; after escape they are dropped (``on_input_changed``)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Clear search", show=False, id="search-close", priority=True),
@@ -72,7 +73,7 @@ class SearchInput(Input):
     def action_keep(self) -> None:
         pane = searchable_of(self)
         if pane is not None:
-            pane.keep_search(self.value)
+            pane.keep_search()
 
 
 class SearchablePane(Vertical):
@@ -162,21 +163,32 @@ class SearchablePane(Vertical):
         if was_open:
             self.screen.set_focus(self.search_view())  # now: the next key goes there
 
-    def keep_search(self, text: str) -> None:
-        """Enter: the search stays, the prompt closes, the keys go back to the pane."""
-        self.apply_search(text)
-        self.prompt.display = False
+    def keep_search(self) -> None:
+        """Enter: the keys go back to the pane now; the search is applied and the prompt
+        closed once the prompt has taken the keys typed before the enter."""
+        prompt = self.prompt
         self.screen.set_focus(self.search_view())
+        prompt.call_later(self._kept)  # behind the keys already in the prompt's queue
+
+    def _kept(self) -> None:
+        prompt = self.prompt
+        before = self.search_term
+        self.apply_search(prompt.value)
+        prompt.display = False  # changes still on their way are this one's: dropped
+        if self.search_term and self.search_term != before:
+            self.jump_to_match(1, typing=True)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
+        if not event.input.display:
+            return  # typed before an escape that closed the prompt: the search is gone
         self.apply_search(event.value)
         if self.search_term:
             self.jump_to_match(1, typing=True)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.keep_search(event.value)
+        self.keep_search()
 
     def jump_to_match(self, step: int, *, typing: bool = False) -> None:
         """To the next (``step`` 1) or previous (-1) match, wrapping; says so when there is
