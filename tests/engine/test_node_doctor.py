@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -11,7 +10,7 @@ import sys
 from pathlib import Path
 
 from workbench.engine.doctor.nodes import SLOW_SSH_S, node_checks
-from workbench.engine.kube.tokens import api_get, read_master_token, ready_nodes, wait_ready
+from workbench.engine.kube.tokens import read_master_token, wait_ready
 from workbench.engine.parts import Parts
 from workbench.engine.salt.runner import SaltRunner
 from workbench.sandbox.core import Delays
