@@ -89,3 +89,25 @@ def test_the_grains_and_pillar_are_the_ones_kube_up_gave(seed_cluster) -> None:
     pillar = json.loads(c.ssh(MINIONS[0], "sudo salt-call --local --out=json pillar.items"))["local"]
     assert pillar["service_cluster_ip_range"] and pillar["dns_domain"] and pillar["instance_prefix"]
     assert c.state.cluster_token() not in json.dumps(pillar)  # the token is in 0600 overlay files only
+
+
+def _credentials(c) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """sha256 of the seed tree's credentials on every node and the tokens in the state dir."""
+    out: dict[str, str] = {}
+    for node, paths in ((MASTER, "/srv/kubernetes/*"), *((m, "/var/lib/kubelet/kubeconfig /var/lib/kube-proxy/kubeconfig")
+                                                         for m in MINIONS)):
+        for line in c.ssh(node, f"sudo sh -c 'sha256sum {paths}'").splitlines():
+            digest, path = line.split(maxsplit=1)
+            out[f"{node}:{path}"] = digest
+    out["cluster-token"] = c.state.cluster_token()
+    out["kube-proxy-token"] = (c.state.root / "kube-proxy-token").read_text()
+    return out
+
+
+def test_a_redeploy_keeps_the_ca_certificates_and_tokens_made_the_first_time(seed_cluster) -> None:
+    c = seed_cluster
+    first = _credentials(c)
+    assert f"{MASTER}:/srv/kubernetes/ca.crt" in first and f"{MINIONS[1]}:/var/lib/kubelet/kubeconfig" in first
+    doc = json.loads(c.cli("--json", "redeploy").stdout)
+    assert doc["ok"], doc
+    assert _credentials(c) == first
