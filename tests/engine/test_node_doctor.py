@@ -74,6 +74,13 @@ def test_token_regen_is_found_for_every_minion_and_fixed_by_doctor(seed_cluster)
             since = c.ssh(m, "sudo journalctl -u kubelet -n 3 --no-pager")
             assert "Unauthorized" not in since and "Successfully registered node" in since, since
         assert _mismatches(c) == []
+        # the workbench adopted the master's token: its own client is not locked out, and the
+        # next Salt run writes that token, not the old one, so the mismatch does not come back
+        assert c.state.cluster_token() == new
+        info = json.loads(c.cli("--json", "info", "--no-kubectl").stdout)
+        assert sorted(n["name"] for n in info["nodes"] if n["ready"]) == sorted(MINIONS)
+        c.cli("--json", "salt")
+        assert _mismatches(c) == []
     finally:
         restore(c)  # `workbench salt`: the state dir's token on the master and every minion again
 

@@ -8,6 +8,7 @@ the end of the others' checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 from collections.abc import Awaitable, Callable
 
@@ -74,7 +75,14 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
     if own_tree(ctx.profile):  # every component has its own certificate: no token to drift
         mismatched: set[str] = set()
     else:
-        tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
+        async def adopt(token: str) -> None:  # the workbench's credential follows the master's csv
+            ctx.state.ensure().adopt_cluster_token(token)
+            # rewrites <state>/kubeconfig (token and CA) for the user's own kubectl; else the next refresh does
+            with contextlib.suppress(WorkbenchError):
+                await ctx.kube(master).refresh()  # type: ignore[arg-type]
+
+        tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool),
+                                    adopt=adopt)
         alerts += tokens
         mismatched = {a.subject for a in tokens}
     alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])

@@ -181,7 +181,7 @@ def unprovisioned_alert(profile: Profile, check: TokenCheck, minion: NodeLike,
 
 async def token_alerts(
     pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike],
-    *, provision: Provision | None = None,
+    *, provision: Provision | None = None, adopt: Callable[[str], Awaitable[None]] | None = None,
 ) -> list[Alert]:
     """A ``token-mismatch`` alert per minion whose kubelet token is not the master's; a
     ``node-unprovisioned`` one (fixed by ``provision``, a Salt run) where it has none."""
@@ -208,7 +208,7 @@ async def token_alerts(
             continue
 
         async def fix(minion: NodeLike = minion) -> str:
-            return await fix_token(pool, profile, master, minion)
+            return await fix_token(pool, profile, master, minion, adopt=adopt)
 
         alerts.append(Alert(
             kind="token-mismatch", severity="error", subject=check.node,
@@ -229,10 +229,14 @@ async def token_alerts(
 
 
 async def fix_token(
-    pool: SSHPool, profile: Profile, master: NodeLike, minion: NodeLike, *, deadline: float = 60.0
+    pool: SSHPool, profile: Profile, master: NodeLike, minion: NodeLike, *, deadline: float = 60.0,
+    adopt: Callable[[str], Awaitable[None]] | None = None,
 ) -> str:
     """Write the kubeconfig user's own csv token into it, restart the kubelet, wait Ready.
-    Refused (NodeError) when no row fits or the row is privileged."""
+    Refused (NodeError) when no row fits or the row is privileged. ``adopt`` gets the
+    kubelet row's token once the node is Ready: the workbench keeps it as the cluster's
+    (its own API client and every later provisioning use it, so neither the workbench
+    nor the next Salt run brings the mismatch back)."""
     rows = await read_token_rows(pool, profile, master)
     path = profile.paths.kubelet_kubeconfig
     current = await _read(pool, minion, path)
@@ -255,6 +259,8 @@ async def fix_token(
     if not await wait_ready(pool, master, token, minion.name, deadline=deadline, newer_than=before):
         tail = await kubelet_journal(pool, minion, lines=3)
         raise NodeError(minion.name, f"token written, but the node is not Ready after {deadline:g}s: {tail[-1:] or ''}")
+    if adopt is not None and row.user == "kubelet":
+        await adopt(token)
     extra = " (kube-apiserver restarted: it had not loaded known_tokens.csv)" if reloaded else ""
     return f"{minion.name}: kubelet token replaced, kubelet restarted, node Ready{extra}"
 
