@@ -21,7 +21,13 @@ import yaml
 
 from workbench.engine.provision.apply import ApplyResult, apply_bundle
 from workbench.engine.provision.build_info import read_build_info
-from workbench.engine.provision.bundle import ADMIN, NodeBundle, current_bundle, seed_bundle
+from workbench.engine.provision.bundle import (
+    ADMIN,
+    NodeBundle,
+    current_bundle,
+    master_mode_bundles,
+    seed_bundle,
+)
 from workbench.engine.provision.cluster import ClusterSpec, NodeAddress, cluster_spec, tree_layout
 from workbench.engine.provision.pki import ClusterPKI
 from workbench.engine.ssh import NodeLike, SSHPool
@@ -104,12 +110,22 @@ def write_admin_kubeconfig(state: StateDir, spec: ClusterSpec) -> Path:
 async def provision(
     profile: Profile, state: StateDir, pool: SSHPool, nodes: Sequence[InstanceLike], *,
     selected: Iterable[str] | None = None, bus: Bus | None = None, pipeline: str = "salt",
+    salt_mode: str = "masterless",
 ) -> ProvisionReport:
+    """``salt_mode`` "master": every node's pillar goes to the master (which is provisioned
+    too, whatever is selected), none to the minions (bundle.master_mode_bundles)."""
     start = time.monotonic()
     spec = plan(profile, state, nodes)
     wanted = set(selected) if selected is not None else {n.name for n in nodes}
+    if salt_mode == "master":
+        if spec.layout == "seed":
+            raise ProfileError(profile.path or "(no profile)", "salt.mode",
+                               "\"masterless\" for kube-up's tree (master mode needs the workbench's own tree)")
+        wanted.add(spec.master.name)
+        made = master_mode_bundles(spec, {b.node: b for b in bundles(profile, state, spec, (n.name for n in spec.nodes))})
     targets = [n for n in nodes if n.name in wanted]
-    made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
+    if salt_mode != "master":
+        made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
     if spec.layout == "current":
         write_admin_kubeconfig(state, spec)
     # nodes whose paths are relative to the login directory (profile [paths]) get them so
