@@ -74,8 +74,8 @@ class SaltPlace:
 
     def start(self, service: Service) -> str:
         """Start the service if it is not running (idempotent)."""
-        if self.service == "systemd":
-            return f"{self.sudo} systemctl start {service}".strip()
+        if self.service == "systemd":  # enabled too: back after a reboot (late, in the boot race)
+            return f"{self.sudo} systemctl enable --now {service}".strip()
         return self.as_root(
             f"if {self._daemon_pids(service)} >/dev/null; then exit 0; fi; {self._launch(service)}"
         )
@@ -87,7 +87,7 @@ class SaltPlace:
 
     def restart(self, service: Service) -> str:
         if self.service == "systemd":
-            return f"{self.sudo} systemctl restart {service}".strip()
+            return f"{self.sudo} systemctl enable {service} && {self.sudo} systemctl restart {service}".strip()
         return self.as_root(self._stop_script(service) + self._launch(service))
 
     def _stop_script(self, service: Service) -> str:

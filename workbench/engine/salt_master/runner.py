@@ -16,6 +16,7 @@ from workbench.profile import Profile
 from workbench.state import StateDir
 
 PILLAR_ROOT = "/srv/pillar"
+RACE_PINGS = 4  # a minion not connected is waited for this many ping timeouts (the boot race)
 
 
 class ProvisioningMasterRunner(MasterSaltRunner):
@@ -24,9 +25,9 @@ class ProvisioningMasterRunner(MasterSaltRunner):
 
     def __init__(self, pool: SSHPool, state: StateDir, bus: Bus | None, *, master: NodeLike,
                  settings: MasterSettings, pipeline: str, ping_timeout: float, job_timeout: float,
-                 salt_tree: str) -> None:
-        super().__init__(pool, state, bus, master=master, pipeline=pipeline,
-                         ping_timeout=ping_timeout, job_timeout=job_timeout, salt_tree=salt_tree)
+                 race_wait: float, salt_tree: str) -> None:
+        super().__init__(pool, state, bus, master=master, pipeline=pipeline, ping_timeout=ping_timeout,
+                         race_wait=race_wait, job_timeout=job_timeout, salt_tree=salt_tree)
         self.settings = settings
 
     async def run(
@@ -55,4 +56,4 @@ def salt_runner(
     )
     return ProvisioningMasterRunner(pool, state, bus, master=master, settings=settings, pipeline=pipeline,
                                     ping_timeout=profile.salt.ping_timeout, job_timeout=profile.salt.job_timeout,
-                                    salt_tree=profile.paths.salt_tree)
+                                    race_wait=RACE_PINGS * profile.salt.ping_timeout, salt_tree=profile.paths.salt_tree)
