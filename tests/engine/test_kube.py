@@ -7,6 +7,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from workbench.sandbox.kube import KubeSim
+from workbench.sandbox.kube.testing import (
+    make_node,
+    poll,
+    write_certs,
+    write_kubelet_config,
+    write_tokens,
+)
 
 from workbench.engine.kube.client import (
     MASTER,
@@ -18,14 +26,6 @@ from workbench.engine.kube.client import (
     server_url,
 )
 from workbench.events import Bus, ClusterInfoChanged
-from workbench.sandbox.kube import KubeSim
-from workbench.sandbox.kube.testing import (
-    make_node,
-    poll,
-    write_certs,
-    write_kubelet_config,
-    write_tokens,
-)
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 SEED = [MASTER, "Heapster", "KubeDNS", "KubeUI", "Grafana", "InfluxDB"]

@@ -11,7 +11,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-
 from workbench.sandbox.kube import KubeSim
 from workbench.sandbox.kube.testing import (
     make_node,
