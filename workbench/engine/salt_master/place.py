@@ -87,7 +87,7 @@ class SaltPlace:
 
     def restart(self, service: Service) -> str:
         if self.service == "systemd":
-            return f"{self.sudo} systemctl enable {service} && {self.sudo} systemctl restart {service}".strip()
+            return f"{self.sudo} systemctl restart {service}".strip()
         return self.as_root(self._stop_script(service) + self._launch(service))
 
     def _stop_script(self, service: Service) -> str:
