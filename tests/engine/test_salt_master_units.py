@@ -99,6 +99,7 @@ def test_place_commands_quote_paths_and_pick_the_service_manager() -> None:
     assert real.salt("salt-key", "-f", "a b") == "sudo salt-key -c /etc/salt -f 'a b'"
     assert real.restart("salt-minion") == "sudo systemctl restart salt-minion"
     assert real.start("salt-minion") == "sudo systemctl enable --now salt-minion"  # back after a reboot
+    assert real.enable("salt-master") == "sudo systemctl enable salt-master"
     local = SaltPlace(config_dir="/x y/etc", bin_dir="/v/bin", sudo="", service="daemon", root_dir="/x y/r")
     assert local.salt("salt-run", "manage.status").startswith("/v/bin/salt-run -c '/x y/etc'")
     assert "pgrep -f" in local.is_active("salt-master") and "[s]alt-master" in local.is_active("salt-master")

@@ -80,6 +80,10 @@ class SaltPlace:
             f"if {self._daemon_pids(service)} >/dev/null; then exit 0; fi; {self._launch(service)}"
         )
 
+    def enable(self, service: Service) -> str:
+        """Start at boot (systemd); a daemon here has no boot to start at."""
+        return f"{self.sudo} systemctl enable {service}".strip() if self.service == "systemd" else "true"
+
     def stop(self, service: Service) -> str:
         if self.service == "systemd":
             return f"{self.sudo} systemctl stop {service}".strip()
