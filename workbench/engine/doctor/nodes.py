@@ -23,8 +23,8 @@ from workbench.engine.kube.tokens import (
 from workbench.engine.parts import Parts
 from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
 from workbench.engine.salt_master.doctor import KINDS as MASTER_MODE_KINDS
-from workbench.engine.salt_master.doctor import master_mode_checks
-from workbench.engine.salt_master.mode import salt_mode
+from workbench.engine.salt_master.doctor import master_mode_checks, minion_down_alert
+from workbench.engine.salt_master.mode import cluster_mode
 from workbench.engine.ssh.pool import ConnectTiming, NodeLike, SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 from workbench.models.alerts import Alert, Fix
@@ -58,10 +58,11 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
             reachable.append(node)
             if probe.total_s > SLOW_SSH_S:
                 alerts.append(await slow_ssh_alert(ctx, pool, node, probe))
-    alerts += await _salt_minions(ctx, pool, reachable)
+    master_mode = cluster_mode(ctx.profile, nodes) == "master"
+    alerts += await _salt_minions(ctx, pool, reachable, nodes if master_mode else None)
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
-    if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
+    if master is not None and master_mode:
         try:
             alerts += await master_mode_checks(pool, master, reachable, ctx.state,
                                                ping_timeout=ctx.profile.salt.ping_timeout)
@@ -199,8 +200,18 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
 
 # -- salt minion ----------------------------------------------------------------------------
 
-async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike],
+                        cluster: list[NodeLike] | None = None) -> list[Alert]:
+    """salt-minion not running where Salt is installed; in master mode (``cluster``: all its
+    nodes) the fix restarts it and reruns the state as a master job."""
     runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor", salt_tree=ctx.profile.paths.salt_tree)
+    master_runner = None
+    if cluster is not None:
+        from workbench.engine.salt_master.jobs import MasterSaltRunner
+        from workbench.engine.salt_master.runner import salt_runner
+
+        made = salt_runner(ctx.profile, pool, ctx.state, ctx.bus, cluster, pipeline="doctor", mode="master")
+        master_runner = made if isinstance(made, MasterSaltRunner) else None
 
     async def one(node: NodeLike) -> Alert | None:
         # only a minion meant to run (enabled: master mode, the seed's) is down when inactive;
@@ -212,7 +223,8 @@ async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> lis
         state = result.stdout.strip()
         if result.ok or not state:
             return None
-        alert = salt_minion_down_alert(runner, node, None)
+        alert = (minion_down_alert(master_runner, node, None) if master_runner is not None
+                 else salt_minion_down_alert(runner, node, None))
         return Alert(alert.kind, alert.severity, alert.subject,
                      f"{node.name}: salt-minion is {state}", alert.command, fixes=alert.fixes)
 

@@ -69,6 +69,13 @@ def minion_conf(file_roots: list[str], pillar_roots: list[str]) -> NodeFile:
     return NodeFile(MINION_CONF, _yaml(conf, header="# written by workbench: masterless Salt\n"))
 
 
+def master_mode_minion_conf() -> NodeFile:
+    """Master mode: no file client, roots or pillar here (the master serves them; its own
+    drop-in, salt_master/config.py, says ``file_client: remote`` and must not be overridden)."""
+    return NodeFile(MINION_CONF, _yaml({"state_verbose": False},
+                                       header="# written by workbench: master mode (tree and pillar from the salt-master)\n"))
+
+
 # -- the workbench's own tree --------------------------------------------------------------
 def current_bundle(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> NodeBundle:
     grains = {"grains": {
@@ -154,6 +161,37 @@ def node_secrets(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> dict[str
 
 
 ADMIN = Subject("workbench-admin", ("system:masters",))
+
+
+# -- master mode: the same files, the pillar on the master only ------------------------
+def master_mode_bundles(spec: ClusterSpec, made: Mapping[str, NodeBundle]) -> dict[str, NodeBundle]:
+    """Masterless bundles of every node (``made``) turned into master mode: no pillar and no
+    local file client on any minion; the master's ``pillar_roots`` holds each node's pillar
+    under ``nodes/<id>/`` with a top that gives each minion only its own (its secrets
+    included). The master's bundle is always in the result: its pillar changes with any node."""
+    pillar = f"{PILLAR_DIR}/"
+    out: dict[str, NodeBundle] = {}
+    top: dict[str, list[Any]] = {}
+    master_files: list[NodeFile] = []
+    for name, bundle in made.items():
+        own = [f for f in bundle.files if f.path.startswith(pillar) and f.path != f"{PILLAR_DIR}/top.sls"]
+        key = pillar_key(name)
+        top[name] = [{"match": "list"}, *(f"nodes.{key}.{Path(f.path).stem}" for f in own)]
+        master_files += [NodeFile(f"{PILLAR_DIR}/nodes/{key}/{Path(f.path).name}", f.data, f.mode, f.secret)
+                         for f in own]
+        kept = [master_mode_minion_conf() if f.path == MINION_CONF else f
+                for f in bundle.files if not f.path.startswith(pillar)]
+        out[name] = NodeBundle(name, tuple(kept), bundle.extracts)
+    master = spec.master.name
+    base = out.get(master, NodeBundle(master, ()))
+    out[master] = NodeBundle(master, (*base.files, NodeFile(f"{PILLAR_DIR}/top.sls", _yaml({"base": top})),
+                                      *master_files), base.extracts)
+    return out
+
+
+def pillar_key(name: str) -> str:
+    """A node name as one component of an sls name (Salt reads "." as a directory)."""
+    return name.replace(".", "_")
 
 
 # -- kube-up's tree (Kubernetes before v1.10) ---------------------------------------------

@@ -25,6 +25,7 @@ from workbench.engine.provision.bundle import (
     ADMIN,
     NodeBundle,
     current_bundle,
+    master_mode_bundles,
     seed_bundle,
     seed_proxy_token,
 )
@@ -112,12 +113,22 @@ def write_admin_kubeconfig(state: StateDir, spec: ClusterSpec) -> Path:
 async def provision(
     profile: Profile, state: StateDir, pool: SSHPool, nodes: Sequence[InstanceLike], *,
     selected: Iterable[str] | None = None, bus: Bus | None = None, pipeline: str = "salt",
+    salt_mode: str = "masterless",
 ) -> ProvisionReport:
+    """``salt_mode`` "master": every node's pillar goes to the master (which is provisioned
+    too, whatever is selected), none to the minions (bundle.master_mode_bundles)."""
     start = time.monotonic()
     spec = plan(profile, state, nodes)
     wanted = set(selected) if selected is not None else {n.name for n in nodes}
+    if salt_mode == "master":
+        if spec.layout == "seed":
+            raise ProfileError(profile.path or "(no profile)", "salt.mode",
+                               "\"masterless\" for kube-up's tree (master mode needs the workbench's own tree)")
+        wanted.add(spec.master.name)
+        made = master_mode_bundles(spec, {b.node: b for b in bundles(profile, state, spec, (n.name for n in spec.nodes))})
     targets = [n for n in nodes if n.name in wanted]
-    made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
+    if salt_mode != "master":
+        made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
     if spec.layout == "current":
         write_admin_kubeconfig(state, spec)
     # nodes whose paths are relative to the login directory (profile [paths]) get them so

@@ -89,7 +89,7 @@ done
 [ $# -gt 0 ] || { echo "usage: sudo [-nEH] [-u user] command" >&2; exit 1; }
 exec "$@"
 """
-SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt")
+SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt", "salt-run", "salt-cp")
 SYSTEM_UID_MAX = 999
 #: the workstation's package installers, hidden: apt-get on a node would reach the Debian
 #: mirrors (nodes share the workstation's network). The queries stay (dpkg-query, apt-cache

@@ -13,7 +13,7 @@ import sys
 REPO = "/run/sandbox-repo/salt"
 ONEDIR = "/opt/saltstack/salt"
 PACKAGES = {"salt": ("salt",), "salt-minion": ("salt-minion", "salt-call"),
-            "salt-master": ("salt-master", "salt-key"), "salt-call": ("salt-call",)}
+            "salt-master": ("salt-master", "salt-key", "salt", "salt-run", "salt-cp"), "salt-call": ("salt-call",)}
 
 
 #: the unit files Salt's packages ship (salt/pkg/common/*.service), for the daemons they install
