@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import units as unitfiles
+from notify import NotifySocket
 
 HOOKED = {"sshd.service"}
 DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon"}
@@ -39,6 +40,10 @@ class State:
     exit_status: int = 0
     stopping: bool = False
     restart_task: asyncio.Task[None] | None = None
+    restarts: int = 0  # automatic restarts (Restart=), systemd's NRestarts
+    status_text: str = ""  # the last STATUS= a notify unit sent
+    notify: NotifySocket | None = None
+    ready: asyncio.Future[bool] | None = None
 
     @property
     def hooked(self) -> bool:
@@ -89,10 +94,7 @@ class Supervisor:
     def need_reload(self, st: State) -> bool:
         if st.file is None:
             return unitfiles.find(st.name) is not None
-        try:
-            return os.stat(st.file.path).st_mtime != st.file.mtime
-        except OSError:
-            return True
+        return st.file.changed_on_disk()
 
     def enabled(self, name: str) -> str:
         st = self.state(name)
@@ -156,23 +158,74 @@ class Supervisor:
                 return self._failed(st, "exit-code", f"Control process exited, code=exited, status={status}")
         if not st.file.exec_start:
             return self._failed(st, "resources", "Service has no ExecStart= setting. Refusing.")
+        if st.file.type == "notify":
+            self._close_notify(st)
+            st.notify = NotifySocket(st.name, lambda fields, pid: self._notified(st, fields, pid))
+            st.ready = asyncio.get_running_loop().create_future()
+            env["NOTIFY_SOCKET"] = st.notify.path
         try:
             proc = self._spawn(st, unitfiles.expand(st.file.exec_start[0], env), env)
         except OSError as exc:
+            self._close_notify(st)
             return self._failed(st, "resources", f"Failed to execute {st.file.exec_start[0][0]}: {exc.strerror}")
         st.pid = proc
+        exited = self.reap(proc)
         if st.file.type == "oneshot":
-            status = await self.reap(proc)
+            status = await exited
             st.pid = 0
             if status != 0:
                 return self._failed(st, "exit-code", f"Main process exited, code=exited, status={status}")
             self._set(st, "inactive", "dead")
             self.log(st, f"Finished {st.description}.")
             return None
+        if st.file.type == "notify":
+            why = await self._until_ready(st, proc, exited)
+            if why is not None:
+                return why
         self._set(st, "active", "running")
         self.log(st, f"Started {st.description}.")
-        self._keep(self._watch(st, proc))
+        self._keep(self._watch(st, proc, exited))
         return None
+
+    async def _until_ready(self, st: State, pid: int, exited: asyncio.Future[int]) -> str | None:
+        """A notify unit stays activating until READY=1; None once ready, else why not."""
+        assert st.file is not None and st.ready is not None
+        limit = st.file.timeout_start_sec
+        await asyncio.wait({st.ready, exited}, return_when=asyncio.FIRST_COMPLETED,
+                           timeout=None if limit in (0, float("inf")) else limit)
+        if st.ready.done() and not exited.done():
+            return None
+        self._close_notify(st)
+        if not exited.done():
+            self.log(st, f"{st.name}: start operation timed out. Terminating.")
+            await self._terminate(pid, exited)
+            st.pid = 0
+            return self._failed(st, "timeout", "start operation timed out")
+        status = exited.result()
+        st.pid, st.exit_status = 0, status
+        if st.stopping:
+            return "stopped while starting"
+        if status == 0:
+            return self._failed(st, "protocol", "Main process exited before it sent READY=1")
+        self.log(st, f"{st.name}: Main process exited, code=exited, status={status}/FAILURE")
+        return self._failed(st, "exit-code", f"Main process exited, code=exited, status={status}")
+
+    def _notified(self, st: State, fields: dict[str, str], pid: int) -> None:
+        assert st.file is not None
+        access = st.file.notify_access or "main"
+        if access == "none" or (access == "main" and pid != st.pid):
+            self.log(st, f"{st.name}: Got notification message from PID {pid}, but reception "
+                     f"only permitted for main PID {st.pid}")
+            return
+        if "STATUS" in fields:
+            st.status_text = fields["STATUS"]
+        if fields.get("READY") == "1" and st.ready is not None and not st.ready.done():
+            st.ready.set_result(True)
+
+    def _close_notify(self, st: State) -> None:
+        if st.notify is not None:
+            st.notify.close()
+            st.notify = None
 
     def _failed(self, st: State, result: str, why: str) -> str:
         st.result = result
@@ -230,10 +283,11 @@ class Supervisor:
             return 203
         return await self.reap(pid)
 
-    async def _watch(self, st: State, pid: int) -> None:
-        status = await self.reap(pid)
+    async def _watch(self, st: State, pid: int, exited: asyncio.Future[int]) -> None:
+        status = await exited
         if st.pid != pid:
             return
+        self._close_notify(st)
         st.pid, st.exit_status = 0, status
         if st.stopping:
             return
@@ -255,7 +309,8 @@ class Supervisor:
         assert st.file is not None
         await asyncio.sleep(st.file.restart_sec)
         if st.active in ("failed", "inactive") and not st.stopping:
-            self.log(st, f"{st.name}: Scheduled restart job, restart counter is at {st.starts}.")
+            st.restarts += 1
+            self.log(st, f"{st.name}: Scheduled restart job, restart counter is at {st.restarts}.")
             await self.start(st.name)
 
     async def stop(self, name: str) -> None:
@@ -271,18 +326,22 @@ class Supervisor:
         self.log(st, f"Stopping {st.description}...")
         pid = st.pid
         if pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGTERM)
-            waiting = self.reap(pid)
-            try:
-                await asyncio.wait_for(asyncio.shield(waiting), STOP_TIMEOUT)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-                await waiting
+            await self._terminate(pid, self.reap(pid))
             st.pid = 0
+        self._close_notify(st)
         self._set(st, "inactive", "dead")
         self.log(st, f"Stopped {st.description}.")
+
+    async def _terminate(self, pid: int, waiting: asyncio.Future[int]) -> None:
+        """SIGTERM to the unit's process group, SIGKILL after STOP_TIMEOUT."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting), STOP_TIMEOUT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            await waiting
 
     async def restart(self, name: str) -> str | None:
         st = self.state(name)
