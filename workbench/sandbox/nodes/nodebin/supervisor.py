@@ -25,6 +25,15 @@ HOOKED = {"sshd.service"}
 DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon"}
 WANTS = "/etc/systemd/system/multi-user.target.wants"
 STOP_TIMEOUT = 5.0
+#: signals systemd counts as a clean exit (SuccessExitStatus's defaults): no on-failure restart
+CLEAN_SIGNALS = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE}
+
+
+def _signame(signo: int) -> str:
+    try:
+        return signal.Signals(signo).name.removeprefix("SIG")
+    except ValueError:
+        return str(signo)
 
 
 @dataclass
@@ -291,15 +300,18 @@ class Supervisor:
         st.pid, st.exit_status = 0, status
         if st.stopping:
             return
-        ok = status == 0
+        signo = status - 128 if status > 128 else 0  # the init reports a death by signal N as 128+N
+        ok = status == 0 or signo in CLEAN_SIGNALS
         assert st.file is not None
         if ok:
             self.log(st, f"{st.name}: Deactivated successfully.")
             self._set(st, "inactive", "dead")
         else:
-            st.result = "exit-code"
-            self.log(st, f"{st.name}: Main process exited, code=exited, status={status}/FAILURE")
-            self.log(st, f"{st.name}: Failed with result 'exit-code'.")
+            st.result = "signal" if signo else "exit-code"
+            how = f"code=killed, status={signo}/{_signame(signo)}" if signo else \
+                f"code=exited, status={status}/FAILURE"
+            self.log(st, f"{st.name}: Main process exited, {how}")
+            self.log(st, f"{st.name}: Failed with result '{st.result}'.")
             self._set(st, "failed", "failed")
         if st.file.restart == "always" or (st.file.restart == "on-failure" and not ok):
             st.sub = "auto-restart"
