@@ -184,7 +184,8 @@ runcmd:
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("bwrap"),
                     reason="needs root to become nobody, setpriv and bubblewrap")
 def test_an_unprivileged_user_gets_a_node_too() -> None:
-    """As `nobody`: bwrap's user namespace, the node's disk bound (no overlay there)."""
+    """As `nobody`: bwrap's user namespace, the node's disk bound (no overlay there); real
+    Salt runs there (its commands and units under /usr/local, /usr being read-only)."""
     base = Path(tempfile.mkdtemp(prefix="workbench-nobody-"))  # pytest's tmp is root's only
     try:
         os.chown(base, 65534, 65534)
@@ -201,3 +202,12 @@ def test_an_unprivileged_user_gets_a_node_too() -> None:
     assert out["write"] == "x\n" and out["systemctl"] == "active\n" and out["sudo"] == "0\n"
     assert out["after_reboot"] == "x\n"  # /etc kept, /tmp fresh
     assert out["left"] == [] and out["disk_probe"] == "x\n"
+    if out.get("salt") == "not installed":
+        return
+    # real Salt there too: on the image with Salt, and after `dnf install` on the stock one;
+    # Salt's own unit (Type=notify) starts and sends READY=1
+    assert out["dnf"] == "installed\n"
+    for name in ("salt-image", "dnf"):
+        ping = out[f"{name}:ping"]  # Salt warns first that /etc/salt is missing (no config yet)
+        assert json.loads(ping[ping.index("{"):]) == {"local": True}, ping
+        assert out[f"{name}:minion"].startswith("active\n"), out[f"{name}:minion"]

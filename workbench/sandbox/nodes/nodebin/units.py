@@ -16,8 +16,8 @@ import shlex
 import time
 from dataclasses import dataclass, field
 
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
-             "/lib/systemd/system")
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")
 JOURNAL_DIR = "/var/log/journal"
 
 
