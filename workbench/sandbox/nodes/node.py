@@ -133,7 +133,7 @@ class Node:
             self._events.put_nowait((str(msg["unit"]), bool(msg["active"]), int(msg["starts"])))
 
     async def settle(self) -> None:
-        """Wait until every unit change reported so far reached the sandbox's services."""
+        """Wait until every unit change reported so far reached the sandbox (sshd's listeners)."""
         if self._worker is not None and not self._worker.done():
             await self._events.join()
 
@@ -155,7 +155,7 @@ class Node:
             await self.sync_listeners()
 
     async def reconcile(self) -> None:
-        """After a session: the unit changes it made have reached the services."""
+        """After a session: the unit changes it made have reached the sandbox."""
         await self.settle()
 
     # listeners
