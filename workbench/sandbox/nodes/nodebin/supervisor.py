@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import units as unitfiles
+import wants
 from notify import NotifySocket
 
 HOOKED = {"sshd.service"}
 DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon"}
-WANTS = "/etc/systemd/system/multi-user.target.wants"
 STOP_TIMEOUT = 5.0
 #: signals systemd counts as a clean exit (SuccessExitStatus's defaults): no on-failure restart
 CLEAN_SIGNALS = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE}
@@ -107,24 +107,11 @@ class Supervisor:
 
     def enabled(self, name: str) -> str:
         st = self.state(name)
-        if os.path.lexists(os.path.join(WANTS, st.name)):
-            return "enabled"
-        if st.file is None and not st.hooked:
-            return ""
-        return "disabled" if (st.file is None or st.file.wanted_by) else "static"
+        return wants.state(st.name, st.file, st.file is not None or st.hooked)
 
     def enable(self, name: str, on: bool) -> list[str]:
         st = self.state(name)
-        link = os.path.join(WANTS, st.name)
-        target = st.file.path if st.file else f"/usr/lib/systemd/system/{st.name}"
-        if on and not os.path.lexists(link):
-            os.makedirs(WANTS, exist_ok=True)
-            os.symlink(target, link)
-            return [f"Created symlink {link} \u2192 {target}."]
-        if not on and os.path.lexists(link):
-            os.unlink(link)
-            return [f"Removed \"{link}\"."]
-        return []
+        return wants.link(st.name, st.file, on)
 
     # -- journal --------------------------------------------------------------------
     def log(self, st: State, text: str, ident: str = "systemd", pid: int = 1) -> None:
@@ -370,26 +357,7 @@ class Supervisor:
 
     # -- boot -----------------------------------------------------------------------
     def boot_order(self) -> list[str]:
-        """Enabled units, each after what it is ordered After (when also enabled)."""
-        try:
-            names = sorted(os.listdir(WANTS))
-        except OSError:
-            names = []
-        wanted = [unitfiles.canonical(n) for n in names]
-        done: list[str] = []
-
-        def visit(name: str, seen: frozenset[str]) -> None:
-            if name in done or name in seen:
-                return
-            st = self.state(name)
-            for dep in (st.file.after + st.file.requires) if st.file else []:
-                if dep in wanted:
-                    visit(dep, seen | {name})
-            done.append(name)
-
-        for name in wanted:
-            visit(name, frozenset())
-        return done
+        return wants.boot_order(lambda name: self.state(name).file)
 
     async def boot(self) -> None:
         for name in self.boot_order():
