@@ -18,7 +18,6 @@ from workbench.engine.kube.tokens import (
     read_master_token,
     ready_nodes,
     token_alerts,
-    wait_ready,
 )
 from workbench.engine.parts import Parts
 from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
@@ -70,9 +69,14 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
-    tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
-    alerts += tokens
-    mismatched = {a.subject for a in tokens}
+    from workbench.engine.provision.cluster import own_tree
+
+    if own_tree(ctx.profile):  # every component has its own certificate: no token to drift
+        mismatched: set[str] = set()
+    else:
+        tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
+        alerts += tokens
+        mismatched = {a.subject for a in tokens}
     alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
     return alerts
 
@@ -191,8 +195,11 @@ async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> lis
     runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor", salt_tree=ctx.profile.paths.salt_tree)
 
     async def one(node: NodeLike) -> Alert | None:
+        # only a minion meant to run (enabled: master mode, the seed's) is down when inactive;
+        # masterless Salt needs no daemon
         result = await pool.run(
-            node, "command -v salt-call >/dev/null 2>&1 || exit 0; systemctl is-active salt-minion"
+            node, "command -v salt-call >/dev/null 2>&1 || exit 0; "
+                  "systemctl is-enabled --quiet salt-minion 2>/dev/null || exit 0; systemctl is-active salt-minion"
         )
         state = result.stdout.strip()
         if result.ok or not state:
@@ -213,11 +220,41 @@ async def _provisioned(pool: SSHPool, master: NodeLike) -> bool:
     return result.ok
 
 
+def _readiness(ctx: Parts, pool: SSHPool, master: NodeLike) -> Callable[[], Awaitable[dict[str, bool]]]:
+    """{node: Ready} as the API server sees it: through the workbench's admin client with its
+    own tree, through the cluster token on the master with kube-up's."""
+    from workbench.engine.provision.cluster import own_tree
+
+    if own_tree(ctx.profile):
+        async def by_client() -> dict[str, bool]:
+            info = await ctx.kube(master).refresh()  # type: ignore[arg-type]
+            return {n.name: n.ready for n in info.nodes}
+        return by_client
+
+    async def by_token() -> dict[str, bool]:
+        token = await read_master_token(pool, ctx.profile, master)
+        return ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
+    return by_token
+
+
+async def _wait_ready(read: Callable[[], Awaitable[dict[str, bool]]], name: str, deadline: float) -> bool:
+    end = asyncio.get_running_loop().time() + deadline
+    while True:
+        try:
+            if (await read()).get(name):
+                return True
+        except WorkbenchError:
+            pass
+        if asyncio.get_running_loop().time() > end:
+            return False
+        await asyncio.sleep(1.0)
+
+
 async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
     if not minions:
         return []
-    token = await read_master_token(pool, ctx.profile, master)
-    ready = ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
+    read = _readiness(ctx, pool, master)
+    ready = await read()
     alerts = []
     for minion in minions:
         if ready.get(minion.name):
@@ -226,7 +263,7 @@ async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[
 
         async def fix(minion: NodeLike = minion) -> str:
             await pool.run(minion, "sudo systemctl restart kubelet", check=True)
-            if not await wait_ready(pool, master, token, minion.name, deadline=30):
+            if not await _wait_ready(read, minion.name, deadline=30):
                 raise NodeError(minion.name, "kubelet restarted, node still not Ready after 30s")
             return f"{minion.name}: kubelet restarted, node Ready"
 
