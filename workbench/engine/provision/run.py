@@ -21,7 +21,13 @@ import yaml
 
 from workbench.engine.provision.apply import ApplyResult, apply_bundle
 from workbench.engine.provision.build_info import read_build_info
-from workbench.engine.provision.bundle import ADMIN, NodeBundle, current_bundle, seed_bundle
+from workbench.engine.provision.bundle import (
+    ADMIN,
+    NodeBundle,
+    current_bundle,
+    seed_bundle,
+    seed_proxy_token,
+)
 from workbench.engine.provision.cluster import ClusterSpec, NodeAddress, cluster_spec, tree_layout
 from workbench.engine.provision.pki import ClusterPKI
 from workbench.engine.ssh import NodeLike, SSHPool
@@ -63,10 +69,11 @@ def plan(profile: Profile, state: StateDir, nodes: Iterable[InstanceLike]) -> Cl
     addresses = [NodeAddress(n.name, n.role, n.fixed_ip, n.floating_ip) for n in nodes]
     if layout == "seed":
         try:
-            version = read_build_info(Path(root), state).version
+            seed_info = read_build_info(Path(root), state)
+            version, etcd_tar = seed_info.version, seed_info.etcd_tar
         except WorkbenchError:
-            version = ""  # kube-up's tree reads no version
-        return cluster_spec(profile, addresses, version=version, layout="seed")
+            version, etcd_tar = "", None  # kube-up's tree reads no version
+        return cluster_spec(profile, addresses, version=version, layout="seed", etcd_tar=etcd_tar)
     info = read_build_info(Path(root), state)
     info.check_supported()
     return cluster_spec(profile, addresses, version=info.version, layout="current",
@@ -77,7 +84,8 @@ def bundles(profile: Profile, state: StateDir, spec: ClusterSpec, names: Iterabl
     if spec.layout == "seed":
         assert profile.kube.root is not None
         token = state.cluster_token()
-        return [seed_bundle(spec, spec.node(n), token, profile.kube.root) for n in names]
+        proxy = seed_proxy_token(state)
+        return [seed_bundle(spec, spec.node(n), token, profile.kube.root, proxy_token=proxy) for n in names]
     pki = ClusterPKI(state)
     return [current_bundle(spec, spec.node(n), pki) for n in names]
 

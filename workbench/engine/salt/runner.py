@@ -1,8 +1,8 @@
 """Salt runs on every node at once: streamed, parsed per state, retried past the boot race.
 
-The kubelet token is the cluster's (``StateDir.cluster_token``), handed to Salt as pillar
-in a 0600 file (``pillar.py``; never on salt-call's command line, which ``ps`` shows to
-every user), so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
+The kubelet token is the cluster's (``StateDir.cluster_token``); provisioning hands it to
+Salt in 0600 pillar and overlay files (never on salt-call's command line, which ``ps``
+shows to every user), so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
 parses; Salt's text highstate format otherwise. A failing or unreachable node never stops
 the others; the ones that failed are remembered for ``failed=True``.
 """
@@ -27,7 +27,7 @@ from workbench.engine.salt.output import (  # noqa: F401  (parsers re-exported f
     parse_output,
     readable_lines,
 )
-from workbench.engine.salt.pillar import pillar_root_option, write_pillar
+from workbench.engine.salt.pillar import pillar_root_option, provisioned_pillar_root
 from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
@@ -187,7 +187,7 @@ class SaltRunner:
 
     async def _attempt(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None, start: float) -> NodeRun:
         try:
-            root = await write_pillar(self.pool, node, self.salt_tree, token)
+            root = await provisioned_pillar_root(self.pool, node)
             # stderr live; stdout (one JSON document at the end) is logged as Salt would show it
             result = await self.pool.run(
                 node, salt_command(state_name, root), timeout=timeout, source="salt", streams=("stderr",),
