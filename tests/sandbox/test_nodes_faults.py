@@ -7,13 +7,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from workbench.sandbox.faults import FaultSet
+from workbench.sandbox.nodes.image import salt_venv
 from workbench.sandbox.nodes.rig import Rig, ZeroDelays
 
 
-async def run(rig: Rig, server, command: str):  # type: ignore[no-untyped-def]
+async def run(rig: Rig, server, command: str, **kw: object):  # type: ignore[no-untyped-def]
     async with await rig.connect(server) as conn:
-        return await conn.run(command)
+        return await conn.run(command, **kw)
 
 
 async def until(check, timeout: float = 15.0) -> None:
@@ -46,24 +49,41 @@ def test_token_regen_rewrites_the_masters_token_file_out_of_band(seed_cluster) -
 
 @dataclass(frozen=True)
 class RaceDelays(ZeroDelays):
-    salt: float = 1.0
+    salt_race: float = 1.0
 
 
+MINION_CONF = "id: {name}\nmaster_type: disable\n"  # masterless: no lookup of a host named salt
+
+
+@pytest.mark.skipif(salt_venv() is None, reason="Salt is not installed (README: .salt)")
 async def test_salt_race_delays_the_salt_services_at_boot(tmp_path: Path) -> None:
+    """Salt's own units (dnf's package, enabled by the user) start late at boot while the
+    fault is on; a unit of the test does not."""
     rig = Rig(tmp_path, faults=FaultSet(["salt-race"]), delays=RaceDelays())
     try:
-        master = rig.server("kubernetes-master")
-        await rig.manager.boot(master)
+        server = rig.server("kubernetes-master")
+        await rig.manager.boot(server)
+        async with await rig.connect(server) as conn:
+            await conn.run("sudo dnf -y install salt-minion", check=True)
+            await conn.run("sudo sh -c 'mkdir -p /etc/salt/minion.d && cat > /etc/salt/minion.d/local.conf'",
+                           input=MINION_CONF.format(name=server.name), check=True)
+            await conn.run("sudo tee /etc/systemd/system/other.service >/dev/null", check=True,
+                           input="[Service]\nExecStart=/bin/sleep 600\n[Install]\nWantedBy=multi-user.target\n")
+            await conn.run("sudo systemctl enable salt-minion other", check=True)
+        await rig.manager.reboot(server.id, hard=False)
         booted = time.monotonic()
-        assert (await run(rig, master, "systemctl is-active salt-minion")).stdout == "inactive\n"
+        result = await run(rig, server, "systemctl is-active salt-minion other")
+        assert result.stdout.split() == ["inactive", "active"]
 
         async def running() -> bool:
-            return (await run(rig, master, "systemctl is-active salt-minion")).stdout == "active\n"
+            return (await run(rig, server, "systemctl is-active salt-minion")).stdout == "active\n"
 
         await until(running)
         assert time.monotonic() - booted >= 1.0
+        pid = (await run(rig, server, "systemctl show -P MainPID salt-minion", check=True)).stdout.strip()
+        assert (await run(rig, server, f"ps -o args= -p {pid}")).stdout.strip().endswith("bin/salt-minion")
         rig.faults.set("salt-race", False)
-        await rig.manager.reboot(master.id, hard=False)
-        assert (await run(rig, master, "systemctl is-active salt-minion")).stdout == "active\n"
+        await rig.manager.reboot(server.id, hard=False)
+        assert (await run(rig, server, "systemctl is-active salt-minion")).stdout == "active\n"
     finally:
         await rig.manager.close()
