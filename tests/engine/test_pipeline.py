@@ -169,9 +169,9 @@ async def test_up_then_redeploy_end_to_end(make_sandbox: Callable[..., Any]) -> 
         await engine.up()
         await engine.redeploy()
         events = pipeline_events(seen, "redeploy")
-        assert events[0] == PipelineStarted("redeploy", ("build", "push", "salt", "verify"))
+        assert events[0] == PipelineStarted("redeploy", ("build", "up", "push", "salt", "verify"))
         assert [(type(e).__name__, getattr(e, "stage", None)) for e in events[1:]] == [
-            (kind, stage) for stage in ("build", "push", "salt", "verify")
+            (kind, stage) for stage in ("build", "up", "push", "salt", "verify")
             for kind in ("StageStarted", "StageFinished")
         ] + [("PipelineFinished", None)]
         assert all(e.ok for e in events if isinstance(e, StageFinished | PipelineFinished))

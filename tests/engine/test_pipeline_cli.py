@@ -42,7 +42,7 @@ async def test_redeploy_json_ok_then_a_failing_build(make_sandbox: Callable[...,
     assert status == 0, (doc, stderr[-3000:])
     assert doc["ok"] is True and doc["failed_stage"] is None
     assert [(s["name"], s["ok"]) for s in doc["stages"]] == [
-        ("build", True), ("push", True), ("salt", True), ("verify", True)]
+        ("build", True), ("up", True), ("push", True), ("salt", True), ("verify", True)]
 
     (Path(box.kube_root) / "build" / ".fake-build-fail").touch()
     status, doc, stderr = redeploy(box, tmp_path)

@@ -41,7 +41,7 @@ def _mode(text: str, mode: str) -> str:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealCluster]:
     real_salt_or_skip()
-    delays = dataclasses.replace(TEST_DELAYS, salt=RACE_DELAY)
+    delays = dataclasses.replace(TEST_DELAYS, salt_race=RACE_DELAY)
     box = SandboxThread(tmp_path_factory.mktemp("master-mode"), minions=2, delays=delays)
     box.start()
     _RUNNING.append(box)
