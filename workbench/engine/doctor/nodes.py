@@ -1,5 +1,9 @@
-"""The doctor's node checks: host keys, slow SSH, Salt minions, pushed files a reboot may
-have lost (doctor.push), kubelet tokens, Ready nodes.
+"""The doctor's node checks: host keys, slow SSH, pushed files a reboot may have lost
+(doctor.push), Salt's master mode (salt_master.doctor), minions Salt has not provisioned,
+kubelet tokens (kube-up's tree), Ready nodes.
+
+Masterless Salt (``salt-call --local``) needs no salt-minion daemon (Salt's packages leave
+it disabled), so a stopped one is not an alert; master mode checks its minions itself.
 
 Every node is looked at in parallel; a node that cannot be reached is one alert, never
 the end of the others' checks.
@@ -13,15 +17,16 @@ from collections.abc import Awaitable, Callable
 
 from workbench.engine.doctor.push import unconfirmed_alerts
 from workbench.engine.kube.tokens import (
+    TokenCheck,
     api_get,
     kubelet_journal,
     read_master_token,
     ready_nodes,
     token_alerts,
-    wait_ready,
+    unprovisioned_alert,
 )
 from workbench.engine.parts import Parts
-from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
+from workbench.engine.provision.cluster import own_tree
 from workbench.engine.salt_master.doctor import KINDS as MASTER_MODE_KINDS
 from workbench.engine.salt_master.doctor import master_mode_checks
 from workbench.engine.salt_master.mode import salt_mode
@@ -30,7 +35,7 @@ from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 from workbench.models.alerts import Alert, Fix
 
 SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
-KINDS = ("node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
+KINDS = ("node-unreachable", "host-key-mismatch", "slow-ssh",
          "token-mismatch", "node-unprovisioned", "node-not-ready", *MASTER_MODE_KINDS)
 
 
@@ -58,7 +63,6 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
             reachable.append(node)
             if probe.total_s > SLOW_SSH_S:
                 alerts.append(await slow_ssh_alert(ctx, pool, node, probe))
-    alerts += await _salt_minions(ctx, pool, reachable)
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
     if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
@@ -70,10 +74,13 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
-    tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
-    alerts += tokens
-    mismatched = {a.subject for a in tokens}
-    alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
+    if own_tree(ctx.profile):  # a certificate per kubelet: no token to compare, only its kubeconfig
+        found = await _unprovisioned(ctx, pool, minions)
+    else:
+        found = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
+    alerts += found
+    skip = {a.subject for a in found}
+    alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in skip])
     return alerts
 
 
@@ -185,24 +192,20 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
     return f"{node.name}: UseDNS no, sshd restarted; login now {timing.total_s:.2f}s"
 
 
-# -- salt minion ----------------------------------------------------------------------------
+# -- provisioned minions (the workbench's own tree) -----------------------------------------
 
-async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
-    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor", salt_tree=ctx.profile.paths.salt_tree)
+async def _unprovisioned(ctx: Parts, pool: SSHPool, minions: list[NodeLike]) -> list[Alert]:
+    """A ``node-unprovisioned`` alert per minion with no kubelet kubeconfig (new or recreated)."""
+    path = ctx.profile.paths.kubelet_kubeconfig
 
-    async def one(node: NodeLike) -> Alert | None:
-        result = await pool.run(
-            node, "command -v salt-call >/dev/null 2>&1 || exit 0; systemctl is-active salt-minion"
-        )
-        state = result.stdout.strip()
-        if result.ok or not state:
+    async def one(minion: NodeLike) -> Alert | None:
+        result = await pool.run(minion, f"sudo test -e {shlex.quote(path)}")
+        if result.exit_status != 1:
             return None
-        alert = salt_minion_down_alert(runner, node, None)
-        return Alert(alert.kind, alert.severity, alert.subject,
-                     f"{node.name}: salt-minion is {state}", alert.command, fixes=alert.fixes)
+        check = TokenCheck(minion.name, False, "(unknown)", "(none)", missing=True)
+        return unprovisioned_alert(ctx.profile, check, minion, provisioner(ctx, pool))
 
-    found = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
-    return [a for a in found if isinstance(a, Alert)]
+    return [a for a in await asyncio.gather(*(one(m) for m in minions)) if a is not None]
 
 
 # -- node readiness -------------------------------------------------------------------------
@@ -213,11 +216,33 @@ async def _provisioned(pool: SSHPool, master: NodeLike) -> bool:
     return result.ok
 
 
+async def _ready(ctx: Parts, pool: SSHPool, master: NodeLike) -> dict[str, bool]:
+    """{node: Ready} from the API server: with the workbench's own tree through its admin
+    kubeconfig (the kube client), with kube-up's over SSH with the cluster token."""
+    if own_tree(ctx.profile):
+        info = await ctx.kube(master).refresh()  # type: ignore[arg-type]
+        return {n.name: n.ready for n in info.nodes}
+    token = await read_master_token(pool, ctx.profile, master)
+    return ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
+
+
+async def _wait_ready(ctx: Parts, pool: SSHPool, master: NodeLike, name: str, deadline: float) -> bool:
+    end = asyncio.get_running_loop().time() + deadline
+    while True:
+        try:
+            if (await _ready(ctx, pool, master)).get(name):
+                return True
+        except WorkbenchError:
+            pass
+        if asyncio.get_running_loop().time() > end:
+            return False
+        await asyncio.sleep(0.5)
+
+
 async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
     if not minions:
         return []
-    token = await read_master_token(pool, ctx.profile, master)
-    ready = ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
+    ready = await _ready(ctx, pool, master)
     alerts = []
     for minion in minions:
         if ready.get(minion.name):
@@ -226,7 +251,7 @@ async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[
 
         async def fix(minion: NodeLike = minion) -> str:
             await pool.run(minion, "sudo systemctl restart kubelet", check=True)
-            if not await wait_ready(pool, master, token, minion.name, deadline=30):
+            if not await _wait_ready(ctx, pool, master, minion.name, deadline=30):
                 raise NodeError(minion.name, "kubelet restarted, node still not Ready after 30s")
             return f"{minion.name}: kubelet restarted, node Ready"
 
