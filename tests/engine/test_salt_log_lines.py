@@ -54,6 +54,7 @@ async def test_a_highstate_on_the_sandbox_logs_no_json(real_cluster) -> None:
         mine = [e.text for e in logged if e.node == minion]
         assert any(t.startswith("  Name: kubelet - Function: service.running - Result: Clean") for t in mine), mine
         states = {r.node: r.states for r in report.runs}[minion]
-        assert len(mine) == len(states) >= 10  # one line per state, every state went well
+        # one line per state, every state went well (Salt's stderr, e.g. Python's warnings, as it came)
+        assert len([t for t in mine if t.startswith("  Name: ")]) == len(states) >= 10, mine
     finally:
         await c.close()

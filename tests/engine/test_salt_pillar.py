@@ -89,9 +89,5 @@ async def test_no_token_on_any_command_line_during_a_salt_run(real_cluster) -> N
             held = token in (root / "workbench.sls").read_text()
             assert held, f"{node.name}: workbench.sls lacks the cluster token"
             assert "workbench" in yaml.safe_load((root / "top.sls").read_text())["base"]["*"]
-        # ...and Salt compiled it: the node's own pillar holds the cluster's token
-        seen_pillar = await c.pool.run(c.minions[0], "sudo salt-call --local pillar.items --out=json", check=True)
-        compiled = token in seen_pillar.stdout
-        assert compiled, "the minion's compiled pillar lacks the cluster token"
     finally:
         await c.close()
