@@ -38,7 +38,7 @@ def current_kube_root(tmp_path: Path) -> Path:
 
 
 async def test_current_tree_files_in_place_and_idempotent(make_sandbox, tmp_path) -> None:
-    c = await start_cluster(make_sandbox, minions=2, seed=False)
+    c = await start_cluster(make_sandbox, minions=2, provisioned=False)
     try:
         profile = dataclasses.replace(c.profile, kube=dataclasses.replace(c.profile.kube, root=current_kube_root(tmp_path)))
         report = await provision(profile, c.state, c.pool, list(c.instances), bus=c.bus)
@@ -64,7 +64,7 @@ async def test_current_tree_files_in_place_and_idempotent(make_sandbox, tmp_path
 
 
 async def test_seed_tree_unpacks_binaries_and_keeps_the_token(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1, seed=True)
+    c = await start_cluster(make_sandbox, minions=1)
     try:
         report = await provision(c.profile, c.state, c.pool, list(c.instances), bus=c.bus)
         assert report.ok, report.errors and report.spec.layout == "seed"
@@ -81,7 +81,7 @@ async def test_seed_tree_unpacks_binaries_and_keeps_the_token(make_sandbox) -> N
 
 
 async def test_a_failing_node_fails_alone(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=2, seed=True)
+    c = await start_cluster(make_sandbox, minions=2)
     try:
         await c.pool.run(c.minions[0], f"sudo rm -f {c.profile.paths.release_dir}/kubernetes-server-linux-amd64.tar.gz", check=True)
         # a directory where the minion config goes: the write fails on that node only
@@ -109,7 +109,7 @@ class RecordingPool:
 
 
 async def test_no_secret_on_any_command_line(make_sandbox, tmp_path) -> None:
-    c = await start_cluster(make_sandbox, minions=1, seed=False)
+    c = await start_cluster(make_sandbox, minions=1, provisioned=False)
     try:
         profile = dataclasses.replace(c.profile, kube=dataclasses.replace(c.profile.kube, root=current_kube_root(tmp_path)))
         pool = RecordingPool(c.pool)

@@ -216,7 +216,7 @@ async def _provisioned(pool: SSHPool, master: NodeLike) -> bool:
     return result.ok
 
 
-async def _ready(ctx: Parts, pool: SSHPool, master: NodeLike) -> dict[str, bool]:
+async def node_ready(ctx: Parts, pool: SSHPool, master: NodeLike) -> dict[str, bool]:
     """{node: Ready} from the API server: with the workbench's own tree through its admin
     kubeconfig (the kube client), with kube-up's over SSH with the cluster token."""
     if own_tree(ctx.profile):
@@ -226,11 +226,12 @@ async def _ready(ctx: Parts, pool: SSHPool, master: NodeLike) -> dict[str, bool]
     return ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
 
 
-async def _wait_ready(ctx: Parts, pool: SSHPool, master: NodeLike, name: str, deadline: float) -> bool:
+async def wait_node_ready(ctx: Parts, pool: SSHPool, master: NodeLike, name: str, deadline: float) -> bool:
+    """Poll the API server until ``name`` is Ready; False after ``deadline`` seconds."""
     end = asyncio.get_running_loop().time() + deadline
     while True:
         try:
-            if (await _ready(ctx, pool, master)).get(name):
+            if (await node_ready(ctx, pool, master)).get(name):
                 return True
         except WorkbenchError:
             pass
@@ -242,7 +243,7 @@ async def _wait_ready(ctx: Parts, pool: SSHPool, master: NodeLike, name: str, de
 async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
     if not minions:
         return []
-    ready = await _ready(ctx, pool, master)
+    ready = await node_ready(ctx, pool, master)
     alerts = []
     for minion in minions:
         if ready.get(minion.name):
@@ -251,7 +252,7 @@ async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[
 
         async def fix(minion: NodeLike = minion) -> str:
             await pool.run(minion, "sudo systemctl restart kubelet", check=True)
-            if not await _wait_ready(ctx, pool, master, minion.name, deadline=30):
+            if not await wait_node_ready(ctx, pool, master, minion.name, deadline=30):
                 raise NodeError(minion.name, "kubelet restarted, node still not Ready after 30s")
             return f"{minion.name}: kubelet restarted, node Ready"
 
