@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import subprocess
 from pathlib import Path
 
 from tests.realcluster import cli, poll
@@ -177,7 +178,7 @@ async def test_salt_is_installed_with_the_node_package_manager(make_sandbox) -> 
 async def test_cli_salt_json_and_failed(real_cluster) -> None:
     box = real_cluster.box
 
-    def wb(*args: str):  # noqa: ANN202
+    def wb(*args: str) -> subprocess.CompletedProcess[str]:
         return cli(real_cluster.profile_path, *args, check=False)
 
     c = await view(real_cluster)
