@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests.realcluster import cli, poll
 from workbench.engine.salt.runner import SaltRunner
+from workbench.engine.salt_master.runner import salt_runner
 from workbench.events import LogLine, StageFinished, StageStarted
 
 from .test_salt_helpers import Cluster, start_cluster, view
@@ -25,14 +26,17 @@ TEST_TREE = ("printf \"base:\\n  '*':\\n    - wbtest\\n\" | sudo tee /srv/salt/t
              "printf 'wbtest:\\n  test.succeed_without_changes: []\\n' | sudo tee /srv/salt/wbtest.sls >/dev/null")
 
 
-def runner_of(c: Cluster, **kw: object) -> SaltRunner:
-    return SaltRunner(c.pool, c.state, c.bus, salt_tree=SALT_TREE, **kw)  # type: ignore[arg-type]
+def runner_of(c: Cluster, pipeline: str = "salt") -> SaltRunner:
+    """The runner the engine picks for this cluster (masterless at this size)."""
+    runner = salt_runner(c.profile, c.pool, c.state, c.bus, c.instances, pipeline=pipeline)
+    assert type(runner) is SaltRunner and runner.salt_tree == SALT_TREE
+    return runner
 
 
 async def test_highstate_on_all_nodes_in_parallel(real_cluster) -> None:
     c = await view(real_cluster)
     try:
-        report = await runner_of(c, pipeline="provision").run(list(c.instances))
+        report = await runner_of(c, "provision").run(list(c.instances))
         assert report.ok, report.to_json()
         by_node = {r.node: r for r in report.runs}
         assert set(by_node) == {i.name for i in c.instances}

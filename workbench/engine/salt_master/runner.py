@@ -46,7 +46,10 @@ def salt_runner(
     """``SaltRunner`` (masterless) or a master-mode runner, by ``[salt] mode`` and size."""
     master = next((n for n in nodes if n.role == "master"), None)
     if master is None or not master.fixed_ip or salt_mode(profile, len(nodes)) == "masterless":
-        return SaltRunner(pool, state, bus, pipeline=pipeline, salt_tree=profile.paths.salt_tree)
+        from workbench.engine.provision.cluster import own_tree
+
+        return SaltRunner(pool, state, bus, pipeline=pipeline, salt_tree=profile.paths.salt_tree,
+                          token_pillar=not own_tree(profile))  # own tree: certificates, no token
     settings = MasterSettings(
         master_ip=master.fixed_ip, file_roots=(profile.paths.salt_tree,), pillar_roots=(PILLAR_ROOT,),
         publish_port=profile.salt.publish_port, ret_port=profile.salt.ret_port,
