@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.salt.runner import SaltRunner, readable_lines
+from workbench.engine.salt.runner import readable_lines
+from workbench.engine.salt_master.runner import salt_runner
 from workbench.events import LogLine
 
 from .test_salt_helpers import view
@@ -44,7 +45,7 @@ def test_text_output_is_kept_as_it_is() -> None:
 async def test_a_highstate_on_the_sandbox_logs_no_json(real_cluster) -> None:
     c = await view(real_cluster)
     try:
-        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))
+        report = await salt_runner(c.profile, c.pool, c.state, c.bus, c.instances).run(list(c.instances))
         assert report.ok, report.to_json()
         logged = [e for e in c.events if isinstance(e, LogLine) and e.source == "salt"]
         assert {e.node for e in logged} >= {i.name for i in c.instances}
