@@ -41,6 +41,7 @@ class RealCluster:
     box: Any  # SandboxThread
     profile_path: Path
     redeploy: dict[str, Any]  # `workbench --json redeploy`'s document
+    first_pki: dict[str, str]  # credentials right after the first redeploy (``pki_snapshot``)
 
     @property
     def profile(self) -> Profile:
@@ -65,12 +66,31 @@ class RealCluster:
     def kubectl(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         kubectl = shutil.which("kubectl")
         if kubectl is None:
-            pytest.skip("kubectl is not installed")
+            pytest.skip("kubectl is not installed")  # ready_nodes() still checks, over HTTP
         return subprocess.run([kubectl, f"--kubeconfig={self.admin_kubeconfig}", *args],
                               capture_output=True, text=True, timeout=timeout)
 
+    def pki_snapshot(self) -> dict[str, str]:
+        """sha256 of every credential: the state dir's PKI and admin kubeconfig, and on each
+        node the certificates, keys and kubeconfigs Salt put there."""
+        import hashlib
+
+        out = {f"workstation:{p.relative_to(self.state.root)}": hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in sorted([*(self.state.root / "pki").glob("*"), self.admin_kubeconfig]) if p.is_file()}
+        for node in ("kubernetes-master", "kubernetes-minion-1", "kubernetes-minion-2"):
+            text = self.ssh(node, "sudo sh -c 'sha256sum /etc/kubernetes/pki/* /etc/kubernetes/*.kubeconfig "
+                                  "/var/lib/kubelet/kubeconfig /var/lib/kube-proxy/kubeconfig 2>/dev/null; true'")
+            for line in text.splitlines():
+                digest, path = line.split(maxsplit=1)
+                out[f"{node}:{path}"] = digest
+        return out
+
     def ready_nodes(self) -> dict[str, str]:
-        """{node: kubelet version} of the nodes the real kubectl shows Ready."""
+        """{node: kubelet version} of the nodes the real kubectl shows Ready (without kubectl
+        on the machine: the engine's own HTTP client, `workbench info --no-kubectl`)."""
+        if shutil.which("kubectl") is None:
+            doc = json.loads(self.cli("--json", "info", "--no-kubectl").stdout)
+            return {n["name"]: n["version"] for n in doc["nodes"] if n["ready"]}
         done = self.kubectl("get", "nodes", "-o", "json")
         assert done.returncode == 0, done.stderr
         return {n["metadata"]["name"]: n["status"]["nodeInfo"]["kubeletVersion"]
@@ -95,7 +115,9 @@ def bring_up(box: Any, *, edit_profile: Callable[[str], str] | None = None) -> R
     if edit_profile is not None:
         profile.write_text(edit_profile(profile.read_text()))
     done = cli(profile, "--json", "redeploy", timeout=900)
-    return RealCluster(box, profile, json.loads(done.stdout))
+    cluster = RealCluster(box, profile, json.loads(done.stdout), {})
+    cluster.first_pki = cluster.pki_snapshot()
+    return cluster
 
 
 def poll(check: Callable[[], Any], seconds: float, what: str) -> Any:

@@ -3,7 +3,8 @@
 kubelet tokens (kube-up's tree), Ready nodes.
 
 Masterless Salt (``salt-call --local``) needs no salt-minion daemon (Salt's packages leave
-it disabled), so a stopped one is not an alert; master mode checks its minions itself.
+it disabled), so only an enabled minion (master mode, the seed's) that is not active is
+``salt-minion-down``.
 
 Every node is looked at in parallel; a node that cannot be reached is one alert, never
 the end of the others' checks.
@@ -35,7 +36,7 @@ from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 from workbench.models.alerts import Alert, Fix
 
 SLOW_SSH_S = 1.0  # a login slower than this is worth an alert
-KINDS = ("node-unreachable", "host-key-mismatch", "slow-ssh",
+KINDS = ("node-unreachable", "host-key-mismatch", "slow-ssh", "salt-minion-down",
          "token-mismatch", "node-unprovisioned", "node-not-ready", *MASTER_MODE_KINDS)
 
 
@@ -63,6 +64,7 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
             reachable.append(node)
             if probe.total_s > SLOW_SSH_S:
                 alerts.append(await slow_ssh_alert(ctx, pool, node, probe))
+    alerts += await _salt_minions(ctx, pool, reachable)
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
     if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
@@ -190,6 +192,44 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
     if timing.total_s > SLOW_SSH_S:
         raise NodeError(node.name, f"UseDNS no set and sshd restarted, but login still takes {timing.total_s:.1f}s")
     return f"{node.name}: UseDNS no, sshd restarted; login now {timing.total_s:.2f}s"
+
+
+# -- salt minion ----------------------------------------------------------------------------
+
+async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+    async def one(node: NodeLike) -> Alert | None:
+        # only a minion meant to run (enabled: master mode, the seed's) is down when inactive
+        result = await pool.run(
+            node, "command -v salt-call >/dev/null 2>&1 || exit 0; "
+                  "systemctl is-enabled --quiet salt-minion 2>/dev/null || exit 0; systemctl is-active salt-minion"
+        )
+        state = result.stdout.strip()
+        if result.ok or not state:
+            return None
+        return salt_minion_down_alert(ctx, pool, node, state)
+
+    found = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
+    return [a for a in found if isinstance(a, Alert)]
+
+
+def salt_minion_down_alert(ctx: Parts, pool: SSHPool, node: NodeLike, state: str) -> Alert:
+    """An enabled salt-minion that is not running: restart it, then rerun Salt on that node."""
+
+    async def fix() -> str:
+        from workbench.engine.salt_master.runner import salt_runner
+
+        await pool.run(node, "sudo systemctl restart salt-minion", check=True, source="salt")
+        nodes = list(pool.nodes.values())
+        runner = salt_runner(ctx.profile, pool, ctx.state.ensure(), ctx.bus, nodes, pipeline="fix")
+        run = (await runner.run([node])).runs[0]
+        return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
+
+    return Alert(
+        kind="salt-minion-down", severity="error", subject=node.name,
+        message=f"{node.name}: salt-minion is {state}",
+        command=f"workbench ssh {node.name} -- sudo systemctl restart salt-minion",
+        fixes=(Fix("restart", f"restart salt-minion on {node.name} and rerun the state", fix, destructive=False),),
+    )
 
 
 # -- provisioned minions (the workbench's own tree) -----------------------------------------
