@@ -87,10 +87,11 @@ def _info(args: argparse.Namespace, parts: Parts) -> int:
         client = own
     else:
         token = _token(args, parts.state)
-        ca_pem = _ca_file(args.ca_file) if args.ca_file else None
+        ca_pem = _ca_file(args.ca_file) if args.ca_file else _own_ca(parts)
         server = args.server
         if server is None or (ca_pem is None and server.startswith("https://")):
-            server, ca_pem = render.run(_from_master(parts, server))
+            server, fetched = render.run(_from_master(parts, server, read_ca=ca_pem is None))
+            ca_pem = ca_pem or fetched
         client = KubeClient(server, token, parts.state.root, kubectl=kubectl, ca_pem=ca_pem)
     info = render.run(client.refresh())
     if args.json:
@@ -119,6 +120,18 @@ def _own_tree_client(args: argparse.Namespace, parts: Parts, kubectl: str | None
                       client_pem=pki.path("admin"))
 
 
+def _own_ca(parts: Parts) -> bytes | None:
+    """The workbench's own tree: the cluster CA it made in the state dir (the master holds
+    it at the tree's path, not at ``paths.kube_ca``, the seed-era tree's)."""
+    from workbench.engine.provision.cluster import own_tree
+    from workbench.engine.provision.pki import ClusterPKI
+
+    if not own_tree(parts.profile):
+        return None
+    pki = ClusterPKI(parts.state)
+    return pki.ca().cert_pem if pki.path("ca").exists() else None
+
+
 def _token(args: argparse.Namespace, state: StateDir) -> str | None:
     if args.token_file:
         try:
@@ -143,7 +156,7 @@ def _ca_file(path: str) -> bytes:
     return data
 
 
-async def _from_master(parts: Parts, server: str | None) -> tuple[str, bytes]:
+async def _from_master(parts: Parts, server: str | None, *, read_ca: bool = True) -> tuple[str, bytes | None]:
     """The API server on the master (floating IP, else fixed) and the cluster CA read over SSH."""
     from workbench.engine.kube.client import fetch_ca, server_url
 
@@ -158,7 +171,7 @@ async def _from_master(parts: Parts, server: str | None) -> tuple[str, bytes]:
         if master is None or not address:
             raise WorkbenchError("info: the cluster has no ACTIVE master with an address: run up first")
         parts.ssh.remember(instances)
-        ca_pem = await fetch_ca(parts.ssh, master, parts.profile.paths.kube_ca)
+        ca_pem = await fetch_ca(parts.ssh, master, parts.profile.paths.kube_ca) if read_ca else None
     finally:
         await parts.close()
     return server or server_url(address, tls=True), ca_pem

@@ -47,11 +47,15 @@ def step_commands(engine: Any, pipeline: str, stage: str) -> list[tuple[str | No
     )
     tag = f"workbench:{profile.cluster.name}"
     c = profile.cluster
-    if stage == "instances":
+    if stage in ("instances", "up"):
+        have = {i.name for i in engine.instances}
+        plan = [(name, ip) for name, _, ip in profile.node_plan() if stage == "instances" or name not in have]
+        if not plan:
+            return [(None, "# every node exists: nothing to create")]
         lines = [(name, f"{_cloud(profile)} server create --image {shlex.quote(c.image)} --flavor "
                         f"{shlex.quote(c.flavor)} --key-name {shlex.quote(c.keypair)} --nic "
                         f"net-id={shlex.quote(c.network)},v4-fixed-ip={ip} --tag {tag} {name}")
-                 for name, _, ip in profile.node_plan()]
+                 for name, ip in plan]
         fip = (f"{_cloud(profile)} floating ip create {shlex.quote(c.floating_ip_pool)}"
                "  # then: server add floating ip, for each node")
         return [*_capped(lines, "nodes"), (None, fip)]
@@ -68,8 +72,13 @@ def step_commands(engine: Any, pipeline: str, stage: str) -> list[tuple[str | No
                           f"{profile.ssh.user}@{_address(n)}:{release}/") for n in nodes]
         return _capped(lines, "nodes")
     if stage == "salt":
-        pillar = "pillar='{\"kubelet_token\": \"<cluster token>\"}'"
-        lines = [(n.name, f"{_ssh(profile, _address(n))} sudo salt-call state.highstate {pillar} --out=json")
+        from workbench.engine.salt_master.mode import salt_mode
+
+        # the pillar is in the nodes' 0600 files (provisioning), never on the command line
+        if nodes and salt_mode(profile, len(nodes)) == "master":
+            master = next((n for n in nodes if n.role == "master"), nodes[0])
+            return [(master.name, f"{_ssh(profile, _address(master))} sudo salt '*' state.highstate --out=json")]
+        lines = [(n.name, f"{_ssh(profile, _address(n))} sudo salt-call --local state.highstate --out=json")
                  for n in nodes]
         return _capped(lines, "nodes")
     if stage == "verify":

@@ -205,6 +205,10 @@ class KubeClient:
         return info
 
     async def _with_kubectl(self) -> ClusterInfo:
+        if self.token is None and self.client_pem is None:
+            # kubectl would prompt for a username on stdin and fail with "error: EOF"
+            raise KubeError(f"{self.server}: no credential for kubectl: give the cluster token (--token-file) "
+                            "or provision with the workbench's tree (its admin certificate)")
         self.write_kubeconfig()
         text, nodes, pods = await _all(
             self._kubectl("cluster-info"),
@@ -231,7 +235,7 @@ class KubeClient:
             why = lines[-1] if lines else f"exit status {proc.returncode}"
             if "You must be logged in" in why:
                 why += ": is the cluster token right?"
-            raise KubeError(redact(f"kubectl {' '.join(args)}: {why}"))
+            raise KubeError(redact(f"kubectl {' '.join(args)} ({self.server}): {why}"))
         return out.decode("utf-8", "replace")
 
     async def _with_http(self) -> ClusterInfo:
@@ -248,7 +252,8 @@ class KubeClient:
                         if resp.status == 401:
                             raise KubeError(f"{self.server}: {UNAUTHORIZED}: is the cluster token right?")
                         if resp.status != 200:
-                            raise KubeError(f"GET {self.server}{path}: HTTP {resp.status}")
+                            why = _status_message(await resp.read())
+                            raise KubeError(redact(f"GET {self.server}{path}: HTTP {resp.status}{why}"))
                         return _doc(await resp.read(), path)
 
                 svcs, nodes, pods = await _all(
@@ -279,6 +284,18 @@ class KubeClient:
         if self.client_pem is not None:
             context.load_cert_chain(self.client_pem)
         return context
+
+
+def _status_message(body: bytes) -> str:
+    """``: <reason>: <message>`` of the API's Status document (what kubectl prints), else ""."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return ""
+    if not isinstance(doc, dict) or doc.get("kind") != "Status" or not doc.get("message"):
+        return ""
+    reason = f"{doc['reason']}: " if doc.get("reason") else ""
+    return ": " + reason + " ".join(str(doc["message"]).split())[:300]
 
 
 async def _all(*calls: Awaitable[Any]) -> list[Any]:
