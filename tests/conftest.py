@@ -59,6 +59,27 @@ def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         box.stop()
 
 
+@pytest.fixture(scope="session")
+def seed_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A cluster of kube-up's Salt tree (a seed-era KUBE_ROOT with cluster/saltbase) that
+    `workbench redeploy` brought up from an empty cloud, shared by the seed tests: those
+    that break it (token regeneration) put it back before they end (tests/seedcluster.py)."""
+    from tests.realcluster import bring_up, real_salt_or_skip
+    from workbench.sandbox.kuberoot import SEED_VERSION, write_kube_root
+
+    real_salt_or_skip()
+    state_dir = tmp_path_factory.mktemp("seed-cluster")
+    write_kube_root(state_dir / "kube-root", version=SEED_VERSION, size_mb=1.0, build_seconds=0.2)
+    box = SandboxThread(state_dir, minions=2, delays=TEST_DELAYS)
+    box.start()
+    _RUNNING.append(box)
+    try:
+        yield bring_up(box)
+    finally:
+        _RUNNING.remove(box)
+        box.stop()
+
+
 @pytest.fixture
 def make_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxThread]]:
     """A factory for fresh sandboxes (e.g. with faults), all stopped at teardown."""

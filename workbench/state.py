@@ -81,6 +81,11 @@ class StateDir:
         REDACTOR.add(token)
         return token
 
+    def adopt_cluster_token(self, token: str) -> None:
+        """Keep ``token`` as the cluster's kubelet token (the master's, after a token fix)."""
+        REDACTOR.add(token)
+        atomic_write(self.root / "cluster-token", token + "\n", mode=0o600)
+
     # -- host keys ------------------------------------------------------------------
     def host_keys(self) -> dict[str, dict[str, Any]]:
         value = self.read_json("host-keys.json", {})

@@ -4,6 +4,7 @@ profile is explained: through the real CLI in a child process with pipes."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,15 +51,30 @@ def test_no_profile_anywhere_says_where_it_looked_and_which_field(tmp_path: Path
     assert "and no OS_CLOUD/OS_AUTH_URL: cloud: " in line
 
 
-def test_alert_lines_name_their_node_once(make_sandbox) -> None:
+def _cells(row: str) -> list[str]:
+    """The cells of one row of a Rich table as printed into a pipe."""
+    return [cell.strip() for cell in re.split("[│┃]", row.strip().strip("│┃"))]
+
+
+def test_alerts_are_a_table_a_row_per_finding_naming_its_node_once(make_sandbox) -> None:
+    """``status`` and ``doctor`` print their findings as a table on stdout, one row each with
+    the node in its own column and not again in the message: ``| grep NODE`` gives that
+    node's findings whole, and nothing of them goes to stderr."""
     box = make_sandbox(minions=1, faults=["boot-error"])
     profile = str(box.profile_path)
     up = wb_json("up", "--profile", profile, expect=1)
     [(name, _)] = [(f["name"], f["error"]) for f in up["failed"]]
-    for verb in (["status"], ["doctor", "--cloud-only"]):
+    for verb, status in ((["status"], 0), (["doctor", "--cloud-only"], 1)):
         result = _run([*verb, "--profile", profile])
-        lines = [ln for ln in result.stdout.splitlines() if "instance-error" in ln]
-        assert lines, result.stdout + result.stderr
-        assert all(ln.count(name) == 1 for ln in lines), lines
-        assert f"instance-error: {name} is in ERROR" in lines[0]
+        assert result.returncode == status, result.stderr
+        header = next((ln for ln in result.stdout.splitlines() if "severity" in ln), None)
+        assert header is not None, result.stdout
+        assert _cells(header) == ["severity", "kind", "subject", "message", "fixes"]
+        rows = [ln for ln in result.stdout.splitlines() if "instance-error" in ln]  # `| grep instance-error`
+        assert len(rows) == 1, result.stdout
+        severity, kind, subject, message, fixes = _cells(rows[0])
+        assert (severity, kind, subject) == ("error", "instance-error", name)
+        assert rows[0].count(name) == 1 and message.startswith("is in ERROR: ")
+        assert "  $ openstack server show " in message and "recreate" in fixes  # one line in a pipe
+        assert "instance-error" not in result.stderr
     wb_json("down", "--yes", "--profile", profile)

@@ -78,21 +78,6 @@ class SaltWorld:
         except (OSError, ValueError):
             return None
 
-    def start_forger(self, name: str) -> subprocess.Popen[bytes]:
-        """A salt-minion that is not the node's: its own key, the node's id."""
-        base = self.tmp / "forger"
-        conf = base / "etc-salt"
-        conf.mkdir(parents=True, exist_ok=True)
-        (conf / "minion").write_text(
-            f"master: {self.settings.master_ip}\nmaster_port: {self.settings.ret_port}\n"
-            f"publish_port: {self.settings.publish_port}\nid: {name}\nroot_dir: {base}/root\n"
-            f"pki_dir: {base}/root/pki\nsock_dir: {base}/root/run\ncachedir: {base}/root/cache\n"
-            f"log_file: {base}/root/minion.log\npidfile: {base}/root/minion.pid\nuser: root\n"
-            "acceptance_wait_time: 1\nacceptance_wait_time_max: 1\nrejected_retry: True\n"
-        )
-        return subprocess.Popen([str(BIN / "salt-minion"), "-c", str(conf), "-l", "quiet"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
 
 def start_world(tmp: Path, minions: int = 2) -> tuple[RealSSHD, list[Node]]:
     """One sshd per 15 addresses (sshd listens on 16 sockets at most), one host key."""

@@ -98,6 +98,8 @@ def test_place_commands_quote_paths_and_pick_the_service_manager() -> None:
     real = SaltPlace()
     assert real.salt("salt-key", "-f", "a b") == "sudo salt-key -c /etc/salt -f 'a b'"
     assert real.restart("salt-minion") == "sudo systemctl restart salt-minion"
+    assert real.start("salt-minion") == "sudo systemctl enable --now salt-minion"  # back after a reboot
+    assert real.enable("salt-master") == "sudo systemctl enable salt-master"
     local = SaltPlace(config_dir="/x y/etc", bin_dir="/v/bin", sudo="", service="daemon", root_dir="/x y/r")
     assert local.salt("salt-run", "manage.status").startswith("/v/bin/salt-run -c '/x y/etc'")
     assert "pgrep -f" in local.is_active("salt-master") and "[s]alt-master" in local.is_active("salt-master")
@@ -141,3 +143,34 @@ def test_the_engine_picks_the_runner_by_mode(tmp_path: Path) -> None:
     assert isinstance(master, MasterSaltRunner)
     assert master.master.name == "k-master" and master.settings.ret_port == 14506  # type: ignore[attr-defined]
     assert master.settings.master_ip == "10.0.0.2"  # type: ignore[attr-defined]
+
+
+def test_master_mode_bundles_put_each_node_s_pillar_on_the_master_only(tmp_path: Path) -> None:
+    from workbench.engine.provision.bundle import MINION_CONF, current_bundle, master_mode_bundles
+    from workbench.engine.provision.cluster import NodeAddress, cluster_spec
+    from workbench.engine.provision.pki import ClusterPKI
+    from workbench.state import StateDir
+
+    nodes = [NodeAddress("lab-master", "master", "192.168.0.2", "172.24.4.9"),
+             NodeAddress("lab-minion-1", "minion", "192.168.0.3", None),
+             NodeAddress("lab-minion-2", "minion", "192.168.0.4", None)]
+    profile = profile_from_mapping({"cluster": {"minions": 2, "name": "lab"}}, tmp_path / "p.toml", {})
+    spec = cluster_spec(profile, nodes, version="v1.32.3", layout="current")
+    pki = ClusterPKI(StateDir(tmp_path / "state").ensure())
+    masterless = {n.name: current_bundle(spec, spec.node(n.name), pki) for n in nodes}
+    made = master_mode_bundles(spec, masterless)
+    assert set(made) == {n.name for n in nodes}
+    for name, bundle in made.items():
+        conf = yaml.safe_load(bundle.file(MINION_CONF).data)
+        assert "file_client" not in conf and "pillar_roots" not in conf and "file_roots" not in conf
+        if name != "lab-master":
+            assert not [f.path for f in bundle.files if f.path.startswith("/srv/pillar")]
+    master = made["lab-master"]
+    top = yaml.safe_load(master.file("/srv/pillar/top.sls").data)["base"]
+    keys = {"lab-master": "lab-master", "lab-minion-1": "lab-minion-1", "lab-minion-2": "lab-minion-2"}
+    assert top == {n: [{"match": "list"}, f"nodes.{key}.cluster", f"nodes.{key}.secrets"] for n, key in keys.items()}
+    for n, key in list(keys.items())[1:]:
+        secrets = master.file(f"/srv/pillar/nodes/{key}/secrets.sls")
+        assert secrets.mode == 0o600 and secrets.secret
+        assert secrets.data == masterless[n].file("/srv/pillar/secrets.sls").data  # its own, unchanged
+        assert master.file(f"/srv/pillar/nodes/{key}/cluster.sls").data == masterless[n].file("/srv/pillar/cluster.sls").data

@@ -10,11 +10,9 @@ import pytest
 from workbench.engine.doctor.nodes import node_checks
 from workbench.engine.kube.token_files import known_token_rows, kubeconfig_token, row_for_user
 from workbench.engine.kube.tokens import fix_token, minion_row, token_alerts
-from workbench.engine.salt.runner import SaltRunner
+from workbench.engine.parts import Parts
 from workbench.errors import NodeError
-
-from .test_node_doctor import all_ready, ctx_of
-from .test_salt_helpers import start_cluster
+from workbench.profile import load_profile
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "real" / "tokens"
 ADMIN = "AdminBearerTok0000000000000000000"
@@ -61,43 +59,53 @@ def test_bootstrap_layout_groups_are_parsed_and_match_by_user() -> None:
     assert row_for_user(table, "kubelet", "node-1") is None
 
 
-async def _layout(c, csv_name: str, kubelet_token: str) -> None:  # type: ignore[no-untyped-def]
+async def _layout(pool, profile, master, csv_name: str, kubelet_token: str) -> None:  # type: ignore[no-untyped-def]
     """Put a real layout on the master with the running kubelets' token in its kubelet row."""
     text = (REAL / csv_name).read_text().replace(KUBELET, kubelet_token)
-    await c.pool.run(c.master, f"sudo tee {c.profile.paths.known_tokens} >/dev/null", input=text, check=True)
+    await pool.run(master, f"sudo tee {profile.paths.known_tokens} >/dev/null", input=text, check=True)
 
 
-async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1)
+async def test_real_layouts_on_the_sandbox_fix_only_with_the_kubelet_row(seed_cluster) -> None:
+    """On the seed-era cluster the engine brought up (kube-up's tree), the master's csv
+    replaced by layouts Kubernetes really wrote; put back by a Salt run at the end."""
+    from tests.seedcluster import restore
+
+    c = seed_cluster
+    parts = Parts(load_profile(c.profile_path, environ={}))
     try:
-        assert (await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))).ok
-        await all_ready(c)
+        nodes = await parts.active_instances()
+        master = next(n for n in nodes if n.role == "master")
+        minions = [n for n in nodes if n.role == "minion"]
+        pool, profile = parts.ssh, parts.profile
         token = c.state.cluster_token()
-        minion, path = c.minions[0], c.profile.paths.kubelet_kubeconfig
-        stale = (await c.pool.run(minion, f"sudo cat {path}")).stdout.replace(token, "StaleKubeletTok99999999999999999")
-        await c.pool.run(minion, f"sudo tee {path} >/dev/null", input=stale, check=True)
+        minion, path = minions[0], profile.paths.kubelet_kubeconfig
+        stale = (await pool.run(minion, f"sudo cat {path}")).stdout.replace(token, "StaleKubeletTok99999999999999999")
+        await pool.run(minion, f"sudo tee {path} >/dev/null", input=stale, check=True)
 
         # GCE 2017: admin (system:masters) first, the kubelet's row fourth
-        await _layout(c, "gci-2017.csv", token)
-        [alert] = [a for a in await token_alerts(c.pool, c.profile, c.master, c.minions) if a.kind == "token-mismatch"]
+        await _layout(pool, profile, master, "gci-2017.csv", token)
+        [alert] = [a for a in await token_alerts(pool, profile, master, minions) if a.kind == "token-mismatch"]
         assert alert.message.startswith(f"{minion.name}: kubelet token Stal****") and "(its row in known_tokens.csv)" in alert.message
         assert [f.name for f in alert.fixes] == ["write-token"]
         assert await alert.fixes[0].run() == f"{minion.name}: kubelet token replaced, kubelet restarted, node Ready"
-        written = (await c.pool.run(minion, f"sudo cat {path}")).stdout
+        written = (await pool.run(minion, f"sudo cat {path}")).stdout
         assert kubeconfig_token(written) == token and ADMIN not in written
 
         # the same file without a kubelet row: said so, no write offered, the fix refuses too
-        await c.pool.run(minion, f"sudo tee {path} >/dev/null", input=stale, check=True)
-        await _layout(c, "gci-2017-no-kubelet-row.csv", token)
-        [alert] = [a for a in await node_checks(ctx_of(c)) if a.kind == "token-mismatch"]
+        await pool.run(minion, f"sudo tee {path} >/dev/null", input=stale, check=True)
+        await _layout(pool, profile, master, "gci-2017-no-kubelet-row.csv", token)
+        alerts = [a for a in await node_checks(parts) if a.kind == "token-mismatch"]
+        assert sorted(a.subject for a in alerts) == sorted(m.name for m in minions)  # no row for any kubelet
+        [alert] = [a for a in alerts if a.subject == minion.name]
         assert "known_tokens.csv has no row for the kubeconfig's user 'kubelet'" in alert.message
         assert "no token is written" in alert.message and alert.fixes == ()
         with pytest.raises(NodeError, match=r"has no row for the kubeconfig's user 'kubelet'.*nothing written"):
-            await fix_token(c.pool, c.profile, c.master, minion, deadline=2)
-        after = (await c.pool.run(minion, f"sudo cat {path}")).stdout
+            await fix_token(pool, profile, master, minion, deadline=2)
+        after = (await pool.run(minion, f"sudo cat {path}")).stdout
         assert after == stale and ADMIN not in after
     finally:
-        await c.close()
+        await parts.close()
+        restore(c)
 
 
 def test_a_node_identity_row_needs_its_group() -> None:

@@ -82,23 +82,30 @@ def test_seed_grains_and_pillar_as_kube_up_wrote_them(tmp_path):
     assert g["cloud"] == "vagrant" and g["cbr-cidr"] == "10.244.1.0/24"
     params = yaml.safe_load(master.file(f"{OVERLAY}/pillar/cluster-params.sls").data)
     assert params["service_cluster_ip_range"] == "10.0.0.0/16" and params["dns_server"] == "10.0.0.10"
+    assert g["hostname_override"] == spec.minions[0].name  # the name the workbench checks Ready by
     token_files = [f for b in (master, minion) for f in b.files if TOKEN.encode() in f.data]
     assert token_files and all(f.secret and f.mode == 0o600 for f in token_files)
-    # the template has its own known_tokens.csv and kubelet kubeconfig: no overlay copy shadows
-    # them; kube-proxy's, which kube-up generated, it lacks
+    assert not [f for f in token_files if "/pillar/" in f.path]  # tokens in the overlay's files only
+    # what kube-up's provision scripts generated into the salt overlay, whatever the tree holds
     generated = [f.path for f in master.files + minion.files if f.path.startswith(f"{OVERLAY}/salt/")]
-    assert generated == [f"{OVERLAY}/salt/kube-proxy/kubeconfig"]
+    assert generated == [f"{OVERLAY}/salt/kube-apiserver/known_tokens.csv", f"{OVERLAY}/salt/kubelet/kubeconfig",
+                         f"{OVERLAY}/salt/kube-proxy/kubeconfig"]
     assert master.extracts[0].dest == f"{OVERLAY}/salt/kube-bins"
 
 
-def test_seed_tree_without_generated_files_gets_them(tmp_path):
+def test_seed_known_tokens_hold_the_kubelets_and_kube_proxys_own_tokens(tmp_path):
     root = tmp_path / "kube"
     shutil.copytree(TEMPLATE, root)
-    (root / "cluster/saltbase/salt/kube-apiserver/known_tokens.csv").unlink()
     spec = spec_for(tmp_path, "seed")
-    master = seed_bundle(spec, spec.master, TOKEN, root)
+    master = seed_bundle(spec, spec.master, TOKEN, root, proxy_token="ProxyTok")
+    minion = seed_bundle(spec, spec.minions[0], TOKEN, root, proxy_token="ProxyTok")
     tokens = master.file(f"{OVERLAY}/salt/kube-apiserver/known_tokens.csv")
-    assert tokens.data == f"{TOKEN},kubelet,kubelet\n".encode() and tokens.mode == 0o600
+    assert tokens.data == f"{TOKEN},kubelet,kubelet\nProxyTok,kube_proxy,kube_proxy\n".encode() and tokens.mode == 0o600
+    proxy = yaml.safe_load(minion.file(f"{OVERLAY}/salt/kube-proxy/kubeconfig").data)
+    assert proxy["users"] == [{"name": "kube_proxy", "user": {"token": "ProxyTok"}}]
+    kubelet = yaml.safe_load(minion.file(f"{OVERLAY}/salt/kubelet/kubeconfig").data)
+    assert kubelet["users"] == [{"name": "kubelet", "user": {"token": TOKEN}}]
+    assert not [f for f in master.files if b"ProxyTok" in f.data and f.path.endswith("kubeconfig")]
 
 
 @pytest.mark.parametrize("role", ["master", "minion"])
@@ -118,9 +125,8 @@ def test_seed_tree_renders_with_real_salt(tmp_path, role):
         assert "kube-apiserver" in local and "/srv/kubernetes/known_tokens.csv" in local
     else:
         assert "kubelet" in local and "/var/lib/kubelet/kubeconfig" in local
-    # the template's own files read the token from pillar (Salt masks it in its output:
-    # render one to a file instead)
+    # the overlay's generated files are what salt:// serves (kube-up's overlay comes first)
     source, dest = ("kube-apiserver/known_tokens.csv", "tokens") if role == "master" else ("kubelet/kubeconfig", "kc")
-    code, out, err = salt_call(conf, "cp.get_template", f"salt://{source}", str(tmp_path / dest))
+    code, out, err = salt_call(conf, "cp.get_file", f"salt://{source}", str(tmp_path / dest))
     assert code == 0, (out, err)
     assert TOKEN in (tmp_path / dest).read_text()

@@ -63,21 +63,28 @@ async def test_current_tree_files_in_place_and_idempotent(make_sandbox, tmp_path
         await c.close()
 
 
-async def test_seed_tree_unpacks_binaries_and_keeps_the_token(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1)
-    try:
-        report = await provision(c.profile, c.state, c.pool, list(c.instances), bus=c.bus)
-        assert report.ok, report.errors and report.spec.layout == "seed"
-        master = node_root(c, c.master)
-        assert (master / "srv/salt-overlay/salt/kube-bins/kube-apiserver").read_bytes().startswith(b"#!/bin/sh")
-        token = c.state.cluster_token()
-        pillar = master / "srv/salt-overlay/pillar/workbench.sls"
-        assert token in pillar.read_text() and stat.S_IMODE(pillar.stat().st_mode) == 0o600
-        assert token not in apply_command()  # the token travels on stdin, never in argv
-        again = await provision(c.profile, c.state, c.pool, list(c.instances))
-        assert all(r.changed == () and r.unpacked == () for r in again.results)
-    finally:
-        await c.close()
+def test_seed_tree_unpacks_binaries_and_keeps_the_token(seed_cluster) -> None:
+    """kube-up's tree: the server tar unpacked into the salt overlay's kube-bins (install.sh's
+    job), the tokens in 0600 overlay files only, and a second provisioning changes nothing."""
+    from tests.seedcluster import MASTER, MINIONS
+
+    c = seed_cluster
+    overlay = "/srv/salt-overlay/salt"
+    assert c.ssh(MASTER, f"sudo head -c 2 {overlay}/kube-bins/kube-apiserver").strip() == "#!"
+    assert c.ssh(MASTER, f"sudo test -x {overlay}/etcd-bins/etcd && echo yes").strip() == "yes"
+    token = c.state.cluster_token()
+    rows = c.ssh(MASTER, f"sudo cat {overlay}/kube-apiserver/known_tokens.csv").splitlines()
+    assert f"{token},kubelet,kubelet" in rows and any(r.endswith(",kube_proxy,kube_proxy") for r in rows)
+    assert token not in rows[1]  # kube-proxy has its own token, as kube-up gave it
+    modes = [c.ssh(n, f"sudo stat -c %a {path}").strip() for n, path in (
+        (MASTER, f"{overlay}/kube-apiserver/known_tokens.csv"), (MINIONS[0], f"{overlay}/kubelet/kubeconfig"),
+        (MINIONS[0], f"{overlay}/kube-proxy/kubeconfig"), (MINIONS[0], "/var/lib/kubelet/kubeconfig"))]
+    assert modes == ["600", "600", "600", "400"], modes
+    assert token not in apply_command()  # the token travels on stdin, never in argv
+    again = c.cli("salt")
+    said = [ln for ln in again.stderr.splitlines() if "seed tree" in ln]
+    assert len(said) == 3 and all(ln.endswith(": 0 file(s) changed") for ln in said), said
+    assert c.state.cluster_token() == token
 
 
 async def test_a_failing_node_fails_alone(make_sandbox, tmp_path) -> None:

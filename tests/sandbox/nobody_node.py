@@ -48,7 +48,7 @@ async def main(base: Path) -> dict:
     async def run(m: machine.Machine, command: str) -> str:
         read, write = os.pipe()
         null = os.open(os.devnull, os.O_RDONLY)
-        session = m.spawn({"argv": ["/bin/sh", "-c", command], "env": {"PATH": "/usr/bin:/bin"},
+        session = m.spawn({"argv": ["/bin/sh", "-c", command], "env": {"PATH": "/usr/local/bin:/usr/bin:/bin"},
                            "cwd": "/", "uid": 1000, "gid": 1000}, [null, write, write])
         os.close(write)
         os.close(null)
@@ -73,6 +73,32 @@ async def main(base: Path) -> dict:
     await m.poweroff()
     out["left"] = [p for p in pids if Path(f"/proc/{p}").exists()]
     out["disk_probe"] = (layout.disk / "etc/probe").read_text()
+    out.update(await salt_nodes(base, image, machine, run))
+    return out
+
+
+async def salt_nodes(base: Path, image: types.ModuleType, machine: types.ModuleType, run) -> dict:
+    """Real Salt as nobody: on the image with Salt, and installed by dnf on the stock one."""
+    salt = image.salt_venv()
+    if salt is None:
+        return {"salt": "not installed"}
+    out: dict = {}
+    img = base / "image"
+    for name, installed in (("salt-image", True), ("dnf", False)):
+        layout = machine.Layout(base / name, img, salt, installed)
+        layout.create_disk()
+        m = machine.Machine(layout, lambda msg: None)
+        await m.boot({"name": f"nobody-{name}", "instance": f"i-{name}", "public_keys": []})
+        try:
+            if not installed:
+                out["dnf"] = await run(m, "sudo dnf -y install salt-minion >/dev/null && echo installed")
+            out[f"{name}:ping"] = await run(m, "sudo salt-call --local test.ping --out=json 2>&1")
+            conf = "id: nobody\\nmaster_type: disable\\n"
+            out[f"{name}:minion"] = await run(
+                m, f"sudo mkdir -p /etc/salt/minion.d && printf '{conf}' | sudo tee /etc/salt/minion.d/l.conf "
+                ">/dev/null && sudo systemctl start salt-minion 2>&1; systemctl is-active salt-minion; journalctl -u salt-minion -n 8 -o cat")
+        finally:
+            await m.poweroff()
     return out
 
 

@@ -43,6 +43,14 @@ def test_layout_and_salt_tree(tmp_path: Path) -> None:
     for state in states - {"base"}:
         assert (root / f"cluster/saltbase/salt/{state}/init.sls").is_file(), state
     assert (root / "cluster/saltbase/salt/base.sls").is_file()
+    salt = root / "cluster/saltbase/salt"
+    # the RedHat path: flags in /etc/sysconfig/<name> (DAEMON_ARGS), a unit that reads them
+    for unit in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy"):
+        assert "DAEMON_ARGS=" in (salt / unit / "default").read_text(), unit
+        assert f"EnvironmentFile=/etc/sysconfig/{unit}" in (salt / unit / f"{unit}.service").read_text(), unit
+    assert "openssl" in (salt / "generate-cert/make-ca-cert.sh").read_text()
+    # tokens and kubeconfigs are the provisioning's (the salt overlay), never in the tree
+    assert not (salt / "kube-apiserver/known_tokens.csv").exists() and not (salt / "kubelet/kubeconfig").exists()
     machine = add_vagrant_machine(root, "master", "1234-abcd")
     assert (machine / "openstack/id").read_text() == "1234-abcd"
     write_kube_root(root, size_mb=1, version=SEED_VERSION)  # a refresh keeps the seed (and any _output)
@@ -58,7 +66,9 @@ def test_release_honours_platforms_and_tests(tmp_path: Path) -> None:
     assert "Running tests" not in done.stdout
     assert all(line.startswith(("+++ [", "    ")) for line in done.stdout.splitlines())
     tars = sorted(p.name for p in (root / "_output/release-tars").iterdir())
-    assert tars == ["kubernetes-client-darwin-amd64.tar.gz", "kubernetes-client-linux-amd64.tar.gz",
+    # etcd's own release tar beside them: v1.2's etcd came as an image, the sandbox runs no containers
+    assert tars == ["etcd-v2.2.1-linux-amd64.tar.gz",
+                    "kubernetes-client-darwin-amd64.tar.gz", "kubernetes-client-linux-amd64.tar.gz",
                     "kubernetes-node-linux-amd64.tar.gz", "kubernetes-salt.tar.gz",
                     "kubernetes-server-linux-amd64.tar.gz", "kubernetes.tar.gz"]
     with tarfile.open(root / "_output/release-tars/kubernetes-server-linux-amd64.tar.gz") as tar:
@@ -71,7 +81,8 @@ def test_release_honours_platforms_and_tests(tmp_path: Path) -> None:
     done = build(root, KUBE_FASTBUILD="true")  # no platforms given: fast build is linux/amd64 only
     assert done.returncode == 0
     assert "Running tests without code coverage" in done.stdout  # KUBE_RELEASE_RUN_TESTS defaults to y
-    assert sorted(p.name for p in (root / "_output/release-tars").iterdir())[0] == "kubernetes-client-linux-amd64.tar.gz"
+    assert sorted(p.name for p in (root / "_output/release-tars").iterdir())[:2] == [
+        "etcd-v2.2.1-linux-amd64.tar.gz", "kubernetes-client-linux-amd64.tar.gz"]
 
 
 def test_rebuild_is_a_small_change_to_the_tars(tmp_path: Path) -> None:

@@ -66,8 +66,8 @@ async def test_a_fresh_node_holds_only_what_cloud_init_writes(rig: Rig) -> None:
     assert files == [
         "etc/group", "etc/hostname", "etc/hosts", "etc/passwd", "etc/shadow",
         "etc/sudoers.d/90-cloud-init-users", "home/fedora/.ssh/authorized_keys",
-        f"var/lib/cloud/instances/{server.id}/boot-finished", "var/log/journal/salt-minion.log",
-        "var/log/journal/sshd.log",  # the journal of the enabled units that started
+        f"var/lib/cloud/instances/{server.id}/boot-finished",
+        "var/log/journal/sshd.log",  # the journal of the one enabled unit, which started
     ]
     assert (disk / "etc/hostname").read_text() == "kubernetes-master\n"
     assert (disk / "home/fedora/.ssh/authorized_keys").read_text().strip() == server.public_keys[0]
@@ -77,6 +77,13 @@ async def test_a_fresh_node_holds_only_what_cloud_init_writes(rig: Rig) -> None:
     status, out, _ = await ssh(rig, server, "ls /etc/salt /srv/kubernetes /var/lib/kubelet 2>&1; ls -A /srv")
     assert "No such file or directory" in out and out.count("No such file") == 3
     assert out.splitlines()[-1:] != ["salt"]
+    # the stock image enables sshd alone and holds no Salt: its units come with dnf's package
+    status, out, _ = await ssh(rig, server, "ls /etc/systemd/system/multi-user.target.wants")
+    assert (status, out) == (0, "sshd.service\n")
+    status, out, err = await ssh(rig, server, "systemctl is-enabled salt-minion; test -e /usr/bin/salt-call")
+    assert status == 1 and out == "" and "salt-minion.service: No such file or directory" in err
+    status, out, _ = await ssh(rig, server, "systemctl is-active sshd salt-minion salt-master")
+    assert (status, out.split()) == (3, ["active", "inactive", "inactive"])
 
 
 UNIT = """\
@@ -177,7 +184,8 @@ runcmd:
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("bwrap"),
                     reason="needs root to become nobody, setpriv and bubblewrap")
 def test_an_unprivileged_user_gets_a_node_too() -> None:
-    """As `nobody`: bwrap's user namespace, the node's disk bound (no overlay there)."""
+    """As `nobody`: bwrap's user namespace, the node's disk bound (no overlay there); real
+    Salt runs there (its commands and units under /usr/local, /usr being read-only)."""
     base = Path(tempfile.mkdtemp(prefix="workbench-nobody-"))  # pytest's tmp is root's only
     try:
         os.chown(base, 65534, 65534)
@@ -194,3 +202,12 @@ def test_an_unprivileged_user_gets_a_node_too() -> None:
     assert out["write"] == "x\n" and out["systemctl"] == "active\n" and out["sudo"] == "0\n"
     assert out["after_reboot"] == "x\n"  # /etc kept, /tmp fresh
     assert out["left"] == [] and out["disk_probe"] == "x\n"
+    if out.get("salt") == "not installed":
+        return
+    # real Salt there too: on the image with Salt, and after `dnf install` on the stock one;
+    # Salt's own unit (Type=notify) starts and sends READY=1
+    assert out["dnf"] == "installed\n"
+    for name in ("salt-image", "dnf"):
+        ping = out[f"{name}:ping"]  # Salt warns first that /etc/salt is missing (no config yet)
+        assert json.loads(ping[ping.index("{"):]) == {"local": True}, ping
+        assert out[f"{name}:minion"].startswith("active\n"), out[f"{name}:minion"]

@@ -88,3 +88,76 @@ async def test_dnf_installs_salt_on_the_stock_image(rig: Rig) -> None:
         version = await conn.run("/usr/bin/salt-call --version", check=True)
         assert version.stdout.startswith("salt-call 3008.")
         assert "Nothing to do" in (await conn.run("sudo dnf -y install salt-minion")).stdout
+
+
+async def test_no_top_file_fails_like_salt(rig: Rig) -> None:
+    server = dataclasses.replace(rig.server("kubernetes-master"), image="fedora-21-cloud-salt")
+    await rig.manager.boot(server)
+    async with await rig.connect(server) as conn:
+        result = await conn.run("sudo salt-call --local state.highstate")
+    assert result.exit_status == 1, result.stdout + result.stderr
+    assert "No Top file or master_tops data matches found." in result.stdout + result.stderr
+
+
+MISSING = """\
+/opt/kubernetes/server/bin/kube-apiserver:
+  file.managed:
+    - source: salt://kube-bins/kube-apiserver
+    - mode: '0755'
+    - makedirs: True
+
+probe-apiserver:
+  cmd.run:
+    - name: /opt/kubernetes/server/bin/kube-apiserver --version
+    - require:
+      - file: /opt/kubernetes/server/bin/kube-apiserver
+"""
+
+
+async def test_a_missing_release_file_fails_like_salt(rig: Rig) -> None:
+    server = dataclasses.replace(rig.server("kubernetes-master"), image="fedora-21-cloud-salt")
+    await rig.manager.boot(server)
+    async with await rig.connect(server) as conn:
+        for path, text in (("/srv/salt/top.sls", TOP), ("/srv/salt/probe.sls", MISSING)):
+            await conn.run(f"sudo sh -c 'mkdir -p /srv/salt && cat > {path}'", input=text, check=True)
+        result = await conn.run(SALT_CALL)
+        states = json.loads(result.stdout)["local"]
+    assert result.exit_status == 2, result.stdout + result.stderr
+    comments = {key.split("_|-")[1]: s["comment"] for key, s in states.items() if s["result"] is False}
+    assert "Source file salt://kube-bins/kube-apiserver not found in saltenv 'base'" in \
+        comments["/opt/kubernetes/server/bin/kube-apiserver"]
+    assert comments["probe-apiserver"].startswith("One or more requisite failed: probe.")
+
+
+MINION_CONF = "id: {name}\nmaster_type: disable\n"  # masterless: no lookup of a host named salt
+
+
+async def test_dnf_installed_salt_minion_is_a_notify_unit_that_starts_and_survives_a_reboot(rig: Rig) -> None:
+    """Salt's own unit (Type=notify, NotifyAccess=all): `systemctl start` returns once the
+    real salt-minion sent READY=1; enabled, it and a unit of the test are back after a reboot."""
+    server = rig.server("kubernetes-minion-1")  # the stock image: dnf installs Salt and its units
+    await rig.manager.boot(server)
+    async with await rig.connect(server) as conn:
+        await conn.run("sudo dnf -y install salt-minion", check=True)
+        assert (await conn.run("systemctl is-enabled salt-minion")).stdout == "disabled\n"
+        show = await conn.run("systemctl show -p Type,NotifyAccess,FragmentPath salt-minion", check=True)
+        assert show.stdout.split() == ["Type=notify", "NotifyAccess=all",
+                                       "FragmentPath=/usr/lib/systemd/system/salt-minion.service"]
+        await conn.run("sudo sh -c 'mkdir -p /etc/salt/minion.d && cat > /etc/salt/minion.d/local.conf'",
+                       input=MINION_CONF.format(name=server.name), check=True)
+        started = await conn.run("sudo systemctl start salt-minion; systemctl is-active salt-minion")
+        assert started.stdout == "active\n", started.stderr
+        pid = (await conn.run("systemctl show -P MainPID salt-minion", check=True)).stdout.strip()
+        args = (await conn.run(f"ps -o args= -p {pid}", check=True)).stdout
+        assert args.strip().endswith("/opt/saltstack/salt/bin/salt-minion"), args
+        await conn.run("sudo tee /etc/systemd/system/keeper.service >/dev/null", check=True,
+                       input="[Service]\nExecStart=/bin/sleep 600\n[Install]\nWantedBy=multi-user.target\n")
+        await conn.run("sudo systemctl enable salt-minion keeper && sudo systemctl start keeper", check=True)
+    await rig.manager.reboot(server.id, hard=True)
+    async with await rig.connect(server) as conn:
+        result = await conn.run("systemctl is-active salt-minion keeper sshd")
+        assert result.stdout.split() == ["active", "active", "active"]
+        pid = (await conn.run("systemctl show -P MainPID salt-minion", check=True)).stdout.strip()
+        assert (await conn.run(f"ps -o args= -p {pid}")).stdout.strip().endswith("bin/salt-minion")
+        journal = (await conn.run("journalctl -u salt-minion -o cat", check=True)).stdout
+        assert journal.count("Started The Salt Minion.") == 2  # before and after the reboot

@@ -57,3 +57,41 @@ async def test_up_then_redeploy_from_the_keys(make_sandbox, tmp_path) -> None:
     finally:
         await engine.close()
     assert "Summary for" in engine.state.log_path.read_text()
+
+
+async def test_the_alerts_pane_spares_nodes_still_booting(make_sandbox, tmp_path) -> None:
+    """The engine's boot grace, as the TUI shows it: nodes created moments ago that cannot
+    be reached yet (nothing listens on this profile's SSH port) are not unreachable alerts;
+    the same engine, asked without the grace, finds them unreachable."""
+    from dataclasses import replace
+
+    from workbench.engine.doctor.core import diagnose
+    from workbench.engine.facade import Engine
+    from workbench.events import AlertsChanged
+    from workbench.profile import load_profile
+    from workbench.state import StateDir
+    from workbench.tui.panes.alerts import AlertsPane
+
+    box = make_sandbox(minions=1)
+    profile = load_profile(box.profile_path, environ={})
+    builder = Engine(profile, state=StateDir(tmp_path / "state"))
+    try:
+        await builder.up()
+    finally:
+        await builder.close()
+    engine = Engine(replace(profile, ssh=replace(profile.ssh, port=2)), state=StateDir(tmp_path / "state"))
+    seen: list[object] = []
+    app = WorkbenchApp(engine)
+    try:
+        async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+            checked = lambda: [e for m in seen if isinstance(m, EngineEvents)  # noqa: E731
+                               for e in m.events if isinstance(e, AlertsChanged)]
+            await until(pilot, checked, "the watcher's first doctor run", 60)
+            await settle(pilot)
+            pane = app.screen.query_one(AlertsPane)
+            assert not [a for a in pane.alerts if a.kind == "node-unreachable"], pane.alerts
+            assert not [a for a in checked()[0].alerts if a.kind == "node-unreachable"]
+            unreachable = await diagnose(engine.parts, ["node-unreachable"], boot_grace=0)
+            assert sorted(a.subject for a in unreachable) == ["kubernetes-master", "kubernetes-minion-1"]
+    finally:
+        await engine.close()

@@ -1,5 +1,5 @@
 """Snapshots (120x40) of every pane, the help screen and an alert's detail; 80x24 of the
-main screen and the help.
+main screen, the help and a search in the instances table.
 
 Events are deterministic (fixed names, times, a fixed clock). Update with
 ``pytest tests/tui/test_snapshots.py --snapshot-update`` only after looking at the report.
@@ -69,7 +69,7 @@ def test_main_screen_in_other_themes(snap_compare, make_app, engine, tmp_path, t
     assert snap_compare(make_app(engine=engine), terminal_size=SIZE, run_before=feed(engine))
 
 
-@pytest.mark.parametrize("press", [(), ("question_mark",)], ids=["main", "help"])
+@pytest.mark.parametrize("press", [(), ("question_mark",), ("slash", *"minion")], ids=["main", "help", "search"])
 def test_small_terminal_80x24(snap_compare, make_app, engine, press) -> None:
     fed = feed(engine)
 

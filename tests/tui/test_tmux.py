@@ -119,6 +119,7 @@ def test_workbench_in_tmux_up_redeploy_ssh_quit(tmux: Tmux, tmp_path: Path) -> N
     tmux.wait(lambda s: " idle" in s.splitlines()[0], "redeploy to finish", 30)
     # Three Salt summary blocks scroll through the Logs pane with the steps' commands after
     # them: / finds one (the view jumps to it) and shows the block around it.
+    tmux.keys("Tab")  # from the instances to the logs: / searches the focused pane
     tmux.keys("/")
     for ch in "Succeeded:":
         tmux.keys(ch)

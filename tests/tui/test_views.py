@@ -28,6 +28,7 @@ async def test_filter_by_node_and_source_and_search(make_app, engine) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         logs = await _with_lines(pilot, engine)
+        logs.log_view.focus()
         await pilot.press("slash")
         assert app.focused is not None and app.focused.id == "log-search"
         await pilot.press(*f"node:{MASTER}", "enter")

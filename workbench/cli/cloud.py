@@ -181,8 +181,10 @@ def _status(args: argparse.Namespace, parts: Parts) -> int:
     else:
         render.say(f"cloud {profile.cloud.name or '(environment)'}, cluster {profile.cluster.name}")
         _print_instances(instances)
-        for alert in alerts:
-            render.say(f"{alert.severity}: {render.about(alert.kind, alert.subject, alert.message)}", "yellow")
+        if alerts:
+            from workbench.cli.alert_table import print_alerts
+
+            print_alerts(alerts)
     return 0
 
 

@@ -24,9 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser, verb: str) -> None:
     parser.add_argument("--with", dest="fix_name", metavar="FIX", help="use this fix (e.g. rebuild) instead of the first")
     parser.add_argument("--yes", action="store_true", help="do not ask before destructive fixes")
     parser.add_argument("--cloud-only", action="store_true", help="run only the cloud checks")
+    from workbench.engine.doctor.boot_grace import BOOT_GRACE_S
+
+    parser.add_argument(
+        "--boot-grace", type=float, default=None, metavar="SECONDS",
+        help="a node created less than this long ago is booting, not unreachable "
+             f"(default {BOOT_GRACE_S:g}, as in the TUI; 0 reports every node now)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.boot_grace is not None and args.boot_grace < 0:
+        raise UsageError(f"--boot-grace: {args.boot_grace:g} is not a number of seconds >= 0")
     kinds = list(args.fix or [])
     if kinds:
         from workbench.engine.doctor.core import known_kinds
@@ -61,15 +70,16 @@ async def _doctor(
 
     engine = Engine(parts.profile, parts=parts)
     scope: Scope = "cloud" if args.cloud_only else "all"
+    grace = {} if args.boot_grace is None else {"boot_grace": args.boot_grace}
     try:
-        alerts = await diagnose(parts, scope=scope)
+        alerts = await diagnose(parts, scope=scope, **grace)
         if args.fix is None:
             return alerts, [], alerts
         chosen = fix_order(a for a in alerts if not kinds or a.kind in kinds)
         plans = [(a, choose_fix(a, _named(a, args.fix_name))) for a in chosen if a.fixes]
         _confirm_all(plans, args.yes)
         fixed = await _apply(engine, plans)
-        remaining = await diagnose(parts, scope=scope) if plans else alerts
+        remaining = await diagnose(parts, scope=scope, **grace) if plans else alerts
         return alerts, fixed, remaining
     finally:
         await engine.close()
@@ -116,15 +126,12 @@ async def _apply(engine: Engine, plans: list[tuple[Alert, Fix]]) -> list[dict[st
 
 
 def _print(alerts: list[Alert], fixed: list[dict[str, Any]], remaining: list[Alert] | None) -> None:
+    """The findings as one table (a row each) on stdout; the verdict after it."""
     if not alerts:
         render.say("doctor: nothing wrong found")
         return
-    styles = {"critical": "bold red", "error": "red", "warning": "yellow", "info": ""}
-    for a in alerts:
-        render.say(f"{a.severity:8} {render.about(a.kind, a.subject, a.message)}", styles.get(a.severity, ""))
-        if a.command:
-            render.say(f"         $ {a.command}", "dim")
-        if a.fixes:
-            render.say(f"         fixes: {', '.join(f.name for f in a.fixes)}", "dim")
+    from workbench.cli.alert_table import print_alerts
+
+    print_alerts(alerts)
     if remaining is not None:
         render.say(f"doctor: {len(fixed)} fix(es) run, {len(remaining)} alert(s) remain")

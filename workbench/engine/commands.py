@@ -72,10 +72,10 @@ def step_commands(engine: Any, pipeline: str, stage: str) -> list[tuple[str | No
                           f"{profile.ssh.user}@{_address(n)}:{release}/") for n in nodes]
         return _capped(lines, "nodes")
     if stage == "salt":
-        from workbench.engine.salt_master.mode import salt_mode
+        from workbench.engine.salt_master.mode import cluster_mode
 
         # the pillar is in the nodes' 0600 files (provisioning), never on the command line
-        if nodes and salt_mode(profile, len(nodes)) == "master":
+        if nodes and cluster_mode(profile, nodes) == "master":
             master = next((n for n in nodes if n.role == "master"), nodes[0])
             return [(master.name, f"{_ssh(profile, _address(master))} sudo salt '*' state.highstate --out=json")]
         lines = [(n.name, f"{_ssh(profile, _address(n))} sudo salt-call --local state.highstate --out=json")

@@ -192,13 +192,15 @@ async def salt_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance], *,
     """Provision (engine/provision) then Salt the chosen nodes (``names``, or those that failed
     last time, or all of ``nodes``); None when none is chosen. The one way the engine runs
     Salt: the salt stage, ``workbench salt`` and the doctor's provisioning fix."""
+    from workbench.engine.salt_master.mode import cluster_mode
     from workbench.engine.salt_master.runner import salt_runner
 
-    runner = salt_runner(parts.profile, parts.ssh, parts.state.ensure(), parts.bus, nodes, pipeline=pipeline)
+    mode = cluster_mode(parts.profile, nodes)  # provisioning and the runner agree on it
+    runner = salt_runner(parts.profile, parts.ssh, parts.state.ensure(), parts.bus, nodes, pipeline=pipeline, mode=mode)
     selected = runner.select(nodes, names, failed_only)
     if not selected:
         return None
-    unprovisioned = await provision_nodes(parts, pipeline, nodes, selected)
+    unprovisioned = await provision_nodes(parts, pipeline, nodes, selected, mode=mode)
     ready = [n for n in selected if n.name not in unprovisioned]
     report = await runner.run(ready, state_name=state_name) if ready else None
     for run in report.runs if report is not None else ():
@@ -210,7 +212,7 @@ async def salt_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance], *,
 
 
 async def provision_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance],
-                          selected: Sequence[NodeLike]) -> dict[str, str]:
+                          selected: Sequence[NodeLike], *, mode: str = "masterless") -> dict[str, str]:
     """Minion config, grains, pillar and certificates on the selected nodes before Salt runs
     (engine/provision); {node: why} for those it could not provision."""
     from workbench.engine.provision.run import provision
@@ -218,7 +220,8 @@ async def provision_nodes(parts: Parts, pipeline: str, nodes: Sequence[Instance]
 
     try:
         report = await provision(parts.profile, parts.state.ensure(), parts.ssh, nodes,
-                                 selected=[n.name for n in selected], bus=parts.bus, pipeline=pipeline)
+                                 selected=[n.name for n in selected], bus=parts.bus, pipeline=pipeline,
+                                 salt_mode=mode)
     except WorkbenchError as exc:
         raise PipelineFailed(pipeline, "provision", str(exc), tuple(n.name for n in selected)) from None
     return dict(report.errors)

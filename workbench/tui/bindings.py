@@ -52,7 +52,8 @@ SCREEN_BINDINGS: list[Binding] = [
         tooltip="Back out one level: search, zoom. Never cancels a pipeline.", id="back", show=False,
     ),
     Binding(
-        "slash", "search_logs", "Search", tooltip="Search the log lines as you type.", id="search-logs",
+        "slash", "search", "Search",
+        tooltip="Search the focused table (instances, alerts) or the logs as you type.", id="search",
         priority=True,  # the search box takes the keys typed right after it, however fast
     ),
     Binding("F", "toggle_follow", "Follow", tooltip="Follow new log lines on or off.", id="logs-follow", show=False),
@@ -69,10 +70,13 @@ SCREEN_BINDINGS: list[Binding] = [
         "z", "zoom", "Zoom", tooltip="Show the focused pane full screen, or restore.", id="zoom",
         show=False,
     ),
-    Binding("tab", "next_pane", "Next pane", tooltip="Move to the next pane.", id="next-pane", show=False),
+    # priority, as /: handled in the order typed, so a / right after a Tab searches the pane
+    # Tab went to (a widget's own queue would see the Tab after the /)
+    Binding("tab", "next_pane", "Next pane", tooltip="Move to the next pane.", id="next-pane", show=False,
+            priority=True),
     Binding(
         "shift+tab", "previous_pane", "Previous pane",
-        tooltip="Move to the previous pane.", id="previous-pane", show=False,
+        tooltip="Move to the previous pane.", id="previous-pane", show=False, priority=True,
     ),
 ]
 
@@ -88,12 +92,16 @@ NAVIGATION_BINDINGS: list[Binding] = [
     Binding("ctrl+u", "nav_half_up", "Half page up", tooltip="Half a page up.", id="nav-half-up", show=False),
 ]
 
-#: Bindings of the logs view (besides navigation).
-LOG_BINDINGS: list[Binding] = [
-    Binding("n", "next_match", "Next match", tooltip="Jump to the next line matching the search.",
+#: After a ``/`` search, in the tables and the logs.
+SEARCH_BINDINGS: list[Binding] = [
+    Binding("n", "next_match", "Next match", tooltip="Jump to the next row or line matching the search.",
             id="search-next", show=False),
-    Binding("N", "previous_match", "Previous match", tooltip="Jump to the previous line matching the search.",
-            id="search-previous", show=False),
+    Binding("N", "previous_match", "Previous match",
+            tooltip="Jump to the previous row or line matching the search.", id="search-previous", show=False),
+]
+
+#: Bindings of the logs view (besides navigation and search).
+LOG_BINDINGS: list[Binding] = [
     Binding("pageup", "page_up_pause", "Page up", tooltip="Scroll up a page; following pauses.",
             id="logs-page-up", show=False),
     Binding("end", "resume_follow", "Follow again", tooltip="To the newest line and follow again.",
@@ -120,7 +128,7 @@ _KEY_NAMES = {
 
 
 def all_bindings() -> list[Binding]:
-    return [*SCREEN_BINDINGS, *NAVIGATION_BINDINGS, *LOG_BINDINGS, *APP_BINDINGS]
+    return [*SCREEN_BINDINGS, *NAVIGATION_BINDINGS, *SEARCH_BINDINGS, *LOG_BINDINGS, *APP_BINDINGS]
 
 
 def display_keys(binding: Binding, keymap: Mapping[str, str] | None = None) -> str:

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from workbench.events import LogLine
 from workbench.tui.safe_text import MAX_DISPLAY_CHARS, safe_line
-from workbench.tui.themes import node_colour_variable, style_of
+from workbench.tui.themes import match_style, node_colour_variable, style_of
 
 NODE_WIDTH = 20
 SOURCE_WIDTH = 8
@@ -175,11 +175,7 @@ class LogHighlighter(Highlighter):
         self._offset = offset  # a timestamp before the tag
         self._source = style_of(variables, "wb-source")
         self._stderr = style_of(variables, "wb-stderr")
-        self._match = Style(
-            color=variables.get("wb-match-fg") or None,
-            bgcolor=variables.get("wb-match-bg") or None,
-            bold=True,
-        )
+        self._match = match_style(variables)
         self._term = re.compile(re.escape(term), re.IGNORECASE) if term else None
         self._node_styles: dict[str, Style] = {}
 

@@ -1,4 +1,5 @@
-"""A DataTable that moves as k9s and lazygit users type: j/k, g/G, ctrl+d/ctrl+u."""
+"""A DataTable that moves as k9s and lazygit users type: j/k, g/G, ctrl+d/ctrl+u, and n/N
+through the matches of its pane's ``/`` search."""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ from typing import Any, ClassVar
 from textual.binding import BindingType
 from textual.widgets import DataTable
 
-from workbench.tui.bindings import NAVIGATION_BINDINGS
+from workbench.tui.bindings import NAVIGATION_BINDINGS, SEARCH_BINDINGS
+from workbench.tui.search import searchable_of
 
 
 class NavTable(DataTable[Any]):
-    BINDINGS: ClassVar[list[BindingType]] = list(NAVIGATION_BINDINGS)
+    BINDINGS: ClassVar[list[BindingType]] = [*NAVIGATION_BINDINGS, *SEARCH_BINDINGS]
+
+    def row_texts(self) -> list[str]:
+        """Each row's cells as plain text, in the order shown (what a search looks in)."""
+        return [" ".join(str(cell) for cell in self.get_row_at(row)) for row in range(self.row_count)]
+
+    def action_next_match(self) -> None:
+        pane = searchable_of(self)
+        if pane is not None:
+            pane.jump_to_match(1)
+
+    def action_previous_match(self) -> None:
+        pane = searchable_of(self)
+        if pane is not None:
+            pane.jump_to_match(-1)
 
     def _half_page(self) -> int:
         return max(1, self.scrollable_content_region.height // 2)

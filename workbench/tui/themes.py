@@ -108,3 +108,12 @@ def style_of(variables: Mapping[str, str], name: str, *, bold: bool = False) -> 
         return Style(color=value or None, bold=bold)
     except Exception:  # a theme variable that is not a colour: fall back to plain text
         return Style(bold=bold)
+
+
+def match_style(variables: Mapping[str, str]) -> Style:
+    """How a search match is marked, in the logs and in the tables."""
+    try:
+        return Style(color=variables.get("wb-match-fg") or None, bgcolor=variables.get("wb-match-bg") or None,
+                     bold=True)
+    except Exception:  # not colours: bold alone still marks it
+        return Style(bold=True)

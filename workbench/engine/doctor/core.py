@@ -9,10 +9,12 @@ broken check never hides the others.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Literal
 
 from workbench.engine.doctor import build, cloud, nodes, push
+from workbench.engine.doctor.boot_grace import BOOT_GRACE_S, BOOTING_KINDS, past_boot_grace
 from workbench.engine.parts import Parts
 from workbench.errors import (
     CloudAuthError,
@@ -68,16 +70,32 @@ async def _guarded(name: str, check: Check, ctx: Parts) -> list[Alert]:
 
 
 async def diagnose(
-    ctx: Parts, kinds: Iterable[str] | None = None, *, scope: Scope = "all"
+    ctx: Parts, kinds: Iterable[str] | None = None, *, scope: Scope = "all",
+    boot_grace: float = BOOT_GRACE_S, now: float | None = None,
 ) -> list[Alert]:
-    """Run every check (or those of ``scope``); keep only ``kinds`` when given. The caller
-    publishes ``AlertsChanged`` (the engine's watcher does, once the set changes)."""
+    """Run every check (or those of ``scope``); keep only ``kinds`` when given. Nodes created
+    less than ``boot_grace`` seconds before ``now`` are booting, not unreachable
+    (``boot_grace``). The caller publishes ``AlertsChanged`` (the engine's watcher does,
+    once the set changes)."""
     ctx.state.ensure()
     wanted = set(kinds) if kinds else None
     results = await asyncio.gather(*(_guarded(n, c, ctx) for n, c in _groups(scope)))
     alerts = [a for group in results for a in group if wanted is None or a.kind in wanted]
+    alerts = await _past_boot_grace(ctx, alerts, boot_grace, time.time() if now is None else now)
     alerts.sort(key=lambda a: (_SEVERITY_ORDER.get(a.severity, 9), a.kind, a.subject))
     return alerts
+
+
+async def _past_boot_grace(ctx: Parts, alerts: list[Alert], grace: float, now: float) -> list[Alert]:
+    """The instances' creation times are read only when a node could not be reached; when
+    they cannot be read, every alert is kept (better shown than hidden)."""
+    if grace <= 0 or not any(a.kind in BOOTING_KINDS for a in alerts):
+        return alerts
+    try:
+        instances = await ctx.cloud.list_instances()
+    except (WorkbenchError, OSError):
+        return alerts
+    return past_boot_grace(alerts, instances, now, grace)
 
 
 def fix_order(alerts: Iterable[Alert]) -> list[Alert]:

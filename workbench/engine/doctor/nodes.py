@@ -13,6 +13,7 @@ the end of the others' checks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shlex
 from collections.abc import Awaitable, Callable
 
@@ -29,8 +30,8 @@ from workbench.engine.kube.tokens import (
 from workbench.engine.parts import Parts
 from workbench.engine.provision.cluster import own_tree
 from workbench.engine.salt_master.doctor import KINDS as MASTER_MODE_KINDS
-from workbench.engine.salt_master.doctor import master_mode_checks
-from workbench.engine.salt_master.mode import salt_mode
+from workbench.engine.salt_master.doctor import master_mode_checks, minion_down_alert
+from workbench.engine.salt_master.mode import cluster_mode
 from workbench.engine.ssh.pool import ConnectTiming, NodeLike, SSHPool
 from workbench.errors import HostKeyMismatch, NodeError, WorkbenchError
 from workbench.models.alerts import Alert, Fix
@@ -64,10 +65,11 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
             reachable.append(node)
             if probe.total_s > SLOW_SSH_S:
                 alerts.append(await slow_ssh_alert(ctx, pool, node, probe))
-    alerts += await _salt_minions(ctx, pool, reachable)
+    master_mode = cluster_mode(ctx.profile, nodes) == "master"
+    alerts += await _salt_minions(ctx, pool, reachable, nodes if master_mode else None)
     alerts += await unconfirmed_alerts(ctx, pool, reachable)
     master = next((n for n in reachable if n.role == "master"), None)
-    if master is not None and salt_mode(ctx.profile, len(nodes)) == "master":
+    if master is not None and master_mode:
         try:
             alerts += await master_mode_checks(pool, master, reachable, ctx.state,
                                                ping_timeout=ctx.profile.salt.ping_timeout)
@@ -79,10 +81,17 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
     if own_tree(ctx.profile):  # a certificate per kubelet: no token to compare, only its kubeconfig
         found = await _unprovisioned(ctx, pool, minions)
     else:
-        found = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool))
+        async def adopt(token: str) -> None:  # the workbench's credential follows the master's csv
+            ctx.state.ensure().adopt_cluster_token(token)
+            # rewrites <state>/kubeconfig (token and CA) for the user's own kubectl; else the next refresh does
+            with contextlib.suppress(WorkbenchError):
+                await ctx.kube(master).refresh()  # type: ignore[arg-type]
+
+        found = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool),
+                                    adopt=adopt)
     alerts += found
-    skip = {a.subject for a in found}
-    alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in skip])
+    mismatched = {a.subject for a in found}
+    alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
     return alerts
 
 
@@ -196,7 +205,18 @@ async def fix_slow_ssh(pool: SSHPool, node: NodeLike, path: str) -> str:
 
 # -- salt minion ----------------------------------------------------------------------------
 
-async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Alert]:
+async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike],
+                        cluster: list[NodeLike] | None = None) -> list[Alert]:
+    """salt-minion not running where Salt is installed; in master mode (``cluster``: all its
+    nodes) the fix restarts it and reruns the state as a master job."""
+    master_runner = None
+    if cluster is not None:
+        from workbench.engine.salt_master.jobs import MasterSaltRunner
+        from workbench.engine.salt_master.runner import salt_runner
+
+        made = salt_runner(ctx.profile, pool, ctx.state, ctx.bus, cluster, pipeline="doctor", mode="master")
+        master_runner = made if isinstance(made, MasterSaltRunner) else None
+
     async def one(node: NodeLike) -> Alert | None:
         # only a minion meant to run (enabled: master mode, the seed's) is down when inactive
         result = await pool.run(
@@ -206,7 +226,10 @@ async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> lis
         state = result.stdout.strip()
         if result.ok or not state:
             return None
-        return salt_minion_down_alert(ctx, pool, node, state)
+        alert = (minion_down_alert(master_runner, node, None) if master_runner is not None
+                 else salt_minion_down_alert(ctx, pool, node, state))
+        return Alert(alert.kind, alert.severity, alert.subject,
+                     f"{node.name}: salt-minion is {state}", alert.command, fixes=alert.fixes)
 
     found = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
     return [a for a in found if isinstance(a, Alert)]

@@ -6,7 +6,9 @@ grepped): the kubeconfig's user is matched to its own csv row by user name/uid (
 layouts hold admin, kube-proxy, controller-manager... in any order), never to another
 row. The fix writes that row's token into the minion's kubeconfig atomically, restarts
 the kubelet and waits until the API server sees the node Ready. No row, or a privileged
-one (``system:masters``, admin): the alert says so and offers no write.
+one (``system:masters``, admin): the alert says so and offers no write. The API server reads
+the csv only at start, so when it does not accept the row's token (a csv rewritten under
+it) the fix restarts it first (``tokens_auth``); Ready means a heartbeat newer than the fix.
 """
 
 from __future__ import annotations
@@ -179,7 +181,7 @@ def unprovisioned_alert(profile: Profile, check: TokenCheck, minion: NodeLike,
 
 async def token_alerts(
     pool: SSHPool, profile: Profile, master: NodeLike, minions: Sequence[NodeLike],
-    *, provision: Provision | None = None,
+    *, provision: Provision | None = None, adopt: Callable[[str], Awaitable[None]] | None = None,
 ) -> list[Alert]:
     """A ``token-mismatch`` alert per minion whose kubelet token is not the master's; a
     ``node-unprovisioned`` one (fixed by ``provision``, a Salt run) where it has none."""
@@ -206,7 +208,7 @@ async def token_alerts(
             continue
 
         async def fix(minion: NodeLike = minion) -> str:
-            return await fix_token(pool, profile, master, minion)
+            return await fix_token(pool, profile, master, minion, adopt=adopt)
 
         alerts.append(Alert(
             kind="token-mismatch", severity="error", subject=check.node,
@@ -227,10 +229,14 @@ async def token_alerts(
 
 
 async def fix_token(
-    pool: SSHPool, profile: Profile, master: NodeLike, minion: NodeLike, *, deadline: float = 60.0
+    pool: SSHPool, profile: Profile, master: NodeLike, minion: NodeLike, *, deadline: float = 60.0,
+    adopt: Callable[[str], Awaitable[None]] | None = None,
 ) -> str:
     """Write the kubeconfig user's own csv token into it, restart the kubelet, wait Ready.
-    Refused (NodeError) when no row fits or the row is privileged."""
+    Refused (NodeError) when no row fits or the row is privileged. ``adopt`` gets the
+    kubelet row's token once the node is Ready: the workbench keeps it as the cluster's
+    (its own API client and every later provisioning use it, so neither the workbench
+    nor the next Salt run brings the mismatch back)."""
     rows = await read_token_rows(pool, profile, master)
     path = profile.paths.kubelet_kubeconfig
     current = await _read(pool, minion, path)
@@ -247,11 +253,33 @@ async def fix_token(
         minion, f"sudo sh -c 'umask 077 && cat > {tmp} && mv -f {tmp} {quoted}'",
         input=text, check=True,
     )
+    reloaded = await _load_token(pool, master, token, deadline=deadline)
+    before = (await _node_state(pool, master, token, minion.name))[1]
     await pool.run(minion, "sudo systemctl restart kubelet", check=True, source="kubelet")
-    if not await wait_ready(pool, master, token, minion.name, deadline=deadline):
+    if not await wait_ready(pool, master, token, minion.name, deadline=deadline, newer_than=before):
         tail = await kubelet_journal(pool, minion, lines=3)
         raise NodeError(minion.name, f"token written, but the node is not Ready after {deadline:g}s: {tail[-1:] or ''}")
-    return f"{minion.name}: kubelet token replaced, kubelet restarted, node Ready"
+    if adopt is not None and row.user == "kubelet":
+        await adopt(token)
+    extra = " (kube-apiserver restarted: it had not loaded known_tokens.csv)" if reloaded else ""
+    return f"{minion.name}: kubelet token replaced, kubelet restarted, node Ready{extra}"
+
+
+async def _load_token(pool: SSHPool, master: NodeLike, token: str, *, deadline: float) -> bool:
+    """Make the running API server accept ``token``: restart it when it answers 401 (it read
+    known_tokens.csv before the row changed). True when it was restarted."""
+    from workbench.engine.kube.tokens_auth import token_status
+
+    if await token_status(pool, master, token) not in (0, 401):
+        return False
+    await pool.run(master, "sudo systemctl restart kube-apiserver", check=True, source="kube-apiserver")
+    end = time.monotonic() + deadline
+    while (status := await token_status(pool, master, token)) in (0, 401):
+        if time.monotonic() > end:
+            why = "still refuses" if status == 401 else "does not answer"
+            raise NodeError(master.name, f"kube-apiserver restarted but {why} the kubelet's token from known_tokens.csv")
+        await asyncio.sleep(0.2)
+    return True
 
 
 async def kubelet_journal(pool: SSHPool, node: NodeLike, *, lines: int = 20) -> list[str]:
@@ -301,18 +329,36 @@ def ready_nodes(doc: Any) -> dict[str, bool]:
     return out
 
 
+def node_heartbeat(doc: Any, name: str) -> str:
+    """The Ready condition's lastHeartbeatTime of node ``name`` in a NodeList ("" if none)."""
+    for item in doc.get("items", []) if isinstance(doc, dict) and isinstance(doc.get("items"), list) else []:
+        if isinstance(item, dict) and (item.get("metadata") or {}).get("name") == name:
+            for cond in (item.get("status") or {}).get("conditions") or []:
+                if isinstance(cond, dict) and cond.get("type") == "Ready":
+                    return str(cond.get("lastHeartbeatTime") or "")
+    return ""
+
+
+async def _node_state(pool: SSHPool, master: NodeLike, token: str, name: str) -> tuple[bool, str]:
+    """(Ready, last heartbeat) of node ``name``; (False, "") when the API cannot say."""
+    try:
+        doc = await api_get(pool, master, token, "/api/v1/nodes")
+    except NodeError:
+        return False, ""
+    return ready_nodes(doc).get(name, False), node_heartbeat(doc, name)
+
+
 async def wait_ready(
-    pool: SSHPool, master: NodeLike, token: str, name: str, *, deadline: float = 60.0
+    pool: SSHPool, master: NodeLike, token: str, name: str, *, deadline: float = 60.0,
+    newer_than: str | None = None,
 ) -> bool:
-    """Poll the API server until ``name`` is Ready (and its kubelet no longer logs the error)."""
+    """Poll the API server until ``name`` is Ready; with ``newer_than``, with a heartbeat
+    other than that one (a status the kubelet posted since, not one left from before)."""
     end = time.monotonic() + deadline
     delay = 0.05
     while time.monotonic() < end:
-        try:
-            ready = ready_nodes(await api_get(pool, master, token, "/api/v1/nodes")).get(name, False)
-        except NodeError:
-            ready = False
-        if ready:
+        ready, beat = await _node_state(pool, master, token, name)
+        if ready and (newer_than is None or beat != newer_than):
             return True
         await asyncio.sleep(delay)
         delay = min(delay * 2, 1.0)

@@ -9,6 +9,7 @@ kube-proxy certificate and the CA certificate.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,8 @@ import yaml
 
 from workbench.engine.provision.cluster import ClusterSpec, NodeSpec
 from workbench.engine.provision.pki import ClusterPKI, Subject, apiserver_names
+from workbench.redact import REDACTOR
+from workbench.state import StateDir, atomic_write
 
 MINION_CONF = "/etc/salt/minion.d/workbench.conf"
 GRAINS_CONF = "/etc/salt/minion.d/grains.conf"
@@ -64,6 +67,13 @@ def minion_conf(file_roots: list[str], pillar_roots: list[str]) -> NodeFile:
     conf = {"file_client": "local", "file_roots": {"base": file_roots},
             "pillar_roots": {"base": pillar_roots}, "state_verbose": False}
     return NodeFile(MINION_CONF, _yaml(conf, header="# written by workbench: masterless Salt\n"))
+
+
+def master_mode_minion_conf() -> NodeFile:
+    """Master mode: no file client, roots or pillar here (the master serves them; its own
+    drop-in, salt_master/config.py, says ``file_client: remote`` and must not be overridden)."""
+    return NodeFile(MINION_CONF, _yaml({"state_verbose": False},
+                                       header="# written by workbench: master mode (tree and pillar from the salt-master)\n"))
 
 
 # -- the workbench's own tree --------------------------------------------------------------
@@ -153,11 +163,63 @@ def node_secrets(spec: ClusterSpec, node: NodeSpec, pki: ClusterPKI) -> dict[str
 ADMIN = Subject("workbench-admin", ("system:masters",))
 
 
+# -- master mode: the same files, the pillar on the master only ------------------------
+def master_mode_bundles(spec: ClusterSpec, made: Mapping[str, NodeBundle]) -> dict[str, NodeBundle]:
+    """Masterless bundles of every node (``made``) turned into master mode: no pillar and no
+    local file client on any minion; the master's ``pillar_roots`` holds each node's pillar
+    under ``nodes/<id>/`` with a top that gives each minion only its own (its secrets
+    included). The master's bundle is always in the result: its pillar changes with any node."""
+    pillar = f"{PILLAR_DIR}/"
+    out: dict[str, NodeBundle] = {}
+    top: dict[str, list[Any]] = {}
+    master_files: list[NodeFile] = []
+    for name, bundle in made.items():
+        own = [f for f in bundle.files if f.path.startswith(pillar) and f.path != f"{PILLAR_DIR}/top.sls"]
+        key = pillar_key(name)
+        top[name] = [{"match": "list"}, *(f"nodes.{key}.{Path(f.path).stem}" for f in own)]
+        master_files += [NodeFile(f"{PILLAR_DIR}/nodes/{key}/{Path(f.path).name}", f.data, f.mode, f.secret)
+                         for f in own]
+        kept = [master_mode_minion_conf() if f.path == MINION_CONF else f
+                for f in bundle.files if not f.path.startswith(pillar)]
+        out[name] = NodeBundle(name, tuple(kept), bundle.extracts)
+    master = spec.master.name
+    base = out.get(master, NodeBundle(master, ()))
+    out[master] = NodeBundle(master, (*base.files, NodeFile(f"{PILLAR_DIR}/top.sls", _yaml({"base": top})),
+                                      *master_files), base.extracts)
+    return out
+
+
+def pillar_key(name: str) -> str:
+    """A node name as one component of an sls name (Salt reads "." as a directory)."""
+    return name.replace(".", "_")
+
+
 # -- kube-up's tree (Kubernetes before v1.10) ---------------------------------------------
-def seed_bundle(spec: ClusterSpec, node: NodeSpec, token: str, kube_root: Path) -> NodeBundle:
+PROXY_TOKEN = "kube-proxy-token"
+
+
+def seed_proxy_token(state: StateDir) -> str:
+    """kube-proxy's own token (kube-up minted one beside the kubelet's), made once and kept
+    0600 in the state dir like the cluster token, so re-provisioning never mints another."""
+    path = state.root / PROXY_TOKEN
+    try:
+        token = path.read_text().strip()
+    except FileNotFoundError:
+        token = ""
+    if not token:
+        token = secrets.token_hex(16)
+        atomic_write(path, token + "\n", mode=0o600)
+    REDACTOR.add(token)
+    return token
+
+
+def seed_bundle(spec: ClusterSpec, node: NodeSpec, token: str, kube_root: Path, *,
+                proxy_token: str | None = None) -> NodeBundle:
     """The grains and pillar kube-up's provisioning wrote (cluster/vagrant/provision-*.sh),
-    and the overlay files it generated (known_tokens.csv, kubeconfigs) where the tree lacks them."""
+    and the files it generated into the salt overlay: the master's known_tokens.csv (the
+    kubelet's and kube-proxy's tokens), the minions' kubelet and kube-proxy kubeconfigs."""
     saltbase = Path(kube_root) / "cluster" / "saltbase"
+    proxy_token = proxy_token or token
     grains: dict[str, Any] = {
         "roles": [ROLES[node.role]], "node_ip": node.ip, "master_ip": spec.master.ip,
         "api_servers": spec.master.ip, "cloud": "vagrant", "network_mode": "openvswitch",
@@ -165,10 +227,14 @@ def seed_bundle(spec: ClusterSpec, node: NodeSpec, token: str, kube_root: Path) 
         "cluster_name": spec.name,
     }
     if node.role == "master":
-        grains.update({"publicAddressOverride": spec.master.floating_ip or spec.master.ip,
-                       "runtime_config": "", "master_extra_sans": "", "keep_host_etcd": True})
+        public = spec.master.floating_ip or spec.master.ip
+        sans = [f"IP:{ip}" for ip in dict.fromkeys((spec.master.ip, spec.service_ip)) if ip != public]
+        sans += [f"DNS:{name}" for name in apiserver_names(spec.master.name, spec.dns_domain)]
+        grains.update({"publicAddressOverride": public, "runtime_config": "",
+                       "master_extra_sans": ",".join(sans), "keep_host_etcd": True})
     else:
-        grains.update({"cbr-cidr": node.pod_cidr, "hostname_override": node.ip})
+        # the node's name in the API: the instance's (kube-up's vagrant tree used the IP)
+        grains.update({"cbr-cidr": node.pod_cidr, "hostname_override": node.name})
     params = {
         "service_cluster_ip_range": spec.service_cidr, "cert_ip": spec.master.ip,
         "enable_cluster_monitoring": "none", "enable_cluster_logging": "false",
@@ -177,26 +243,31 @@ def seed_bundle(spec: ClusterSpec, node: NodeSpec, token: str, kube_root: Path) 
         "dns_server": spec.dns_ip, "dns_domain": spec.dns_domain, "instance_prefix": spec.name,
         "admission_control": "NamespaceLifecycle,LimitRanger,ServiceAccount,ResourceQuota",
         "network_provider": "none", "cluster_cidr": spec.pod_cidr,
+        # where components listen: all addresses / loopback, or only this node's address
+        # (machines sharing one network stack, as the sandbox's nodes do)
+        "bind_address": node.ip if spec.listen == "node-ip" else "0.0.0.0",
+        "local_address": node.ip if spec.listen == "node-ip" else "127.0.0.1",
     }
     files = [
         minion_conf([f"{OVERLAY}/salt", spec.salt_tree], [f"{OVERLAY}/pillar"]),
         NodeFile(GRAINS_CONF, _yaml({"grains": grains})),
         NodeFile(f"{OVERLAY}/pillar/cluster-params.sls", _yaml(params)),
-        NodeFile(f"{OVERLAY}/pillar/workbench.sls", _yaml({"kubelet_token": token}, header="#!yaml\n"),
-                 mode=0o600, secret=True),
     ]
     files += _seed_pillar(saltbase / "pillar")
-    tree = saltbase / "salt"
-    kubeconfig = _seed_kubeconfig(token)
-    generated = {"kube-apiserver/known_tokens.csv": (f"{token},kubelet,kubelet\n", "master"),
-                 "kubelet/kubeconfig": (kubeconfig("kubelet"), "minion"),
-                 "kube-proxy/kubeconfig": (kubeconfig("kube-proxy"), "minion")}
-    for rel, (text, role) in generated.items():
-        if role == node.role and not (tree / rel).exists():
-            files.append(NodeFile(f"{OVERLAY}/salt/{rel}", text.encode(), mode=0o600, secret=True))
+    if node.role == "master":
+        csv = f"{token},kubelet,kubelet\n{proxy_token},kube_proxy,kube_proxy\n"
+        files.append(NodeFile(f"{OVERLAY}/salt/kube-apiserver/known_tokens.csv", csv.encode(), 0o600, True))
+    else:
+        for user, key, secret in (("kubelet", "kubelet", token), ("kube-proxy", "kube_proxy", proxy_token)):
+            files.append(NodeFile(f"{OVERLAY}/salt/{user}/kubeconfig", seed_kubeconfig(key, secret).encode(),
+                                  0o600, True))
     tar = f"{spec.release_dir}/kubernetes-server-linux-amd64.tar.gz"
-    return NodeBundle(node.name, tuple(files),
-                      (Extract(tar, "kubernetes/server/bin", f"{OVERLAY}/salt/kube-bins"),))
+    extracts = [Extract(tar, "kubernetes/server/bin", f"{OVERLAY}/salt/kube-bins")]
+    if node.role == "master" and spec.etcd_tar:
+        # etcd came as a container image then; here etcd's own release tar, pushed beside
+        extracts.append(Extract(f"{spec.release_dir}/{spec.etcd_tar}", spec.etcd_tar.removesuffix(".tar.gz"),
+                                f"{OVERLAY}/salt/etcd-bins"))
+    return NodeBundle(node.name, tuple(files), tuple(extracts))
 
 
 def _seed_pillar(pillar_dir: Path) -> list[NodeFile]:
@@ -212,19 +283,18 @@ def _seed_pillar(pillar_dir: Path) -> list[NodeFile]:
             elif path.name != "cluster-params.sls":
                 files.append(NodeFile(f"{OVERLAY}/pillar/{path.name}", path.read_bytes()))
     everyone = top["base"].setdefault("*", [])
-    for name in ("cluster-params", "workbench"):
-        if name not in everyone:
-            everyone.append(name)
+    if "cluster-params" not in everyone:
+        everyone.append("cluster-params")
     return [NodeFile(f"{OVERLAY}/pillar/top.sls", _yaml(top)), *files]
 
 
-def _seed_kubeconfig(token: str) -> Any:
-    def render(user: str) -> str:
-        return yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config",
-            "clusters": [{"name": "local", "cluster": {"insecure-skip-tls-verify": True}}],
-            "contexts": [{"name": "service-account-context", "context": {"cluster": "local", "user": user}}],
-            "current-context": "service-account-context",
-            "users": [{"name": user, "user": {"token": token}}],
-        }, sort_keys=False)
-    return render
+def seed_kubeconfig(user: str, token: str) -> str:
+    """A kubeconfig as kube-up's provision-minion.sh wrote it: a token, no server (the
+    component's --api-servers/--master names it), the server's certificate not checked."""
+    return yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config",
+        "users": [{"name": user, "user": {"token": token}}],
+        "clusters": [{"name": "local", "cluster": {"insecure-skip-tls-verify": True}}],
+        "contexts": [{"name": "service-account-context", "context": {"cluster": "local", "user": user}}],
+        "current-context": "service-account-context",
+    }, sort_keys=False)

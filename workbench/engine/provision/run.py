@@ -21,7 +21,14 @@ import yaml
 
 from workbench.engine.provision.apply import ApplyResult, apply_bundle
 from workbench.engine.provision.build_info import read_build_info
-from workbench.engine.provision.bundle import ADMIN, NodeBundle, current_bundle, seed_bundle
+from workbench.engine.provision.bundle import (
+    ADMIN,
+    NodeBundle,
+    current_bundle,
+    master_mode_bundles,
+    seed_bundle,
+    seed_proxy_token,
+)
 from workbench.engine.provision.cluster import ClusterSpec, NodeAddress, cluster_spec, tree_layout
 from workbench.engine.provision.pki import ClusterPKI
 from workbench.engine.ssh import NodeLike, SSHPool
@@ -63,10 +70,11 @@ def plan(profile: Profile, state: StateDir, nodes: Iterable[InstanceLike]) -> Cl
     addresses = [NodeAddress(n.name, n.role, n.fixed_ip, n.floating_ip) for n in nodes]
     if layout == "seed":
         try:
-            version = read_build_info(Path(root), state).version
+            seed_info = read_build_info(Path(root), state)
+            version, etcd_tar = seed_info.version, seed_info.etcd_tar
         except WorkbenchError:
-            version = ""  # kube-up's tree reads no version
-        return cluster_spec(profile, addresses, version=version, layout="seed")
+            version, etcd_tar = "", None  # kube-up's tree reads no version
+        return cluster_spec(profile, addresses, version=version, layout="seed", etcd_tar=etcd_tar)
     info = read_build_info(Path(root), state)
     info.check_supported()
     return cluster_spec(profile, addresses, version=info.version, layout="current",
@@ -77,7 +85,8 @@ def bundles(profile: Profile, state: StateDir, spec: ClusterSpec, names: Iterabl
     if spec.layout == "seed":
         assert profile.kube.root is not None
         token = state.cluster_token()
-        return [seed_bundle(spec, spec.node(n), token, profile.kube.root) for n in names]
+        proxy = seed_proxy_token(state)
+        return [seed_bundle(spec, spec.node(n), token, profile.kube.root, proxy_token=proxy) for n in names]
     pki = ClusterPKI(state)
     return [current_bundle(spec, spec.node(n), pki) for n in names]
 
@@ -104,12 +113,22 @@ def write_admin_kubeconfig(state: StateDir, spec: ClusterSpec) -> Path:
 async def provision(
     profile: Profile, state: StateDir, pool: SSHPool, nodes: Sequence[InstanceLike], *,
     selected: Iterable[str] | None = None, bus: Bus | None = None, pipeline: str = "salt",
+    salt_mode: str = "masterless",
 ) -> ProvisionReport:
+    """``salt_mode`` "master": every node's pillar goes to the master (which is provisioned
+    too, whatever is selected), none to the minions (bundle.master_mode_bundles)."""
     start = time.monotonic()
     spec = plan(profile, state, nodes)
     wanted = set(selected) if selected is not None else {n.name for n in nodes}
+    if salt_mode == "master":
+        if spec.layout == "seed":
+            raise ProfileError(profile.path or "(no profile)", "salt.mode",
+                               "\"masterless\" for kube-up's tree (master mode needs the workbench's own tree)")
+        wanted.add(spec.master.name)
+        made = master_mode_bundles(spec, {b.node: b for b in bundles(profile, state, spec, (n.name for n in spec.nodes))})
     targets = [n for n in nodes if n.name in wanted]
-    made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
+    if salt_mode != "master":
+        made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
     if spec.layout == "current":
         write_admin_kubeconfig(state, spec)
 

@@ -1,10 +1,13 @@
-"""The cluster's pillar as a 0600 file in the node's pillar root, never on a command line.
+"""The cluster's pillar: 0600 files in the node's pillar root, never on a command line.
 
-``salt-call ... pillar='{...}'`` puts the token in the process table, readable by every
-user on the node (``ps``). Real Salt reads pillar from ``pillar_roots``: the engine writes
-``workbench.sls`` (mode 0600, through the stdin of a ``umask 077`` exec) next to the
-Salt tree (``/srv/salt`` -> ``/srv/pillar``) and makes sure that root's ``top.sls`` lists
-it for every minion, keeping the entries already there.
+``salt-call ... pillar='{...}'`` puts secrets in the process table, readable by every user
+on the node (``ps``). Real Salt reads pillar from ``pillar_roots``. Provisioning
+(``engine/provision``) is the one writer of a node's pillar and its ``top.sls``, for both
+trees: it writes the minion config that names the pillar root, so a state run only checks
+that config is there (``provisioned_pillar_root``) and passes no ``--pillar-root``.
+
+``pillar_text``/``top_text`` are the older way (a ``workbench.sls`` added to a top file by
+the runner); no run path uses them any more.
 """
 
 from __future__ import annotations
@@ -65,19 +68,17 @@ def _write_command(path: str) -> str:
     return f"sudo sh -c {shlex.quote(inner)}"
 
 
-async def write_pillar(pool: SSHPool, node: NodeLike, salt_tree: str, token: str) -> str:
-    """Install the pillar on ``node``; the pillar root to hand to ``salt-call``."""
-    root = pillar_root(salt_tree)
-    sls, top = posixpath.join(root, f"{PILLAR_SLS}.sls"), posixpath.join(root, "top.sls")
-    await pool.run(node, _write_command(sls), input=pillar_text(token), check=True)
-    current = await pool.run(node, f"sudo cat {shlex.quote(top)}")
-    try:
-        text = top_text(current.stdout if current.ok else None, top)
-    except ValueError as exc:
-        raise NodeError(node.name, str(exc)) from None
-    if text is not None:
-        await pool.run(node, _write_command(top), input=text, check=True)
-    return root
+MINION_CONF = "/etc/salt/minion.d/workbench.conf"  # engine/provision/bundle.py writes it
+
+
+async def provisioned_pillar_root(pool: SSHPool, node: NodeLike) -> str:
+    """The pillar root ``salt-call`` should get: Salt's default, so the minion config's
+    ``pillar_roots`` applies; NodeError when provisioning has not written that config."""
+    found = await pool.run(node, f"test -f {shlex.quote(MINION_CONF)}")
+    if not found.ok:
+        raise NodeError(node.name, f"{MINION_CONF} is missing: the node is not provisioned "
+                        "(`workbench salt` provisions it first)")
+    return SALT_DEFAULT_PILLAR_ROOT
 
 
 def pillar_root_option(root: str) -> str:

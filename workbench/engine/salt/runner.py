@@ -8,11 +8,9 @@ second state run: Salt refuses it while another holds the node's state lock ("Th
 highstate cloud-init or a person started at boot, or another workbench. The runner waits
 for that PID to end, then runs once more.
 
-With kube-up's tree (``token_pillar``) the kubelet token is the cluster's
-(``StateDir.cluster_token``), handed to Salt as pillar in a 0600 file (``pillar.py``; never
-on salt-call's command line, which ``ps`` shows to every user), so re-provisioning never
-mints a new one. The workbench's own tree authenticates by certificates (its pillar comes
-from provisioning), so no node gets the token it would not use. ``salt-call --out=json`` is parsed where it
+The kubelet token is the cluster's (``StateDir.cluster_token``); provisioning hands it to
+Salt in 0600 pillar and overlay files (never on salt-call's command line, which ``ps``
+shows to every user), so re-provisioning never mints a new one. ``salt-call --out=json`` is parsed where it
 parses; Salt's text highstate format otherwise. A failing or unreachable node never stops
 the others; the ones that failed are remembered for ``failed=True``.
 """
@@ -37,7 +35,7 @@ from workbench.engine.salt.output import (  # noqa: F401  (parsers re-exported f
     parse_output,
     readable_lines,
 )
-from workbench.engine.salt.pillar import pillar_root, pillar_root_option, write_pillar
+from workbench.engine.salt.pillar import pillar_root_option, provisioned_pillar_root
 from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
@@ -133,9 +131,8 @@ def salt_command(state_name: str | None, pillar_root: str, *, json_out: bool = T
 
 class SaltRunner:
     def __init__(self, pool: SSHPool, state: StateDir, bus: Bus | None = None, *, pipeline: str = "salt",
-                 salt_tree: str, busy_wait: float = BUSY_WAIT_S, token_pillar: bool = True) -> None:
+                 salt_tree: str, busy_wait: float = BUSY_WAIT_S) -> None:
         self.pool = pool
-        self.token_pillar = token_pillar
         self.busy_wait = busy_wait
         self.salt_tree = salt_tree
         self.state = state
@@ -172,7 +169,7 @@ class SaltRunner:
         """Run the state on every node in parallel; remember the ones that failed."""
         start = time.monotonic()
         self.pool.remember(nodes)
-        token = self.state.cluster_token() if self.token_pillar else ""
+        token = self.state.cluster_token()
         runs = await asyncio.gather(*(self._one(n, state_name, token, timeout) for n in nodes))
         previous = set(self.last_failed()) - {n.name for n in nodes}
         self.state.write_json(LAST_RUN, {
@@ -211,8 +208,7 @@ class SaltRunner:
 
     async def _attempt(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None, start: float) -> NodeRun:
         try:
-            root = (await write_pillar(self.pool, node, self.salt_tree, token) if self.token_pillar
-                    else pillar_root(self.salt_tree))
+            root = await provisioned_pillar_root(self.pool, node)
             # stderr live; stdout (one JSON document at the end) is logged as Salt would show it
             result = await self.pool.run(
                 node, salt_command(state_name, root), timeout=timeout, source="salt", streams=("stderr",),

@@ -108,7 +108,7 @@ async def configure(
     main = f"{base}/{'master' if service == 'salt-master' else 'minion'}"
     wrote = await pool.run(node, write_file_command(place, f"{base}/{dropin}", beside=main), input=text, check=True)
     changed = wrote.stdout.strip() == "changed"
-    command = place.restart(service) if changed else place.start(service)
+    command = f"{place.enable(service)} && {place.restart(service)}" if changed else place.start(service)
     done = await pool.run(node, command, timeout=120)
     if not done.ok:
         tail = (done.stderr.strip().splitlines() or [f"exit status {done.exit_status}"])[-1]

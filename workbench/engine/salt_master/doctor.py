@@ -27,6 +27,7 @@ from workbench.state import StateDir
 if TYPE_CHECKING:
     from workbench.engine.salt_master.jobs import MasterSaltRunner
 
+RECONNECT_S = 90.0  # a restarted minion authenticates again before it answers
 KINDS = ("salt-master-down", "salt-key-pending", "salt-key-rejected",
          "salt-key-mismatch", "salt-minion-not-connected")
 
@@ -141,8 +142,9 @@ def minion_down_alert(runner: MasterSaltRunner, node: NodeLike, state_name: str 
 
     async def fix() -> str:
         await runner.pool.run(node, place.restart("salt-minion"), check=True, source="salt", timeout=120)
-        if not await runner.wait_connected([node], runner.race_wait):
-            return f"restarted salt-minion on {node.name}, but it did not connect to the master within {runner.race_wait:g}s"
+        wait = max(runner.race_wait, RECONNECT_S)
+        if not await runner.wait_connected([node], wait):
+            return f"restarted salt-minion on {node.name}, but it did not connect to the master within {wait:g}s"
         run = (await runner.run([node], state_name=state_name)).runs[0]
         return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
 

@@ -4,9 +4,9 @@ arrives, and turned into the same ``NodeRun`` / ``SaltReport`` (and JSON, and lo
 as the masterless runner.
 
 The boot race ("salt services are not running"): a target that does not answer a ping
-before the job gets its salt-minion started over SSH and one wait; one still silent, or
-one that never returns within the timeout, is named, with a ``salt-minion-down`` alert
-whose fix restarts it over SSH and runs the state there again.
+before the job is waited for (``race_wait``: its enabled salt-minion may start late); one
+still silent, or one that never returns within the timeout, is named, with a
+``salt-minion-down`` alert whose fix restarts it over SSH and runs the state there again.
 """
 
 from __future__ import annotations
@@ -126,29 +126,23 @@ class MasterSaltRunner(SaltRunner):
         return SaltReport(runs, time.monotonic() - start,
                           (master_down_alert(self.pool, self.master, self.place(self.master)),))
 
-    async def _start_minions(self, nodes: Sequence[NodeLike]) -> None:
-        names = ", ".join(n.name for n in nodes)
-        self._log(self.master.name, f"not connected to the master: {names}; starting salt-minion (boot race)")
-
-        async def start(node: NodeLike) -> None:
-            with contextlib.suppress(Exception):  # unreachable: named as not connected below
-                await self.pool.run(node, self.place(node).start("salt-minion"), timeout=60)
-
-        await asyncio.gather(*(start(n) for n in nodes))
-
     async def _prepare(
         self, nodes: Sequence[NodeLike], start: float, runs: dict[str, NodeRun], raced: set[str],
     ) -> set[str]:
-        """The targets connected to the master, after one start of those that were not."""
+        """The targets connected to the master, after waiting ``race_wait`` for the others (the
+        boot race: an enabled salt-minion that systemd starts late). Nothing is started here: a
+        minion still silent was stopped or is broken, and is named with an alert."""
         up = await self.ping([n.name for n in nodes])
         down = [n for n in nodes if n.name not in up]
         if down:
             raced |= {n.name for n in down}
-            await self._start_minions(down)
+            self._log(self.master.name, f"not connected to the master: {', '.join(n.name for n in down)}; "
+                                        f"waiting up to {self.race_wait:g}s (salt-minion starting late?)")
             up |= await self.wait_connected(down, self.race_wait)
         for node in nodes:
             if node.name not in up:
-                runs[node.name] = self._failed(node, start, "salt-minion is not connected to the master", race=True)
+                runs[node.name] = self._failed(
+                    node, start, f"salt-minion is not connected to the master (waited {self.race_wait:g}s)", race=True)
         return up
 
     @contextlib.asynccontextmanager

@@ -74,11 +74,15 @@ class SaltPlace:
 
     def start(self, service: Service) -> str:
         """Start the service if it is not running (idempotent)."""
-        if self.service == "systemd":
-            return f"{self.sudo} systemctl start {service}".strip()
+        if self.service == "systemd":  # enabled too: back after a reboot (late, in the boot race)
+            return f"{self.sudo} systemctl enable --now {service}".strip()
         return self.as_root(
             f"if {self._daemon_pids(service)} >/dev/null; then exit 0; fi; {self._launch(service)}"
         )
+
+    def enable(self, service: Service) -> str:
+        """Start at boot (systemd); a daemon here has no boot to start at."""
+        return f"{self.sudo} systemctl enable {service}".strip() if self.service == "systemd" else "true"
 
     def stop(self, service: Service) -> str:
         if self.service == "systemd":

@@ -3,9 +3,10 @@
 ``STATE/image/`` (rebuilt at every sandbox start) holds what a cloud image adds over the
 workstation's /usr: a baseline /etc (the workstation's, without its users, host keys,
 enabled units or sudo rules), the sandbox's systemctl / journalctl / systemd-run and
-node init (/usr/local/lib/sandbox), an sshd unit, empty /var /srv /opt /home /root, and
-the simulated salt-call (until issue 17). Real Salt is the venv the install step made
-(``.salt/`` at the project root, or ``$WORKBENCH_SALT``), seen as /opt/saltstack/salt.
+node init (/usr/local/lib/sandbox), a dnf that installs Salt, an sshd unit (the one unit
+enabled), empty /var /srv /opt /home /root. Real Salt is the venv the install step made
+(``.salt/`` at the project root, or ``$WORKBENCH_SALT``), seen as /opt/saltstack/salt; the
+image ``fedora-21-cloud-salt`` adds its commands and Salt's package units (``salt/usr``).
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ done
 [ $# -gt 0 ] || { echo "usage: sudo [-nEH] [-u user] command" >&2; exit 1; }
 exec "$@"
 """
-SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt")
+SALT_COMMANDS = ("salt-call", "salt-minion", "salt-master", "salt-key", "salt", "salt-run", "salt-cp")
 SYSTEM_UID_MAX = 999
 #: the workstation's package installers, hidden: apt-get on a node would reach the Debian
 #: mirrors (nodes share the workstation's network). The queries stay (dpkg-query, apt-cache

@@ -164,6 +164,11 @@ class Layout:
         for d in (*LAYERS, "usr/local"):
             shutil.copytree(self.image / d, self.disk / d, symlinks=True, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("sandbox"))
+        if self.salt_installed:  # /usr is the workstation's, read-only: Salt's files go under /usr/local
+            shutil.copytree(self.image / "salt/usr", self.disk / "usr/local", symlinks=True,
+                            dirs_exist_ok=True)
+            for unit in (self.disk / "usr/local/lib/systemd/system").glob("salt-*.service"):
+                unit.write_text(unit.read_text().replace("ExecStart=/usr/bin/", "ExecStart=/usr/local/bin/"))
 
 
 def _pdeathsig() -> None:

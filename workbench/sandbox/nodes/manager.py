@@ -52,8 +52,8 @@ def cluster_of(server: ServerInfo) -> str:
 class NodeManager:
     """Boots, reboots, rebuilds and destroys nodes under ``root/<server id>/``.
 
-    ``delays`` is any object with float attributes salt, kubelet_heartbeat, ssh_slow,
-    boot. Faults are read live from ``faults``; ``refresh_faults()`` pushes them to the
+    ``delays`` is any object with float attributes salt_race (how long salt-race holds
+    Salt's units at boot) and ssh_slow. Faults are read live from ``faults``; ``refresh_faults()`` pushes them to the
     nodes' disks at once (it also happens before every SSH session).
     """
 
@@ -83,13 +83,14 @@ class NodeManager:
         return self.salt is not None and "salt" in server.image
 
     def spec(self, server: ServerInfo) -> dict[str, Any]:
-        """The boot spec the node's init gets: cloud-init's datasource (and salt-race's delay)."""
+        """The boot spec the node's init gets: cloud-init's datasource, and salt-race's hold
+        on Salt's units (the ones Salt's package installs), when the fault is on."""
         race = self.faults.active("salt-race", server.name)
         return {
             "name": server.name, "instance": server.id, "public_keys": list(server.public_keys),
             "user_data": user_data_plan(server.user_data),
             "delay_units": list(SALT_UNITS) if race else [],
-            "delay_s": float(getattr(self.delays, "salt", 2.0) or 0.0) + 1.0,
+            "delay_s": float(getattr(self.delays, "salt_race", 3.0) or 0.0),
         }
 
     # faults

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import zlib
@@ -132,14 +131,9 @@ class Node:
             if msg["unit"] == "sshd" and "usedns" in msg:
                 self.sshd_usedns = bool(msg["usedns"])
             self._events.put_nowait((str(msg["unit"]), bool(msg["active"]), int(msg["starts"])))
-        elif op == "fetch":
-            answer = self.manager.salt_file(str(msg["master_ip"]), str(msg["path"]))
-            if "data" in answer:
-                answer["data"] = base64.b64encode(answer["data"]).decode()
-            self.send({"op": "fetched", "id": msg["id"], **answer})
 
     async def settle(self) -> None:
-        """Wait until every unit change reported so far reached the sandbox's services."""
+        """Wait until every unit change reported so far reached the sandbox (sshd's listeners)."""
         if self._worker is not None and not self._worker.done():
             await self._events.join()
 
@@ -161,7 +155,7 @@ class Node:
             await self.sync_listeners()
 
     async def reconcile(self) -> None:
-        """After a session: the unit changes it made have reached the services."""
+        """After a session: the unit changes it made have reached the sandbox."""
         await self.settle()
 
     # listeners

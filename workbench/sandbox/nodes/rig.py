@@ -23,7 +23,7 @@ END_KEYS = "-----END SSH HOST KEY KEYS-----"
 
 @dataclass(frozen=True)
 class ZeroDelays:
-    salt: float = 0.0
+    salt_race: float = 0.0
     ssh_slow: float = 0.0
     boot: float = 0.0
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from workbench.models import Alert
 from workbench.tui.nav_table import NavTable
 from workbench.tui.safe_text import safe_line
+from workbench.tui.table_pane import TablePane
 from workbench.tui.themes import style_of
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3}
@@ -29,8 +28,9 @@ def alert_row_key(alert: Alert) -> str:
     return f"{alert.kind}:{alert.subject}"
 
 
-class AlertsPane(Vertical):
+class AlertsPane(TablePane):
     ALLOW_MAXIMIZE = True
+    SEARCH_ID = "alerts-search"
 
     def __init__(self, *, id: str | None = "alerts") -> None:
         super().__init__(id=id, classes="pane")
@@ -39,15 +39,16 @@ class AlertsPane(Vertical):
         self._variables: Mapping[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = NavTable(id="alerts-table", cursor_type="row")
+        table = NavTable(id="alerts-table", cursor_type="row")
         for column in ("severity", "kind", "subject", "message", "fixes"):
             table.add_column(column, key=column)
         yield table
         yield Label(EMPTY, id="alerts-empty", classes="empty", markup=False)
+        yield self.search_prompt()
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#alerts-table", DataTable)
+    def table(self) -> NavTable:
+        return self.query_one("#alerts-table", NavTable)
 
     def on_mount(self) -> None:
         self._variables = self.app.theme_variables
@@ -79,15 +80,15 @@ class AlertsPane(Vertical):
             style = style_of(self._variables, f"wb-sev-{alert.severity}", bold=True)
             table.add_row(
                 Text(alert.severity.upper(), style=style),
-                Text(safe_line(alert.kind, 40)),
-                Text(clipped(safe_line(alert.subject, 60), SUBJECT_WIDTH)),
-                Text(safe_line(alert.message, 200)),
-                Text(", ".join(f.name for f in alert.fixes) or "-"),
+                self.marked(Text(safe_line(alert.kind, 40))),
+                self.marked(Text(clipped(safe_line(alert.subject, 60), SUBJECT_WIDTH))),
+                self.marked(Text(safe_line(alert.message, 200))),
+                self.marked(Text(", ".join(f.name for f in alert.fixes) or "-")),
                 key=alert_row_key(alert),
             )
         count = len(self.alerts)
         table.set_class(not count, "-empty")
         self.query_one("#alerts-empty").display = not count
-        self.border_subtitle = "no alerts" if not count else f"{count} alert{'s' * (count != 1)} · enter: details · f: fix"
+        self.subtitle("no alerts" if not count else f"{count} alert{'s' * (count != 1)} · enter: details · f: fix")
         if previous is not None and any(alert_row_key(a) == alert_row_key(previous) for a in self.alerts):
             table.move_cursor(row=table.get_row_index(alert_row_key(previous)), animate=False)

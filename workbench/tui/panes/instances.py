@@ -8,17 +8,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
+from workbench.engine.doctor.boot_grace import created_at
 from workbench.events import StageFinished, StageStarted
 from workbench.models import Instance
 from workbench.tui.nav_table import NavTable
 from workbench.tui.safe_text import safe_line
+from workbench.tui.table_pane import TablePane
 from workbench.tui.themes import style_of
 
 #: What matters most first: at 80 columns the name, status, pipeline state and floating IP
@@ -38,25 +38,11 @@ _STATUS_VARIABLE = {
 }
 
 
-def started_at(created: str | float | datetime | None) -> float | None:
-    """Epoch seconds from an epoch float, a datetime or an ISO string; None if unknown."""
-    if created is None or created == "":
-        return None
-    try:
-        if isinstance(created, (int, float)):
-            return float(created)
-        if isinstance(created, datetime):
-            return created.timestamp()
-        return datetime.fromisoformat(str(created).replace("Z", "+00:00")).timestamp()
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def age_text(created: str | float | datetime | None, now: float) -> str:
     """``3d``, ``4h``, ``12m``, ``40s`` from an epoch float, a datetime or an ISO string."""
     if created is None or created == "":
         return "-"
-    started = started_at(created)
+    started = created_at(created)
     if started is None:
         return "?"
     seconds = max(0, int(now - started))
@@ -66,8 +52,9 @@ def age_text(created: str | float | datetime | None, now: float) -> str:
     return f"{seconds}s"
 
 
-class InstancesPane(Vertical):
+class InstancesPane(TablePane):
     ALLOW_MAXIMIZE = True
+    SEARCH_ID = "instances-search"
 
     def __init__(self, *, clock: Callable[[], float] = time.time, id: str | None = "instances") -> None:
         super().__init__(id=id, classes="pane")
@@ -78,13 +65,13 @@ class InstancesPane(Vertical):
         self._variables: Mapping[str, str] = {}
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = NavTable(id="instances-table", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield NavTable(id="instances-table", cursor_type="row", zebra_stripes=True)
         yield Label(EMPTY, id="instances-empty", classes="empty", markup=False)
+        yield self.search_prompt()
 
     @property
-    def table(self) -> DataTable[Any]:
-        return self.query_one("#instances-table", DataTable)
+    def table(self) -> NavTable:
+        return self.query_one("#instances-table", NavTable)
 
     def on_mount(self) -> None:
         self._variables = self.app.theme_variables
@@ -144,18 +131,18 @@ class InstancesPane(Vertical):
             status = inst.status
             variable = _STATUS_VARIABLE.get(status.upper(), "wb-status-other")
             table.add_row(
-                Text(safe_line(inst.name, 64)),
-                Text(status or "-", style=style_of(self._variables, variable, bold=True)),
+                self.marked(Text(safe_line(inst.name, 64))),
+                self.marked(Text(status or "-", style=style_of(self._variables, variable, bold=True))),
                 self._state_cell(inst.name),
-                Text(inst.floating_ip or "-"),
-                Text(inst.fixed_ip or "-"),
-                Text(inst.role or "-"),
+                self.marked(Text(inst.floating_ip or "-")),
+                self.marked(Text(inst.fixed_ip or "-")),
+                self.marked(Text(inst.role or "-")),
                 Text(age_text(inst.created, now)),
                 Text(inst.flavor or "-"),
                 key=inst.name,
             )
         count = len(self.instances)
-        self.border_subtitle = f"{count} instance{'s' * (count != 1)}"
+        self.subtitle(f"{count} instance{'s' * (count != 1)}")
         table.set_class(not count, "-empty")  # header only; the hint shows below it
         self.query_one("#instances-empty").display = not count
         if selected is not None and any(i.name == selected for i in self.instances):

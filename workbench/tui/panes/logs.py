@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import ClassVar
 
 from rich.cells import cell_len
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
-from textual.containers import Vertical
-from textual.widgets import Input, Label, Log
+from textual.binding import BindingType
+from textual.widget import Widget
+from textual.widgets import Label, Log
 
 from workbench.events import LogLine
-from workbench.tui.bindings import LOG_BINDINGS, NAVIGATION_BINDINGS
+from workbench.tui.bindings import LOG_BINDINGS, NAVIGATION_BINDINGS, SEARCH_BINDINGS
 from workbench.tui.log_query import LogHighlighter, LogIngest, LogQuery, LogRecord, Row, tag_prefix
+from workbench.tui.search import SearchablePane
 
 DEFAULT_MAX_LINES = 20_000
 EMPTY = ("Output of builds, pushes, Salt runs and kubelets appears here, tagged by node and "
@@ -41,7 +42,7 @@ class LogView(Log):
     messages and garbage cycles) for what is ``len`` on a printable ASCII line.
     Its keys move as in less; moving up pauses the pane's following."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [*NAVIGATION_BINDINGS, *LOG_BINDINGS]
+    BINDINGS: ClassVar[list[BindingType]] = [*NAVIGATION_BINDINGS, *SEARCH_BINDINGS, *LOG_BINDINGS]
 
     def _update_size(self, updates: int, lines: list[str]) -> None:  # type: ignore[override]
         if not lines:
@@ -125,21 +126,10 @@ class LogView(Log):
             self.call_after_refresh(self.scroll_end, animate=False)
 
 
-class SearchInput(Input):
-    """The ``/`` prompt: searches as you type; enter keeps the search, escape clears it."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Clear search", show=False, id="search-close"),
-    ]
-
-    def action_close(self) -> None:
-        pane = self.parent
-        if isinstance(pane, LogsPane):
-            pane.clear_search()
-
-
-class LogsPane(Vertical):
+class LogsPane(SearchablePane):
     ALLOW_MAXIMIZE = True
+    SEARCH_ID = "log-search"
+    PLACEHOLDER = "search as you type; node:NAME source:NAME filter; enter keeps, esc clears"
 
     def __init__(self, *, max_lines: int = DEFAULT_MAX_LINES, id: str | None = "logs") -> None:
         super().__init__(id=id, classes="pane")
@@ -161,22 +151,11 @@ class LogsPane(Vertical):
         log = LogView(max_lines=self.max_lines, highlight=True, id="log-view")
         log.can_focus = True
         yield log
-        search = SearchInput(
-            placeholder="search as you type; node:NAME source:NAME filter; enter keeps, esc clears",
-            id="log-search",
-            select_on_focus=False,  # its focus event comes after keys typed fast: keep them
-        )
-        search.display = False
-        yield search
+        yield self.search_prompt()
 
     @property
     def log_view(self) -> LogView:
         return self.query_one("#log-view", LogView)
-
-    @property
-    def searching(self) -> bool:
-        """A search prompt is open or a search or filter is applied (Esc clears it)."""
-        return bool(self.query_one("#log-search").display) or self.query_filter.active
 
     def on_mount(self) -> None:
         self.restyle(self.app.theme_variables)
@@ -248,7 +227,7 @@ class LogsPane(Vertical):
             self.log_view.refresh()
         if before != self.query_filter:
             self._match_line = None
-        self._count_matches()
+        self.count_search()
         self._update_subtitle()
 
     def _rewrite(self) -> None:
@@ -259,64 +238,41 @@ class LogsPane(Vertical):
         if lines:
             log.write_lines(lines, scroll_end=self.follow)
 
-    def _count_matches(self) -> None:
-        term = self.query_filter.term.lower()
-        self.match_count = sum(term in line.lower() for line in self.log_view.lines) if term else 0
+    # -- search hooks (workbench.tui.search) ------------------------------------------------
+    @property
+    def search_term(self) -> str:
+        return self.query_filter.term
 
-    def open_search(self) -> None:
-        search = self.query_one("#log-search", SearchInput)
-        search.value = str(self.query_filter)
-        search.cursor_position = len(search.value)
-        search.display = True
-        self.screen.set_focus(search)  # now, not scheduled: the next typed key goes to it
+    @property
+    def search_active(self) -> bool:
+        return self.query_filter.active
 
-    def clear_search(self) -> None:
-        """Esc: the prompt closes and every line shows again, unhighlighted."""
-        search = self.query_one("#log-search", SearchInput)
-        was_open = bool(search.display)
-        search.display = False
-        if self.query_filter.active:
-            self.set_query("")
-        if was_open:
-            self.log_view.focus()
+    def prompt_text(self) -> str:
+        return str(self.query_filter)
 
-    def on_input_changed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.set_query(event.value)
-        if self.query_filter.term:
-            self.jump_to_match(1, quiet=True)
+    def apply_search(self, text: str) -> None:
+        self.set_query(text)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.set_query(event.value)
-        event.input.display = False
-        self.log_view.focus()
+    def search_texts(self) -> Sequence[str]:
+        return self.log_view.lines
 
-    def jump_to_match(self, step: int, *, quiet: bool = False) -> None:
-        """To the next (``step`` 1) or previous (-1) line holding the search term, wrapping."""
-        term = self.query_filter.term.lower()
-        if not term:
-            if not quiet:
-                self.notify("no search: / to search the logs", timeout=3)
-            return
-        lines = self.log_view.lines
-        count = len(lines)
+    def search_view(self) -> Widget:
+        return self.log_view
+
+    def search_start(self, step: int, typing: bool) -> int:
+        """After the line n / N last went to; else from the top (or bottom) of the view."""
+        if self._match_line is not None:
+            return self._match_line
         view = self.log_view
-        if self._match_line is None:
-            start = int(view.scroll_y) - 1 if step > 0 else int(view.scroll_y) + view.size.height
-        else:
-            start = self._match_line
-        for offset in range(1, count + 1):
-            index = (start + step * offset) % count
-            if term in lines[index].lower():
-                self._match_line = index
-                if self.follow:
-                    self.set_follow(False)
-                view.scroll_to(y=max(0, index - view.size.height // 2), animate=False)
-                self._update_subtitle()
-                return
-        if not quiet:
-            self.notify(f"no matches for {self.query_filter.term!r}", severity="warning", timeout=3)
+        return int(view.scroll_y) - 1 if step > 0 else int(view.scroll_y) + view.size.height
+
+    def show_match(self, index: int) -> None:
+        self._match_line = index
+        if self.follow:
+            self.set_follow(False)
+        view = self.log_view
+        view.scroll_to(y=max(0, index - view.size.height // 2), animate=False)
+        self._update_subtitle()
 
     def set_follow(self, follow: bool) -> None:
         self.follow = follow
@@ -337,9 +293,7 @@ class LogsPane(Vertical):
         if query.filtering:
             parts.append("filter: " + str(LogQuery(query.nodes, query.sources)))
         if query.term:
-            count = self.match_count
-            found = f"{count} match{'es' * (count != 1)} · n/N" if count else "no matches"
-            parts.append(f"search: {query.term} ({found})")
+            parts.append(self.search_subtitle())
         parts.append("follow" if self.follow else "paused · End follows")
         self.border_subtitle = " · ".join(parts)
         self.border_title = "Logs" if self.follow else "Logs (paused)"

@@ -18,7 +18,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer
 from textual.worker import Worker, WorkerState
 
 from workbench.errors import Cancelled, PipelineBusy, PipelineFailed, WorkbenchError
@@ -45,6 +45,7 @@ from workbench.tui.panes.instances import InstancesPane
 from workbench.tui.panes.logs import LogsPane
 from workbench.tui.screens.alert_detail import AlertDetailScreen
 from workbench.tui.screens.confirm import ConfirmScreen
+from workbench.tui.search import SearchablePane, SearchInput, searchable_of
 
 if TYPE_CHECKING:
     from workbench.tui.app import WorkbenchApp
@@ -53,8 +54,6 @@ PALETTE_KEY_MIN_WIDTH = 112
 #: Below this many columns the footer leaves out FOOTER_OPTIONAL and the build pane narrows.
 NARROW_WIDTH = 100
 FOOTER_OPTIONAL = frozenset({"push", "salt_failed", "down"})
-#: A node younger than this is booting: not yet an unreachable-node alert.
-BOOT_GRACE_S = 180.0
 PANE_ORDER = ("build", "instances", "logs", "cluster", "alerts")
 _FOCUS_TARGET = {
     "build": "#build", "instances": "#instances-table", "logs": "#log-view",
@@ -151,25 +150,12 @@ class MainScreen(Screen[None]):
         elif isinstance(event, ClusterInfoChanged):
             self.query_one(ClusterPane).show_info(event.info)
         elif isinstance(event, AlertsChanged):
-            alerts = self._past_grace(event.alerts)
-            self._announce_new_alerts(alerts)
-            self.query_one(AlertsPane).show_alerts(alerts)
+            self._announce_new_alerts(event.alerts)  # booting nodes: left out by the engine
+            self.query_one(AlertsPane).show_alerts(event.alerts)
         elif isinstance(event, LinesDropped):
             self.query_one(LogsPane).note_dropped(event.count)
         elif isinstance(event, Notice):
             self.notify(event.text, severity=_NOTIFY_SEVERITY.get(event.severity, "information"))  # type: ignore[arg-type]
-
-    def _past_grace(self, alerts: tuple[Alert, ...]) -> tuple[Alert, ...]:
-        """A node still booting is not an unreachable node: its ``node-unreachable`` alert
-        waits until the node is BOOT_GRACE_S old."""
-        from workbench.tui.panes.instances import started_at
-
-        now = self.app.clock()
-        booting = {
-            i.name for i in self.query_one(InstancesPane).instances
-            if (at := started_at(i.created)) is not None and now - at < BOOT_GRACE_S
-        }
-        return tuple(a for a in alerts if not (a.kind == "node-unreachable" and a.subject in booting))
 
     def _announce_new_alerts(self, alerts: tuple[Alert, ...]) -> None:
         """A toast for each alert that appeared since the last check (not for the first
@@ -325,10 +311,12 @@ class MainScreen(Screen[None]):
                                            no_label="Keep running"), chosen)
 
     def action_back(self) -> None:
-        """Esc: back out one level (search, then zoom); never cancels a pipeline."""
-        logs = self.query_one(LogsPane)
-        if logs.searching:
-            logs.clear_search()
+        """Esc: back out one level (the focused pane's search, another's, then zoom); never
+        cancels a pipeline."""
+        focused = searchable_of(self.focused)
+        searching = [p for p in (focused, *self.query(SearchablePane)) if p is not None and p.searching]
+        if searching:
+            searching[0].clear_search()
         elif self.maximized is not None:
             self.minimize()
             self.refresh_bindings()
@@ -443,13 +431,16 @@ class MainScreen(Screen[None]):
             self.notify(f"ssh {node} exited with status {status}", severity="warning")
 
     # -- panes ------------------------------------------------------------------------------
-    def action_search_logs(self) -> None:
-        logs = self.query_one(LogsPane)
-        search = logs.query_one("#log-search", Input)
-        if self.focused is search:  # "/" typed into the search itself (a path)
-            search.insert_text_at_cursor("/")
+    def action_search(self) -> None:
+        """``/``: search the focused pane when it is a table or the logs, else the logs."""
+        if isinstance(self.focused, SearchInput):  # "/" typed into a search itself (a path)
+            self.focused.insert_text_at_cursor("/")
             return
-        logs.open_search()
+        self.search_pane().open_search()
+
+    def search_pane(self) -> SearchablePane:
+        pane = searchable_of(self.focused)
+        return pane if pane is not None else self.query_one(LogsPane)
 
     def action_toggle_follow(self) -> None:
         logs = self.query_one(LogsPane)

@@ -2,7 +2,10 @@
 client certificates checked against --client-ca-file (CN user, O groups), bearer tokens
 from --token-auth-file, --authorization-mode (AlwaysAllow, Node, RBAC's bootstrap roles),
 objects in etcd (--etcd-servers). Enough API for kubectl and the kubelet: discovery,
-version, namespaces, nodes (+status), pods, services."""
+version, namespaces, nodes (+status), pods, services. The seed era's (before 1.10) also
+serves its insecure port (--insecure-bind-address/--address, --insecure-port/--port, 8080 on
+127.0.0.1 by default): plain HTTP, no authentication, every request allowed; and needs no
+service-account issuer."""
 
 import csv
 import ipaddress
@@ -36,19 +39,24 @@ class Config:
             errors.append("--etcd-servers must be specified")
         self.issuer = get("service-account-issuer")
         self.signing_key = get("service-account-signing-key-file")
-        if not self.issuer:
+        if not self.issuer and not runtime.SEED_ERA:
             errors.append("service-account-issuer is a required flag")
-        if not self.signing_key or not self.issuer:
+        if (not self.signing_key or not self.issuer) and not runtime.SEED_ERA:
             errors.append("--service-account-signing-key-file and --service-account-issuer are required flags")
         if errors:
             runtime.fail_run(errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]")
         self.port = int(get("secure-port", "6443"))
+        self.insecure_port, self.insecure_bind = 0, ""
+        if runtime.SEED_ERA:
+            self.insecure_port = int(get("insecure-port") or get("port") or "8080")
+            self.insecure_bind = get("insecure-bind-address") or get("address") or "127.0.0.1"
         self.bind = get("bind-address", "0.0.0.0")
         self.advertise = get("advertise-address") or (self.bind if self.bind not in ("0.0.0.0", "::") else "127.0.0.1")
         self.cert, self.key = get("tls-cert-file"), get("tls-private-key-file")
         self.client_ca, self.token_file = get("client-ca-file"), get("token-auth-file")
         for flag, path in (("tls-cert-file", self.cert), ("tls-private-key-file", self.key),
                            ("client-ca-file", self.client_ca), ("token-auth-file", self.token_file),
+                           ("basic-auth-file", get("basic-auth-file")),
                            ("service-account-signing-key-file", self.signing_key)):
             runtime.need_file(flag, path)
         keys = values.get("service-account-key-file", [])
@@ -125,6 +133,8 @@ class Api:
 
     def authenticate(self, handler):
         """(user, groups) or None for a bad credential (401)."""
+        if getattr(handler, "insecure", False):  # the seed era's insecure port trusts everyone
+            return "system:unsecured", ["system:masters", "system:authenticated"]
         header = handler.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             found = self.tokens.get(header[7:].strip())
@@ -151,7 +161,7 @@ def route(path):
     return resource, ns, name, sub
 
 
-def handler_for(api):
+def handler_for(api, insecure=False):
     cfg = api.cfg
 
     class Handler(BaseHTTPRequestHandler):
@@ -277,6 +287,7 @@ def handler_for(api):
         def do_DELETE(self):
             self.handle_any("delete")
 
+    Handler.insecure = insecure
     return Handler
 
 
@@ -313,7 +324,18 @@ def main(argv):
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     klog.info("secure_serving.go:213", "Serving securely on " + f"{cfg.bind}:{cfg.port}")
-    runtime.wait_forever(server.shutdown)
+    stops = [server.shutdown]
+    if cfg.insecure_port:
+        where = f"{cfg.insecure_bind}:{cfg.insecure_port}"
+        try:
+            plain = ThreadingHTTPServer((cfg.insecure_bind, cfg.insecure_port), handler_for(api, insecure=True))
+        except OSError as exc:
+            runtime.fail_run(f"failed to listen on {where}: listen tcp {where}: bind: {exc.strerror}")
+        plain.daemon_threads = True
+        threading.Thread(target=plain.serve_forever, daemon=True).start()
+        klog.info("server.go:585", "Serving insecurely on " + where)
+        stops.append(plain.shutdown)
+    runtime.wait_forever(lambda: [stop() for stop in stops])
 
 
 if __name__ == "__main__":

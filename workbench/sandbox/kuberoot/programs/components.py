@@ -42,13 +42,16 @@ def connect(values, where, config=None):
     client_connection = (config or {}).get("clientConnection") or {}
     kubeconfig = (kflags.last(values, "kubeconfig") or client_connection.get("kubeconfig")
                   or kflags.last(values, "authentication-kubeconfig"))
-    if not kubeconfig:
+    # the seed era's command lines name the API server with --master (its insecure port
+    # for the controller manager and the scheduler), with or without a kubeconfig
+    master = kflags.last(values, "master") if runtime.SEED_ERA else ""
+    if not kubeconfig and not master:
         klog.warning("client_config.go:659", "Neither --kubeconfig nor --master was specified.  Using the "
                      "inClusterConfig.  This might not work.")
         runtime.fail_run("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
                          "KUBERNETES_SERVICE_PORT must be defined")
     try:
-        client = kclient.Client(kubeconfig)
+        client = kclient.Client(kubeconfig, server=master or None)
     except (kclient.ConfigError, OSError) as exc:
         runtime.fail_run(f"invalid configuration: {exc}")
     deadline = time.monotonic() + 60

@@ -42,20 +42,27 @@ def _material(entry, key, base):
 
 
 class Client:
-    def __init__(self, kubeconfig_path):
-        try:
-            with open(kubeconfig_path) as f:
-                doc = miniyaml.load(f.read()) or {}
-        except OSError:
-            raise ConfigError(f"stat {kubeconfig_path}: no such file or directory") from None
-        except ValueError as exc:
-            raise ConfigError(f"error loading config file \"{kubeconfig_path}\": {exc}") from None
-        base = os.path.dirname(os.path.abspath(kubeconfig_path))
+    def __init__(self, kubeconfig_path, server=None):
+        """``server`` (--master, --api-servers) overrides the kubeconfig's, as client-go's
+        BuildConfigFromFlags does; with no kubeconfig it is all there is."""
+        doc = {}
+        if kubeconfig_path:
+            try:
+                with open(kubeconfig_path) as f:
+                    doc = miniyaml.load(f.read()) or {}
+            except OSError:
+                raise ConfigError(f"stat {kubeconfig_path}: no such file or directory") from None
+            except ValueError as exc:
+                raise ConfigError(f"error loading config file \"{kubeconfig_path}\": {exc}") from None
+        base = os.path.dirname(os.path.abspath(kubeconfig_path or "."))
         contexts = {c["name"]: c.get("context", {}) for c in doc.get("contexts") or []}
         context = contexts.get(doc.get("current-context", ""), next(iter(contexts.values()), {}))
         clusters = {c["name"]: c.get("cluster", {}) for c in doc.get("clusters") or []}
         users = {u["name"]: u.get("user", {}) or {} for u in doc.get("users") or []}
         cluster = clusters.get(context.get("cluster", ""), next(iter(clusters.values()), None))
+        if server:
+            server = server if "://" in server else f"http://{server}"
+            cluster = {**(cluster or {}), "server": server}
         if not cluster or not cluster.get("server"):
             raise ConfigError("invalid configuration: no server found for cluster")
         user = users.get(context.get("user", ""), next(iter(users.values()), {}))

@@ -49,7 +49,7 @@ def node_body(name, node_ip, cfg, ready, since):
             "daemonEndpoints": {"kubeletEndpoint": {"Port": int(cfg.get("port", 10250))}},
             "nodeInfo": {"kubeletVersion": runtime.VERSION, "kubeProxyVersion": runtime.VERSION,
                          "operatingSystem": "linux", "architecture": "amd64", "osImage": _os_image(),
-                         "kernelVersion": platform.release(), "containerRuntimeVersion": "containerd://1.7.24",
+                         "kernelVersion": platform.release(), "containerRuntimeVersion": "docker://1.9.1" if runtime.SEED_ERA else "containerd://1.7.24",
                          "machineID": _read("/etc/machine-id"), "bootID": _read("/proc/sys/kernel/random/boot_id")},
             "capacity": {"cpu": str(os.cpu_count() or 1), "pods": str(cfg.get("maxPods", 110))},
             "allocatable": {"cpu": str(os.cpu_count() or 1), "pods": str(cfg.get("maxPods", 110))},
@@ -75,18 +75,21 @@ def _os_image():
 def main(argv):
     values = runtime.parse(argv)
     get = lambda name, default="": kflags.last(values, name, default)  # noqa: E731
-    cfg = load_config(get("config"))
+    # v1.2's --config is the static pod manifest directory, not a KubeletConfiguration
+    cfg = {} if runtime.SEED_ERA else load_config(get("config"))
     name = (get("hostname-override") or socket.gethostname()).lower()
     node_ip = get("node-ip")
     freq = kflags.duration(get("node-status-update-frequency") or cfg.get("nodeStatusUpdateFrequency", "10s"))
     klog.info("server.go:486", "Kubelet version", kubeletVersion=runtime.VERSION)
     kubeconfig = get("kubeconfig")
-    if not kubeconfig:
+    # the seed era: the API server from --api-servers, the kubeconfig only for credentials
+    api_server = get("api-servers").split(",")[0].strip() if runtime.SEED_ERA else ""
+    if not kubeconfig and not api_server:
         klog.info("server.go:660", "Standalone mode, no API client")
         klog.info("kubelet.go:1548", "No API server defined - no node status update will be sent")
         runtime.wait_forever()
     try:
-        client = kclient.Client(kubeconfig)
+        client = kclient.Client(kubeconfig, server=api_server or None)
     except (kclient.ConfigError, OSError) as exc:
         runtime.fail_run(f"invalid kubeconfig: {exc}" if "no such file" not in str(exc) else
                          f"failed to run Kubelet: unable to load kubeconfig: {exc}")

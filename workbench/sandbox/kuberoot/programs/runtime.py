@@ -33,6 +33,19 @@ COMPONENT = IDENTITY["component"]
 VERSION = IDENTITY["gitVersion"]
 
 
+def _minor(version):
+    try:
+        return tuple(int(x) for x in version.lstrip("v").split("-")[0].split(".")[:2])
+    except ValueError:
+        return (0, 0)
+
+
+#: Kubernetes before 1.10 (kube-up's Salt tree): the command lines of that era (kubelet
+#: --api-servers and --config as a manifest directory, the API server's insecure port,
+#: --master for the other components, no service-account issuer)
+SEED_ERA = _minor(VERSION) < (1, 10)
+
+
 def version_info():
     major, minor = VERSION.lstrip("v").split(".")[:2]
     return {"major": major, "minor": minor, "gitVersion": VERSION, "gitCommit": IDENTITY.get("gitCommit", ""),

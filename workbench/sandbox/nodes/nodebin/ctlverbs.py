@@ -45,7 +45,13 @@ def _props(sup: Supervisor, st: State) -> dict[str, str]:
         "UnitFileState": sup.enabled(st.name) if loaded == "loaded" else "",
         "ActiveEnterTimestamp": _stamp(st.since) if st.active == "active" else "",
         "NeedDaemonReload": "yes" if sup.need_reload(st) else "no",
-        "NRestarts": str(max(st.starts - 1, 0)),
+        "NRestarts": str(st.restarts),
+        "NotifyAccess": (st.file.notify_access or ("main" if st.file.type == "notify" else "none"))
+        if st.file else "none",
+        "StatusText": st.status_text,
+        "DropInPaths": " ".join(st.file.drop_ins) if st.file else "",
+        "Environment": " ".join(f"{k}={v}" for k, v in st.file.environment.items()) if st.file else "",
+        "ExecStart": "; ".join(" ".join(argv) for argv in st.file.exec_start) if st.file else "",
     }
 
 
@@ -59,10 +65,19 @@ def _status(sup: Supervisor, st: State, lines: int) -> Answer:
              "activating": f"activating ({st.sub})"}.get(st.active, "inactive (dead)")
     out = [f"{dot} {st.name} - {st.description}",
            f"     Loaded: loaded ({path}; {enabled}; preset: disabled)"]
+    folders: dict[str, list[str]] = {}
+    for drop_in in st.file.drop_ins if st.file else []:
+        folder, _, name = drop_in.rpartition("/")
+        folders.setdefault(folder, []).append(name)
+    for i, (folder, names) in enumerate(folders.items()):
+        out.append(f"    {'Drop-In' if i == 0 else '       '}: {folder}")
+        out.append(f"             \u2514\u2500{', '.join(names)}")
     if sup.need_reload(st):
         out.append(f"    Warning: The unit file, source configuration file or drop-ins of {st.name} "
                    "changed on disk. Run 'systemctl daemon-reload' to reload units.")
     out.append(f"     Active: {state} since {_stamp(st.since)}")
+    if st.status_text:
+        out.append(f"     Status: \"{st.status_text}\"")
     if st.pid:
         out.append(f"   Main PID: {st.pid} ({(st.file.exec_start[0][0] if st.file else st.name).rsplit('/', 1)[-1]})")
     if lines:

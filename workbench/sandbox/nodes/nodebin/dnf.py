@@ -2,7 +2,9 @@
 
 The node's package repository is what the install step prepared (the Salt venv), mounted
 read-only at /run/sandbox-repo/salt; installing links it in as Salt's onedir packages lay
-themselves out (/opt/saltstack/salt, /usr/bin/salt-call, ...).
+themselves out (/opt/saltstack/salt, /usr/bin/salt-call, ...). On an unprivileged node
+(bubblewrap, /usr bound read-only from the workstation) the commands and units go under
+/usr/local instead, which is on PATH and in systemd's unit search path.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 REPO = "/run/sandbox-repo/salt"
 ONEDIR = "/opt/saltstack/salt"
 PACKAGES = {"salt": ("salt",), "salt-minion": ("salt-minion", "salt-call"),
-            "salt-master": ("salt-master", "salt-key"), "salt-call": ("salt-call",)}
+            "salt-master": ("salt-master", "salt-key", "salt", "salt-run", "salt-cp"), "salt-call": ("salt-call",)}
 
 
 #: the unit files Salt's packages ship (salt/pkg/common/*.service), for the daemons they install
@@ -23,11 +25,16 @@ UNITS = {
     "salt-master": ("The Salt Master Server", "After=network.target\n", "LimitNOFILE=100000\nType=notify\n"
                     "NotifyAccess=all\nExecStart=/usr/bin/salt-master\n"),
 }
-UNIT_DIR = "/usr/lib/systemd/system"
 
 
-def unit_file(daemon: str) -> str:
+def prefix() -> str:
+    """/usr, or /usr/local where /usr is read-only (an unprivileged node)."""
+    return "/usr" if os.access("/usr/bin", os.W_OK) else "/usr/local"
+
+
+def unit_file(daemon: str, bindir: str = "/usr/bin") -> str:
     description, after, service = UNITS[daemon]
+    service = service.replace("ExecStart=/usr/bin/", f"ExecStart={bindir}/")
     return (f"[Unit]\nDescription={description}\nDocumentation=man:{daemon}(1) "
             f"https://docs.saltproject.io/en/latest/contents.html\n{after}\n[Service]\n{service}\n"
             "[Install]\nWantedBy=multi-user.target\n")
@@ -58,15 +65,18 @@ def install(names: list[str]) -> int:
         os.makedirs(os.path.dirname(ONEDIR), exist_ok=True)
         os.symlink(REPO, ONEDIR)
     commands = sorted({c for n in names for c in PACKAGES[n]} | {"salt-call"})
-    fresh = [c for c in commands if not os.path.exists(f"/usr/bin/{c}")]
+    fresh = [c for c in commands if not any(os.path.exists(f"{p}/bin/{c}") for p in ("/usr", "/usr/local"))]
+    usr = prefix()
     for command in fresh:
-        with open(f"/usr/bin/{command}", "w", encoding="utf-8") as handle:
+        os.makedirs(f"{usr}/bin", exist_ok=True)
+        with open(f"{usr}/bin/{command}", "w", encoding="utf-8") as handle:
             handle.write(_wrapper(command))
-        os.chmod(f"/usr/bin/{command}", 0o755)
+        os.chmod(f"{usr}/bin/{command}", 0o755)
         if command in UNITS:  # installed, not enabled (Fedora's presets leave Salt's daemons off)
-            os.makedirs(UNIT_DIR, exist_ok=True)
-            with open(f"{UNIT_DIR}/{command}.service", "w", encoding="utf-8") as handle:
-                handle.write(unit_file(command))
+            unit_dir = f"{usr}/lib/systemd/system"
+            os.makedirs(unit_dir, exist_ok=True)
+            with open(f"{unit_dir}/{command}.service", "w", encoding="utf-8") as handle:
+                handle.write(unit_file(command, f"{usr}/bin"))
     if not fresh:
         for name in names:
             print(f"Package {name}-3008.0-1.noarch is already installed.")

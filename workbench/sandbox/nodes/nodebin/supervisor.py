@@ -19,11 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import units as unitfiles
+import wants
+from notify import NotifySocket
 
 HOOKED = {"sshd.service"}
 DESCRIPTIONS = {"sshd.service": "OpenSSH server daemon"}
-WANTS = "/etc/systemd/system/multi-user.target.wants"
 STOP_TIMEOUT = 5.0
+#: signals systemd counts as a clean exit (SuccessExitStatus's defaults): no on-failure restart
+CLEAN_SIGNALS = {signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE}
+
+
+def _signame(signo: int) -> str:
+    try:
+        return signal.Signals(signo).name.removeprefix("SIG")
+    except ValueError:
+        return str(signo)
 
 
 @dataclass
@@ -39,6 +49,10 @@ class State:
     exit_status: int = 0
     stopping: bool = False
     restart_task: asyncio.Task[None] | None = None
+    restarts: int = 0  # automatic restarts (Restart=), systemd's NRestarts
+    status_text: str = ""  # the last STATUS= a notify unit sent
+    notify: NotifySocket | None = None
+    ready: asyncio.Future[bool] | None = None
 
     @property
     def hooked(self) -> bool:
@@ -89,31 +103,15 @@ class Supervisor:
     def need_reload(self, st: State) -> bool:
         if st.file is None:
             return unitfiles.find(st.name) is not None
-        try:
-            return os.stat(st.file.path).st_mtime != st.file.mtime
-        except OSError:
-            return True
+        return st.file.changed_on_disk()
 
     def enabled(self, name: str) -> str:
         st = self.state(name)
-        if os.path.lexists(os.path.join(WANTS, st.name)):
-            return "enabled"
-        if st.file is None and not st.hooked:
-            return ""
-        return "disabled" if (st.file is None or st.file.wanted_by) else "static"
+        return wants.state(st.name, st.file, st.file is not None or st.hooked)
 
     def enable(self, name: str, on: bool) -> list[str]:
         st = self.state(name)
-        link = os.path.join(WANTS, st.name)
-        target = st.file.path if st.file else f"/usr/lib/systemd/system/{st.name}"
-        if on and not os.path.lexists(link):
-            os.makedirs(WANTS, exist_ok=True)
-            os.symlink(target, link)
-            return [f"Created symlink {link} \u2192 {target}."]
-        if not on and os.path.lexists(link):
-            os.unlink(link)
-            return [f"Removed \"{link}\"."]
-        return []
+        return wants.link(st.name, st.file, on)
 
     # -- journal --------------------------------------------------------------------
     def log(self, st: State, text: str, ident: str = "systemd", pid: int = 1) -> None:
@@ -156,23 +154,74 @@ class Supervisor:
                 return self._failed(st, "exit-code", f"Control process exited, code=exited, status={status}")
         if not st.file.exec_start:
             return self._failed(st, "resources", "Service has no ExecStart= setting. Refusing.")
+        if st.file.type == "notify":
+            self._close_notify(st)
+            st.notify = NotifySocket(st.name, lambda fields, pid: self._notified(st, fields, pid))
+            st.ready = asyncio.get_running_loop().create_future()
+            env["NOTIFY_SOCKET"] = st.notify.path
         try:
             proc = self._spawn(st, unitfiles.expand(st.file.exec_start[0], env), env)
         except OSError as exc:
+            self._close_notify(st)
             return self._failed(st, "resources", f"Failed to execute {st.file.exec_start[0][0]}: {exc.strerror}")
         st.pid = proc
+        exited = self.reap(proc)
         if st.file.type == "oneshot":
-            status = await self.reap(proc)
+            status = await exited
             st.pid = 0
             if status != 0:
                 return self._failed(st, "exit-code", f"Main process exited, code=exited, status={status}")
             self._set(st, "inactive", "dead")
             self.log(st, f"Finished {st.description}.")
             return None
+        if st.file.type == "notify":
+            why = await self._until_ready(st, proc, exited)
+            if why is not None:
+                return why
         self._set(st, "active", "running")
         self.log(st, f"Started {st.description}.")
-        self._keep(self._watch(st, proc))
+        self._keep(self._watch(st, proc, exited))
         return None
+
+    async def _until_ready(self, st: State, pid: int, exited: asyncio.Future[int]) -> str | None:
+        """A notify unit stays activating until READY=1; None once ready, else why not."""
+        assert st.file is not None and st.ready is not None
+        limit = st.file.timeout_start_sec
+        await asyncio.wait({st.ready, exited}, return_when=asyncio.FIRST_COMPLETED,
+                           timeout=None if limit in (0, float("inf")) else limit)
+        if st.ready.done() and not exited.done():
+            return None
+        self._close_notify(st)
+        if not exited.done():
+            self.log(st, f"{st.name}: start operation timed out. Terminating.")
+            await self._terminate(pid, exited)
+            st.pid = 0
+            return self._failed(st, "timeout", "start operation timed out")
+        status = exited.result()
+        st.pid, st.exit_status = 0, status
+        if st.stopping:
+            return "stopped while starting"
+        if status == 0:
+            return self._failed(st, "protocol", "Main process exited before it sent READY=1")
+        self.log(st, f"{st.name}: Main process exited, code=exited, status={status}/FAILURE")
+        return self._failed(st, "exit-code", f"Main process exited, code=exited, status={status}")
+
+    def _notified(self, st: State, fields: dict[str, str], pid: int) -> None:
+        assert st.file is not None
+        access = st.file.notify_access or "main"
+        if access == "none" or (access == "main" and pid != st.pid):
+            self.log(st, f"{st.name}: Got notification message from PID {pid}, but reception "
+                     f"only permitted for main PID {st.pid}")
+            return
+        if "STATUS" in fields:
+            st.status_text = fields["STATUS"]
+        if fields.get("READY") == "1" and st.ready is not None and not st.ready.done():
+            st.ready.set_result(True)
+
+    def _close_notify(self, st: State) -> None:
+        if st.notify is not None:
+            st.notify.close()
+            st.notify = None
 
     def _failed(self, st: State, result: str, why: str) -> str:
         st.result = result
@@ -230,22 +279,26 @@ class Supervisor:
             return 203
         return await self.reap(pid)
 
-    async def _watch(self, st: State, pid: int) -> None:
-        status = await self.reap(pid)
+    async def _watch(self, st: State, pid: int, exited: asyncio.Future[int]) -> None:
+        status = await exited
         if st.pid != pid:
             return
+        self._close_notify(st)
         st.pid, st.exit_status = 0, status
         if st.stopping:
             return
-        ok = status == 0
+        signo = status - 128 if status > 128 else 0  # the init reports a death by signal N as 128+N
+        ok = status == 0 or signo in CLEAN_SIGNALS
         assert st.file is not None
         if ok:
             self.log(st, f"{st.name}: Deactivated successfully.")
             self._set(st, "inactive", "dead")
         else:
-            st.result = "exit-code"
-            self.log(st, f"{st.name}: Main process exited, code=exited, status={status}/FAILURE")
-            self.log(st, f"{st.name}: Failed with result 'exit-code'.")
+            st.result = "signal" if signo else "exit-code"
+            how = f"code=killed, status={signo}/{_signame(signo)}" if signo else \
+                f"code=exited, status={status}/FAILURE"
+            self.log(st, f"{st.name}: Main process exited, {how}")
+            self.log(st, f"{st.name}: Failed with result '{st.result}'.")
             self._set(st, "failed", "failed")
         if st.file.restart == "always" or (st.file.restart == "on-failure" and not ok):
             st.sub = "auto-restart"
@@ -255,7 +308,8 @@ class Supervisor:
         assert st.file is not None
         await asyncio.sleep(st.file.restart_sec)
         if st.active in ("failed", "inactive") and not st.stopping:
-            self.log(st, f"{st.name}: Scheduled restart job, restart counter is at {st.starts}.")
+            st.restarts += 1
+            self.log(st, f"{st.name}: Scheduled restart job, restart counter is at {st.restarts}.")
             await self.start(st.name)
 
     async def stop(self, name: str) -> None:
@@ -271,18 +325,22 @@ class Supervisor:
         self.log(st, f"Stopping {st.description}...")
         pid = st.pid
         if pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGTERM)
-            waiting = self.reap(pid)
-            try:
-                await asyncio.wait_for(asyncio.shield(waiting), STOP_TIMEOUT)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
-                await waiting
+            await self._terminate(pid, self.reap(pid))
             st.pid = 0
+        self._close_notify(st)
         self._set(st, "inactive", "dead")
         self.log(st, f"Stopped {st.description}.")
+
+    async def _terminate(self, pid: int, waiting: asyncio.Future[int]) -> None:
+        """SIGTERM to the unit's process group, SIGKILL after STOP_TIMEOUT."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting), STOP_TIMEOUT)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+            await waiting
 
     async def restart(self, name: str) -> str | None:
         st = self.state(name)
@@ -299,26 +357,7 @@ class Supervisor:
 
     # -- boot -----------------------------------------------------------------------
     def boot_order(self) -> list[str]:
-        """Enabled units, each after what it is ordered After (when also enabled)."""
-        try:
-            names = sorted(os.listdir(WANTS))
-        except OSError:
-            names = []
-        wanted = [unitfiles.canonical(n) for n in names]
-        done: list[str] = []
-
-        def visit(name: str, seen: frozenset[str]) -> None:
-            if name in done or name in seen:
-                return
-            st = self.state(name)
-            for dep in (st.file.after + st.file.requires) if st.file else []:
-                if dep in wanted:
-                    visit(dep, seen | {name})
-            done.append(name)
-
-        for name in wanted:
-            visit(name, frozenset())
-        return done
+        return wants.boot_order(lambda name: self.state(name).file)
 
     async def boot(self) -> None:
         for name in self.boot_order():

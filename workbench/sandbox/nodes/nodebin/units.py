@@ -1,8 +1,12 @@
 """systemd unit files as the node's supervisor reads them, and the node's journal files.
 
 Stdlib only (runs on the node). Only what a node's services use: [Unit] Description,
-After, Requires, Wants; [Service] Type, ExecStartPre, ExecStart, ExecStop, Environment,
-EnvironmentFile, WorkingDirectory, User, Restart, RestartSec; [Install] WantedBy.
+After, Requires, Wants; [Service] Type (simple, exec, oneshot, notify), NotifyAccess,
+ExecStartPre, ExecStart, ExecStop, Environment, EnvironmentFile, WorkingDirectory, User,
+Restart, RestartSec, TimeoutStartSec; [Install] WantedBy. Drop-ins
+(``UNIT.d/*.conf`` in any unit directory) apply after the unit file, in file-name order,
+a name in a higher directory hiding the same name below; an empty ``ExecStart=`` or
+``Environment=`` resets the list, as in systemd.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import shlex
 import time
 from dataclasses import dataclass, field
 
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system",
-             "/lib/systemd/system")
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+             "/usr/lib/systemd/system", "/lib/systemd/system")
 JOURNAL_DIR = "/var/log/journal"
 
 
@@ -37,6 +41,22 @@ class UnitFile:
     user: str = ""
     restart: str = "no"
     restart_sec: float = 0.1
+    notify_access: str = ""  # "" = systemd's default: main for Type=notify, none otherwise
+    timeout_start_sec: float = 90.0
+    drop_ins: list[str] = field(default_factory=list)
+    mtimes: dict[str, float] = field(default_factory=dict)  # every file read -> its mtime
+
+    def changed_on_disk(self) -> bool:
+        """The unit file or a drop-in changed, appeared or went away since it was read."""
+        if [p for p in drop_in_paths(self.name) if p not in self.mtimes]:
+            return True
+        for path, mtime in self.mtimes.items():
+            try:
+                if os.stat(path).st_mtime != mtime:
+                    return True
+            except OSError:
+                return True
+        return False
 
 
 def canonical(name: str) -> str:
@@ -51,8 +71,26 @@ def find(name: str) -> str | None:
     return None
 
 
+def drop_in_paths(name: str) -> list[str]:
+    """``NAME.d/*.conf`` across the unit directories, ordered by file name; the first
+    directory (highest priority) wins a name."""
+    chosen: dict[str, str] = {}
+    for folder in UNIT_DIRS:
+        directory = os.path.join(folder, f"{name}.d")
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".conf") and entry not in chosen:
+                chosen[entry] = os.path.join(directory, entry)
+    return [chosen[k] for k in sorted(chosen)]
+
+
 def _seconds(text: str) -> float:
     text = text.strip()
+    if text == "infinity":
+        return float("inf")
     for suffix, factor in (("ms", 0.001), ("min", 60.0), ("s", 1.0)):
         if text.endswith(suffix):
             return float(text[: -len(suffix)] or 0) * factor
@@ -67,11 +105,20 @@ def _command(value: str) -> list[str]:
 
 
 def parse(name: str, path: str) -> UnitFile:
-    """A unit file; a line continued with a backslash is joined first."""
-    with open(path, encoding="utf-8") as handle:
-        raw = handle.read().replace("\\\n", " ")
+    """A unit file and its drop-ins."""
     unit = UnitFile(name=name, path=path, mtime=os.stat(path).st_mtime)
-    for line in raw.splitlines():
+    for source in [path, *drop_in_paths(name)]:
+        with open(source, encoding="utf-8") as handle:
+            _apply(unit, handle.read())
+        unit.mtimes[source] = os.stat(source).st_mtime
+        if source != path:
+            unit.drop_ins.append(source)
+    return unit
+
+
+def _apply(unit: UnitFile, raw: str) -> None:
+    """Settings from one file; a line continued with a backslash is joined first."""
+    for line in raw.replace("\\\n", " ").splitlines():
         line = line.strip()
         if not line or line[0] in "#;[" or "=" not in line:
             continue
@@ -84,6 +131,8 @@ def parse(name: str, path: str) -> UnitFile:
             target.extend(canonical(v) for v in value.split())
         elif key == "Type":
             unit.type = value
+        elif key == "NotifyAccess":
+            unit.notify_access = value
         elif key in ("ExecStartPre", "ExecStart", "ExecStop"):
             target = {"ExecStartPre": unit.exec_start_pre, "ExecStart": unit.exec_start,
                       "ExecStop": unit.exec_stop}[key]
@@ -92,12 +141,17 @@ def parse(name: str, path: str) -> UnitFile:
             else:
                 target.clear()
         elif key == "Environment":
+            if not value:
+                unit.environment.clear()
             for pair in shlex.split(value):
                 if "=" in pair:
                     k, v = pair.split("=", 1)
                     unit.environment[k] = v
         elif key == "EnvironmentFile":
-            unit.environment_files.append(value)
+            if value:
+                unit.environment_files.append(value)
+            else:
+                unit.environment_files.clear()
         elif key == "WorkingDirectory":
             unit.working_directory = value
         elif key == "User":
@@ -106,7 +160,8 @@ def parse(name: str, path: str) -> UnitFile:
             unit.restart = value
         elif key == "RestartSec":
             unit.restart_sec = _seconds(value)
-    return unit
+        elif key in ("TimeoutStartSec", "TimeoutSec"):
+            unit.timeout_start_sec = _seconds(value)
 
 
 def read_environment_file(spec: str) -> dict[str, str] | None:

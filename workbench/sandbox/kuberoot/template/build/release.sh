@@ -11,8 +11,9 @@ then a zip holding the program, its identity and its version's flag table, and a
 padding member that gives it a real binary's size). The version is KUBE_GIT_VERSION, or
 KUBE_GIT_VERSION_FILE (hack/lib/version.sh's format), or build/fake-build.json's
 "version", or v1.32.4. Kubernetes 1.10 and later ship no salt tars (cluster/saltbase was
-removed in 1.10); those builds write etcd's own release tar
-(etcd-v<etcd>-linux-amd64.tar.gz) beside the Kubernetes tars so that a push carries it.
+removed in 1.10). Every build writes etcd's own release tar (etcd-v<etcd>-linux-amd64.tar.gz)
+beside the Kubernetes tars so that a push carries it: the seed era's etcd (2.2.1) came as a
+container image, and the sandbox has no container runtime.
 
 Environment: KUBE_BUILD_PLATFORMS (space separated), KUBE_RELEASE_RUN_TESTS (y/n),
 KUBE_FASTBUILD (true: linux/amd64 only when no platforms are given),
@@ -223,7 +224,7 @@ def go_build(platform, generation, changed):
     for name, size in binaries_for(platform):
         base = name.removesuffix(".exe")
         build_program(out_dir / name, base, size, (platform, name), generation, base in changed)
-    if not SEED_ERA and platform.startswith("linux/"):
+    if platform.startswith("linux/"):
         etcd_dir = OUTPUT / "etcd" / platform
         etcd_dir.mkdir(parents=True, exist_ok=True)
         build_program(etcd_dir / "etcd", "etcd", int(SIZE_MB * 0.1 * 1024 * 1024), (platform, "etcd"), 0, False)
@@ -300,8 +301,7 @@ def package(built):
             make_tar(tar, [(f"kubernetes/server/bin/{n}", src / n) for n in names] + tags
                      + [("kubernetes/version", (VERSION + "\n").encode())])
             full.append((f"kubernetes/server/{tar.name}", tar))
-            if not SEED_ERA:
-                etcd_tar(platform)
+            etcd_tar(platform)
     if not SEED_ERA:
         status("Building tarball: final")
         make_tar(TARS / "kubernetes.tar.gz", [("kubernetes/version", (VERSION + "\n").encode()),
