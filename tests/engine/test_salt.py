@@ -21,8 +21,12 @@ from workbench.events import LogLine, StageFinished, StageStarted
 from .test_salt_helpers import Cluster, start_cluster, view
 
 SALT_TREE = "/srv/salt"
+#: the masterless minion config provisioning would write (the runner checks it is there)
+MINION_CONF = ("sudo mkdir -p /etc/salt/minion.d && "
+               "echo 'file_client: local' | sudo tee /etc/salt/minion.d/workbench.conf >/dev/null")
 #: a tree of our own for nodes the workbench has not provisioned: one state Salt runs for real
-TEST_TREE = ("printf \"base:\\n  '*':\\n    - wbtest\\n\" | sudo tee /srv/salt/top.sls >/dev/null && "
+TEST_TREE = (MINION_CONF + " && "
+             "printf \"base:\\n  '*':\\n    - wbtest\\n\" | sudo tee /srv/salt/top.sls >/dev/null && "
              "printf 'wbtest:\\n  test.succeed_without_changes: []\\n' | sudo tee /srv/salt/wbtest.sls >/dev/null")
 
 
@@ -147,6 +151,7 @@ async def test_malformed_salt_json_fails_that_node_in_one_line(make_sandbox) -> 
                   "{\"result\": true, \"duration\": \"fast\"}}}'\n")
         await c.pool.run(minion, "sudo tee /usr/local/bin/salt-call >/dev/null && sudo chmod +x /usr/local/bin/salt-call",
                          input=script, check=True)
+        await c.pool.run(minion, MINION_CONF, check=True)
         report = await runner_of(c).run(c.instances)
         by_node = {r.node: r for r in report.runs}
         assert by_node[c.master.name].ok, report.to_json()  # real Salt, installed by the runner
@@ -180,7 +185,7 @@ async def test_salt_is_installed_with_the_node_package_manager(make_sandbox) -> 
         again = await runner_of(c).run([node])  # installed once: the next run finds it
         assert again.ok and not again.runs[0].installed
         # no package manager at all: a clear error naming what is missing, not a traceback
-        await c.pool.run(bare, "sudo rm /usr/local/bin/dnf", check=True)
+        await c.pool.run(bare, "sudo rm /usr/local/bin/dnf && " + MINION_CONF, check=True)
         failed = await runner_of(c).run([bare])
         assert not failed.ok
         assert failed.runs[0].error == ("salt-call missing and could not be installed: "
