@@ -77,7 +77,7 @@ class RealCluster:
 
         out = {f"workstation:{p.relative_to(self.state.root)}": hashlib.sha256(p.read_bytes()).hexdigest()
                for p in sorted([*(self.state.root / "pki").glob("*"), self.admin_kubeconfig]) if p.is_file()}
-        for node in ("kubernetes-master", "kubernetes-minion-1", "kubernetes-minion-2"):
+        for node, _, _ in self.profile.node_plan():  # the sandbox's size: 1 master + its minions
             text = self.ssh(node, "sudo sh -c 'sha256sum /etc/kubernetes/pki/* /etc/kubernetes/*.kubeconfig "
                                   "/var/lib/kubelet/kubeconfig /var/lib/kube-proxy/kubeconfig 2>/dev/null; true'")
             for line in text.splitlines():

@@ -38,7 +38,7 @@ def test_options_after_the_node_are_taken_out_of_the_command() -> None:
 
 
 async def test_cli_ssh_with_the_profile_after_the_node(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1, seed=False)
+    c = await start_cluster(make_sandbox, minions=1, provisioned=False)
     await c.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     profile = str(c.box.profile_path)

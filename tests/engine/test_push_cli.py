@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.test_cloud_cli_helpers import wb_json
+from workbench.engine.provision.tree import salt_tree
 from workbench.profile import load_profile
 
 from .test_push_sandbox import build
@@ -21,13 +22,14 @@ def sha(path: Path) -> str:
 
 
 def wanted(root: Path) -> dict[str, str]:
-    """What a node must hold: linux/amd64 tars, the generic ones, and the salt tree."""
+    """What a node must hold: linux/amd64 tars, the generic ones, and the salt tree (the
+    workbench's own, as KUBE_ROOT has no cluster/saltbase)."""
     out = {}
     for tar in (root / "_output" / "release-tars").glob("*.tar.gz"):
         generic = tar.name in ("kubernetes-salt.tar.gz", "kubernetes-manifests.tar.gz")
         if ("linux-amd64" in tar.name or generic) and "-test" not in tar.name:
             out[f"srv/kube-release/{tar.name}"] = sha(tar)
-    salt = root / "cluster" / "saltbase" / "salt"
+    salt = salt_tree(root)
     out |= {f"srv/salt/{p.relative_to(salt).as_posix()}": sha(p) for p in salt.rglob("*") if p.is_file()}
     return out
 
@@ -67,12 +69,12 @@ def test_push_json_updates_every_node_then_sends_nothing_then_prunes(make_sandbo
     assert dry["dry_run"] is True and all(n["files_changed"] > 0 for n in dry["nodes"])
     assert all(held(r) == {k: v for k, v in want.items()} | extra(held(r), want) for r in roots.values())
 
-    dropped = next(p for p in (root / "cluster" / "saltbase" / "salt").rglob("*.sls") if p.name != "top.sls")
-    dropped.unlink()
+    dropped = next(t for t in (root / "_output" / "release-tars").glob("kubernetes-client-linux-amd64*.tar.gz"))
+    dropped.unlink()  # a build that no longer makes this tar
     rebuilt = wb_json("push", "--profile", profile)
     assert all(n["ok"] and n["files_removed"] == 1 for n in rebuilt["nodes"]), rebuilt
     want = wanted(root)
-    gone = f"srv/salt/{dropped.relative_to(root / 'cluster' / 'saltbase' / 'salt').as_posix()}"
+    gone = f"srv/kube-release/{dropped.name}"
     for node_root in roots.values():
         got = held(node_root)
         assert {k: v for k, v in got.items() if k in want} == want

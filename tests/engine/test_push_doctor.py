@@ -38,7 +38,7 @@ def power_loss(node_root: Path, victim: Path) -> None:
 
 
 async def test_files_a_reboot_may_have_lost_are_found_checked_and_sent_again(make_sandbox: Callable[..., Any]) -> None:
-    cluster = await start_cluster(make_sandbox, minions=1, seed=False)
+    cluster = await start_cluster(make_sandbox, minions=1, provisioned=False)
     try:
         root, _, _ = await build_and_push(cluster)
         ctx = Parts(cluster.profile, state=cluster.state, bus=cluster.bus, cloud=cluster.client, ssh=cluster.pool)

@@ -55,7 +55,7 @@ async def build_and_push(cluster: Cluster) -> tuple[Path, dict[str, Any], PushRe
 
 
 async def test_relay_push_of_a_fake_build_to_master_and_minions(make_sandbox: Callable[..., Any]) -> None:
-    cluster = await start_cluster(make_sandbox, seed=False)
+    cluster = await start_cluster(make_sandbox, provisioned=False)
     try:
         root, targets, report = await build_and_push(cluster)
         assert {n.via for n in report.nodes if n.name != cluster.profile.master_name} == {"relay"}

@@ -1,16 +1,18 @@
-"""A sandbox cluster brought up by the engine, with a release and salt tree on every node.
+"""A sandbox cluster seen through the engine's own clients: brought up and provisioned by the
+workbench itself (``workbench --json redeploy``, tests/realcluster.py), or only created.
 
-No tests here: helpers for the salt, token and node-doctor tests.
+No tests here: helpers for the salt, push, token and node-doctor tests. ``view`` gives the
+session's shared ``real_cluster`` the same shape, for the tests that only read it.
 """
 
 from __future__ import annotations
 
-import io
-import tarfile
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tests.realcluster import RealCluster, bring_up
 from workbench.engine.cloud import CloudClient, Instance, up
 from workbench.engine.ssh.pool import SSHPool
 from workbench.events import Bus, Event
@@ -41,54 +43,39 @@ class Cluster:
         await self.pool.close()
 
 
-def _release_tar() -> bytes:
-    """A small server release tar with the binaries the sandbox's Salt states install."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name in ("kube-apiserver", "kubelet", "kube-proxy", "kubectl"):
-            data = f"#!/bin/sh\necho {name}\n".encode()
-            info = tarfile.TarInfo(f"kubernetes/server/bin/{name}")
-            info.size, info.mode = len(data), 0o755
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def seed_tar(profile: Profile) -> bytes:
-    """release tar + salt tree as one tar, laid out under the nodes' paths (from /)."""
-    assert profile.kube.root is not None
-    salt = profile.kube.root / "cluster" / "saltbase" / "salt"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        release = _release_tar()
-        info = tarfile.TarInfo(f"{profile.paths.release_dir.lstrip('/')}/kubernetes-server-linux-amd64.tar.gz")
-        info.size = len(release)
-        tar.addfile(info, io.BytesIO(release))
-        tar.add(salt, arcname=profile.paths.salt_tree.lstrip("/"))
-    return buf.getvalue()
-
-
-#: what a push does with the seed tar: root's files, unpacked from / with sudo
-SEED_COMMAND = "sudo tar -xf - -C / --no-same-owner"
-
-
-async def seed_nodes(pool: SSHPool, profile: Profile, nodes: list[Instance]) -> None:
-    payload = seed_tar(profile)
-    for node in nodes:
-        await pool.run(node, SEED_COMMAND, input=payload, check=True)
-
-
-async def start_cluster(make_sandbox: Callable[..., Any], *, seed: bool = True, **kw: Any) -> Cluster:
-    box = make_sandbox(**kw)
+async def _clients(box: Any) -> tuple[Profile, StateDir, Bus, list[Event], CloudClient]:
     profile = load_profile(box.profile_path, environ={})
     state = StateDir(profile.resolved_state_dir()).ensure()
     bus = Bus()
     events: list[Event] = []
     bus.add_listener(events.append)
-    client = CloudClient(profile, bus=bus)
+    return profile, state, bus, events, CloudClient(profile, bus=bus)
+
+
+async def _cluster(box: Any) -> Cluster:
+    """The engine's view of a cluster that is up: its ACTIVE nodes, master first."""
+    profile, state, bus, events, client = await _clients(box)
+    found = [i for i in await client.list_instances() if i.status == "ACTIVE"]
+    instances = tuple(sorted(found, key=lambda i: (i.role != "master", i.name)))
+    pool = SSHPool(profile, state, console=client.console_output, bus=bus)
+    return Cluster(box, profile, state, bus, events, client, pool, instances)
+
+
+async def start_cluster(make_sandbox: Callable[..., Any], *, provisioned: bool = True, **kw: Any) -> Cluster:
+    """A fresh sandbox (``kw`` for ``make_sandbox``) with the cluster created by ``up``; with
+    ``provisioned`` (the default) the workbench's own ``redeploy`` has also pushed the build,
+    provisioned every node and run real Salt there, so Kubernetes runs."""
+    box = make_sandbox(**kw)
+    if provisioned:
+        await asyncio.to_thread(bring_up, box)
+        return await _cluster(box)
+    profile, state, bus, events, client = await _clients(box)
     result = await up(client, state, bus)
     assert result.ok, result
     pool = SSHPool(profile, state, console=client.console_output, bus=bus)
-    cluster = Cluster(box, profile, state, bus, events, client, pool, tuple(result.instances))
-    if seed:
-        await seed_nodes(pool, profile, list(cluster.instances))
-    return cluster
+    return Cluster(box, profile, state, bus, events, client, pool, tuple(result.instances))
+
+
+async def view(real: RealCluster) -> Cluster:
+    """The session's shared cluster, with a bus and SSH pool of the test's own."""
+    return await _cluster(real.box)

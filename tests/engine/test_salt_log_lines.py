@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 
-from workbench.engine.salt.runner import SaltRunner, readable_lines
+from workbench.engine.salt.runner import readable_lines
+from workbench.engine.salt_master.runner import salt_runner
 from workbench.events import LogLine
 
-from .test_salt_helpers import start_cluster
+from .test_salt_helpers import view
 
 FAILED = json.dumps({"local": {
     "file_|-kubeconfig_|-/var/lib/kubelet/kubeconfig_|-managed": {
@@ -41,19 +42,20 @@ def test_text_output_is_kept_as_it_is() -> None:
     assert readable_lines(text) == text.splitlines()
 
 
-async def test_a_highstate_on_the_sandbox_logs_no_json(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1)
+async def test_a_highstate_on_the_sandbox_logs_no_json(real_cluster) -> None:
+    c = await view(real_cluster)
     try:
-        report = await SaltRunner(c.pool, c.state, c.bus, salt_tree=c.profile.paths.salt_tree).run(list(c.instances))
-        assert report.ok
+        report = await salt_runner(c.profile, c.pool, c.state, c.bus, c.instances).run(list(c.instances))
+        assert report.ok, report.to_json()
         logged = [e for e in c.events if isinstance(e, LogLine) and e.source == "salt"]
         assert {e.node for e in logged} >= {i.name for i in c.instances}
         texts = [e.text for e in logged]
         assert not [t for t in texts if t.lstrip().startswith(("{", "}", '"'))], texts[:5]
         minion = c.minions[0].name
         mine = [e.text for e in logged if e.node == minion]
-        assert any(t.startswith("  Name: kubelet - Function: service.running - Result: ") for t in mine), mine
+        assert any(t.startswith("  Name: kubelet - Function: service.running - Result: Clean") for t in mine), mine
         states = {r.node: r.states for r in report.runs}[minion]
-        assert len(mine) == len(states)  # one line per state, every state went well
+        # one line per state, every state went well (Salt's stderr, e.g. Python's warnings, as it came)
+        assert len([t for t in mine if t.startswith("  Name: ")]) == len(states) >= 10, mine
     finally:
         await c.close()

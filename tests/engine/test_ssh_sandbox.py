@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 async def test_recreated_instance_on_reused_ip_connects_and_a_swapped_key_is_refused(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1, seed=False)
+    c = await start_cluster(make_sandbox, minions=1, provisioned=False)
     try:
         old = c.minions[0]
         assert (await c.pool.run(old, "hostname")).ok
@@ -53,7 +53,7 @@ async def test_recreated_instance_on_reused_ip_connects_and_a_swapped_key_is_ref
 
 
 async def test_cli_ssh_runs_a_command_and_exits_with_its_status(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=1, seed=False)
+    c = await start_cluster(make_sandbox, minions=1, provisioned=False)
     await c.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
     done = await asyncio.to_thread(

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from tests.realcluster import bring_up
 from workbench.engine import watch
 from workbench.engine.facade import Engine
 from workbench.events import AlertsChanged, Bus, Event, InstancesChanged
@@ -53,11 +54,11 @@ async def test_first_doctor_run_publishes_alerts_even_when_it_finds_none(make_sa
 
 async def test_a_server_deleted_behind_our_back_shows_within_seconds(make_sandbox: Callable[..., Any]) -> None:
     box = make_sandbox(minions=1)
+    await asyncio.to_thread(bring_up, box)  # a running cluster: the watch reads its API server too
     engine = engine_for(box)
     seen = Recorder(engine.bus)
     minion = engine.profile.minion_name(0)
     try:
-        await engine.up()
         await engine.start()
         await seen.first(lambda e: isinstance(e, AlertsChanged), "the first doctor run")
         assert engine.inventory.slow == watch.CLUSTER_POLL_S

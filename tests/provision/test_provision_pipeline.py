@@ -1,7 +1,7 @@
-"""The salt stage provisions every node before salt-call: on the sandbox (kube-up's tree,
-the fake build), a redeploy leaves each node with its minion config, grains and pillar, the
-build's programs unpacked where kube-up's install.sh put them, and a second redeploy
-rewrites no file (only the rebuilt tar is unpacked again)."""
+"""The salt stage provisions every node before salt-call: on the sandbox (the workbench's own
+tree, the fake build's v1.32 programs, real Salt), a redeploy leaves each node with its minion
+config, grains and pillar, and the build's programs installed by Salt from the pushed tar; a
+second redeploy rewrites no provisioned file."""
 
 from __future__ import annotations
 
@@ -33,11 +33,12 @@ async def test_redeploy_provisions_every_node_before_salt(make_sandbox: Callable
             grains = yaml.safe_load((root / "etc/salt/minion.d/grains.conf").read_text())["grains"]
             role = "kubernetes-master" if name == engine.profile.master_name else "kubernetes-pool"
             assert grains["roles"] == [role] and grains["node_ip"] == instances[name].fixed_ip
-            assert (root / "srv/salt-overlay/salt/kube-bins/kubelet").stat().st_size > 4096  # the build's
-            assert (root / "srv/salt-overlay/pillar/workbench.sls").stat().st_mode & 0o777 == 0o600
+            program = "kube-apiserver" if name == engine.profile.master_name else "kubelet"
+            assert (root / "usr/local/bin" / program).stat().st_size > 4096  # the build's, by Salt
+            assert (root / "srv/pillar/secrets.sls").stat().st_mode & 0o777 == 0o600
         first = len(seen)
         await engine.redeploy()
         lines = [e.text for e in seen[first:] if isinstance(e, LogLine) and e.source == "provision"]
-        assert len(lines) == 3 and all(": 0 file(s) changed, unpacked " in t for t in lines), lines
+        assert len(lines) == 3 and all(t.endswith(": 0 file(s) changed") for t in lines), lines
     finally:
         await engine.close()

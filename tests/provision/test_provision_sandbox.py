@@ -38,7 +38,7 @@ def current_kube_root(tmp_path: Path) -> Path:
 
 
 async def test_current_tree_files_in_place_and_idempotent(make_sandbox, tmp_path) -> None:
-    c = await start_cluster(make_sandbox, minions=2, seed=False)
+    c = await start_cluster(make_sandbox, minions=2, provisioned=False)
     try:
         profile = dataclasses.replace(c.profile, kube=dataclasses.replace(c.profile.kube, root=current_kube_root(tmp_path)))
         report = await provision(profile, c.state, c.pool, list(c.instances), bus=c.bus)
@@ -87,19 +87,22 @@ def test_seed_tree_unpacks_binaries_and_keeps_the_token(seed_cluster) -> None:
     assert c.state.cluster_token() == token
 
 
-async def test_a_failing_node_fails_alone(make_sandbox) -> None:
-    c = await start_cluster(make_sandbox, minions=2, seed=True)
+async def test_a_failing_node_fails_alone(make_sandbox, tmp_path) -> None:
+    c = await start_cluster(make_sandbox, minions=2, provisioned=False)
     try:
-        await c.pool.run(c.minions[0], f"sudo rm -f {c.profile.paths.release_dir}/kubernetes-server-linux-amd64.tar.gz", check=True)
+        profile = dataclasses.replace(c.profile, kube=dataclasses.replace(c.profile.kube, root=current_kube_root(tmp_path)))
         # a directory where the minion config goes: the write fails on that node only
         await c.pool.run(c.minions[1], "sudo mkdir -p /etc/salt/minion.d/workbench.conf/x", check=True)
-        report = await provision(c.profile, c.state, c.pool, list(c.instances), bus=c.bus)
+        report = await provision(profile, c.state, c.pool, list(c.instances), bus=c.bus)
         assert report.failed == (c.minions[1].name,)
-        assert "provisioning files" in report.errors[0][1] and "Directory" in report.errors[0][1]
-        unpushed = next(r for r in report.results if r.node == c.minions[0].name)
-        assert unpushed.missing and unpushed.changed  # no release: reported, its files still written
+        why = report.errors[0][1]
+        assert why.startswith(f"{c.minions[1].name}: provisioning files: ") and "Directory" in why, why
+        assert "\n" not in why
+        assert {r.node for r in report.results} == {c.master.name, c.minions[0].name}
+        assert all(len(r.changed) == 5 for r in report.results)  # the others got every file
         finished = [e for e in c.events if isinstance(e, StageFinished) and e.stage == "provision"]
         assert {e.node for e in finished if e.ok} == {c.master.name, c.minions[0].name}
+        assert [e.node for e in finished if not e.ok] == [c.minions[1].name]
     finally:
         await c.close()
 
@@ -116,7 +119,7 @@ class RecordingPool:
 
 
 async def test_no_secret_on_any_command_line(make_sandbox, tmp_path) -> None:
-    c = await start_cluster(make_sandbox, minions=1, seed=False)
+    c = await start_cluster(make_sandbox, minions=1, provisioned=False)
     try:
         profile = dataclasses.replace(c.profile, kube=dataclasses.replace(c.profile.kube, root=current_kube_root(tmp_path)))
         pool = RecordingPool(c.pool)

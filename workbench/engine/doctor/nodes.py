@@ -1,5 +1,10 @@
-"""The doctor's node checks: host keys, slow SSH, Salt minions, pushed files a reboot may
-have lost (doctor.push), kubelet tokens, Ready nodes.
+"""The doctor's node checks: host keys, slow SSH, pushed files a reboot may have lost
+(doctor.push), Salt's master mode (salt_master.doctor), minions Salt has not provisioned,
+kubelet tokens (kube-up's tree), Ready nodes.
+
+Masterless Salt (``salt-call --local``) needs no salt-minion daemon (Salt's packages leave
+it disabled), so only an enabled minion (master mode, the seed's) that is not active is
+``salt-minion-down``.
 
 Every node is looked at in parallel; a node that cannot be reached is one alert, never
 the end of the others' checks.
@@ -14,14 +19,16 @@ from collections.abc import Awaitable, Callable
 
 from workbench.engine.doctor.push import unconfirmed_alerts
 from workbench.engine.kube.tokens import (
+    TokenCheck,
     api_get,
     kubelet_journal,
     read_master_token,
     ready_nodes,
     token_alerts,
+    unprovisioned_alert,
 )
 from workbench.engine.parts import Parts
-from workbench.engine.salt.runner import SaltRunner, salt_minion_down_alert
+from workbench.engine.provision.cluster import own_tree
 from workbench.engine.salt_master.doctor import KINDS as MASTER_MODE_KINDS
 from workbench.engine.salt_master.doctor import master_mode_checks, minion_down_alert
 from workbench.engine.salt_master.mode import cluster_mode
@@ -71,10 +78,8 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
     minions = [n for n in reachable if n.role == "minion"]
     if master is None or not minions or not await _provisioned(pool, master):
         return alerts
-    from workbench.engine.provision.cluster import own_tree
-
-    if own_tree(ctx.profile):  # every component has its own certificate: no token to drift
-        mismatched: set[str] = set()
+    if own_tree(ctx.profile):  # a certificate per kubelet: no token to compare, only its kubeconfig
+        found = await _unprovisioned(ctx, pool, minions)
     else:
         async def adopt(token: str) -> None:  # the workbench's credential follows the master's csv
             ctx.state.ensure().adopt_cluster_token(token)
@@ -82,10 +87,10 @@ async def _checks(ctx: Parts, pool: SSHPool, nodes: list[NodeLike]) -> list[Aler
             with contextlib.suppress(WorkbenchError):
                 await ctx.kube(master).refresh()  # type: ignore[arg-type]
 
-        tokens = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool),
+        found = await token_alerts(pool, ctx.profile, master, minions, provision=provisioner(ctx, pool),
                                     adopt=adopt)
-        alerts += tokens
-        mismatched = {a.subject for a in tokens}
+    alerts += found
+    mismatched = {a.subject for a in found}
     alerts += await _not_ready(ctx, pool, master, [m for m in minions if m.name not in mismatched])
     return alerts
 
@@ -204,7 +209,6 @@ async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike],
                         cluster: list[NodeLike] | None = None) -> list[Alert]:
     """salt-minion not running where Salt is installed; in master mode (``cluster``: all its
     nodes) the fix restarts it and reruns the state as a master job."""
-    runner = SaltRunner(pool, ctx.state, ctx.bus, pipeline="doctor", salt_tree=ctx.profile.paths.salt_tree)
     master_runner = None
     if cluster is not None:
         from workbench.engine.salt_master.jobs import MasterSaltRunner
@@ -214,8 +218,7 @@ async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike],
         master_runner = made if isinstance(made, MasterSaltRunner) else None
 
     async def one(node: NodeLike) -> Alert | None:
-        # only a minion meant to run (enabled: master mode, the seed's) is down when inactive;
-        # masterless Salt needs no daemon
+        # only a minion meant to run (enabled: master mode, the seed's) is down when inactive
         result = await pool.run(
             node, "command -v salt-call >/dev/null 2>&1 || exit 0; "
                   "systemctl is-enabled --quiet salt-minion 2>/dev/null || exit 0; systemctl is-active salt-minion"
@@ -224,12 +227,48 @@ async def _salt_minions(ctx: Parts, pool: SSHPool, nodes: list[NodeLike],
         if result.ok or not state:
             return None
         alert = (minion_down_alert(master_runner, node, None) if master_runner is not None
-                 else salt_minion_down_alert(runner, node, None))
+                 else salt_minion_down_alert(ctx, pool, node, state))
         return Alert(alert.kind, alert.severity, alert.subject,
                      f"{node.name}: salt-minion is {state}", alert.command, fixes=alert.fixes)
 
     found = await asyncio.gather(*(one(n) for n in nodes), return_exceptions=True)
     return [a for a in found if isinstance(a, Alert)]
+
+
+def salt_minion_down_alert(ctx: Parts, pool: SSHPool, node: NodeLike, state: str) -> Alert:
+    """An enabled salt-minion that is not running: restart it, then rerun Salt on that node."""
+
+    async def fix() -> str:
+        from workbench.engine.salt_master.runner import salt_runner
+
+        await pool.run(node, "sudo systemctl restart salt-minion", check=True, source="salt")
+        nodes = list(pool.nodes.values())
+        runner = salt_runner(ctx.profile, pool, ctx.state.ensure(), ctx.bus, nodes, pipeline="fix")
+        run = (await runner.run([node])).runs[0]
+        return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
+
+    return Alert(
+        kind="salt-minion-down", severity="error", subject=node.name,
+        message=f"{node.name}: salt-minion is {state}",
+        command=f"workbench ssh {node.name} -- sudo systemctl restart salt-minion",
+        fixes=(Fix("restart", f"restart salt-minion on {node.name} and rerun the state", fix, destructive=False),),
+    )
+
+
+# -- provisioned minions (the workbench's own tree) -----------------------------------------
+
+async def _unprovisioned(ctx: Parts, pool: SSHPool, minions: list[NodeLike]) -> list[Alert]:
+    """A ``node-unprovisioned`` alert per minion with no kubelet kubeconfig (new or recreated)."""
+    path = ctx.profile.paths.kubelet_kubeconfig
+
+    async def one(minion: NodeLike) -> Alert | None:
+        result = await pool.run(minion, f"sudo test -e {shlex.quote(path)}")
+        if result.exit_status != 1:
+            return None
+        check = TokenCheck(minion.name, False, "(unknown)", "(none)", missing=True)
+        return unprovisioned_alert(ctx.profile, check, minion, provisioner(ctx, pool))
+
+    return [a for a in await asyncio.gather(*(one(m) for m in minions)) if a is not None]
 
 
 # -- node readiness -------------------------------------------------------------------------
@@ -240,41 +279,34 @@ async def _provisioned(pool: SSHPool, master: NodeLike) -> bool:
     return result.ok
 
 
-def _readiness(ctx: Parts, pool: SSHPool, master: NodeLike) -> Callable[[], Awaitable[dict[str, bool]]]:
-    """{node: Ready} as the API server sees it: through the workbench's admin client with its
-    own tree, through the cluster token on the master with kube-up's."""
-    from workbench.engine.provision.cluster import own_tree
-
+async def node_ready(ctx: Parts, pool: SSHPool, master: NodeLike) -> dict[str, bool]:
+    """{node: Ready} from the API server: with the workbench's own tree through its admin
+    kubeconfig (the kube client), with kube-up's over SSH with the cluster token."""
     if own_tree(ctx.profile):
-        async def by_client() -> dict[str, bool]:
-            info = await ctx.kube(master).refresh()  # type: ignore[arg-type]
-            return {n.name: n.ready for n in info.nodes}
-        return by_client
-
-    async def by_token() -> dict[str, bool]:
-        token = await read_master_token(pool, ctx.profile, master)
-        return ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
-    return by_token
+        info = await ctx.kube(master).refresh()  # type: ignore[arg-type]
+        return {n.name: n.ready for n in info.nodes}
+    token = await read_master_token(pool, ctx.profile, master)
+    return ready_nodes(await api_get(pool, master, token, "/api/v1/nodes"))
 
 
-async def _wait_ready(read: Callable[[], Awaitable[dict[str, bool]]], name: str, deadline: float) -> bool:
+async def wait_node_ready(ctx: Parts, pool: SSHPool, master: NodeLike, name: str, deadline: float) -> bool:
+    """Poll the API server until ``name`` is Ready; False after ``deadline`` seconds."""
     end = asyncio.get_running_loop().time() + deadline
     while True:
         try:
-            if (await read()).get(name):
+            if (await node_ready(ctx, pool, master)).get(name):
                 return True
         except WorkbenchError:
             pass
         if asyncio.get_running_loop().time() > end:
             return False
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
 
 
 async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[NodeLike]) -> list[Alert]:
     if not minions:
         return []
-    read = _readiness(ctx, pool, master)
-    ready = await read()
+    ready = await node_ready(ctx, pool, master)
     alerts = []
     for minion in minions:
         if ready.get(minion.name):
@@ -283,7 +315,7 @@ async def _not_ready(ctx: Parts, pool: SSHPool, master: NodeLike, minions: list[
 
         async def fix(minion: NodeLike = minion) -> str:
             await pool.run(minion, "sudo systemctl restart kubelet", check=True)
-            if not await _wait_ready(read, minion.name, deadline=30):
+            if not await wait_node_ready(ctx, pool, master, minion.name, deadline=30):
                 raise NodeError(minion.name, "kubelet restarted, node still not Ready after 30s")
             return f"{minion.name}: kubelet restarted, node Ready"
 

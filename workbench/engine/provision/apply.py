@@ -24,9 +24,6 @@ from workbench.redact import redact
 NODE_SCRIPT = r'''
 import base64, json, os, sys, tarfile
 req = json.load(sys.stdin)
-rel = req.get("relative", False)
-def at(p):
-    return p.lstrip("/") if rel else p
 def put(path, data, mode):
     try:
         with open(path, "rb") as f:
@@ -51,10 +48,10 @@ def put(path, data, mode):
     return True
 changed, unpacked, missing = [], [], []
 for f in req["files"]:
-    if put(at(f["path"]), base64.b64decode(f["data"]), f["mode"]):
+    if put(f["path"], base64.b64decode(f["data"]), f["mode"]):
         changed.append(f["path"])
 for x in req["extracts"]:
-    tar, dest = at(x["tar"]), at(x["dest"])
+    tar, dest = x["tar"], x["dest"]
     try:
         st = os.stat(tar)
     except OSError:
@@ -90,10 +87,9 @@ class ApplyResult:
     missing: tuple[str, ...] = ()  # release tars not on the node (not pushed): Salt will say what lacks them
 
 
-def request(bundle: NodeBundle, *, relative: bool = False) -> bytes:
+def request(bundle: NodeBundle) -> bytes:
     """The JSON a node's script reads on stdin."""
     body: dict[str, Any] = {
-        "relative": relative,
         "files": [{"path": f.path, "mode": f.mode, "data": base64.b64encode(f.data).decode()}
                   for f in bundle.files],
         "extracts": [{"tar": x.tar, "prefix": x.prefix, "dest": x.dest} for x in bundle.extracts],
@@ -105,9 +101,9 @@ def apply_command() -> str:
     return f"sudo -n python3 -c {shlex.quote(NODE_SCRIPT)}"
 
 
-async def apply_bundle(pool: SSHPool, node: NodeLike, bundle: NodeBundle, *, relative: bool = False,
+async def apply_bundle(pool: SSHPool, node: NodeLike, bundle: NodeBundle, *,
                        timeout: float | None = 300.0) -> ApplyResult:
-    result = await pool.run(node, apply_command(), input=request(bundle, relative=relative),
+    result = await pool.run(node, apply_command(), input=request(bundle),
                             timeout=timeout, source=None)
     try:
         answer = json.loads(result.stdout.strip().splitlines()[-1]) if result.stdout.strip() else {}

@@ -131,8 +131,6 @@ async def provision(
         made = {b.node: b for b in bundles(profile, state, spec, (n.name for n in targets))}
     if spec.layout == "current":
         write_admin_kubeconfig(state, spec)
-    # nodes whose paths are relative to the login directory (profile [paths]) get them so
-    relative = not profile.paths.salt_tree.startswith("/")
 
     def publish(event: Any) -> None:
         if bus is not None:
@@ -142,7 +140,7 @@ async def provision(
         publish(StageStarted(pipeline, STAGE, node.name))
         t0 = time.monotonic()
         try:
-            result: ApplyResult | str = await apply_bundle(pool, node, made[node.name], relative=relative)
+            result: ApplyResult | str = await apply_bundle(pool, node, made[node.name])
         except (WorkbenchError, OSError) as exc:
             result = redact(str(exc))
         ok = isinstance(result, ApplyResult)

@@ -1,4 +1,12 @@
-"""Salt runs on every node at once: streamed, parsed per state, retried past the boot race.
+"""Salt runs on every node at once (``salt-call --local``): streamed, parsed per state, and
+retried once after a state run that was already going on the node.
+
+Masterless Salt needs no daemon, so a salt-minion that starts late at boot changes nothing
+here (master mode's runner waits for connected minions instead). What does collide is a
+second state run: Salt refuses it while another holds the node's state lock ("The function
+"state.highstate" is running as PID N", a one-item list and exit status 1), e.g. a
+highstate cloud-init or a person started at boot, or another workbench. The runner waits
+for that PID to end, then runs once more.
 
 The kubelet token is the cluster's (``StateDir.cluster_token``); provisioning hands it to
 Salt in 0600 pillar and overlay files (never on salt-call's command line, which ``ps``
@@ -14,7 +22,7 @@ import re
 import shlex
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncssh
@@ -31,15 +39,15 @@ from workbench.engine.salt.pillar import pillar_root_option, provisioned_pillar_
 from workbench.engine.ssh.pool import NodeLike, SSHPool
 from workbench.errors import NodeError, WorkbenchError
 from workbench.events import Bus, LogLine, StageFinished, StageStarted
-from workbench.models.alerts import Alert, Fix
+from workbench.models.alerts import Alert
 from workbench.redact import redact
 from workbench.state import StateDir
 
 LAST_RUN = "salt-last.json"
 INSTALL_FAILED = 97
-RACE = re.compile(
-    r"(?i)salt[- ]minion service is not running|salt services? (?:are |is )?not running"
-)
+#: Salt's answer while another state run holds the node's lock (salt/state.py, running())
+BUSY = re.compile(r'The function \\?"state\.[\w.]+\\?" is running as PID (\d+)')  # JSON escapes the quotes
+BUSY_WAIT_S = 600.0  # the other run's own highstate: as long as ours may take
 INSTALL = (
     "command -v salt-call >/dev/null 2>&1 || {"
     " echo 'salt-call not found; installing salt-minion' >&2;"
@@ -63,7 +71,8 @@ class NodeRun:
     exit_status: int | None = None
     error: str | None = None
     retried: bool = False
-    race: bool = False  # the "salt services not running" race was seen (and outlived the retry?)
+    busy_pid: int | None = None  # another state run held the node's state lock (its PID)
+    race: bool = False  # master mode: the minion was not connected at first (salt_master/jobs.py)
     installed: bool = False
 
     @property
@@ -122,8 +131,9 @@ def salt_command(state_name: str | None, pillar_root: str, *, json_out: bool = T
 
 class SaltRunner:
     def __init__(self, pool: SSHPool, state: StateDir, bus: Bus | None = None, *, pipeline: str = "salt",
-                 salt_tree: str) -> None:
+                 salt_tree: str, busy_wait: float = BUSY_WAIT_S) -> None:
         self.pool = pool
+        self.busy_wait = busy_wait
         self.salt_tree = salt_tree
         self.state = state
         self.bus = bus
@@ -161,29 +171,40 @@ class SaltRunner:
         self.pool.remember(nodes)
         token = self.state.cluster_token()
         runs = await asyncio.gather(*(self._one(n, state_name, token, timeout) for n in nodes))
-        alerts = tuple(
-            salt_minion_down_alert(self, node, state_name)
-            for node, run in zip(nodes, runs, strict=True) if run.race and not run.ok
-        )
         previous = set(self.last_failed()) - {n.name for n in nodes}
         self.state.write_json(LAST_RUN, {
             "failed": sorted(previous | {r.node for r in runs if not r.ok}),
             "state": state_name or "highstate", "at": time.time(),
         })
-        return SaltReport(tuple(runs), time.monotonic() - start, alerts)
+        return SaltReport(tuple(runs), time.monotonic() - start)
 
     async def _one(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None) -> NodeRun:
         self._publish(StageStarted(self.pipeline, "salt", node.name))
         start = time.monotonic()
         run = await self._attempt(node, state_name, token, timeout, start)
-        if run.race and not run.ok:
-            self._log(node.name, "salt services were not running (boot race); retrying once")
-            again = await self._attempt(node, state_name, token, timeout, start)
-            run = NodeRun(**{**again.__dict__, "retried": True, "race": again.race})
+        if run.busy_pid is not None:
+            run = await self._after_busy(node, run, state_name, token, timeout, start)
         self._publish(StageFinished(
             self.pipeline, "salt", node.name, ok=run.ok, error=run.error, seconds=run.seconds,
         ))
         return run
+
+    async def _after_busy(self, node: NodeLike, run: NodeRun, state_name: str | None, token: str,
+                          timeout: float | None, start: float) -> NodeRun:
+        """Wait (on the node, bounded) for the state run that holds the lock, then run once more."""
+        pid = run.busy_pid
+        self._log(node.name, f"another Salt state run (PID {pid}) holds the state lock; "
+                             "waiting for it, then retrying once")
+        wait = f"timeout {self.busy_wait:g} sh -c 'while test -d /proc/{pid}; do sleep 0.2; done'"
+        try:
+            waited = await self.pool.run(node, wait, timeout=self.busy_wait + 30, source=None)
+        except (WorkbenchError, asyncssh.Error, OSError) as exc:
+            return replace(run, error=f"{node.name}: {exc}")
+        if not waited.ok:
+            return replace(run, error=f"another Salt state run (PID {pid}) still holds the state lock "
+                                      f"after {self.busy_wait:g} s")
+        again = await self._attempt(node, state_name, token, timeout, start)
+        return replace(again, retried=True)
 
     async def _attempt(self, node: NodeLike, state_name: str | None, token: str, timeout: float | None, start: float) -> NodeRun:
         try:
@@ -203,12 +224,13 @@ class SaltRunner:
                            error=f"salt-call missing and could not be installed: {tail}")
         for line in readable_lines(result.stdout):
             self._log(node.name, line)
-        race = bool(RACE.search(result.stdout) or RACE.search(result.stderr))
+        busy = BUSY.search(result.stdout) if result.exit_status != 0 else None
+        busy_pid = int(busy.group(1)) if busy else None
         try:
             states = tuple(parse_output(result.stdout))
         except SaltOutputError as exc:
             return NodeRun(node.name, False, seconds=seconds, exit_status=result.exit_status,
-                           error=redact(str(exc)), race=race, installed=installed)
+                           error=redact(str(exc)), installed=installed)
         failed = [s for s in states if s.result is False]
         ok = result.exit_status == 0 and bool(states) and not failed
         error = None
@@ -217,7 +239,8 @@ class SaltRunner:
             detail = f"{first.id}: {first.comment.splitlines()[0] if first.comment else ''}" if first else (
                 (result.stderr.strip().splitlines() or [f"exit status {result.exit_status}"])[-1])
             error = redact(f"{len(failed)} state(s) failed; {detail}" if failed else detail)
-        return NodeRun(node.name, ok, states, seconds, result.exit_status, error, race=race, installed=installed)
+        return NodeRun(node.name, ok, states, seconds, result.exit_status, error, busy_pid=busy_pid,
+                       installed=installed)
 
     def _log(self, node: str, text: str) -> None:
         self._publish(LogLine("salt", node, text, "info"))
@@ -225,20 +248,3 @@ class SaltRunner:
     def _publish(self, event: Any) -> None:
         if self.bus is not None:
             self.bus.publish(event)
-
-
-def salt_minion_down_alert(runner: SaltRunner, node: NodeLike, state_name: str | None) -> Alert:
-    """The race outlived the retry: restart the minion and rerun the state on that node."""
-
-    async def fix() -> str:
-        await runner.pool.run(node, "sudo systemctl restart salt-minion", check=True, source="salt")
-        report = await runner.run([node], state_name=state_name)
-        run = report.runs[0]
-        return f"restarted salt-minion on {node.name}; state run {'ok' if run.ok else 'failed: ' + str(run.error)}"
-
-    return Alert(
-        kind="salt-minion-down", severity="error", subject=node.name,
-        message=f"{node.name}: Salt reports its services not running, even after a retry",
-        command=f"workbench ssh {node.name} -- sudo systemctl restart salt-minion",
-        fixes=(Fix("restart", f"restart salt-minion on {node.name} and rerun the state", fix, destructive=False),),
-    )
