@@ -226,9 +226,12 @@ class KubeClient:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.timeout + 5)
-        except (TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError) as exc:
             proc.kill()
             await proc.wait()
+            if isinstance(exc, TimeoutError):  # a server that accepts and never answers
+                raise KubeError(f"kubectl {' '.join(args)}: no answer from {self.server} "
+                                f"within {self.timeout + 5:g} s") from None
             raise
         if proc.returncode != 0:
             lines = [ln for ln in ANSI.sub("", err.decode("utf-8", "replace")).splitlines() if ln.strip()]
