@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from workbench.engine.aio import stop_within
 from workbench.engine.parts import Parts
 from workbench.errors import WorkbenchError
 from workbench.events import AlertsChanged, ClusterInfoChanged, Event, InstancesChanged
@@ -25,6 +26,7 @@ from workbench.models import Alert, ClusterInfo
 FAST_POLL_S = 1.0  # an instance in transition (BUILD, REBOOT, deleting, ...)
 CLUSTER_POLL_S = 5.0  # the cluster has instances: notice out-of-band changes soon
 IDLE_POLL_S = 15.0  # no instance of ours at all
+STOP_S = 10.0  # how long stop() waits for its cancelled loops
 CHECKS_POLL_S = 30.0  # doctor and cluster info, besides after every change
 
 
@@ -150,7 +152,5 @@ class Watcher:
         tasks, self._tasks = self._tasks, []
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await stop_within(tasks, STOP_S)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from workbench.engine.aio import stop_within
 from workbench.engine.cloud.api import CloudClient
 from workbench.engine.cloud.models import Instance
 from workbench.errors import WorkbenchError
@@ -68,5 +69,4 @@ class Inventory:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_within([task], 10.0)
