@@ -46,17 +46,10 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxThread]
 def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One cluster the workbench brought up itself (tests/realcluster.py), shared by the
     session's tests that only read it or put back what they change."""
-    from tests.realcluster import bring_up, real_salt_or_skip
+    from tests.realcluster import real_salt_or_skip
 
     real_salt_or_skip()
-    box = SandboxThread(tmp_path_factory.mktemp("real-cluster"), minions=2, delays=TEST_DELAYS)
-    box.start()
-    _RUNNING.append(box)
-    try:
-        yield bring_up(box)
-    finally:
-        _RUNNING.remove(box)
-        box.stop()
+    yield from _brought_up(tmp_path_factory.mktemp("real-cluster"))
 
 
 @pytest.fixture(scope="session")
@@ -64,12 +57,19 @@ def seed_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A cluster of kube-up's Salt tree (a seed-era KUBE_ROOT with cluster/saltbase) that
     `workbench redeploy` brought up from an empty cloud, shared by the seed tests: those
     that break it (token regeneration) put it back before they end (tests/seedcluster.py)."""
-    from tests.realcluster import bring_up, real_salt_or_skip
+    from tests.realcluster import real_salt_or_skip
     from workbench.sandbox.kuberoot import SEED_VERSION, write_kube_root
 
     real_salt_or_skip()
     state_dir = tmp_path_factory.mktemp("seed-cluster")
     write_kube_root(state_dir / "kube-root", version=SEED_VERSION, size_mb=1.0, build_seconds=0.2)
+    yield from _brought_up(state_dir)
+
+
+def _brought_up(state_dir: Path) -> Iterator[Any]:
+    """A 2-minion sandbox in ``state_dir`` and the cluster `workbench redeploy` made on it."""
+    from tests.realcluster import bring_up
+
     box = SandboxThread(state_dir, minions=2, delays=TEST_DELAYS)
     box.start()
     _RUNNING.append(box)

@@ -70,7 +70,11 @@ class StateDir:
     # -- cluster token ----------------------------------------------------------------
     def cluster_token(self) -> str:
         """The kubelet token for this cluster, generated on first use and kept forever."""
-        path = self.root / "cluster-token"
+        return self.kept_token("cluster-token")
+
+    def kept_token(self, name: str) -> str:
+        """A token kept 0600 in ``name``: made on first use, never minted again."""
+        path = self.root / name
         try:
             token = path.read_text().strip()
         except FileNotFoundError:

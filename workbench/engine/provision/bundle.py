@@ -9,7 +9,6 @@ kube-proxy certificate and the CA certificate.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,8 +18,7 @@ import yaml
 
 from workbench.engine.provision.cluster import ClusterSpec, NodeSpec
 from workbench.engine.provision.pki import ClusterPKI, Subject, apiserver_names
-from workbench.redact import REDACTOR
-from workbench.state import StateDir, atomic_write
+from workbench.state import StateDir
 
 MINION_CONF = "/etc/salt/minion.d/workbench.conf"
 GRAINS_CONF = "/etc/salt/minion.d/grains.conf"
@@ -201,16 +199,7 @@ PROXY_TOKEN = "kube-proxy-token"
 def seed_proxy_token(state: StateDir) -> str:
     """kube-proxy's own token (kube-up minted one beside the kubelet's), made once and kept
     0600 in the state dir like the cluster token, so re-provisioning never mints another."""
-    path = state.root / PROXY_TOKEN
-    try:
-        token = path.read_text().strip()
-    except FileNotFoundError:
-        token = ""
-    if not token:
-        token = secrets.token_hex(16)
-        atomic_write(path, token + "\n", mode=0o600)
-    REDACTOR.add(token)
-    return token
+    return state.kept_token(PROXY_TOKEN)
 
 
 def seed_bundle(spec: ClusterSpec, node: NodeSpec, token: str, kube_root: Path, *,
